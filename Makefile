@@ -1,0 +1,111 @@
+# exportflows — plain Makefile.
+#
+#   make                      build every program of cmd/ into bin/
+#   make test                 build, then run every test (unit, integration, system)
+#   make SANITIZE=address,undefined
+#                             build into build/san/ with the sanitizers and run the tests
+#   make run                  install missing packages (as root), make dev certificates,
+#                             start the webhook on https://127.0.0.1:8443
+#   make TESTS=unit test      run only the tests whose path contains "unit"
+#
+# Layout the rules rely on (add files, not rules):
+#   src/*.c                   the library, one module per file pair with include/exportflows/
+#   cmd/NAME/*.c              program NAME
+#   tests/unit/test_*.c       cmocka tests, one per module
+#   tests/integration/test_*.c  cmocka tests that run real programs
+#   tests/lib/*.c             helpers linked into every test
+#   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...)
+
+PKGS      := libmicrohttpd jansson libcurl openssl yaml-0.1
+TEST_PKGS := cmocka
+
+CC      ?= cc
+STD     := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-unused-parameter \
+           -Werror
+OPT     ?= -O2 -g
+DEPFLAGS = -MMD -MP
+
+ifeq ($(SANITIZE),)
+  OUT     := build
+  BIN     := bin
+else
+  OUT     := build/san
+  BIN     := build/san/bin
+  OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+CPPFLAGS += -Iinclude -DEXPORTFLOWS_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEPFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(OPT) $(LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/%.o)
+LIB      := $(OUT)/libexportflows.a
+
+PROGRAMS := $(sort $(notdir $(wildcard cmd/*)))
+PROG_BIN := $(PROGRAMS:%=$(BIN)/%)
+
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OUT)/%.o)
+TEST_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c))
+TEST_BIN    := $(TEST_SRC:%.c=$(OUT)/%)
+
+ifeq ($(SANITIZE),)
+all: programs
+else
+all: test
+endif
+
+programs: $(PROG_BIN)
+
+$(OUT)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# Each program links the objects of its own directory and the library.
+.SECONDEXPANSION:
+$(BIN)/%: $$(patsubst %.c,$(OUT)/%.o,$$(wildcard cmd/%/*.c)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(OUT)/tests/%: $(OUT)/tests/%.o $(TESTLIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lm -lpthread
+
+tests: $(TEST_BIN)
+
+test: programs tests
+	EXPORTFLOWS_BIN_DIR=$(abspath $(BIN)) EXPORTFLOWS_BUILD_DIR=$(abspath $(OUT)) \
+	    tests/run $(TEST_BIN) $(sort $(wildcard tests/system/*.sh)) -- $(TESTS)
+
+# `make run`: everything a fresh machine needs to try the webhook.
+run: deps
+	$(MAKE) programs
+	@test -f certs/dev/tls.crt || $(BIN)/exportflows certs --out certs/dev --san 127.0.0.1 --san localhost
+	@echo 'try it:  curl --cacert certs/dev/ca.crt -H "Content-Type: application/json" --data @tests/data/admission/allowed-proposal/request.json https://127.0.0.1:8443/validate'
+	$(BIN)/exportflows-webhook --tls-cert-file certs/dev/tls.crt --tls-private-key-file certs/dev/tls.key \
+	    --listen 127.0.0.1:8443 --health-listen 127.0.0.1:8081 --no-publish
+
+deps:
+	@.ci/install-packages build
+
+clean:
+	rm -rf build bin
+
+.PHONY: all programs tests test run deps clean
+.SECONDARY:
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -1,0 +1,245 @@
+/* log — see include/exportflows/log.h. */
+#include "exportflows/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A line longer than this is cut; log lines are for people and log collectors, and
+ * a bounded buffer keeps logging allocation-free. */
+#define LOG_LINE_MAX 4096
+
+static enum log_format log_format_setting = LOG_FORMAT_TEXT;
+static enum log_level log_threshold = LOG_INFO;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* A fixed-size line being built; 'len' stops growing at the end of 'buf'. */
+struct line {
+    char buf[LOG_LINE_MAX];
+    size_t len;
+};
+
+int
+log_parse_format(const char *text, enum log_format *ret)
+{
+    if (!strcmp(text, "text")) {
+        *ret = LOG_FORMAT_TEXT;
+    } else if (!strcmp(text, "json")) {
+        *ret = LOG_FORMAT_JSON;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+log_parse_level(const char *text, enum log_level *ret)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof *level_names; i++) {
+        if (!strcmp(text, level_names[i])) {
+            *ret = (enum log_level) i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void
+log_configure(enum log_format format, enum log_level threshold)
+{
+    log_format_setting = format;
+    log_threshold = threshold;
+}
+
+bool
+log_enabled(enum log_level level)
+{
+    return level >= log_threshold;
+}
+
+static void
+line_put(struct line *l, const char *s, size_t n)
+{
+    size_t room = sizeof l->buf - 2 - l->len;   /* keep room for "\n\0" */
+
+    if (n > room) {
+        n = room;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void
+line_puts(struct line *l, const char *s)
+{
+    line_put(l, s, strlen(s));
+}
+
+static void
+line_putc(struct line *l, char c)
+{
+    line_put(l, &c, 1);
+}
+
+static bool
+is_bare_word(const char *s)
+{
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (*s <= ' ' || *s == '"' || *s == '=' || *s == '\\' || *s == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* JSON number, true or false: written unquoted in JSON. */
+static bool
+is_json_literal(const char *s)
+{
+    const char *p = s;
+
+    if (!strcmp(s, "true") || !strcmp(s, "false")) {
+        return true;
+    }
+    if (*p == '-') {
+        p++;
+    }
+    if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9')) {
+        return false;
+    }
+    while (*p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    return *p == '\0';
+}
+
+/* Writes 's' in double quotes with JSON escapes (also fine for logfmt values). */
+static void
+line_put_quoted(struct line *l, const char *s)
+{
+    line_putc(l, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        char esc[8];
+
+        if (c == '"' || c == '\\') {
+            line_putc(l, '\\');
+            line_putc(l, (char) c);
+        } else if (c == '\n') {
+            line_puts(l, "\\n");
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            line_puts(l, esc);
+        } else {
+            line_putc(l, (char) c);
+        }
+    }
+    line_putc(l, '"');
+}
+
+static void
+put_timestamp(struct line *l)
+{
+    struct timespec ts;
+    struct tm tm;
+    char buf[40];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    line_puts(l, buf);
+    snprintf(buf, sizeof buf, ".%03ldZ", ts.tv_nsec / 1000000);
+    line_puts(l, buf);
+}
+
+static void
+format_text(struct line *l, enum log_level level, const char *msg, va_list ap)
+{
+    put_timestamp(l);
+    line_putc(l, ' ');
+    line_puts(l, level_names[level]);
+    line_putc(l, ' ');
+    line_puts(l, msg);
+    for (const char *key; (key = va_arg(ap, const char *)) != NULL; ) {
+        const char *value = va_arg(ap, const char *);
+
+        if (!value) {
+            value = "";
+        }
+        line_putc(l, ' ');
+        line_puts(l, key);
+        line_putc(l, '=');
+        if (is_bare_word(value)) {
+            line_puts(l, value);
+        } else {
+            line_put_quoted(l, value);
+        }
+    }
+}
+
+static void
+format_json(struct line *l, enum log_level level, const char *msg, va_list ap)
+{
+    line_puts(l, "{\"time\":\"");
+    put_timestamp(l);
+    line_puts(l, "\",\"level\":\"");
+    line_puts(l, level_names[level]);
+    line_puts(l, "\",\"msg\":");
+    line_put_quoted(l, msg);
+    for (const char *key; (key = va_arg(ap, const char *)) != NULL; ) {
+        const char *value = va_arg(ap, const char *);
+
+        if (!value) {
+            value = "";
+        }
+        line_putc(l, ',');
+        line_put_quoted(l, key);
+        line_putc(l, ':');
+        if (is_json_literal(value)) {
+            line_puts(l, value);
+        } else {
+            line_put_quoted(l, value);
+        }
+    }
+    line_putc(l, '}');
+}
+
+void
+log_event(enum log_level level, const char *msg, ...)
+{
+    struct line l = { .len = 0 };
+    va_list ap;
+    ssize_t written;
+
+    if (!log_enabled(level)) {
+        return;
+    }
+    va_start(ap, msg);
+    if (log_format_setting == LOG_FORMAT_JSON) {
+        format_json(&l, level, msg, ap);
+    } else {
+        format_text(&l, level, msg, ap);
+    }
+    va_end(ap);
+    l.buf[l.len++] = '\n';
+    /* One write per line so that threads never interleave within a line. */
+    written = write(STDERR_FILENO, l.buf, l.len);
+    (void) written;
+}
