@@ -14,7 +14,8 @@
 #   tests/unit/test_*.c       cmocka tests, one per module
 #   tests/integration/test_*.c  cmocka tests that run real programs
 #   tests/lib/*.c             helpers linked into every test
-#   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...)
+#   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...);
+#                             lib-*.sh there are sourced helpers
 
 PKGS      := libmicrohttpd jansson libcurl openssl yaml-0.1
 TEST_PKGS := cmocka
@@ -57,6 +58,8 @@ TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OUT)/%.o)
 TEST_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c))
 TEST_BIN    := $(TEST_SRC:%.c=$(OUT)/%)
+# Scripts named lib-*.sh are sourced by the others, not run.
+SYSTEM_TESTS := $(filter-out tests/system/lib-%,$(sort $(wildcard tests/system/*.sh)))
 
 ifeq ($(SANITIZE),)
 all: programs
@@ -89,7 +92,7 @@ tests: $(TEST_BIN)
 
 test: programs tests
 	EXPORTFLOWS_BIN_DIR=$(abspath $(BIN)) EXPORTFLOWS_BUILD_DIR=$(abspath $(OUT)) \
-	    tests/run $(TEST_BIN) $(sort $(wildcard tests/system/*.sh)) -- $(TESTS)
+	    tests/run $(TEST_BIN) $(SYSTEM_TESTS) -- $(TESTS)
 
 # `make run`: everything a fresh machine needs to try the webhook.
 run: deps
