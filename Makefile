@@ -17,7 +17,7 @@
 #   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...);
 #                             lib-*.sh there are sourced helpers
 
-PKGS      := libmicrohttpd jansson libcurl openssl yaml-0.1
+PKGS      := libmicrohttpd gnutls jansson libcurl openssl yaml-0.1
 TEST_PKGS := cmocka
 
 CC      ?= cc
