@@ -80,7 +80,7 @@ $(LIB): $(LIB_OBJ)
 
 # Each program links the objects of its own directory and the library.
 .SECONDEXPANSION:
-$(BIN)/%: $$(patsubst %.c,$(OUT)/%.o,$$(wildcard cmd/%/*.c)) $(LIB)
+$(BIN)/%: $$(addprefix $(OUT)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 

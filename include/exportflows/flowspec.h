@@ -5,7 +5,13 @@
  * error, yields the normalised form: which protocols are on and their canonical,
  * de-duplicated collectors.  The webhook, the publisher and `exportflows validate`
  * all call it, so they give the same messages.  Rule 9 (ratcheting) is the
- * admission module's job, with flowspec_same() deciding "semantically unchanged". */
+ * admission module's job, with flowspec_same() deciding "semantically unchanged".
+ *
+ * `exportNetworkFlows: {}`, and protocols set to null, are allowed and mean "off"
+ * (the released API accepts them); a protocol that is present needs 1 to 10
+ * collectors.  Rule 8 applies only when some protocol is present and not null.
+ * The normalised collectors are sorted (OVS stores a set), so reordering a list
+ * changes neither flowspec_equal() nor the published hash. */
 #ifndef EXPORTFLOWS_FLOWSPEC_H
 #define EXPORTFLOWS_FLOWSPEC_H
 

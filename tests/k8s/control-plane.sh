@@ -18,10 +18,14 @@
 # Binaries: $K8S_BIN_DIR if set, else whatever tests/k8s/build-fixtures.sh
 # prints (it builds them once and caches them).
 # Environment: K8S_START_TIMEOUT (seconds to wait for readiness, default 180).
+
+# Variables written to DIR/env are read through ${!v} in write_env.
+# shellcheck disable=SC2034
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 timeout_s=${K8S_START_TIMEOUT:-180}
+wait_pid='' wait_name=''   # the process wait_for watches (set per call)
 
 log() { printf 'control-plane: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -45,10 +49,10 @@ port_in_use() {
 # connections cannot be holding it) and not in the list "$1".  There is a
 # small race between choosing and binding; start() retries on bind failure.
 free_port() {
-    local avoid=" ${1:-} " low port i
+    local avoid=" ${1:-} " low port _
     read -r low _ </proc/sys/net/ipv4/ip_local_port_range
     [ "$low" -gt 12000 ] || low=32768
-    for i in $(seq 1 200); do
+    for _ in $(seq 1 200); do
         port=$(( 10000 + (RANDOM * 32768 + RANDOM) % (low - 10000) ))
         case "$avoid" in *" $port "*) continue ;; esac
         port_in_use "$port" || { echo "$port"; return 0; }
@@ -68,17 +72,17 @@ pid_is() {
 
 # Stops one process we started: SIGTERM, wait up to 30s, then SIGKILL.
 stop_pid() {
-    local pid=$1 name=$2 i
+    local pid=$1 name=$2 _
     pid_is "$pid" "$name" || return 0
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         pid_is "$pid" "$name" || return 0
         sleep 0.1
     done
     log "$name (pid $pid) ignored SIGTERM for 30s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         pid_is "$pid" "$name" || return 0
         sleep 0.1
     done
@@ -300,7 +304,9 @@ cmd_start() {
         rm -rf "$dir/etcd"
         start_etcd "$cport" "$pport" && break
         stop_pid "$ETCD_PID" etcd
-        bind_conflict "$dir/logs/etcd.log" && [ "$attempt" -lt 3 ] || die "etcd did not start"
+        if ! bind_conflict "$dir/logs/etcd.log" || [ "$attempt" -ge 3 ]; then
+            die "etcd did not start (log: $dir/logs/etcd.log)"
+        fi
         log "port clash, retrying etcd with new ports"
     done
     log "etcd pid $ETCD_PID at $ETCD_ENDPOINT"

@@ -86,6 +86,7 @@ expect "configmap readable" value-1 \
     "$(kubectl get configmap exportflows-smoke -n default -o jsonpath='{.data.key}')"
 
 "$cp" restart-apiserver "$work" || fail "control-plane.sh restart-apiserver"
+# shellcheck disable=SC1091
 . "$work/env"
 expect "same URL after restart" "$url1" "$APISERVER_URL"
 [ "$APISERVER_PID" != "$pid1" ] || fail "apiserver pid unchanged after restart ($pid1)"

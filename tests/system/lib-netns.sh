@@ -58,6 +58,57 @@ netns_no_offload() {
         ip netns exec "$ns" ethtool -K "$ifname" tx off >/dev/null
 }
 
+# netns_tcp_listening NS PORT: true when something listens on TCP PORT in NS.
+netns_tcp_listening() {
+    ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .
+}
+
+# netns_tcp_transfer NS_SRC NS_DST DST_IP PORT BYTES: sends BYTES over one TCP
+# connection from NS_SRC to a receiver it starts on DST_IP:PORT in NS_DST (both
+# Python, so no netcat flavour matters); succeeds when the receiver got them all.
+# Each side gives up after 20 s without progress.
+netns_tcp_transfer() {
+    local src=$1 dst=$2 ip=$3 port=$4 bytes=$5 out rpid _ got
+    out=$(mktemp) || return 1
+    ip netns exec "$dst" "${PYTHON:-python3}" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(20)
+c, _ = s.accept()
+c.settimeout(20)
+n = 0
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    n += len(b)
+print(n)
+' "$ip" "$port" >"$out" 2>&1 &
+    rpid=$!
+    for _ in $(seq 100); do
+        netns_tcp_listening "$dst" "$port" && break
+        sleep 0.1
+    done
+    ip netns exec "$src" "${PYTHON:-python3}" -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+left = int(sys.argv[3])
+chunk = b"x" * 65536
+while left > 0:
+    left -= c.send(chunk[:min(left, len(chunk))])
+c.shutdown(socket.SHUT_WR)
+c.recv(1)
+c.close()
+' "$ip" "$port" "$bytes" || kill "$rpid" 2>/dev/null
+    wait "$rpid"
+    got=$(cat "$out")
+    rm -f "$out"
+    [ "$got" = "$bytes" ] || { echo "receiver got '$got' of $bytes bytes" >&2; return 1; }
+}
+
 # netns_cleanup: ends the processes still running in the namespaces this test
 # made (they are the test's own daemons), then deletes the namespaces.  Safe to
 # call more than once.
@@ -78,8 +129,8 @@ netns_cleanup() {
 # netns_wait_empty NAME: waits up to 5 s for the processes in NAME to exit, then
 # kills what is left.
 netns_wait_empty() {
-    local name=$1 pids i
-    for i in $(seq 50); do
+    local name=$1 pids _
+    for _ in $(seq 50); do
         pids=$(ip netns pids "$name" 2>/dev/null)
         [ -z "$pids" ] && return 0
         sleep 0.1

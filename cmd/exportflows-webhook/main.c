@@ -1,0 +1,454 @@
+/* exportflows-webhook — the HTTPS admission webhook for spec.exportNetworkFlows.
+ *
+ * Serves POST /validate (AdmissionReview v1) on --listen over TLS, and /healthz,
+ * /readyz and /metrics there and on --health-listen (plain HTTP).  The publisher
+ * (Network -> ConfigMap) belongs here too and is wired in by a later change;
+ * until then --publish only logs that it is not available.
+ *
+ * Signals are handled synchronously: every thread starts with SIGTERM, SIGINT
+ * and SIGHUP blocked and the main thread takes them with sigwait(), so no code
+ * runs in a signal handler.  SIGTERM/SIGINT: stop accepting, finish the reviews
+ * in flight, close keep-alive connections, exit 0.  SIGHUP: re-read the
+ * certificate now (it is also re-read when the files change). */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exportflows/errmsg.h"
+#include "exportflows/flowconfig.h"
+#include "exportflows/httpserver.h"
+#include "exportflows/log.h"
+#include "exportflows/metrics.h"
+#include "exportflows/options.h"
+#include "review.h"
+
+#define PROGRAM "exportflows-webhook"
+#define METRICS_PREFIX "exportflows_webhook"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+struct webhook_options {
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *client_ca_file;
+    const char *listen;
+    const char *health_listen;
+    const char *kubeconfig;
+    bool publish;
+    const char *namespace_name;
+    const char *configmap;
+    const char *log_format;
+    const char *log_level;
+    uint64_t max_body_bytes;
+    uint64_t max_connections;
+    uint64_t threads;
+    uint64_t drain_timeout;
+    /* Tuning the publisher writes into the ConfigMap (struct flowtuning). */
+    uint64_t netflow_active_timeout;
+    const char *sflow_agent;
+    uint64_t sflow_header;
+    uint64_t sflow_sampling;
+    uint64_t sflow_polling;
+    uint64_t ipfix_sampling;
+    uint64_t ipfix_cache_active_timeout;
+    uint64_t ipfix_cache_max_flows;
+    uint64_t ipfix_obs_domain_id;
+    uint64_t ipfix_obs_point_id;
+};
+
+/* What /readyz looks at, shared with the server threads. */
+struct webhook_state {
+    _Atomic(struct httpserver *) https;     /* NULL until started */
+    atomic_bool draining;
+};
+
+static struct webhook_options opts = {
+    .listen = "0.0.0.0:8443",
+    .health_listen = "0.0.0.0:8081",
+    .publish = true,
+    .namespace_name = "exportflows",
+    .configmap = "exportflows-config",
+    .log_format = "text",
+    .log_level = "info",
+    .max_body_bytes = 3 << 20,
+    .max_connections = 1024,
+    .threads = 0,
+    .drain_timeout = 20,
+    .netflow_active_timeout = 60,
+    .sflow_agent = "ovn-k8s-mp0",
+    .sflow_header = 128,
+    .sflow_sampling = 64,
+    .sflow_polling = 10,
+    .ipfix_sampling = 400,
+    .ipfix_cache_active_timeout = 60,
+    .ipfix_cache_max_flows = 0,
+    .ipfix_obs_domain_id = 123,
+    .ipfix_obs_point_id = 456,
+};
+
+#define STR(NAME, DEST, META, HELP) { NAME, OPTION_STRING, &opts.DEST, META, HELP, 0, 0 }
+#define UINT(NAME, DEST, MIN, MAX, HELP) { NAME, OPTION_UINT, &opts.DEST, "N", HELP, MIN, MAX }
+
+static const struct option_spec specs[] = {
+    STR("tls-cert-file", tls_cert_file, "FILE", "serving certificate (PEM), required"),
+    STR("tls-private-key-file", tls_key_file, "FILE", "its private key (PEM), required"),
+    STR("client-ca-file", client_ca_file, "FILE",
+        "require client certificates signed by this CA"),
+    STR("listen", listen, "IP:PORT", "HTTPS address for /validate (default 0.0.0.0:8443)"),
+    STR("health-listen", health_listen, "IP:PORT",
+        "plain HTTP address for /healthz /readyz /metrics; \"\" or off: none "
+        "(default 0.0.0.0:8081)"),
+    STR("kubeconfig", kubeconfig, "FILE", "for the publisher outside a cluster"),
+    { "publish", OPTION_BOOL, &opts.publish, NULL,
+      "publish the Network's config into the ConfigMap (default on)", 0, 0 },
+    STR("namespace", namespace_name, "NAME", "of the ConfigMap (default exportflows)"),
+    STR("configmap", configmap, "NAME", "ConfigMap to publish (default exportflows-config)"),
+    STR("log-format", log_format, "text|json", "(default text)"),
+    STR("log-level", log_level, "LEVEL", "debug, info, warn or error (default info)"),
+    UINT("max-body-bytes", max_body_bytes, 4096, 64 << 20,
+         "larger request bodies get 413 (default 3145728)"),
+    UINT("max-connections", max_connections, 1, 65536, "(default 1024)"),
+    UINT("threads", threads, 0, 256, "worker threads, 0: one per core (default 0)"),
+    UINT("drain-timeout", drain_timeout, 0, 3600,
+         "seconds to finish in-flight reviews on SIGTERM (default 20)"),
+    UINT("netflow-active-timeout", netflow_active_timeout, 0, 86400, "seconds (default 60)"),
+    STR("sflow-agent", sflow_agent, "IFACE|IP", "(default ovn-k8s-mp0)"),
+    UINT("sflow-header", sflow_header, 1, 256, "bytes (default 128)"),
+    UINT("sflow-sampling", sflow_sampling, 1, UINT32_MAX, "(default 64)"),
+    UINT("sflow-polling", sflow_polling, 0, 86400, "seconds (default 10)"),
+    UINT("ipfix-sampling", ipfix_sampling, 1, UINT32_MAX, "(default 400)"),
+    UINT("ipfix-cache-active-timeout", ipfix_cache_active_timeout, 0, 4200,
+         "seconds (default 60)"),
+    UINT("ipfix-cache-max-flows", ipfix_cache_max_flows, 0, UINT32_MAX,
+         "0: not set (default 0)"),
+    UINT("ipfix-obs-domain-id", ipfix_obs_domain_id, 0, UINT32_MAX, "(default 123)"),
+    UINT("ipfix-obs-point-id", ipfix_obs_point_id, 0, UINT32_MAX, "(default 456)"),
+    { NULL, OPTION_STRING, NULL, NULL, NULL, 0, 0 },
+};
+
+static const char synopsis[] =
+    PROGRAM " --tls-cert-file FILE --tls-private-key-file FILE [OPTION]...";
+
+/* Same characters as flowconfig accepts for sFlow.agent. */
+static bool
+agent_ok(const char *agent)
+{
+    size_t len = strlen(agent);
+
+    if (len == 0 || len >= FLOWCONFIG_AGENT_MAX) {
+        return false;
+    }
+    return strspn(agent, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789._:-") == len;
+}
+
+static void
+build_tuning(struct flowtuning *t)
+{
+    flowtuning_init(t);
+    t->netflow_active_timeout = (uint32_t) opts.netflow_active_timeout;
+    snprintf(t->sflow_agent, sizeof t->sflow_agent, "%s", opts.sflow_agent);
+    t->sflow_header = (uint32_t) opts.sflow_header;
+    t->sflow_sampling = (uint32_t) opts.sflow_sampling;
+    t->sflow_polling = (uint32_t) opts.sflow_polling;
+    t->ipfix_sampling = (uint32_t) opts.ipfix_sampling;
+    t->ipfix_cache_active_timeout = (uint32_t) opts.ipfix_cache_active_timeout;
+    t->ipfix_cache_max_flows = (uint32_t) opts.ipfix_cache_max_flows;
+    t->ipfix_obs_domain_id = (uint32_t) opts.ipfix_obs_domain_id;
+    t->ipfix_obs_point_id = (uint32_t) opts.ipfix_obs_point_id;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "exportflows-webhook: <message>" and a hint; returns exit status 2. */
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", PROGRAM);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", PROGRAM);
+    return EXIT_USAGE;
+}
+
+/* Checks what options_parse() cannot: required and related options, readable
+ * files.  Returns 0 or an exit status. */
+static int
+check_options(void)
+{
+    enum log_format format;
+    enum log_level level;
+    const char *files[] = { opts.tls_cert_file, opts.tls_key_file, opts.client_ca_file };
+
+    if (log_parse_format(opts.log_format, &format)) {
+        return usage_error("--log-format: '%s' is not text or json", opts.log_format);
+    }
+    if (log_parse_level(opts.log_level, &level)) {
+        return usage_error("--log-level: '%s' is not debug, info, warn or error",
+                           opts.log_level);
+    }
+    log_configure(format, level);
+    if (!opts.tls_cert_file || !opts.tls_key_file) {
+        return usage_error("%s", "--tls-cert-file and --tls-private-key-file are required");
+    }
+    if (!agent_ok(opts.sflow_agent)) {
+        return usage_error("--sflow-agent: '%s' must be an interface name or an IP",
+                           opts.sflow_agent);
+    }
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (files[i] && access(files[i], R_OK)) {
+            log_event(LOG_ERROR, "cannot read file", "file", files[i],
+                      "error", strerror(errno), NULL);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static bool
+health_enabled(void)
+{
+    return opts.health_listen && *opts.health_listen && strcmp(opts.health_listen, "off");
+}
+
+/* Ready: a valid certificate is loaded and we are not shutting down. */
+static bool
+is_ready(void *aux)
+{
+    struct webhook_state *state = aux;
+    struct httpserver *https = atomic_load(&state->https);
+
+    return https && !atomic_load(&state->draining)
+           && httpserver_cert_not_after(https) > time(NULL);
+}
+
+/* Logs "listening" with the address actually bound (port 0 picks one). */
+static void
+log_listening(const char *listen, const struct httpserver *server, const char *name)
+{
+    const char *colon = strrchr(listen, ':');
+    int host_len = colon ? (int) (colon - listen) : 0;
+    char address[128];
+
+    snprintf(address, sizeof address, "%.*s:%u", host_len, listen,
+             (unsigned) httpserver_port(server));
+    log_event(LOG_INFO, "listening", "address", address, "server", name, NULL);
+}
+
+static int
+start_https(const struct httpserver_route *route, struct metrics *metrics,
+            struct webhook_state *state, struct httpserver **ret)
+{
+    struct httpserver_config config = {
+        .listen = opts.listen,
+        .tls_cert_file = opts.tls_cert_file,
+        .tls_key_file = opts.tls_key_file,
+        .client_ca_file = opts.client_ca_file,
+        .routes = route,
+        .n_routes = 1,
+        .health = true,
+        .ready = is_ready,
+        .ready_aux = state,
+        .metrics = metrics,
+        .metrics_prefix = METRICS_PREFIX,
+        .max_body = opts.max_body_bytes,
+        .max_connections = (unsigned) opts.max_connections,
+        .threads = (unsigned) opts.threads,
+    };
+    struct errmsg err = { "" };
+    int error = httpserver_create(&config, ret, &err);
+
+    if (error) {
+        log_event(LOG_ERROR, "cannot start https server", "address", opts.listen,
+                  "error", err.text, NULL);
+        return error;
+    }
+    atomic_store(&state->https, *ret);
+    log_listening(opts.listen, *ret, "https");
+    return 0;
+}
+
+static int
+start_health(struct metrics *metrics, struct webhook_state *state, struct httpserver **ret)
+{
+    struct httpserver_config config = {
+        .listen = opts.health_listen,
+        .health = true,
+        .ready = is_ready,
+        .ready_aux = state,
+        .metrics = metrics,
+        .metrics_prefix = METRICS_PREFIX,
+        .max_connections = 64,
+        .threads = 1,
+    };
+    struct errmsg err = { "" };
+    int error;
+
+    if (!health_enabled()) {
+        *ret = NULL;
+        return 0;
+    }
+    error = httpserver_create(&config, ret, &err);
+    if (error) {
+        log_event(LOG_ERROR, "cannot start health server", "address", opts.health_listen,
+                  "error", err.text, NULL);
+        return error;
+    }
+    log_listening(opts.health_listen, *ret, "health");
+    return 0;
+}
+
+static void
+register_build_info(struct metrics *metrics)
+{
+    struct metrics_family *info = metrics_family(metrics, METRICS_GAUGE,
+                                                 METRICS_PREFIX "_build_info",
+                                                 "Always 1; the version as a label.",
+                                                 NULL, 0);
+    char labels[128];
+
+    snprintf(labels, sizeof labels, "version=\"%s\"", EXPORTFLOWS_VERSION);
+    metrics_set(metrics_series(info, labels), 1);
+}
+
+/* Blocks the signals handled by wait_for_signals(), in this thread and so in
+ * every thread created after. */
+static void
+block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a peer gone mid-write is an error return, not death */
+}
+
+static void
+reload_certificate(struct httpserver *https)
+{
+    struct errmsg err = { "" };
+
+    if (httpserver_reload_tls(https, &err)) {
+        log_event(LOG_ERROR, "cannot reload certificate, keeping the old one",
+                  "file", opts.tls_cert_file, "error", err.text, NULL);
+    } else {
+        log_event(LOG_INFO, "certificate reloaded", "file", opts.tls_cert_file, NULL);
+    }
+}
+
+/* Returns the terminating signal once one arrives. */
+static int
+wait_for_signals(const sigset_t *set, struct httpserver *https)
+{
+    for (;;) {
+        int sig;
+
+        if (sigwait(set, &sig)) {
+            continue;
+        }
+        if (sig == SIGHUP) {
+            reload_certificate(https);
+            continue;
+        }
+        return sig;
+    }
+}
+
+static void
+shut_down(struct webhook_state *state, struct httpserver *https, struct httpserver *health,
+          int sig)
+{
+    log_event(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+              NULL);
+    atomic_store(&state->draining, true);
+    httpserver_shutdown(https, (unsigned) opts.drain_timeout);
+    if (health) {
+        httpserver_shutdown(health, 1);
+    }
+}
+
+static int
+parse_command_line(int argc, char **argv)
+{
+    struct errmsg err = { "" };
+    int first_arg = argc;
+    int result = options_parse(specs, argc, argv, &first_arg, &err);
+
+    if (result < 0) {
+        return usage_error("%s", err.text);
+    }
+    if (result == OPTIONS_HELP) {
+        options_usage(stdout, synopsis, specs);
+        exit(0);
+    }
+    if (result == OPTIONS_VERSION) {
+        options_version(PROGRAM);
+        exit(0);
+    }
+    if (first_arg < argc) {
+        return usage_error("unexpected argument '%s'", argv[first_arg]);
+    }
+    return check_options();
+}
+
+int
+main(int argc, char **argv)
+{
+    struct httpserver_route route;
+    struct review_handler handler;
+    struct webhook_state state;
+    struct httpserver *https = NULL, *health = NULL;
+    struct metrics *metrics = NULL;
+    struct flowtuning tuning;
+    sigset_t signals;
+    int status = parse_command_line(argc, argv);
+
+    if (status) {
+        return status;
+    }
+    build_tuning(&tuning);
+    block_signals(&signals);
+    atomic_init(&state.https, NULL);
+    atomic_init(&state.draining, false);
+    metrics = metrics_create();
+    if (!metrics) {
+        log_event(LOG_ERROR, "cannot start", "error", "out of memory", NULL);
+        return EXIT_FAILED;
+    }
+    register_build_info(metrics);
+    review_handler_init(&handler, metrics);
+    route = (struct httpserver_route) { "POST", "/validate", "application/json",
+                                        review_handle, &handler };
+    status = EXIT_FAILED;
+    if (start_https(&route, metrics, &state, &https) || start_health(metrics, &state, &health)) {
+        goto out;
+    }
+    if (opts.publish) {
+        log_event(LOG_WARN, "publisher not available in this build, only validating",
+                  "namespace", opts.namespace_name, "configmap", opts.configmap, NULL);
+    }
+    shut_down(&state, https, health, wait_for_signals(&signals, https));
+    status = 0;
+
+out:
+    httpserver_destroy(health);
+    httpserver_destroy(https);
+    metrics_destroy(metrics);
+    if (!status) {
+        log_event(LOG_INFO, "stopped", NULL);
+    }
+    return status;
+}

@@ -1,0 +1,175 @@
+/* exportflows render — shows what the applier would write to OVS for a config,
+ * starting from a bridge without flow export (ovsplan_render()): the OVSDB
+ * transaction, ready for `ovsdb-client transact`, and the equivalent ovs-vsctl
+ * command line.
+ *
+ * CONFIG is the applier's input (the ConfigMap's config.json) or, for
+ * convenience, a Network manifest (YAML or JSON), which is validated as the
+ * webhook would and turned into a config with the publisher's default tuning. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "exportflows/collector.h"
+#include "exportflows/errmsg.h"
+#include "exportflows/fielderr.h"
+#include "exportflows/flowconfig.h"
+#include "exportflows/flowspec.h"
+#include "exportflows/manifest.h"
+#include "exportflows/ovsplan.h"
+
+static const char render_synopsis[] =
+    PROGRAM " render [--bridge NAME] [--node-ip IP] CONFIG";
+
+static const char render_description[] =
+    "\nPrints the OVSDB transaction the applier would send for CONFIG to a bridge\n"
+    "that has no flow export yet (the argument of `ovsdb-client transact`), then\n"
+    "the equivalent ovs-vsctl command.  CONFIG is the applier's config.json or a\n"
+    "Network manifest (validated, then rendered with the default tuning); '-'\n"
+    "reads standard input.  ':PORT' collectors need --node-ip.\n";
+
+/* Prints the findings of a Network manifest that failed validation, as
+ * `exportflows validate` does, on stderr. */
+static void
+print_report(const char *file, const struct fielderr_list *report)
+{
+    for (size_t i = 0; i < report->n_errors; i++) {
+        char *line = fielderr_format(&report->errors[i]);
+
+        fprintf(stderr, "%s: %s\n", file, line ? line : "out of memory");
+        free(line);
+    }
+    if (report->n_dropped_errors) {
+        fprintf(stderr, "%s: and %zu more errors\n", file, report->n_dropped_errors);
+    }
+    for (size_t i = 0; i < report->n_warnings; i++) {
+        fprintf(stderr, "%s: warning: %s\n", file, report->warnings[i]);
+    }
+}
+
+/* The config of a Network object (borrowed): its validated spec with the default
+ * tuning and its generation, as the publisher would publish it. */
+static int
+config_from_network(const char *file, const json_t *network, struct flowconfig *ret)
+{
+    const json_t *generation = json_object_get(json_object_get(network, "metadata"),
+                                               "generation");
+    struct fielderr_list report;
+    struct flowtuning tuning;
+    struct flowspec spec;
+    int r;
+
+    fielderr_list_init(&report);
+    r = flowspec_validate(json_object_get(network, "spec"), &report, &spec);
+    print_report(file, &report);
+    fielderr_list_release(&report);
+    if (r) {
+        return EXIT_INVALID;
+    }
+    flowtuning_init(&tuning);
+    flowconfig_build(&spec, &tuning,
+                     json_is_integer(generation) ? json_integer_value(generation) : -1, ret);
+    return EXIT_OK;
+}
+
+/* Reads CONFIG into '*ret'; returns an exit status, having said why on stderr. */
+static int
+load_config(const char *path, struct flowconfig *ret)
+{
+    const char *file = manifest_display_name(path);
+    struct manifest m;
+    struct errmsg err;
+    int status = EXIT_OK;
+
+    if (manifest_load(path, &m, &err)) {
+        fprintf(stderr, "%s\n", err.text);
+        return EXIT_USAGE;
+    }
+    if (m.n != 1) {
+        fprintf(stderr, "%s: expected one object, found %zu\n", file, m.n);
+        status = EXIT_INVALID;
+    } else if (cmd_is_network(m.objects[0].json)) {
+        status = config_from_network(file, m.objects[0].json, ret);
+    } else if (flowconfig_from_json(m.objects[0].json, ret, &err)) {
+        fprintf(stderr, "%s: %s\n", file, err.text);
+        status = EXIT_INVALID;
+    }
+    manifest_release(&m);
+    return status;
+}
+
+static int
+print_plan(const struct flowconfig *config, const char *bridge,
+           const struct collector *node_ip)
+{
+    json_t *ops = NULL;
+    char *vsctl = NULL;
+    struct errmsg err;
+    int status = EXIT_INVALID;
+
+    if (ovsplan_render(config, bridge, node_ip, &ops, &vsctl, &err)) {
+        fprintf(stderr, "%s render: %s\n", PROGRAM, err.text);
+        goto out;
+    }
+    printf("# OVSDB transaction for bridge %s without flow export "
+           "(ovsdb-client transact):\n[\"Open_vSwitch\"", bridge);
+    /* One operation per line: readable, and still the JSON that ovsdb-client
+     * transact takes (["database", operation...]). */
+    for (size_t i = 0; i < json_array_size(ops); i++) {
+        char *op = json_dumps(json_array_get(ops, i), 0);
+
+        if (!op) {
+            fprintf(stderr, "%s render: out of memory\n", PROGRAM);
+            goto out;
+        }
+        printf(",\n  %s", op);
+        free(op);
+    }
+    printf("]\n");
+    printf("# the same with ovs-vsctl:\n%s\n", vsctl);
+    status = EXIT_OK;
+out:
+    json_decref(ops);
+    free(vsctl);
+    return status;
+}
+
+int
+cmd_render(int argc, char **argv)
+{
+    const char *bridge = "br-int";
+    const char *node_ip_text = NULL;
+    const struct option_spec specs[] = {
+        { "bridge", OPTION_STRING, &bridge, "NAME", "the bridge (default: br-int)", 0, 0 },
+        { "node-ip", OPTION_STRING, &node_ip_text, "IP",
+          "this node's primary IP, for ':PORT' collectors", 0, 0 },
+        { .name = NULL },
+    };
+    struct collector node_ip;
+    struct flowconfig config;
+    const char *why;
+    int first = 0;
+    int status;
+
+    status = cmd_parse_options("render", render_synopsis, render_description, specs,
+                               argc, argv, &first);
+    if (status >= 0) {
+        return status;
+    }
+    if (first != argc - 1) {
+        return cmd_usage_error("render", first >= argc ? "no CONFIG given"
+                                                       : "only one CONFIG, please");
+    }
+    if (node_ip_text && collector_parse_ip(node_ip_text, &node_ip, &why)) {
+        return cmd_usage_error("render", "--node-ip: '%s': %s", node_ip_text, why);
+    }
+    status = load_config(argv[first], &config);
+    if (status != EXIT_OK) {
+        return status;
+    }
+    status = print_plan(&config, bridge, node_ip_text ? &node_ip : NULL);
+    return fflush(stdout) ? EXIT_INVALID : status;
+}

@@ -1,0 +1,84 @@
+/* admission — one AdmissionReview v1 in, one AdmissionReview v1 out.
+ *
+ * admission_review() takes the body the kube-apiserver POSTs to the webhook and
+ * produces the body to answer with HTTP 200 (DESIGN.md "AdmissionReview reply"):
+ *   - a CREATE or UPDATE of networks.operator.openshift.io (no subresource) is
+ *     checked with flowspec_validate(); every error goes into one deny, shaped as
+ *     Kubernetes' NewInvalid (status code 422, reason "Invalid", details.causes
+ *     one per error) so that kubectl prints
+ *       The Network "cluster" is invalid: spec.exportNetworkFlows...: ...
+ *   - an UPDATE whose exportNetworkFlows means the same as in oldObject
+ *     (flowspec_same()) is allowed even when invalid, with warnings (rule 9,
+ *     "ratcheting"), so unrelated edits are never blocked by an old mistake;
+ *   - DELETE, CONNECT, other resources and subresources are allowed unchecked.
+ * Warnings stay within Kubernetes' limits (see fielderr.h).  A reply never holds
+ * a patch.  The request is parsed with duplicate keys refused; a body that is not
+ * an AdmissionReview v1 request is an error for the caller to answer with 400.
+ *
+ * The work is bounded by the body size (the caller's cap), FIELDERR_MAX_ERRORS
+ * and FLOWSPEC_MAX_COLLECTORS; an optional deadline (the apiserver's ?timeout=)
+ * is checked between the steps so a review that could no longer be delivered in
+ * time is abandoned instead of answered late. */
+#ifndef EXPORTFLOWS_ADMISSION_H
+#define EXPORTFLOWS_ADMISSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "exportflows/errmsg.h"
+
+#define ADMISSION_API_VERSION "admission.k8s.io/v1"
+#define ADMISSION_GROUP "operator.openshift.io"
+#define ADMISSION_RESOURCE "networks"
+#define ADMISSION_KIND "Network"
+
+/* Sizes of the copies kept in 'struct admission_summary' (longer text is cut). */
+#define ADMISSION_UID_SIZE 64
+#define ADMISSION_OPERATION_SIZE 16
+#define ADMISSION_NAME_SIZE 254
+
+/* Longest ?timeout= admission_parse_timeout() accepts, in microseconds (1 h;
+ * Kubernetes itself caps webhook timeouts at 30 s). */
+#define ADMISSION_TIMEOUT_MAX_US (3600ULL * 1000 * 1000)
+
+/* What happened, for the caller's log line and metrics.  Text fields are
+ * NUL-terminated copies with control characters replaced by '?', so they are
+ * safe to log; "" when the request had none. */
+struct admission_summary {
+    char uid[ADMISSION_UID_SIZE];
+    char operation[ADMISSION_OPERATION_SIZE];
+    char name[ADMISSION_NAME_SIZE];
+    bool allowed;
+    bool checked;           /* false: not a Network CREATE/UPDATE, allowed as is */
+    bool ratcheted;         /* UPDATE with exportNetworkFlows unchanged */
+    size_t n_errors;        /* every error found, kept in the reply or not */
+    size_t n_warnings;      /* warnings in the reply */
+};
+
+/* Reviews the AdmissionReview in 'body' ('len' bytes, borrowed).
+ *
+ * On success returns 0 and writes '*ret_reply' (a NUL-terminated JSON text the
+ * caller frees with free()), '*ret_len' (its length without the NUL) and, when
+ * 'summary' is not NULL, '*summary'.  Fails with
+ *   -EINVAL     the body is not an AdmissionReview v1 request (not JSON, a
+ *               duplicate key, wrong apiVersion or kind, no request or uid, ...);
+ *               'err' holds a one-line reason for the 400 answer
+ *   -ETIMEDOUT  'deadline' (CLOCK_MONOTONIC; NULL for none) passed
+ *   -ENOMEM
+ * 'summary' is filled as far as the request was understood, also on failure. */
+int admission_review(const char *body, size_t len, const struct timespec *deadline,
+                     char **ret_reply, size_t *ret_len,
+                     struct admission_summary *summary, struct errmsg *err);
+
+/* Parses the apiserver's ?timeout= value, a Go duration such as "10s", "1m0s",
+ * "2.5s" or "500ms" (units ns, us, µs, ms, s, m, h), into microseconds.  Returns 0,
+ * -EINVAL for malformed text, -ERANGE for zero or more than
+ * ADMISSION_TIMEOUT_MAX_US; '*ret_us' is written only on success. */
+int admission_parse_timeout(const char *text, uint64_t *ret_us);
+
+/* The CLOCK_MONOTONIC time 'timeout_us' from now, for admission_review(). */
+struct timespec admission_deadline(uint64_t timeout_us);
+
+#endif

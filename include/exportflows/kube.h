@@ -1,0 +1,150 @@
+/* kube — a thin Kubernetes API client on libcurl and jansson.
+ *
+ * One 'struct kube_client' is one libcurl easy handle driven through a private
+ * multi handle: the connection (TLS session included) is kept and reused from one
+ * call to the next, every call has a deadline, and kube_client_interrupt() can
+ * abort a transfer in progress from another thread at once.
+ *
+ * Threading contract: a kube_client is used by one thread at a time; nothing in it
+ * is thread-safe except kube_client_interrupt().  Use one client per thread (a
+ * kubewatch and a lease each make their own).  Programs call
+ * curl_global_init(CURL_GLOBAL_DEFAULT) once before starting threads and
+ * curl_global_cleanup() at exit; kube_client_create() calls curl_global_init()
+ * itself, which is enough for single-threaded programs and tests.
+ *
+ * Errors: every call returns 0 or a negative errno value with a one-line message in
+ * 'err' ("GET /api/v1/namespaces/x/configmaps/y: 404 Not Found: configmaps \"y\"
+ * not found").  HTTP statuses map to:
+ *     400 -EINVAL   401, 403 -EACCES   404 -ENOENT   405 -EOPNOTSUPP
+ *     409 AlreadyExists -EEXIST, any other 409 (a stale resourceVersion) -EAGAIN
+ *     410 -ESTALE   413 -E2BIG   415 -EINVAL   422 -EINVAL   429 -EBUSY
+ *     other 4xx -EPROTO    5xx -EIO
+ * and transport failures to -ECONNREFUSED, -ETIMEDOUT (deadline), -ECANCELED
+ * (interrupted), -EMSGSIZE (reply over the cap), -EPROTO (TLS or HTTP problem),
+ * -EIO.  A reply body larger than the cap (8 MiB by default) is an error; the
+ * client never grows a buffer past it.
+ *
+ * A 401 with a token file re-reads the token and retries the call once: service
+ * account tokens rotate. */
+#ifndef EXPORTFLOWS_KUBE_H
+#define EXPORTFLOWS_KUBE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "exportflows/errmsg.h"
+#include "exportflows/kubeconfig.h"
+
+#define KUBE_MAX_BODY_DEFAULT (8u * 1024 * 1024)
+#define KUBE_TIMEOUT_DEFAULT_MS 10000u
+#define KUBE_CONNECT_TIMEOUT_MS 5000u
+#define KUBE_PATH_MAX 1024
+
+struct kube_client;
+
+/* Makes a client for 'cfg' (borrowed; it must outlive the client).  Caller
+ * destroys '*ret' with kube_client_destroy().  -ENOMEM or -EIO from libcurl. */
+int kube_client_create(struct kubeconfig *cfg, struct kube_client **ret,
+                       struct errmsg *err);
+
+/* Closes the connection and frees the client; accepts NULL. */
+void kube_client_destroy(struct kube_client *client);
+
+/* The configuration the client was made from (borrowed). */
+struct kubeconfig *kube_client_config(const struct kube_client *client);
+
+/* Changes the reply body cap (0: KUBE_MAX_BODY_DEFAULT). */
+void kube_client_set_max_body(struct kube_client *client, size_t max);
+
+/* Thread-safe and sticky: aborts the transfer in progress (its call returns
+ * -ECANCELED promptly) and makes every later call on 'client' fail the same way.
+ * Used to stop a thread that owns the client. */
+void kube_client_interrupt(struct kube_client *client);
+
+/* How many new connections the client has opened so far (a call that reuses the
+ * connection adds none); for tests and metrics. */
+unsigned long kube_client_connections(const struct kube_client *client);
+
+/* Sends 'method' to 'path' (the part after the server URL, with any query, e.g.
+ * "/api/v1/namespaces/default/configmaps?limit=500") with 'body' (borrowed, may be
+ * NULL) serialised as JSON and sent as 'content_type' (NULL: application/json).
+ * 'timeout_ms' bounds the whole call (0: KUBE_TIMEOUT_DEFAULT_MS).  On a 2xx reply
+ * returns 0 and, when 'ret' is not NULL, a new reference to the parsed body in
+ * '*ret' (JSON null for an empty body; caller json_decref()s it).  '*http_status'
+ * (may be NULL) receives the HTTP status whenever a reply arrived, also on error,
+ * and 0 when none did. */
+int kube_request(struct kube_client *client, const char *method, const char *path,
+                 const char *content_type, const json_t *body, unsigned timeout_ms,
+                 long *http_status, json_t **ret, struct errmsg *err);
+
+/* GET 'path'; '*ret' as in kube_request(). */
+int kube_get(struct kube_client *client, const char *path, unsigned timeout_ms,
+             json_t **ret, struct errmsg *err);
+
+/* POST 'obj' to the collection 'path'; -EEXIST when it already exists. */
+int kube_create(struct kube_client *client, const char *path, const json_t *obj,
+                unsigned timeout_ms, json_t **ret, struct errmsg *err);
+
+/* PUT 'obj' to the object 'path'.  With metadata.resourceVersion in 'obj' the
+ * update only succeeds against that version: -EAGAIN (409 Conflict) when the object
+ * changed meanwhile; re-read and retry (kube_modify() does this). */
+int kube_update(struct kube_client *client, const char *path, const json_t *obj,
+                unsigned timeout_ms, json_t **ret, struct errmsg *err);
+
+/* Server-side apply: PATCH 'obj' (the fields this manager owns, with apiVersion,
+ * kind and metadata.name) to the object 'path' as application/apply-patch+yaml
+ * (JSON is YAML) with fieldManager='field_manager' and, when 'force', force=true
+ * (take over fields owned by other managers instead of failing with -EAGAIN).
+ * Creates the object when absent. */
+int kube_apply(struct kube_client *client, const char *path, const json_t *obj,
+               const char *field_manager, bool force, unsigned timeout_ms,
+               json_t **ret, struct errmsg *err);
+
+/* DELETE the object 'path'; -ENOENT when it is already gone. */
+int kube_delete(struct kube_client *client, const char *path, unsigned timeout_ms,
+                struct errmsg *err);
+
+/* What a kube_modify() callback wants done with the object it was given. */
+enum kube_modify_result {
+    KUBE_MODIFY_UPDATE,         /* the object was changed in place: PUT it */
+    KUBE_MODIFY_UNCHANGED,      /* nothing to do */
+};
+
+/* Changes the object 'obj' (borrowed, owned by kube_modify) in place and returns a
+ * kube_modify_result, or a negative errno value to give up (returned as is). */
+typedef int kube_modify_fn(void *ctx, json_t *obj, struct errmsg *err);
+
+/* Read-modify-write with optimistic concurrency: GETs 'path', calls 'fn', PUTs the
+ * result with the resourceVersion that was read, and on a 409 Conflict starts over,
+ * at most 'attempts' times (0: 5).  '*ret' (may be NULL) receives the object as
+ * stored (a new reference), also when 'fn' said unchanged.  -EAGAIN when every
+ * attempt conflicted; -ENOENT when the object does not exist. */
+int kube_modify(struct kube_client *client, const char *path, kube_modify_fn *fn,
+                void *ctx, unsigned attempts, unsigned timeout_ms, json_t **ret,
+                struct errmsg *err);
+
+/* Receives the body of a streamed reply as it arrives.  Returns 0 to go on or a
+ * negative errno value to end the transfer (kube_stream() then returns it). */
+typedef int kube_stream_fn(void *ctx, const char *data, size_t len);
+
+/* GETs 'path' and hands a 2xx reply's body to 'fn' piece by piece as it arrives
+ * (a watch).  Returns 0 when the server ended the reply (a watch timeout),
+ * -ETIMEDOUT when 'timeout_ms' (0: none; rely on the server's timeoutSeconds)
+ * passed, -ECANCELED on kube_client_interrupt(), or an error as in kube_request()
+ * for a non-2xx reply (its Status message in 'err').  '*http_status' as in
+ * kube_request().  The connection stays up to 'low_speed_s' seconds (0: none)
+ * without any byte before it counts as dead (-ETIMEDOUT). */
+int kube_stream(struct kube_client *client, const char *path, unsigned timeout_ms,
+                unsigned low_speed_s, kube_stream_fn *fn, void *ctx,
+                long *http_status, struct errmsg *err);
+
+/* Formats a path into 'buf' like snprintf(); -ENAMETOOLONG when it does not fit. */
+int kube_path(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The negative errno value kube_request() uses for HTTP status 'status' and the
+ * Kubernetes Status 'reason' (may be NULL). */
+int kube_status_errno(long status, const char *reason);
+
+#endif

@@ -1,0 +1,81 @@
+/* lease — leader election with a coordination.k8s.io/v1 Lease, as client-go does it.
+ *
+ * Every candidate runs lease_step() every retry period (2 s):
+ *   - GET the Lease; create it holding it when absent.
+ *   - Someone else holds it and its record changed less than one lease duration
+ *     (15 s) ago by our own clock (server and node clocks are never compared): not
+ *     leader, try again later.
+ *   - Otherwise (empty holder, expired, or already ours): PUT it with us as holder
+ *     and a fresh renewTime, guarded by the resourceVersion that was read; a 409
+ *     means someone else won this round.
+ * The leader stays leader while its renewals succeed; when none succeeded for the
+ * renew deadline (10 s) it stops being leader at once, well before the 15 s after
+ * which others may take over.  lease_stop() gives the Lease up (clears
+ * holderIdentity) so that another candidate takes over on its next try instead of
+ * waiting for expiry.
+ *
+ * Threading contract: lease_start() runs the loop in its own thread (with its own
+ * kube_client).  lease_is_leader() is lock-free and may be called from any thread;
+ * it also turns false by itself when the last successful renewal is older than the
+ * renew deadline, even if the lease thread is stuck.  'on_change' runs on the lease
+ * thread, or on the thread calling lease_stop() for the final "false".
+ * lease_stop() may be called from any thread except from 'on_change'.  Without
+ * lease_start(), a caller may drive lease_step() and lease_release() itself from
+ * one thread. */
+#ifndef EXPORTFLOWS_LEASE_H
+#define EXPORTFLOWS_LEASE_H
+
+#include <stdbool.h>
+
+#include "exportflows/errmsg.h"
+#include "exportflows/kubeconfig.h"
+
+#define LEASE_DURATION_MS 15000u
+#define LEASE_RENEW_DEADLINE_MS 10000u
+#define LEASE_RETRY_PERIOD_MS 2000u
+
+struct lease;
+
+struct lease_config {
+    const char *namespace;      /* where the Lease lives */
+    const char *name;           /* its name, e.g. "exportflows-publisher" */
+    const char *identity;       /* this candidate, e.g. the pod name; unique */
+    unsigned duration_ms;       /* 0: LEASE_DURATION_MS */
+    unsigned renew_deadline_ms; /* 0: LEASE_RENEW_DEADLINE_MS; < duration */
+    unsigned retry_period_ms;   /* 0: LEASE_RETRY_PERIOD_MS; < renew deadline */
+    /* Optional: told each time leadership is gained or lost. */
+    void (*on_change)(void *ctx, bool leader);
+    void *ctx;
+};
+
+/* Copies the strings of 'lc'; 'cfg' is borrowed and must outlive the lease.  Caller
+ * destroys '*ret' with lease_destroy().  -EINVAL for inconsistent timings or
+ * missing names, -ENOMEM. */
+int lease_create(struct kubeconfig *cfg, const struct lease_config *lc,
+                 struct lease **ret, struct errmsg *err);
+
+/* Starts the election thread; -EALREADY or -errno from pthread_create(). */
+int lease_start(struct lease *lease, struct errmsg *err);
+
+/* Stops the thread (interrupting a request in progress), stops being leader, and
+ * when it was leader releases the Lease (two requests, each bounded by half the
+ * renew deadline).  Returns the release's result (0 when there was nothing
+ * to release) with a message in 'err' (may be NULL). */
+int lease_stop(struct lease *lease, struct errmsg *err);
+
+/* Stops (and releases) if running, then frees; accepts NULL. */
+void lease_destroy(struct lease *lease);
+
+/* True while this candidate holds the Lease and renewed it within the deadline. */
+bool lease_is_leader(const struct lease *lease);
+
+/* One try to acquire or renew.  0 when this candidate holds the Lease now, -EBUSY
+ * when another valid holder has it, -EAGAIN when a concurrent update won (409), or
+ * another -errno from the API with a message. */
+int lease_step(struct lease *lease, struct errmsg *err);
+
+/* Gives the Lease up when this candidate holds it (holderIdentity cleared);
+ * 0 when released or not ours. */
+int lease_release(struct lease *lease, struct errmsg *err);
+
+#endif

@@ -1,0 +1,203 @@
+/* ovsdb — a non-blocking OVSDB JSON-RPC client (RFC 7047) for the applier.
+ *
+ * Three layers, as in Open vSwitch's jsonrpc.c:
+ *
+ *   ovsdb_rpc     one JSON-RPC stream over a connected, non-blocking socket: finds
+ *                 message boundaries in the byte stream (brace depth, strings and
+ *                 escapes tracked incrementally, so partial reads and several
+ *                 messages in one read both work), parses each message with
+ *                 jansson, queues output.  Both directions are capped: a message
+ *                 over 'max_msg' bytes or an output backlog over it is an error,
+ *                 never a bigger buffer.
+ *   ovsdb_client  a session to "unix:PATH" or "tcp:IP:PORT": connects without
+ *                 blocking, reconnects with exponential backoff, answers the
+ *                 server's "echo", sends its own echo when the line is idle,
+ *                 matches replies to requests by id, and drops the connection
+ *                 when a connect or a request exceeds the timeout.  Nothing in it
+ *                 blocks; the caller polls the fd it reports.
+ *   helpers       the table-updates cache kept from "monitor" replies and
+ *                 "update" notifications, and OVSDB datum comparison.
+ *
+ * Nothing here logs: the client hands back events and messages, the program logs.
+ * Times are milliseconds of CLOCK_MONOTONIC (see ovsdb_now_ms()).
+ *
+ * Typical loop:
+ *     for (;;) {
+ *         uint64_t now = ovsdb_now_ms();
+ *         struct ovsdb_event ev;
+ *         while (ovsdb_client_recv(client, now, &ev) == 0) {
+ *             handle(&ev);
+ *             ovsdb_event_release(&ev);
+ *         }
+ *         struct pollfd pfd; int timeout = -1;
+ *         ovsdb_client_wait(client, now, &pfd, &timeout);
+ *         poll(&pfd, 1, timeout);
+ *     }
+ */
+#ifndef EXPORTFLOWS_OVSDB_H
+#define EXPORTFLOWS_OVSDB_H
+
+#include <jansson.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exportflows/errmsg.h"
+
+#define OVSDB_DEFAULT_ADDRESS "unix:/var/run/openvswitch/db.sock"
+#define OVSDB_DATABASE "Open_vSwitch"
+
+/* Default cap on one message and on the output backlog. */
+#define OVSDB_MAX_MSG_DEFAULT (4u * 1024 * 1024)
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t ovsdb_now_ms(void);
+
+/* ---- ovsdb_rpc: one JSON-RPC stream ---- */
+
+struct ovsdb_rpc;
+
+/* Wraps the connected socket 'fd' (made non-blocking here).  Takes ownership of
+ * 'fd' on success only.  'max_msg' 0 means OVSDB_MAX_MSG_DEFAULT.  Caller destroys
+ * '*ret' with ovsdb_rpc_destroy().  -ENOMEM or -errno from fcntl(). */
+int ovsdb_rpc_create(int fd, size_t max_msg, struct ovsdb_rpc **ret);
+
+/* Closes the fd and frees everything; accepts NULL. */
+void ovsdb_rpc_destroy(struct ovsdb_rpc *rpc);
+
+int ovsdb_rpc_fd(const struct ovsdb_rpc *rpc);
+
+/* Serialises 'msg' (borrowed) compactly and queues it, then tries to write.
+ * -ENOBUFS when the backlog would exceed 'max_msg', -EPIPE/-errno when the
+ * connection failed; a message in 'err' either way. */
+int ovsdb_rpc_send(struct ovsdb_rpc *rpc, const json_t *msg, struct errmsg *err);
+
+/* Writes as much of the backlog as the socket takes.  0 (also when some is left),
+ * or -errno with a message. */
+int ovsdb_rpc_flush(struct ovsdb_rpc *rpc, struct errmsg *err);
+
+bool ovsdb_rpc_backlogged(const struct ovsdb_rpc *rpc);
+
+/* Returns the next complete message: 0 and a new reference in '*ret' (caller
+ * json_decref()s it), -EAGAIN when no complete message has arrived yet (at most
+ * one read(2) is made per call), -EPIPE on end of stream, -EMSGSIZE when a
+ * message exceeds the cap, -EPROTO when the stream is not JSON objects, or another
+ * -errno from read(2).  After an error other than -EAGAIN the stream is unusable. */
+int ovsdb_rpc_recv(struct ovsdb_rpc *rpc, json_t **ret, struct errmsg *err);
+
+/* The poll(2) events the stream needs: POLLIN, plus POLLOUT with a backlog. */
+short ovsdb_rpc_events(const struct ovsdb_rpc *rpc);
+
+/* ---- ovsdb_client: a reconnecting session ---- */
+
+struct ovsdb_client;
+
+struct ovsdb_client_config {
+    const char *address;        /* "unix:PATH" or "tcp:IP:PORT" (IPv6 in brackets); copied */
+    unsigned timeout_ms;        /* connect and reply deadline; 0: 10000 */
+    unsigned probe_ms;          /* idle time before sending an echo; 0: 5000 */
+    unsigned backoff_min_ms;    /* first reconnect delay; 0: 100 */
+    unsigned backoff_max_ms;    /* reconnect delay cap; 0: 8000 */
+    size_t max_msg;             /* 0: OVSDB_MAX_MSG_DEFAULT */
+};
+
+enum ovsdb_event_type {
+    OVSDB_EVENT_CONNECTED,      /* a connection is up: (re)send monitors */
+    OVSDB_EVENT_CONNECT_FAILED, /* an attempt failed ('error'); retried after backoff */
+    OVSDB_EVENT_DISCONNECTED,   /* an established connection was lost ('error');
+                                 * every pending request is dropped without reply */
+    OVSDB_EVENT_REPLY,          /* the reply to request 'id': 'result' or 'error_json' */
+    OVSDB_EVENT_NOTIFY,         /* a notification: 'method' and 'params' */
+};
+
+struct ovsdb_event {
+    enum ovsdb_event_type type;
+    uint64_t id;                /* REPLY */
+    json_t *result;             /* REPLY: owned by the event, NULL when it failed */
+    json_t *error_json;         /* REPLY: owned by the event, NULL when it succeeded */
+    char method[32];            /* NOTIFY */
+    json_t *params;             /* NOTIFY: owned by the event */
+    struct errmsg error;        /* CONNECT_FAILED, DISCONNECTED */
+};
+
+/* Drops the references an event holds; the struct itself is the caller's. */
+void ovsdb_event_release(struct ovsdb_event *ev);
+
+/* Checks 'config->address' and sets up the session; the first connection attempt
+ * is made by the first ovsdb_client_recv().  Caller destroys '*ret' with
+ * ovsdb_client_destroy().  -EINVAL with a message for a bad address, -ENOMEM. */
+int ovsdb_client_create(const struct ovsdb_client_config *config,
+                        struct ovsdb_client **ret, struct errmsg *err);
+
+/* Closes the connection and frees everything; accepts NULL. */
+void ovsdb_client_destroy(struct ovsdb_client *client);
+
+/* The address the client was created with (borrowed). */
+const char *ovsdb_client_address(const struct ovsdb_client *client);
+
+bool ovsdb_client_connected(const struct ovsdb_client *client);
+
+/* Does every bit of pending work (connect, reconnect, flush, deadlines, reading)
+ * and returns the next event: 0 with '*ev' filled (release it with
+ * ovsdb_event_release()), or -EAGAIN when there is nothing to report now. */
+int ovsdb_client_recv(struct ovsdb_client *client, uint64_t now_ms,
+                      struct ovsdb_event *ev);
+
+/* Fills 'pfd' with the fd and events to poll (fd -1 when there is nothing to
+ * poll) and lowers '*timeout_ms' (-1: infinite) to the next deadline. */
+void ovsdb_client_wait(const struct ovsdb_client *client, uint64_t now_ms,
+                       struct pollfd *pfd, int *timeout_ms);
+
+/* Sends request 'method' with 'params' (stolen, even on failure) and writes its id
+ * to '*ret_id'.  -ENOTCONN when not connected; -errno with a message when the
+ * send failed (the connection is then dropped and DISCONNECTED reported). */
+int ovsdb_client_request(struct ovsdb_client *client, const char *method,
+                         json_t *params, uint64_t now_ms, uint64_t *ret_id,
+                         struct errmsg *err);
+
+/* ["Open_vSwitch", op...] as a "transact" request.  'ops' is stolen. */
+int ovsdb_client_transact(struct ovsdb_client *client, json_t *ops,
+                          uint64_t now_ms, uint64_t *ret_id, struct errmsg *err);
+
+/* A "monitor" request for 'requests' (stolen: {table: {"columns": [...]}}) under
+ * the monitor id 'monitor_id'.  Initial contents come in the reply, changes as
+ * "update" notifications whose params are [monitor_id, table-updates]. */
+int ovsdb_client_monitor(struct ovsdb_client *client, const char *monitor_id,
+                         json_t *requests, uint64_t now_ms, uint64_t *ret_id,
+                         struct errmsg *err);
+
+/* Drops the connection now (as if it failed with 'why') and reconnects after the
+ * backoff. */
+void ovsdb_client_force_reconnect(struct ovsdb_client *client, const char *why,
+                                  uint64_t now_ms);
+
+/* ---- helpers ---- */
+
+/* Applies RFC 7047 <table-updates> (a monitor reply or the second element of an
+ * "update" notification; borrowed) to 'cache', an object {table: {uuid: row}}:
+ * a "new" row replaces the cached one (monitor sends all monitored columns in
+ * "new"), a row without "new" is removed.  -EPROTO with a message when the
+ * updates are malformed ('cache' may then be partially updated: resync). */
+int ovsdb_cache_update(json_t *cache, const json_t *table_updates,
+                       struct errmsg *err);
+
+/* True when two OVSDB datums (RFC 7047 5.1: an atom, ["set", [...]], ["map",
+ * [[k, v], ...]], ["uuid", "..."]) hold the same value.  Sets and maps compare
+ * regardless of order, and a one-element set equals its bare atom. */
+bool ovsdb_datum_equal(const json_t *a, const json_t *b);
+
+/* The number of elements of a datum (0 for an empty set or map, 1 for an atom),
+ * and the i-th element (borrowed; for a map, the [key, value] pair). */
+size_t ovsdb_datum_size(const json_t *datum);
+const json_t *ovsdb_datum_at(const json_t *datum, size_t i);
+
+/* The value of 'key' in a map datum (borrowed), or NULL. */
+const json_t *ovsdb_map_get(const json_t *map, const char *key);
+
+/* Checks the results of a "transact" reply against the operations sent: returns
+ * 0 when every operation succeeded, else -EIO with the first error ("details" of
+ * the failed operation included) in 'err'. */
+int ovsdb_transact_check(const json_t *result, struct errmsg *err);
+
+#endif

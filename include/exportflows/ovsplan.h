@@ -1,0 +1,84 @@
+/* ovsplan — desired flow export (a struct flowconfig) + the OVS rows the applier
+ * monitors -> the one OVSDB transaction that makes OVS match, or nothing.
+ *
+ * The transaction (DESIGN.md "What the applier writes"), for bridge B:
+ *   1. {"op":"wait", "table":"Bridge", "where":[["name","==",B]], "timeout":0,
+ *       "until":"==", "columns":["netflow","sflow","ipfix"], "rows":[<current>]}
+ *      so that a concurrent change by someone else makes the whole transaction
+ *      fail instead of being overwritten blindly; the applier then replans from
+ *      the monitor update that change causes.
+ *   2. one {"op":"insert", "uuid-name":"exportflows_<proto>"} per protocol to
+ *      (re)write, with every column the applier manages and the owner mark
+ *      external_ids {"exportflows-owner": "exportflows"};
+ *   3. one {"op":"update", "table":"Bridge"} setting each changed column to its
+ *      ["named-uuid", ...] or clearing it (["set", []]).  The replaced rows are not
+ *      root rows, so OVSDB deletes them when nothing references them any more.
+ *
+ * Ownership (who may touch a bridge's netflow/sflow/ipfix row):
+ *   - protocol on:  the config is the desired state, so any row that does not
+ *     match it exactly — including a row someone else wrote, without the owner
+ *     mark, even with identical settings — is replaced by ours;
+ *   - protocol off: only a row carrying our owner mark is cleared.  A foreign row
+ *     is left alone: export off means "exportflows does not export", not "nobody
+ *     may", so a setting made by hand or by another tool survives.
+ *
+ * A protocol's row matches when its targets (as a set), every tuning column and
+ * the owner mark are equal; when all three protocols match, no transaction is
+ * built (a no-op resync costs nothing).
+ *
+ * Values, from the installed vswitch.ovsschema: integers with "min":0,"max":1 are
+ * written as the plain integer, or ["set", []] when not set (IPFIX cache_max_flows
+ * 0 = not set; sFlow agent "" = not set).  Targets are "IP:PORT", IPv6 as
+ * "[addr]:port"; ":PORT" collectors get the node IP. */
+#ifndef EXPORTFLOWS_OVSPLAN_H
+#define EXPORTFLOWS_OVSPLAN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "exportflows/collector.h"
+#include "exportflows/errmsg.h"
+#include "exportflows/flowconfig.h"
+
+#define OVSPLAN_OWNER_KEY "exportflows-owner"
+#define OVSPLAN_OWNER_VALUE "exportflows"
+
+/* The "monitor" requests ({table: {"columns": [...]}}) for the tables and columns
+ * ovsplan_build() reads: Bridge name/netflow/sflow/ipfix and the managed columns
+ * of NetFlow, sFlow and IPFIX.  New reference; NULL on ENOMEM. */
+json_t *ovsplan_monitor_requests(void);
+
+struct ovsplan_summary {
+    unsigned changed;           /* protocols written or cleared: bits 1u << FLOWPROTO_* */
+    unsigned foreign_kept;      /* protocols off whose foreign row was left alone */
+};
+
+/* Plans the transaction for 'bridge' from 'config' and 'rows' (borrowed, the
+ * monitor cache {table: {uuid: row}} kept with ovsdb_cache_update()).  'node_ip'
+ * (from collector_parse_ip(); NULL when unknown) replaces ":PORT" collectors.
+ * Returns 0 and writes '*ret_ops' (a new reference to the operations array for
+ * ovsdb_client_transact(), or NULL when OVS already matches) and '*summary' (may
+ * be NULL).  -ENOENT when the bridge is not among 'rows' (wait for it), -EINVAL
+ * when a ":PORT" collector has no node IP, -EPROTO for malformed rows, -ENOMEM;
+ * a message in 'err' each time. */
+int ovsplan_build(const struct flowconfig *config, const char *bridge,
+                  const struct collector *node_ip, const json_t *rows,
+                  json_t **ret_ops, struct ovsplan_summary *summary,
+                  struct errmsg *err);
+
+/* For `exportflows render`: what the applier would write to 'bridge' when it has
+ * no flow export yet.  Writes '*ret_ops' (new reference: the operations array as
+ * ovsplan_build() makes it, or an empty array when every protocol is off) and
+ * '*ret_vsctl' (caller free()s it) — the equivalent single command line, shell-
+ * quoted, for example:
+ *   ovs-vsctl -- --id=@netflow create netflow 'targets=["10.0.0.1:2056"]'
+ *   active_timeout=60 external_ids:exportflows-owner=exportflows
+ *   -- set bridge br-int netflow=@netflow -- clear bridge br-int sflow ipfix
+ * (one line; the "clear" part lists the protocols that are off, which the applier
+ * clears when they hold a row it owns).  Same errors as ovsplan_build(), plus
+ * -E2BIG when the line would exceed 8 KiB. */
+int ovsplan_render(const struct flowconfig *config, const char *bridge,
+                   const struct collector *node_ip, json_t **ret_ops,
+                   char **ret_vsctl, struct errmsg *err);
+
+#endif

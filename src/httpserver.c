@@ -1,0 +1,1328 @@
+/* httpserver — HTTP(S) server on libmicrohttpd; see include/exportflows/httpserver.h.
+ *
+ * libmicrohttpd runs a pool of worker threads (one per core), each with its own
+ * epoll loop; the route handler runs in the worker that read the request.  Three
+ * pieces of state hang off libmicrohttpd's objects:
+ *
+ *   - a 'struct conn' per connection (its socket context), made when the
+ *     connection starts and freed when it closes: it holds the TLS credentials
+ *     the handshake used and what the reaper needs to cut slow clients;
+ *   - a 'struct http_request' per request (its request context, '*req_cls'),
+ *     made on the first call of the access handler and freed in the completion
+ *     callback, as in libmicrohttpd's doc/examples/largepost.c;
+ *   - a background thread that watches the certificate files (inotify on their
+ *     directories, and a periodic stat as fallback) and reaps connections that
+ *     hold a slot without ever finishing a request (slow-loris).
+ *
+ * Certificates are handed to GnuTLS per handshake by a retrieve callback, so a
+ * reload is a pointer swap: no daemon restart, no failed request. */
+#include "exportflows/httpserver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+
+#include "exportflows/numparse.h"
+#include "tlscreds.h"
+
+#define HTTPSERVER_DEFAULT_MAX_BODY (3u * 1024 * 1024)
+#define HTTPSERVER_DEFAULT_MAX_CONNECTIONS 1024
+#define HTTPSERVER_DEFAULT_MAX_PER_IP 64
+#define HTTPSERVER_DEFAULT_IDLE_S 30
+/* Header bytes and libmicrohttpd's bookkeeping per connection; the body is
+ * copied out to the request, so this only bounds what a client can make the
+ * server hold before the request is even known. */
+#define HTTPSERVER_CONN_MEMORY (64 * 1024)
+#define HTTPSERVER_MAX_THREADS 64
+#define HTTPSERVER_MAX_ROUTES 64
+#define HTTPSERVER_MAX_CA_FILE (1024 * 1024)
+/* How often the background thread wakes for the reaper; files are also stat()ed
+ * every HTTPSERVER_STAT_PERIOD_S in case inotify missed a change (a directory
+ * replaced under us, a bind mount updated from the outside). */
+#define HTTPSERVER_TICK_MS 500
+#define HTTPSERVER_STAT_PERIOD_S 10
+/* Quiet time after a burst of file events before reading: a writer that replaces
+ * the certificate and the key one after the other is seen once, whole. */
+#define HTTPSERVER_DEBOUNCE_MS 100
+#define HTTPSERVER_TLS_PRIORITIES \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+static const double duration_buckets[] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+/* One connection; its socket context in libmicrohttpd. */
+struct conn {
+    struct conn *prev, *next;       /* in server->conns, under conns_lock */
+    struct httpserver *server;
+    int fd;
+    struct tlscreds *creds;         /* what the handshake used, or NULL */
+    bool in_request;                /* under conns_lock */
+    struct timespec idle_since;     /* under conns_lock */
+};
+
+enum health_route { HEALTH_NONE, HEALTH_HEALTHZ, HEALTH_READYZ, HEALTH_METRICS };
+
+/* What a request gets once its body is in. */
+enum verdict { VERDICT_ERROR, VERDICT_ROUTE, VERDICT_HEALTH };
+
+struct http_request {
+    struct httpserver *server;
+    struct MHD_Connection *mhd;
+    struct conn *conn;
+    const char *method;
+    const char *path;
+    enum verdict verdict;
+    const struct httpserver_route *route;
+    enum health_route health;
+    unsigned error_status;
+    char error_text[128];
+    char allow[128];
+    char *body;                     /* the route's body; other bodies are dropped */
+    size_t body_len;
+    size_t body_cap;
+    unsigned status;                /* what was answered, for the metrics */
+    struct timespec start;
+};
+
+struct httpserver_metrics {
+    struct metrics_family *requests;
+    struct metrics_series *duration;
+    struct metrics_series *in_flight;
+    struct metrics_series *not_after;
+    struct metrics_series *reloads_ok;
+    struct metrics_series *reloads_failed;
+};
+
+struct httpserver {
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    int listen_fd;                  /* ours until the daemon starts, then its */
+
+    struct httpserver_route *routes;
+    size_t n_routes;
+    bool health;
+    bool (*ready)(void *aux);
+    void *ready_aux;
+    size_t max_body;
+    unsigned idle_timeout_s;
+    unsigned request_deadline_s;
+
+    struct tlscreds_store *tls;     /* NULL: plain HTTP */
+    char *client_ca;                /* PEM text, for MHD_OPTION_HTTPS_MEM_TRUST */
+
+    struct metrics *metrics;
+    struct httpserver_metrics m;
+
+    pthread_mutex_t lock;           /* guards the fields below */
+    pthread_cond_t drained;         /* signalled when in_flight drops to 0 */
+    unsigned in_flight;
+    bool draining;
+    bool shut_down;
+
+    pthread_mutex_t conns_lock;
+    struct conn *conns;
+
+    pthread_t watcher;
+    bool watcher_running;
+    int wake_fd;                    /* eventfd: stop the watcher */
+    int inotify_fd;                 /* -1 without TLS */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static struct timespec
+now_monotonic(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+static double
+seconds_since(const struct timespec *t)
+{
+    struct timespec now = now_monotonic();
+
+    return (double) (now.tv_sec - t->tv_sec) + (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Whether 'value' is the media type 'type', ignoring parameters and case
+ * ("application/json; charset=utf-8" is "application/json"). */
+static bool
+media_type_is(const char *value, const char *type)
+{
+    size_t len = strlen(type);
+
+    if (!value || strncasecmp(value, type, len)) {
+        return false;
+    }
+    value += len;
+    while (*value == ' ' || *value == '\t') {
+        value++;
+    }
+    return *value == '\0' || *value == ';';
+}
+
+/* ---- listen address --------------------------------------------------- */
+
+/* "IP:PORT" or "[IPv6]:PORT"; port 0 asks the kernel for a free one. */
+static int
+parse_listen(const char *listen_addr, struct sockaddr_storage *ss, socklen_t *len,
+             struct errmsg *err)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon, *start = listen_addr;
+    size_t host_len;
+    uint64_t port;
+
+    if (!listen_addr) {
+        return errmsg_set(err, -EINVAL, "no listen address");
+    }
+    colon = strrchr(listen_addr, ':');
+    if (!colon || numparse_u64(colon + 1, 0, 65535, &port) < 0) {
+        return errmsg_set(err, -EINVAL, "invalid listen address '%s': want IP:PORT",
+                          listen_addr);
+    }
+    host_len = (size_t) (colon - start);
+    if (listen_addr[0] == '[') {
+        if (host_len < 2 || colon[-1] != ']') {
+            return errmsg_set(err, -EINVAL, "invalid listen address '%s'", listen_addr);
+        }
+        start++;
+        host_len -= 2;
+    }
+    if (host_len == 0 || host_len >= sizeof host) {
+        return errmsg_set(err, -EINVAL, "invalid listen address '%s'", listen_addr);
+    }
+    memcpy(host, start, host_len);
+    host[host_len] = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (listen_addr[0] != '[') {
+        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t) port);
+        *len = sizeof *sin;
+        if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+            return 0;
+        }
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t) port);
+        *len = sizeof *sin6;
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+            return 0;
+        }
+    }
+    return errmsg_set(err, -EINVAL, "invalid listen address '%s': '%s' is not an IP address",
+                      listen_addr, host);
+}
+
+/* The socket is made here rather than by libmicrohttpd so that a failure says
+ * why ("address in use") and the descriptor is close-on-exec. */
+static int
+listen_socket(const char *listen_addr, int *ret_fd, uint16_t *ret_port,
+              struct errmsg *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, one = 1, r;
+
+    if ((r = parse_listen(listen_addr, &ss, &len, err)) < 0) {
+        return r;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        r = -errno;
+        return errmsg_set(err, r, "cannot create a socket for '%s': %s", listen_addr,
+                          strerror(-r));
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, 128) < 0) {
+        r = -errno;
+        errmsg_set(err, r, "cannot listen on '%s': %s", listen_addr, strerror(-r));
+        close(fd);
+        return r;
+    }
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0) {
+        r = -errno;
+        close(fd);
+        return errmsg_set(err, r, "cannot read the bound address: %s", strerror(-r));
+    }
+    *ret_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
+                                              : ((struct sockaddr_in6 *) &ss)->sin6_port);
+    *ret_fd = fd;
+    return 0;
+}
+
+/* ---- metrics ---------------------------------------------------------- */
+
+static struct metrics_series *
+family_series(struct metrics *m, enum metrics_type type, const char *prefix,
+              const char *suffix, const char *help, const char *labels,
+              struct metrics_family **ret_family)
+{
+    char name[256];
+    struct metrics_family *f;
+
+    snprintf(name, sizeof name, "%s_%s", prefix, suffix);
+    f = metrics_family(m, type, name, help, duration_buckets,
+                       type == METRICS_HISTOGRAM
+                       ? sizeof duration_buckets / sizeof duration_buckets[0] : 0);
+    if (ret_family) {
+        *ret_family = f;
+    }
+    return labels ? metrics_series(f, labels) : NULL;
+}
+
+/* Registration failures (ENOMEM) cost metrics, never the server: every metrics
+ * call accepts NULL. */
+static void
+metrics_register(struct httpserver *s, const char *prefix, bool tls)
+{
+    struct metrics *m = s->metrics;
+    struct metrics_family *reloads;
+
+    if (!m) {
+        return;
+    }
+    family_series(m, METRICS_COUNTER, prefix, "http_requests_total",
+                  "HTTP requests by status code.", NULL, &s->m.requests);
+    s->m.duration = family_series(m, METRICS_HISTOGRAM, prefix,
+                                  "http_request_duration_seconds",
+                                  "Time from request headers to response sent.", "", NULL);
+    s->m.in_flight = family_series(m, METRICS_GAUGE, prefix, "http_requests_in_flight",
+                                   "Requests being served.", "", NULL);
+    if (!tls) {
+        return;
+    }
+    s->m.not_after = family_series(m, METRICS_GAUGE, prefix,
+                                   "tls_certificate_not_after_seconds",
+                                   "Expiry of the serving certificate, Unix time.", "", NULL);
+    s->m.reloads_ok = family_series(m, METRICS_COUNTER, prefix, "tls_reloads_total",
+                                    "Certificate reloads by result.",
+                                    "result=\"success\"", &reloads);
+    s->m.reloads_failed = metrics_series(reloads, "result=\"failure\"");
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* libmicrohttpd keeps its connection as the GnuTLS session pointer; the
+ * connection's socket context is our 'struct conn'. */
+static struct conn *
+conn_of_session(gnutls_session_t session)
+{
+    struct MHD_Connection *mhd = gnutls_session_get_ptr(session);
+    const union MHD_ConnectionInfo *info;
+
+    if (!mhd) {
+        return NULL;
+    }
+    info = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* GnuTLS asks for the certificate during each handshake.  The connection keeps
+ * a reference to the pair it was given until it closes. */
+static int
+tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int n_req_ca,
+             const gnutls_pk_algorithm_t *pk_algos, int n_pk_algos,
+             gnutls_pcert_st **pcerts, unsigned int *n_pcerts, gnutls_privkey_t *key)
+{
+    struct conn *c = conn_of_session(session);
+    struct tlscreds *creds;
+
+    if (!c || !c->server->tls) {
+        return -1;
+    }
+    creds = tlscreds_acquire(c->server->tls);
+    tlscreds_release(c->creds);     /* a second handshake on the connection */
+    c->creds = creds;
+    tlscreds_get(creds, pcerts, n_pcerts, key);
+    return 0;
+}
+
+/* libmicrohttpd only asks for a client certificate (GNUTLS_CERT_REQUEST) when
+ * given a trust list; requiring one and verifying it during the handshake is
+ * set on the session before the handshake starts. */
+static void
+tls_require_client_cert(struct MHD_Connection *mhd)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+    if (info && info->tls_session) {
+        gnutls_session_t session = info->tls_session;
+
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+        gnutls_session_set_verify_cert(session, NULL, 0);
+    }
+}
+
+static void
+tls_update_metrics(struct httpserver *s)
+{
+    metrics_set(s->m.not_after, (double) tlscreds_store_not_after(s->tls));
+}
+
+static int
+tls_reload(struct httpserver *s, struct errmsg *err)
+{
+    bool changed = false;
+    int r = tlscreds_store_reload(s->tls, &changed, err);
+
+    if (r < 0) {
+        metrics_add(s->m.reloads_failed, 1);
+    } else if (changed) {
+        metrics_add(s->m.reloads_ok, 1);
+        tls_update_metrics(s);
+    }
+    return r;
+}
+
+static int
+read_client_ca(const char *file, char **ret, struct errmsg *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int fd, r = 0;
+
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        return errmsg_set(err, r, "cannot open '%s': %s", file, strerror(-r));
+    }
+    buf = malloc(HTTPSERVER_MAX_CA_FILE + 1);
+    if (!buf) {
+        r = errmsg_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, HTTPSERVER_MAX_CA_FILE + 1 - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            r = n < 0 ? -errno : 0;
+            break;
+        }
+        len += (size_t) n;
+        if (len > HTTPSERVER_MAX_CA_FILE) {
+            r = -EFBIG;
+            break;
+        }
+    }
+    if (r < 0) {
+        errmsg_set(err, r, "cannot read '%s': %s", file, strerror(-r));
+        goto out;
+    }
+    if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+        r = errmsg_set(err, -EINVAL, "'%s' holds no PEM certificate", file);
+        goto out;
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void
+conn_started(struct httpserver *s, struct MHD_Connection *mhd, void **socket_context)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct conn *c = calloc(1, sizeof *c);
+
+    /* Without its context a TLS connection fails its handshake (tls_retrieve
+     * finds nothing): out of memory costs that one connection. */
+    if (!c) {
+        return;
+    }
+    c->server = s;
+    c->fd = info ? info->connect_fd : -1;
+    c->idle_since = now_monotonic();
+    *socket_context = c;
+    if (s->client_ca) {
+        tls_require_client_cert(mhd);
+    }
+    pthread_mutex_lock(&s->conns_lock);
+    c->next = s->conns;
+    if (s->conns) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* libmicrohttpd reports the close before it closes the socket, so the reaper,
+ * which works under the same lock, never touches a descriptor number that was
+ * already reused. */
+static void
+conn_closed(struct httpserver *s, void **socket_context)
+{
+    struct conn *c = *socket_context;
+
+    if (!c) {
+        return;
+    }
+    pthread_mutex_lock(&s->conns_lock);
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    pthread_mutex_unlock(&s->conns_lock);
+    tlscreds_release(c->creds);
+    free(c);
+    *socket_context = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *mhd, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_started(cls, mhd, socket_context);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_closed(cls, socket_context);
+    }
+}
+
+static void
+conn_set_in_request(struct conn *c, bool in_request)
+{
+    if (!c) {
+        return;
+    }
+    pthread_mutex_lock(&c->server->conns_lock);
+    c->in_request = in_request;
+    c->idle_since = now_monotonic();
+    pthread_mutex_unlock(&c->server->conns_lock);
+}
+
+/* A connection that has not completed a request's headers within the deadline
+ * is trickling bytes to hold a slot (an idle one would have met the idle
+ * timeout first): shutting its socket down makes libmicrohttpd close it. */
+static void
+reap_slow_connections(struct httpserver *s)
+{
+    pthread_mutex_lock(&s->conns_lock);
+    for (struct conn *c = s->conns; c; c = c->next) {
+        if (!c->in_request && c->fd >= 0
+            && seconds_since(&c->idle_since) > s->request_deadline_s) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->fd = -1;
+        }
+    }
+    pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* Takes ownership of 'body' (malloc()ed or NULL), also on failure. */
+static enum MHD_Result
+respond(struct http_request *req, unsigned status, const char *content_type,
+        char *body, size_t len, const char *allow)
+{
+    struct httpserver *s = req->server;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    bool draining;
+
+    resp = MHD_create_response_from_buffer(len, body ? body : (char *) "",
+                                           body ? MHD_RESPMEM_MUST_FREE
+                                                : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    if (content_type) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    }
+    if (allow) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    pthread_mutex_lock(&s->lock);
+    draining = s->draining;
+    pthread_mutex_unlock(&s->lock);
+    if (draining) {
+        /* Shutting down: keep-alive clients go elsewhere for the next request. */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    req->status = status;
+    ret = MHD_queue_response(req->mhd, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* One-line plain-text answer ("not found"). */
+static enum MHD_Result
+respond_text(struct http_request *req, unsigned status, const char *allow,
+             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result
+respond_text(struct http_request *req, unsigned status, const char *allow,
+             const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        n = 0;
+    } else if ((size_t) n > sizeof line - 2) {
+        n = sizeof line - 2;
+    }
+    line[n++] = '\n';
+    line[n] = '\0';
+    return respond(req, status, "text/plain; charset=utf-8", strdup(line),
+                   (size_t) n, allow);
+}
+
+/* ---- routes --------------------------------------------------------------- */
+
+static enum health_route
+health_route_of(const struct httpserver *s, const char *path)
+{
+    if (!s->health) {
+        return HEALTH_NONE;
+    }
+    if (!strcmp(path, "/healthz")) {
+        return HEALTH_HEALTHZ;
+    }
+    if (!strcmp(path, "/readyz")) {
+        return HEALTH_READYZ;
+    }
+    return strcmp(path, "/metrics") ? HEALTH_NONE : HEALTH_METRICS;
+}
+
+static bool
+server_is_ready(struct httpserver *s)
+{
+    if (s->ready) {
+        return s->ready(s->ready_aux);
+    }
+    return true;    /* the TLS pair, when there is one, was loaded at creation */
+}
+
+static enum MHD_Result
+serve_health(struct http_request *req, enum health_route which)
+{
+    struct httpserver *s = req->server;
+
+    if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+        return respond_text(req, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+                            "method not allowed");
+    }
+    if (which == HEALTH_HEALTHZ) {
+        return respond_text(req, MHD_HTTP_OK, NULL, "ok");
+    }
+    if (which == HEALTH_READYZ) {
+        return server_is_ready(s) ? respond_text(req, MHD_HTTP_OK, NULL, "ok")
+               : respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "not ready");
+    }
+    char *text = s->metrics ? metrics_render(s->metrics) : strdup("");
+
+    if (!text) {
+        return respond_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    }
+    return respond(req, MHD_HTTP_OK, "text/plain; version=0.0.4", text, strlen(text),
+                   NULL);
+}
+
+/* The route for 'method' and 'path', or NULL with the methods the path has in
+ * 'allow' ("" for an unknown path). */
+static const struct httpserver_route *
+route_find(const struct httpserver *s, const char *method, const char *path,
+           char *allow, size_t allow_size)
+{
+    size_t len = 0;
+
+    allow[0] = '\0';
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct httpserver_route *r = &s->routes[i];
+
+        if (strcmp(r->path, path)) {
+            continue;
+        }
+        if (!strcmp(r->method, method)) {
+            return r;
+        }
+        int n = snprintf(allow + len, allow_size - len, "%s%s", len ? ", " : "", r->method);
+
+        if (n > 0 && (size_t) n < allow_size - len) {
+            len += (size_t) n;
+        }
+    }
+    return NULL;
+}
+
+/* A refusal decided from the headers, answered once the body is in. */
+static void
+request_refuse(struct http_request *req, unsigned status, const char *text)
+{
+    req->verdict = VERDICT_ERROR;
+    req->error_status = status;
+    snprintf(req->error_text, sizeof req->error_text, "%s", text);
+}
+
+/* Decides from the headers what the request gets.  Only a body too large to
+ * read is answered now: libmicrohttpd then skips the body and closes the
+ * connection after the answer.  Every other refusal waits for the (capped)
+ * body to be read and dropped, so that the client reads the answer instead of
+ * a reset and the connection stays usable. */
+static enum MHD_Result
+request_admit(struct http_request *req)
+{
+    struct httpserver *s = req->server;
+    const char *type, *length;
+    uint64_t declared = 0;
+
+    length = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length && numparse_u64(length, 0, UINT64_MAX, &declared) < 0) {
+        return respond_text(req, MHD_HTTP_BAD_REQUEST, NULL, "invalid content length");
+    }
+    if (declared > s->max_body) {
+        return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                            "request body too large (max %zu bytes)", s->max_body);
+    }
+    req->route = route_find(s, req->method, req->path, req->allow, sizeof req->allow);
+    req->health = health_route_of(s, req->path);
+    if (req->route) {
+        type = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
+                                           MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (req->route->content_type && !media_type_is(type, req->route->content_type)) {
+            char text[128];
+
+            snprintf(text, sizeof text, "unsupported media type: expected %s",
+                     req->route->content_type);
+            request_refuse(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, text);
+        } else {
+            req->verdict = VERDICT_ROUTE;
+        }
+    } else if (req->health != HEALTH_NONE) {
+        req->verdict = VERDICT_HEALTH;
+    } else if (req->allow[0]) {
+        request_refuse(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    } else {
+        request_refuse(req, MHD_HTTP_NOT_FOUND, "not found");
+    }
+    /* The declared size is allocated at once: it is within the cap. */
+    if (req->verdict == VERDICT_ROUTE && declared > 0) {
+        req->body = malloc((size_t) declared + 1);
+        if (!req->body) {
+            return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
+        }
+        req->body_cap = (size_t) declared;
+    }
+    return MHD_YES;
+}
+
+/* Takes a chunk of body: kept for a route, counted and dropped otherwise.
+ * False when the body passes the cap (only possible without a Content-Length,
+ * i.e. chunked) or memory runs out. */
+static bool
+request_take_body(struct http_request *req, const char *data, size_t len)
+{
+    size_t max = req->server->max_body;
+
+    if (len > max - req->body_len) {
+        req->status = MHD_HTTP_CONTENT_TOO_LARGE;
+        return false;
+    }
+    if (req->verdict != VERDICT_ROUTE) {
+        req->body_len += len;
+        return true;
+    }
+    if (req->body_len + len > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        char *body;
+
+        while (cap < req->body_len + len) {
+            cap = cap > max / 2 ? max : cap * 2;
+        }
+        body = realloc(req->body, cap + 1);
+        if (!body) {
+            req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            return false;
+        }
+        req->body = body;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    return true;
+}
+
+static enum MHD_Result
+request_run_handler(struct http_request *req)
+{
+    struct http_response resp = { 0 };
+
+    if (req->body) {
+        req->body[req->body_len] = '\0';
+    }
+    req->route->handler(req->route->aux, req, &resp);
+    if (resp.status < 100 || resp.status > 599) {
+        free(resp.body);
+        return respond_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                            "internal server error");
+    }
+    return respond(req, resp.status, resp.content_type, resp.body, resp.body_len, NULL);
+}
+
+/* The whole request is in. */
+static enum MHD_Result
+request_finish(struct http_request *req)
+{
+    switch (req->verdict) {
+    case VERDICT_ROUTE:
+        return request_run_handler(req);
+    case VERDICT_HEALTH:
+        return serve_health(req, req->health);
+    case VERDICT_ERROR:
+    default:
+        return respond_text(req, req->error_status,
+                            req->error_status == MHD_HTTP_METHOD_NOT_ALLOWED ? req->allow
+                                                                             : NULL,
+                            "%s", req->error_text);
+    }
+}
+
+static struct http_request *
+request_new(struct httpserver *s, struct MHD_Connection *mhd, const char *method,
+            const char *path)
+{
+    struct http_request *req = calloc(1, sizeof *req);
+    const union MHD_ConnectionInfo *info;
+
+    if (!req) {
+        return NULL;
+    }
+    req->server = s;
+    req->mhd = mhd;
+    req->method = method;
+    req->path = path;
+    req->start = now_monotonic();
+    info = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->conn = info ? info->socket_context : NULL;
+    conn_set_in_request(req->conn, true);
+    pthread_mutex_lock(&s->lock);
+    s->in_flight++;
+    pthread_mutex_unlock(&s->lock);
+    metrics_add(s->m.in_flight, 1);
+    return req;
+}
+
+/* libmicrohttpd calls this once with the headers, once per chunk of body, and
+ * once more with no data when the body is complete. */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size,
+           void **req_cls)
+{
+    struct httpserver *s = cls;
+    struct http_request *req = *req_cls;
+
+    if (!req) {
+        req = request_new(s, mhd, method, url);
+        if (!req) {
+            return MHD_NO;
+        }
+        *req_cls = req;
+        return request_admit(req);
+    }
+    if (req->status) {          /* answered early; libmicrohttpd drops the body */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        /* A body trickled in slowly is cut at the deadline as well. */
+        if (seconds_since(&req->start) > s->request_deadline_s
+            || !request_take_body(req, upload_data, *upload_data_size)) {
+            return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return request_finish(req);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct httpserver *s = cls;
+    struct http_request *req = *req_cls;
+    char labels[32];
+
+    if (!req) {
+        return;
+    }
+    if (req->status) {
+        snprintf(labels, sizeof labels, "code=\"%u\"", req->status);
+        metrics_add(metrics_series(s->m.requests, labels), 1);
+    }
+    metrics_observe(s->m.duration, seconds_since(&req->start));
+    metrics_add(s->m.in_flight, -1);
+    conn_set_in_request(req->conn, false);
+    free(req->body);
+    free(req);
+    *req_cls = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (--s->in_flight == 0) {
+        pthread_cond_broadcast(&s->drained);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- accessors for handlers --------------------------------------------- */
+
+const char *
+http_request_method(const struct http_request *req)
+{
+    return req->method;
+}
+
+const char *
+http_request_path(const struct http_request *req)
+{
+    return req->path;
+}
+
+const char *
+http_request_query(const struct http_request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->mhd, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *
+http_request_body(const struct http_request *req, size_t *len)
+{
+    if (len) {
+        *len = req->body_len;
+    }
+    return req->body ? req->body : "";
+}
+
+/* ---- the watcher thread ------------------------------------------------- */
+
+static void
+dirname_of(const char *file, char *buf, size_t size)
+{
+    const char *slash = strrchr(file, '/');
+
+    if (!slash) {
+        snprintf(buf, size, ".");
+    } else if (slash == file) {
+        snprintf(buf, size, "/");
+    } else {
+        snprintf(buf, size, "%.*s", (int) (slash - file), file);
+    }
+}
+
+/* Watching the directories, not the files, catches the "..data" symlink swap of
+ * Kubernetes secret volumes and editors that write a new file and rename it. */
+static int
+watch_files(struct httpserver *s, const char *cert_file, const char *key_file,
+            struct errmsg *err)
+{
+    const uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE
+                          | IN_DELETE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF;
+    char dir[PATH_MAX];
+    const char *files[] = { cert_file, key_file };
+
+    s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->inotify_fd < 0) {
+        int r = -errno;
+
+        return errmsg_set(err, r, "cannot watch the certificate files: %s", strerror(-r));
+    }
+    for (size_t i = 0; i < 2; i++) {
+        dirname_of(files[i], dir, sizeof dir);
+        if (inotify_add_watch(s->inotify_fd, dir, mask) < 0) {
+            int r = -errno;
+
+            return errmsg_set(err, r, "cannot watch '%s': %s", dir, strerror(-r));
+        }
+    }
+    return 0;
+}
+
+/* Reads and drops pending inotify events; true when there were some. */
+static bool
+drain_inotify(int fd)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool any = false;
+
+    while (read(fd, buf, sizeof buf) > 0) {
+        any = true;
+    }
+    return any;
+}
+
+/* Waits until the files have been quiet for a moment; false when told to stop. */
+static bool
+wait_for_quiet(struct httpserver *s)
+{
+    struct pollfd fds[2] = {
+        { .fd = s->wake_fd, .events = POLLIN },
+        { .fd = s->inotify_fd, .events = POLLIN },
+    };
+
+    for (;;) {
+        int n = poll(fds, 2, HTTPSERVER_DEBOUNCE_MS);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return true;
+        }
+        if (fds[0].revents) {
+            return false;
+        }
+        drain_inotify(s->inotify_fd);
+    }
+}
+
+static void *
+watcher_main(void *aux)
+{
+    struct httpserver *s = aux;
+    struct timespec last_stat = now_monotonic();
+    struct pollfd fds[2] = {
+        { .fd = s->wake_fd, .events = POLLIN },
+        { .fd = s->inotify_fd, .events = POLLIN },
+    };
+
+    for (;;) {
+        int n = poll(fds, s->inotify_fd >= 0 ? 2 : 1, HTTPSERVER_TICK_MS);
+        bool check = false;
+
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        if (n > 0 && fds[0].revents) {
+            break;
+        }
+        if (n > 0 && s->inotify_fd >= 0 && fds[1].revents && drain_inotify(s->inotify_fd)) {
+            if (!wait_for_quiet(s)) {
+                break;
+            }
+            check = true;
+        }
+        if (s->tls && seconds_since(&last_stat) >= HTTPSERVER_STAT_PERIOD_S) {
+            last_stat = now_monotonic();
+            check = true;
+        }
+        if (check && tlscreds_store_files_changed(s->tls)) {
+            tls_reload(s, NULL);
+        }
+        reap_slow_connections(s);
+    }
+    return NULL;
+}
+
+static void
+watcher_stop(struct httpserver *s)
+{
+    uint64_t one = 1;
+
+    if (!s->watcher_running) {
+        return;
+    }
+    if (write(s->wake_fd, &one, sizeof one) < 0) {
+        /* an eventfd write only fails when the counter would overflow */
+    }
+    pthread_join(s->watcher, NULL);
+    s->watcher_running = false;
+}
+
+/* ---- create / shutdown / destroy ------------------------------------------ */
+
+static unsigned
+default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > HTTPSERVER_MAX_THREADS ? HTTPSERVER_MAX_THREADS : (unsigned) n;
+}
+
+static int
+copy_config(struct httpserver *s, const struct httpserver_config *cfg,
+            struct errmsg *err)
+{
+    if (cfg->n_routes > HTTPSERVER_MAX_ROUTES || (cfg->n_routes && !cfg->routes)) {
+        return errmsg_set(err, -EINVAL, "too many routes (max %d)", HTTPSERVER_MAX_ROUTES);
+    }
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct httpserver_route *r = &cfg->routes[i];
+
+        if (!r->method || !r->path || !r->handler) {
+            return errmsg_set(err, -EINVAL, "route %zu lacks a method, path or handler", i);
+        }
+    }
+    if (cfg->n_routes) {
+        s->routes = calloc(cfg->n_routes, sizeof *s->routes);
+        if (!s->routes) {
+            return errmsg_set(err, -ENOMEM, "out of memory");
+        }
+        memcpy(s->routes, cfg->routes, cfg->n_routes * sizeof *s->routes);
+    }
+    s->n_routes = cfg->n_routes;
+    s->health = cfg->health;
+    s->ready = cfg->ready;
+    s->ready_aux = cfg->ready_aux;
+    s->metrics = cfg->metrics;
+    s->max_body = cfg->max_body ? cfg->max_body : HTTPSERVER_DEFAULT_MAX_BODY;
+    s->idle_timeout_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : HTTPSERVER_DEFAULT_IDLE_S;
+    /* Long enough for any honest client on a slow link; twice the idle
+     * timeout, so an idle keep-alive connection always meets that one first. */
+    s->request_deadline_s = 2 * s->idle_timeout_s;
+    return 0;
+}
+
+static int
+setup_tls(struct httpserver *s, const struct httpserver_config *cfg,
+          struct errmsg *err)
+{
+    int r;
+
+    if (!cfg->tls_cert_file) {
+        if (cfg->client_ca_file) {
+            return errmsg_set(err, -EINVAL, "a client CA needs a serving certificate");
+        }
+        return 0;
+    }
+    if (!cfg->tls_key_file) {
+        return errmsg_set(err, -EINVAL, "a certificate needs its private key file");
+    }
+    r = tlscreds_store_create(cfg->tls_cert_file, cfg->tls_key_file, &s->tls, err);
+    if (r < 0) {
+        return r;
+    }
+    if (cfg->client_ca_file
+        && (r = read_client_ca(cfg->client_ca_file, &s->client_ca, err)) < 0) {
+        return r;
+    }
+    return watch_files(s, cfg->tls_cert_file, cfg->tls_key_file, err);
+}
+
+static int
+start_daemon(struct httpserver *s, const struct httpserver_config *cfg,
+             struct errmsg *err)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    struct MHD_OptionItem tls_opts[4] = { { MHD_OPTION_END, 0, NULL } };
+    size_t n = 0;
+
+    if (s->tls) {
+        flags |= MHD_USE_TLS;
+        tls_opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                                  (void *) HTTPSERVER_TLS_PRIORITIES };
+        tls_opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+                                                  (void *) &tls_retrieve };
+        if (s->client_ca) {
+            tls_opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                                      s->client_ca };
+        }
+    }
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, &on_request, s,
+        MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : default_threads(),
+        MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections ? cfg->max_connections : HTTPSERVER_DEFAULT_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->max_connections_per_ip ? cfg->max_connections_per_ip
+                                    : HTTPSERVER_DEFAULT_MAX_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTPSERVER_CONN_MEMORY,
+        MHD_OPTION_NOTIFY_CONNECTION, &on_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, s,
+        MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        return errmsg_set(err, -EIO, "cannot start the HTTP server on '%s'", cfg->listen);
+    }
+    return 0;
+}
+
+int
+httpserver_create(const struct httpserver_config *config, struct httpserver **ret,
+                  struct errmsg *err)
+{
+    struct httpserver *s = calloc(1, sizeof *s);
+    pthread_condattr_t attr;
+    int r;
+
+    if (!s) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    s->listen_fd = s->wake_fd = s->inotify_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->conns_lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->drained, &attr);
+    pthread_condattr_destroy(&attr);
+    if ((r = copy_config(s, config, err)) < 0 || (r = setup_tls(s, config, err)) < 0) {
+        goto fail;
+    }
+    metrics_register(s, config->metrics_prefix ? config->metrics_prefix : "exportflows",
+                     s->tls != NULL);
+    if (s->tls) {
+        tls_update_metrics(s);
+    }
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->wake_fd < 0) {
+        r = errmsg_set(err, -errno, "cannot create an eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    if ((r = listen_socket(config->listen, &s->listen_fd, &s->port, err)) < 0
+        || (r = start_daemon(s, config, err)) < 0) {
+        goto fail;
+    }
+    s->listen_fd = -1;  /* libmicrohttpd's now, until MHD_quiesce_daemon() */
+    if ((r = -pthread_create(&s->watcher, NULL, watcher_main, s)) < 0) {
+        errmsg_set(err, r, "cannot start a thread: %s", strerror(-r));
+        goto fail;
+    }
+    s->watcher_running = true;
+    *ret = s;
+    return 0;
+
+fail:
+    httpserver_destroy(s);
+    return r;
+}
+
+uint16_t
+httpserver_port(const struct httpserver *server)
+{
+    return server->port;
+}
+
+int
+httpserver_reload_tls(struct httpserver *server, struct errmsg *err)
+{
+    if (!server->tls) {
+        return errmsg_set(err, -EINVAL, "the server does not use TLS");
+    }
+    return tls_reload(server, err);
+}
+
+time_t
+httpserver_cert_not_after(const struct httpserver *server)
+{
+    return server->tls ? tlscreds_store_not_after(server->tls) : 0;
+}
+
+/* Waits until no request is in flight or 'drain_s' has passed. */
+static void
+wait_drained(struct httpserver *s, unsigned drain_s)
+{
+    struct timespec deadline = now_monotonic();
+
+    deadline.tv_sec += drain_s;
+    pthread_mutex_lock(&s->lock);
+    while (s->in_flight > 0) {
+        if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* libmicrohttpd joins its workers in MHD_stop_daemon(): a handler still running
+ * after the drain time delays it until the handler returns.  Must not be called
+ * from a handler (a worker cannot join itself). */
+void
+httpserver_shutdown(struct httpserver *server, unsigned drain_s)
+{
+    struct httpserver *s = server;
+    MHD_socket fd;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->shut_down || s->draining) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    s->draining = true;
+    pthread_mutex_unlock(&s->lock);
+
+    if (s->daemon) {
+        fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+        }
+        wait_drained(s, drain_s);
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+    }
+    watcher_stop(s);
+    pthread_mutex_lock(&s->lock);
+    s->shut_down = true;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
+httpserver_destroy(struct httpserver *server)
+{
+    if (!server) {
+        return;
+    }
+    httpserver_shutdown(server, 0);
+    if (server->listen_fd >= 0) {
+        close(server->listen_fd);
+    }
+    if (server->wake_fd >= 0) {
+        close(server->wake_fd);
+    }
+    if (server->inotify_fd >= 0) {
+        close(server->inotify_fd);
+    }
+    tlscreds_store_destroy(server->tls);
+    free(server->client_ca);
+    free(server->routes);
+    pthread_cond_destroy(&server->drained);
+    pthread_mutex_destroy(&server->conns_lock);
+    pthread_mutex_destroy(&server->lock);
+    free(server);
+}

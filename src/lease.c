@@ -1,0 +1,449 @@
+/* lease — see include/exportflows/lease.h. */
+#include "exportflows/lease.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "exportflows/kube.h"
+
+#define RECORD_MAX 512
+
+struct lease {
+    struct kubeconfig *kcfg;
+    struct kube_client *client;
+    struct lease_config cfg;    /* strings below are owned copies */
+    char path[KUBE_PATH_MAX];   /* the Lease object */
+    char collection[KUBE_PATH_MAX];
+    unsigned request_timeout_ms;
+
+    /* What we last saw of the record, and when (our monotonic clock). */
+    char observed[RECORD_MAX];
+    uint64_t observed_ms;
+
+    atomic_bool leader;
+    atomic_uint_fast64_t renewed_ms; /* last successful acquire or renew */
+
+    pthread_t thread;
+    bool started, joined;
+    atomic_bool stopping;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+};
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* The current time as a Kubernetes MicroTime: "2026-11-29T20:00:00.123456Z". */
+static void
+micro_time(char *buf, size_t size)
+{
+    struct timespec ts;
+    struct tm tm;
+    char secs[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%.20s.%06uZ", secs, (unsigned) (ts.tv_nsec / 1000) % 1000000u);
+}
+
+/* ---- setup ---- */
+
+static int
+check_config(const struct lease_config *c, struct errmsg *err)
+{
+    if (!c->namespace || !*c->namespace || !c->name || !*c->name || !c->identity
+        || !*c->identity) {
+        return errmsg_set(err, -EINVAL, "lease: namespace, name and identity are required");
+    }
+    if (c->renew_deadline_ms >= c->duration_ms
+        || c->retry_period_ms >= c->renew_deadline_ms || c->retry_period_ms < 10) {
+        return errmsg_set(err, -EINVAL, "lease: need retry period < renew deadline < "
+                          "lease duration");
+    }
+    return 0;
+}
+
+static int
+init_sync(struct lease *l)
+{
+    pthread_condattr_t attr;
+    int r;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    r = -pthread_cond_init(&l->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (!r) {
+        pthread_mutex_init(&l->lock, NULL);
+    }
+    return r;
+}
+
+static void
+free_strings(struct lease *l)
+{
+    free((char *) l->cfg.namespace);
+    free((char *) l->cfg.name);
+    free((char *) l->cfg.identity);
+}
+
+int
+lease_create(struct kubeconfig *cfg, const struct lease_config *lc, struct lease **ret,
+             struct errmsg *err)
+{
+    struct lease_config c = *lc;
+    struct lease *l;
+    int r;
+
+    c.duration_ms = c.duration_ms ? c.duration_ms : LEASE_DURATION_MS;
+    c.renew_deadline_ms = c.renew_deadline_ms ? c.renew_deadline_ms : LEASE_RENEW_DEADLINE_MS;
+    c.retry_period_ms = c.retry_period_ms ? c.retry_period_ms : LEASE_RETRY_PERIOD_MS;
+    r = check_config(&c, err);
+    if (r) {
+        return r;
+    }
+    l = calloc(1, sizeof *l);
+    if (!l) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    l->kcfg = cfg;
+    l->cfg = c;
+    l->cfg.namespace = strdup(c.namespace);
+    l->cfg.name = strdup(c.name);
+    l->cfg.identity = strdup(c.identity);
+    l->request_timeout_ms = c.renew_deadline_ms / 2 > 1000 ? c.renew_deadline_ms / 2 : 1000;
+    if (!l->cfg.namespace || !l->cfg.name || !l->cfg.identity || init_sync(l)) {
+        free_strings(l);
+        free(l);
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    r = kube_path(l->collection, sizeof l->collection,
+                  "/apis/coordination.k8s.io/v1/namespaces/%s/leases", c.namespace);
+    if (!r) {
+        r = kube_path(l->path, sizeof l->path, "%s/%s", l->collection, c.name);
+    }
+    if (r) {
+        errmsg_set(err, r, "lease: namespace or name too long");
+    } else {
+        r = kube_client_create(cfg, &l->client, err);
+    }
+    if (r) {
+        lease_destroy(l);
+        return r;
+    }
+    *ret = l;
+    return 0;
+}
+
+/* ---- one step ---- */
+
+static unsigned
+duration_s(const struct lease *l)
+{
+    return (l->cfg.duration_ms + 999) / 1000;
+}
+
+/* A new Lease held by us. */
+static json_t *
+new_lease(const struct lease *l, const char *now)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:I, s:s, s:s, s:i}}",
+                     "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+                     "metadata", "name", l->cfg.name, "namespace", l->cfg.namespace,
+                     "spec", "holderIdentity", l->cfg.identity,
+                     "leaseDurationSeconds", (json_int_t) duration_s(l),
+                     "acquireTime", now, "renewTime", now, "leaseTransitions", 0);
+}
+
+/* Notes the record as seen now when it differs from what we saw before. */
+static void
+observe(struct lease *l, const json_t *spec, uint64_t now)
+{
+    char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    char rec[RECORD_MAX];
+
+    snprintf(rec, sizeof rec, "%s", text ? text : "");
+    free(text);
+    if (strcmp(rec, l->observed)) {
+        memcpy(l->observed, rec, sizeof rec);
+        l->observed_ms = now;
+    }
+}
+
+static int
+create_lease(struct lease *l, uint64_t mono, struct errmsg *err)
+{
+    char now[64];
+    json_t *obj, *stored = NULL;
+    int r;
+
+    micro_time(now, sizeof now);
+    obj = new_lease(l, now);
+    if (!obj) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    r = kube_create(l->client, l->collection, obj, l->request_timeout_ms, &stored, err);
+    if (!r) {
+        observe(l, json_object_get(stored, "spec"), mono);
+    } else if (r == -EEXIST) {
+        r = -EAGAIN;            /* another candidate created it first */
+    }
+    json_decref(stored);
+    json_decref(obj);
+    return r;
+}
+
+/* Sets us as holder in 'spec' (borrowed, changed in place). */
+static int
+take_spec(struct lease *l, json_t *spec, bool was_ours)
+{
+    char now[64];
+    json_int_t transitions = json_integer_value(json_object_get(spec, "leaseTransitions"));
+    int r = 0;
+
+    micro_time(now, sizeof now);
+    if (!was_ours) {
+        r |= json_object_set_new(spec, "acquireTime", json_string(now));
+        r |= json_object_set_new(spec, "leaseTransitions", json_integer(transitions + 1));
+    }
+    r |= json_object_set_new(spec, "holderIdentity", json_string(l->cfg.identity));
+    r |= json_object_set_new(spec, "leaseDurationSeconds", json_integer(duration_s(l)));
+    r |= json_object_set_new(spec, "renewTime", json_string(now));
+    return r ? -ENOMEM : 0;
+}
+
+int
+lease_step(struct lease *l, struct errmsg *err)
+{
+    uint64_t mono = now_ms();
+    json_t *obj = NULL, *stored = NULL, *spec;
+    const char *holder;
+    bool ours;
+    int r;
+
+    r = kube_get(l->client, l->path, l->request_timeout_ms, &obj, err);
+    if (r == -ENOENT) {
+        return create_lease(l, mono, err);
+    }
+    if (r) {
+        return r;
+    }
+    spec = json_object_get(obj, "spec");
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        json_object_set_new(obj, "spec", spec);
+    }
+    observe(l, spec, mono);
+    holder = json_string_value(json_object_get(spec, "holderIdentity"));
+    ours = holder && !strcmp(holder, l->cfg.identity);
+    if (holder && *holder && !ours && mono - l->observed_ms < l->cfg.duration_ms) {
+        r = errmsg_set(err, -EBUSY, "lease %s/%s is held by '%s'", l->cfg.namespace,
+                       l->cfg.name, holder);
+        goto out;
+    }
+    r = take_spec(l, spec, ours);
+    if (!r) {
+        r = kube_update(l->client, l->path, obj, l->request_timeout_ms, &stored, err);
+    }
+    if (!r) {
+        observe(l, json_object_get(stored, "spec"), mono);
+    }
+out:
+    json_decref(stored);
+    json_decref(obj);
+    return r;
+}
+
+int
+lease_release(struct lease *l, struct errmsg *err)
+{
+    json_t *obj = NULL, *spec;
+    const char *holder;
+    char now[64];
+    int r;
+
+    atomic_store(&l->leader, false);
+    r = kube_get(l->client, l->path, l->request_timeout_ms, &obj, err);
+    if (r) {
+        return r == -ENOENT ? 0 : r;
+    }
+    spec = json_object_get(obj, "spec");
+    holder = json_string_value(json_object_get(spec, "holderIdentity"));
+    if (!holder || strcmp(holder, l->cfg.identity)) {
+        json_decref(obj);
+        return 0;
+    }
+    /* As client-go: no holder, and a 1 s duration for candidates that look at the
+     * duration rather than the holder. */
+    micro_time(now, sizeof now);
+    if (json_object_set_new(spec, "holderIdentity", json_string(""))
+        || json_object_set_new(spec, "leaseDurationSeconds", json_integer(1))
+        || json_object_set_new(spec, "renewTime", json_string(now))) {
+        r = errmsg_set(err, -ENOMEM, "out of memory");
+    } else {
+        r = kube_update(l->client, l->path, obj, l->request_timeout_ms, NULL, err);
+    }
+    json_decref(obj);
+    return r;
+}
+
+bool
+lease_is_leader(const struct lease *l)
+{
+    struct lease *m = (struct lease *) l;
+
+    return atomic_load(&m->leader)
+           && now_ms() - atomic_load(&m->renewed_ms) < l->cfg.renew_deadline_ms;
+}
+
+/* ---- the thread ---- */
+
+static void
+set_leader(struct lease *l, bool leader)
+{
+    bool was = atomic_exchange(&l->leader, leader);
+
+    if (was != leader && l->cfg.on_change) {
+        l->cfg.on_change(l->cfg.ctx, leader);
+    }
+}
+
+/* Sleeps 'ms' unless lease_stop() comes first. */
+static void
+wait_ms(struct lease *l, unsigned ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long) (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&l->lock);
+    while (!atomic_load(&l->stopping)
+           && pthread_cond_timedwait(&l->wake, &l->lock, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* A random delay in [0, max] ms; for spreading retries only. */
+static unsigned
+jitter(unsigned max)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned) ((uint64_t) ts.tv_nsec * 2654435761u % (max + 1));
+}
+
+/* After one step: keep, gain or lose leadership. */
+static void
+after_step(struct lease *l, int r)
+{
+    uint64_t now = now_ms();
+
+    if (!r) {
+        atomic_store(&l->renewed_ms, now);
+        set_leader(l, true);
+    } else if (r == -EBUSY
+               || now - atomic_load(&l->renewed_ms) >= l->cfg.renew_deadline_ms) {
+        set_leader(l, false);   /* taken over, or renewals failed too long */
+    }
+}
+
+static void *
+run(void *arg)
+{
+    struct lease *l = arg;
+
+    while (!atomic_load(&l->stopping)) {
+        int r = lease_step(l, NULL);
+
+        if (r == -ECANCELED || atomic_load(&l->stopping)) {
+            break;
+        }
+        after_step(l, r);
+        /* Candidates spread their tries a little (x1..1.2) as client-go does. */
+        wait_ms(l, atomic_load(&l->leader) ? l->cfg.retry_period_ms
+                : l->cfg.retry_period_ms + jitter(l->cfg.retry_period_ms / 5));
+    }
+    return NULL;
+}
+
+int
+lease_start(struct lease *l, struct errmsg *err)
+{
+    int r;
+
+    if (l->started) {
+        return errmsg_set(err, -EALREADY, "lease %s: already started", l->cfg.name);
+    }
+    r = pthread_create(&l->thread, NULL, run, l);
+    if (r) {
+        return errmsg_set(err, -r, "lease %s: cannot start a thread: %s", l->cfg.name,
+                          strerror(r));
+    }
+    l->started = true;
+    return 0;
+}
+
+int
+lease_stop(struct lease *l, struct errmsg *err)
+{
+    struct kube_client *fresh;
+    bool was;
+    int r;
+
+    if (!l->started || l->joined) {
+        return 0;
+    }
+    atomic_store(&l->stopping, true);
+    kube_client_interrupt(l->client);
+    pthread_mutex_lock(&l->lock);
+    pthread_cond_broadcast(&l->wake);
+    pthread_mutex_unlock(&l->lock);
+    pthread_join(l->thread, NULL);
+    l->joined = true;
+    was = atomic_load(&l->leader);
+    set_leader(l, false);
+    if (!was) {
+        return 0;
+    }
+    /* The thread's client is interrupted for good; release on a new one. */
+    r = kube_client_create(l->kcfg, &fresh, err);
+    if (r) {
+        return r;
+    }
+    kube_client_destroy(l->client);
+    l->client = fresh;
+    return lease_release(l, err);
+}
+
+void
+lease_destroy(struct lease *l)
+{
+    if (!l) {
+        return;
+    }
+    lease_stop(l, NULL);
+    kube_client_destroy(l->client);
+    pthread_cond_destroy(&l->wake);
+    pthread_mutex_destroy(&l->lock);
+    free_strings(l);
+    free(l);
+}

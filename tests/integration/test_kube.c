@@ -1,0 +1,679 @@
+/* Integration tests for kube, kubewatch and lease against a real kube-apiserver
+ * (and etcd) started once for the whole program by tests/k8s/control-plane.sh in a
+ * temporary directory, on loopback. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "exportflows/kube.h"
+#include "exportflows/kubeconfig.h"
+#include "exportflows/kubewatch.h"
+#include "exportflows/lease.h"
+
+#define CM_PATH "/api/v1/namespaces/default/configmaps"
+
+static char cp_dir[] = "/tmp/exportflows-kube-XXXXXX";
+static struct kubeconfig *cfg;
+
+/* ---- helpers ---- */
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000 };
+
+    nanosleep(&ts, NULL);
+}
+
+/* Polls 'cond' every 20 ms until it holds or 'ms' passed. */
+static bool
+eventually(bool (*cond)(void *), void *arg, unsigned ms)
+{
+    uint64_t end = now_ms() + ms;
+
+    while (!cond(arg)) {
+        if (now_ms() > end) {
+            return false;
+        }
+        pause_ms(20);
+    }
+    return true;
+}
+
+static int
+control_plane(const char *verb)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof cmd, "tests/k8s/control-plane.sh %s %s >>%s/control-plane.log 2>&1",
+             verb, cp_dir, cp_dir);
+    return system(cmd);
+}
+
+static struct kube_client *
+new_client(void)
+{
+    struct kube_client *c = NULL;
+    struct errmsg err = { "" };
+
+    assert_int_equal(kube_client_create(cfg, &c, &err), 0);
+    return c;
+}
+
+static json_t *
+configmap(const char *name, const char *value)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1",
+                     "kind", "ConfigMap", "metadata", "name", name, "namespace", "default",
+                     "data", "key", value);
+}
+
+static const char *
+cm_value(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "data"), "key"));
+}
+
+static void
+unique_name(char *buf, size_t size, const char *prefix)
+{
+    static unsigned counter;
+
+    snprintf(buf, size, "%s-%ld-%u", prefix, (long) getpid(), counter++);
+}
+
+/* ---- group setup: one control plane for every test ---- */
+
+static int
+setup_control_plane(void **state)
+{
+    struct errmsg err = { "" };
+    char path[256];
+
+    if (!mkdtemp(cp_dir)) {
+        return -1;
+    }
+    if (control_plane("start")) {
+        fprintf(stderr, "control plane did not start; log in %s/control-plane.log\n", cp_dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/kubeconfig", cp_dir);
+    if (kubeconfig_load_file(path, NULL, &cfg, &err)) {
+        fprintf(stderr, "%s\n", err.text);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+teardown_control_plane(void **state)
+{
+    char cmd[512];
+
+    kubeconfig_destroy(cfg);
+    control_plane("stop");
+    if (!getenv("EXPORTFLOWS_KEEP_TEST_DIRS")) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", cp_dir);
+        if (system(cmd)) {
+            fprintf(stderr, "cannot remove %s\n", cp_dir);
+        }
+    }
+    curl_global_cleanup();
+    return 0;
+}
+
+/* ---- kube ---- */
+
+static void
+test_kube_create_get_update_conflict_delete(void **state)
+{
+    struct kube_client *c = new_client();
+    struct errmsg err = { "" };
+    json_t *obj = configmap("", "one"), *got = NULL, *updated = NULL, *stale = NULL;
+    char name[64], path[256];
+    long status = 0;
+
+    unique_name(name, sizeof name, "crud");
+    json_object_set_new(json_object_get(obj, "metadata"), "name", json_string(name));
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+
+    assert_int_equal(kube_create(c, CM_PATH, obj, 0, NULL, &err), 0);
+    assert_int_equal(kube_create(c, CM_PATH, obj, 0, NULL, &err), -EEXIST);
+    assert_non_null(strstr(err.text, "already exists"));
+
+    assert_int_equal(kube_get(c, path, 0, &got, &err), 0);
+    assert_string_equal(cm_value(got), "one");
+    stale = json_deep_copy(got);
+
+    json_object_set_new(json_object_get(got, "data"), "key", json_string("two"));
+    assert_int_equal(kube_update(c, path, got, 0, &updated, &err), 0);
+    assert_string_equal(cm_value(updated), "two");
+
+    /* The copy still carries the old resourceVersion: 409 Conflict. */
+    json_object_set_new(json_object_get(stale, "data"), "key", json_string("three"));
+    assert_int_equal(kube_request(c, "PUT", path, NULL, stale, 0, &status, NULL, &err),
+                     -EAGAIN);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(err.text, "Conflict"));
+
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    assert_int_equal(kube_get(c, path, 0, NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.text, "not found"));
+    assert_int_equal(kube_delete(c, path, 0, &err), -ENOENT);
+
+    /* Nine calls, one connection. */
+    assert_int_equal(kube_client_connections(c), 1);
+
+    json_decref(obj);
+    json_decref(got);
+    json_decref(updated);
+    json_decref(stale);
+    kube_client_destroy(c);
+}
+
+struct modify_ctx {
+    int calls;
+    struct kube_client *other;  /* makes the first attempt conflict */
+    const char *path;
+};
+
+static int
+modify_set_four(void *arg, json_t *obj, struct errmsg *err)
+{
+    struct modify_ctx *m = arg;
+
+    if (m->calls++ == 0) {
+        json_t *copy = json_deep_copy(obj);
+
+        /* Someone else writes in between the read and our write. */
+        json_object_set_new(json_object_get(copy, "data"), "key", json_string("other"));
+        assert_int_equal(kube_update(m->other, m->path, copy, 0, NULL, err), 0);
+        json_decref(copy);
+    }
+    json_object_set_new(json_object_get(obj, "data"), "key", json_string("four"));
+    return KUBE_MODIFY_UPDATE;
+}
+
+static void
+test_kube_modify_retries_after_conflict(void **state)
+{
+    struct kube_client *c = new_client(), *other = new_client();
+    struct errmsg err = { "" };
+    char name[64], path[256];
+    json_t *obj, *stored = NULL;
+    struct modify_ctx m = { 0, other, path };
+
+    unique_name(name, sizeof name, "modify");
+    obj = configmap(name, "one");
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+    assert_int_equal(kube_create(c, CM_PATH, obj, 0, NULL, &err), 0);
+
+    assert_int_equal(kube_modify(c, path, modify_set_four, &m, 0, 0, &stored, &err), 0);
+    assert_int_equal(m.calls, 2);
+    assert_string_equal(cm_value(stored), "four");
+
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    assert_int_equal(kube_modify(c, path, modify_set_four, &m, 0, 0, NULL, &err), -ENOENT);
+    json_decref(obj);
+    json_decref(stored);
+    kube_client_destroy(c);
+    kube_client_destroy(other);
+}
+
+static void
+test_kube_apply_creates_and_forces(void **state)
+{
+    struct kube_client *c = new_client();
+    struct errmsg err = { "" };
+    char name[64], path[256];
+    json_t *obj, *stored = NULL;
+
+    unique_name(name, sizeof name, "apply");
+    obj = configmap(name, "one");
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+
+    assert_int_equal(kube_apply(c, path, obj, "exportflows-test", false, 0, &stored, &err), 0);
+    assert_string_equal(cm_value(stored), "one");
+    json_decref(stored);
+
+    /* Another manager changing a field it does not own: conflict unless forced. */
+    json_object_set_new(json_object_get(obj, "data"), "key", json_string("two"));
+    assert_int_equal(kube_apply(c, path, obj, "someone-else", false, 0, NULL, &err), -EAGAIN);
+    assert_non_null(strstr(err.text, "conflict"));
+    assert_int_equal(kube_apply(c, path, obj, "someone-else", true, 0, &stored, &err), 0);
+    assert_string_equal(cm_value(stored), "two");
+
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    json_decref(obj);
+    json_decref(stored);
+    kube_client_destroy(c);
+}
+
+static void
+test_kube_reply_over_the_cap_is_an_error(void **state)
+{
+    struct kube_client *c = new_client();
+    struct errmsg err = { "" };
+    json_t *reply = NULL;
+
+    kube_client_set_max_body(c, 200);
+    assert_int_equal(kube_get(c, "/api/v1/namespaces", 0, &reply, &err), -EMSGSIZE);
+    assert_null(reply);
+    assert_non_null(strstr(err.text, "larger than 200 bytes"));
+    kube_client_set_max_body(c, 0);
+    assert_int_equal(kube_get(c, "/api/v1/namespaces", 0, &reply, &err), 0);
+    assert_true(json_is_array(json_object_get(reply, "items")));
+    json_decref(reply);
+    kube_client_destroy(c);
+}
+
+/* A service account token, written to a file that is read as in a pod. */
+static void
+request_token(struct kube_client *c, const char *sa, char *token, size_t size)
+{
+    char path[256];
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1",
+                            "kind", "ServiceAccount", "metadata", "name", sa);
+    json_t *req = json_pack("{s:s, s:s, s:{s:i}}",
+                            "apiVersion", "authentication.k8s.io/v1", "kind", "TokenRequest",
+                            "spec", "expirationSeconds", 3600);
+    json_t *reply = NULL;
+    struct errmsg err = { "" };
+
+    assert_int_equal(kube_create(c, "/api/v1/namespaces/default/serviceaccounts", obj, 0,
+                                 NULL, &err), 0);
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/serviceaccounts/%s/token", sa);
+    assert_int_equal(kube_create(c, path, req, 0, &reply, &err), 0);
+    snprintf(token, size, "%s",
+             json_string_value(json_object_get(json_object_get(reply, "status"), "token")));
+    assert_true(strlen(token) > 20);
+    json_decref(reply);
+    json_decref(req);
+    json_decref(obj);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "we");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_kube_incluster_token_is_reread_after_401(void **state)
+{
+    struct kube_client *admin = new_client(), *c = NULL;
+    struct kubeconfig *incluster = NULL;
+    char token[4096], sa[64], token_file[300], ca_file[300], ns_file[300], port[16];
+    struct kubeconfig_incluster paths = { token_file, ca_file, ns_file, "127.0.0.1", port };
+    struct errmsg err = { "" };
+    long status = 0;
+    const char *server = kubeconfig_server(cfg);
+
+    unique_name(sa, sizeof sa, "sa");
+    request_token(admin, sa, token, sizeof token);
+    snprintf(token_file, sizeof token_file, "%s/token", cp_dir);
+    snprintf(ca_file, sizeof ca_file, "%s/pki/ca.crt", cp_dir);
+    snprintf(ns_file, sizeof ns_file, "%s/namespace", cp_dir);
+    snprintf(port, sizeof port, "%s", strrchr(server, ':') + 1);
+    write_file(ns_file, "default\n");
+    write_file(token_file, "not-a-valid-token\n");
+
+    assert_int_equal(kubeconfig_load_incluster(&paths, &incluster, &err), 0);
+    assert_string_equal(kubeconfig_namespace(incluster), "default");
+    assert_int_equal(kube_client_create(incluster, &c, &err), 0);
+    assert_int_equal(kube_get(c, "/api/v1/namespaces/default/pods", 0, NULL, &err), -EACCES);
+
+    /* The token rotates; the 401 makes the client re-read it at once.  The service
+     * account has no RBAC rights: a 403 naming it proves the token was accepted. */
+    write_file(token_file, token);
+    assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/default/pods", NULL, NULL, 0,
+                                  &status, NULL, &err), -EACCES);
+    assert_int_equal(status, 403);
+    assert_non_null(strstr(err.text, sa));
+
+    kube_client_destroy(c);
+    kubeconfig_destroy(incluster);
+    kube_client_destroy(admin);
+}
+
+/* ---- kubewatch ---- */
+
+/* What a watch user sees, rebuilt level-triggered: name -> data.key. */
+struct recorder {
+    pthread_mutex_t lock;
+    json_t *state;              /* object: name -> value */
+    char log[4096];             /* "ADDED:name=value " ... */
+    unsigned synced;
+};
+
+static void
+recorder_init(struct recorder *r)
+{
+    pthread_mutex_init(&r->lock, NULL);
+    r->state = json_object();
+    r->log[0] = '\0';
+    r->synced = 0;
+}
+
+static void
+recorder_release(struct recorder *r)
+{
+    json_decref(r->state);
+    pthread_mutex_destroy(&r->lock);
+}
+
+static const char *
+obj_name(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+}
+
+static void
+on_synced(void *ctx, const json_t *items)
+{
+    struct recorder *r = ctx;
+    size_t i;
+    json_t *item;
+
+    pthread_mutex_lock(&r->lock);
+    json_object_clear(r->state);
+    json_array_foreach(items, i, item) {
+        const char *v = cm_value(item);
+
+        json_object_set_new(r->state, obj_name(item), json_string(v ? v : ""));
+    }
+    r->synced++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void
+on_event(void *ctx, enum watchstream_type type, const json_t *obj)
+{
+    struct recorder *r = ctx;
+    const char *v = cm_value(obj);
+    size_t len;
+
+    pthread_mutex_lock(&r->lock);
+    if (type == WATCHSTREAM_DELETED) {
+        json_object_del(r->state, obj_name(obj));
+    } else {
+        json_object_set_new(r->state, obj_name(obj), json_string(v ? v : ""));
+    }
+    len = strlen(r->log);
+    snprintf(r->log + len, sizeof r->log - len, "%s:%s=%s ", watchstream_type_name(type),
+             obj_name(obj), v ? v : "");
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Condition helpers for eventually(). */
+struct expect {
+    struct recorder *rec;
+    const char *text;           /* in the log, or the state as JSON */
+};
+
+static bool
+log_has(void *arg)
+{
+    struct expect *e = arg;
+    bool found;
+
+    pthread_mutex_lock(&e->rec->lock);
+    found = strstr(e->rec->log, e->text) != NULL;
+    pthread_mutex_unlock(&e->rec->lock);
+    return found;
+}
+
+static bool
+state_is(void *arg)
+{
+    struct expect *e = arg;
+    json_t *want = json_loads(e->text, 0, NULL);
+    bool same;
+
+    pthread_mutex_lock(&e->rec->lock);
+    same = json_equal(want, e->rec->state);
+    pthread_mutex_unlock(&e->rec->lock);
+    json_decref(want);
+    return same;
+}
+
+static bool
+synced_once(void *arg)
+{
+    struct recorder *r = arg;
+    bool done;
+
+    pthread_mutex_lock(&r->lock);
+    done = r->synced > 0;
+    pthread_mutex_unlock(&r->lock);
+    return done;
+}
+
+static void
+make_namespace(struct kube_client *c, const char *ns)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                            "metadata", "name", ns);
+    struct errmsg err = { "" };
+
+    assert_int_equal(kube_create(c, "/api/v1/namespaces", obj, 0, NULL, &err), 0);
+    json_decref(obj);
+}
+
+static void
+put_cm(struct kube_client *c, const char *ns, const char *name, const char *value)
+{
+    char path[256];
+    json_t *obj = configmap(name, value);
+    struct errmsg err = { "" };
+
+    json_object_set_new(json_object_get(obj, "metadata"), "namespace", json_string(ns));
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s", ns, name);
+    assert_int_equal(kube_apply(c, path, obj, "exportflows-test", true, 0, NULL, &err), 0);
+    json_decref(obj);
+}
+
+static const struct kubewatch_callbacks recorder_callbacks = { on_synced, on_event, NULL };
+
+static void
+test_kubewatch_sees_added_modified_deleted(void **state)
+{
+    struct kube_client *c = new_client();
+    struct kubewatch *w = NULL;
+    struct recorder rec;
+    struct errmsg err = { "" };
+    char name[64], selector[100], path[256], expected[300];
+    struct kubewatch_config wc = { .path = CM_PATH, .field_selector = selector };
+    struct expect e = { &rec, expected };
+    struct kubewatch_stats stats;
+    uint64_t t0;
+
+    recorder_init(&rec);
+    unique_name(name, sizeof name, "watched");
+    snprintf(selector, sizeof selector, "metadata.name=%s", name);
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+    assert_int_equal(kubewatch_create(cfg, &wc, &recorder_callbacks, &rec, &w, &err), 0);
+    assert_int_equal(kubewatch_start(w, &err), 0);
+    assert_true(eventually(synced_once, &rec, 10000));
+
+    put_cm(c, "default", name, "one");
+    put_cm(c, "default", "not-selected", "x");
+    put_cm(c, "default", name, "two");
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    snprintf(expected, sizeof expected, "ADDED:%s=one MODIFIED:%s=two DELETED:%s=two ",
+             name, name, name);
+    assert_true(eventually(log_has, &e, 10000));
+    assert_null(strstr(rec.log, "not-selected"));
+
+    kubewatch_stats(w, &stats);
+    assert_int_equal(stats.lists, 1);
+    assert_int_equal(stats.events, 3);
+    assert_int_equal(stats.errors, 0);
+
+    /* Stopping interrupts the blocked watch transfer at once. */
+    t0 = now_ms();
+    kubewatch_stop(w);
+    assert_true(now_ms() - t0 < 500);
+    kubewatch_destroy(w);
+    snprintf(path, sizeof path, CM_PATH "/not-selected");
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    recorder_release(&rec);
+    kube_client_destroy(c);
+}
+
+static void
+test_kubewatch_survives_apiserver_restart(void **state)
+{
+    struct kube_client *c = new_client();
+    struct kubewatch *w = NULL;
+    struct recorder rec;
+    struct errmsg err = { "" };
+    char ns[64], coll[128], expected[300];
+    struct kubewatch_config wc = { .path = coll, .backoff_min_ms = 200,
+                                   .backoff_max_ms = 1000 };
+    struct expect e = { &rec, expected };
+    struct kubewatch_stats stats;
+
+    recorder_init(&rec);
+    unique_name(ns, sizeof ns, "restart");
+    make_namespace(c, ns);
+    snprintf(coll, sizeof coll, "/api/v1/namespaces/%s/configmaps", ns);
+    put_cm(c, ns, "a", "1");
+    assert_int_equal(kubewatch_create(cfg, &wc, &recorder_callbacks, &rec, &w, &err), 0);
+    assert_int_equal(kubewatch_start(w, &err), 0);
+    snprintf(expected, sizeof expected, "{\"a\": \"1\", \"kube-root-ca.crt\": \"\"}");
+    /* kube-root-ca.crt needs the controller manager, which does not run here. */
+    snprintf(expected, sizeof expected, "{\"a\": \"1\"}");
+    assert_true(eventually(state_is, &e, 10000));
+
+    put_cm(c, ns, "b", "1");
+    assert_int_equal(control_plane("restart-apiserver"), 0);
+    /* Changes right after the restart, before the watch has reconnected. */
+    put_cm(c, ns, "a", "2");
+    put_cm(c, ns, "c", "1");
+    snprintf(coll + strlen(coll), sizeof coll - strlen(coll), "/b");
+    assert_int_equal(kube_delete(c, coll, 0, &err), 0);
+    snprintf(expected, sizeof expected, "{\"a\": \"2\", \"c\": \"1\"}");
+    assert_true(eventually(state_is, &e, 30000));
+
+    kubewatch_stats(w, &stats);
+    assert_true(stats.errors >= 1);     /* the watch did break */
+    assert_true(stats.watches >= 2);
+    kubewatch_destroy(w);
+    recorder_release(&rec);
+    kube_client_destroy(c);
+}
+
+/* ---- lease ---- */
+
+static bool
+is_leader(void *arg)
+{
+    return lease_is_leader(arg);
+}
+
+static const char *
+lease_holder(struct kube_client *c, const char *name, json_int_t *transitions)
+{
+    static char holder[64];
+    char path[256];
+    json_t *obj = NULL;
+    struct errmsg err = { "" };
+
+    snprintf(path, sizeof path,
+             "/apis/coordination.k8s.io/v1/namespaces/default/leases/%s", name);
+    assert_int_equal(kube_get(c, path, 0, &obj, &err), 0);
+    snprintf(holder, sizeof holder, "%s", json_string_value(json_object_get(
+        json_object_get(obj, "spec"), "holderIdentity")));
+    *transitions = json_integer_value(json_object_get(json_object_get(obj, "spec"),
+                                                      "leaseTransitions"));
+    json_decref(obj);
+    return holder;
+}
+
+static void
+test_lease_acquire_renew_release_takeover(void **state)
+{
+    struct kube_client *c = new_client();
+    struct lease *a = NULL, *b = NULL;
+    struct errmsg err = { "" };
+    char name[64];
+    struct lease_config lc = { .namespace = "default", .name = name, .identity = "node-a",
+                               .retry_period_ms = 300 };
+    json_int_t transitions = -1;
+    uint64_t t0;
+
+    unique_name(name, sizeof name, "lease");
+    assert_int_equal(lease_create(cfg, &lc, &a, &err), 0);
+    lc.identity = "node-b";
+    assert_int_equal(lease_create(cfg, &lc, &b, &err), 0);
+
+    assert_int_equal(lease_start(a, &err), 0);
+    assert_true(eventually(is_leader, a, 10000));
+    assert_int_equal(lease_start(b, &err), 0);
+    /* B keeps trying while A renews; it must never win (a negative over time). */
+    for (int i = 0; i < 10; i++) {
+        pause_ms(200);
+        assert_false(lease_is_leader(b));
+        assert_true(lease_is_leader(a));
+    }
+    assert_string_equal(lease_holder(c, name, &transitions), "node-a");
+    assert_int_equal(transitions, 0);
+
+    /* A gives the lease up: B takes over long before the 15 s expiry. */
+    t0 = now_ms();
+    assert_int_equal(lease_stop(a, &err), 0);
+    assert_false(lease_is_leader(a));
+    assert_true(eventually(is_leader, b, 5000));
+    assert_true(now_ms() - t0 < 5000);
+    assert_string_equal(lease_holder(c, name, &transitions), "node-b");
+    assert_int_equal(transitions, 1);
+
+    lease_destroy(b);           /* releases too */
+    assert_string_equal(lease_holder(c, name, &transitions), "");
+    lease_destroy(a);
+    kube_client_destroy(c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kube_create_get_update_conflict_delete),
+        cmocka_unit_test(test_kube_modify_retries_after_conflict),
+        cmocka_unit_test(test_kube_apply_creates_and_forces),
+        cmocka_unit_test(test_kube_reply_over_the_cap_is_an_error),
+        cmocka_unit_test(test_kube_incluster_token_is_reread_after_401),
+        cmocka_unit_test(test_kubewatch_sees_added_modified_deleted),
+        cmocka_unit_test(test_lease_acquire_renew_release_takeover),
+        /* Last: it restarts the API server. */
+        cmocka_unit_test(test_kubewatch_survives_apiserver_restart),
+    };
+
+    return cmocka_run_group_tests(tests, setup_control_plane, teardown_control_plane);
+}

@@ -1,0 +1,731 @@
+/* Integration tests of bin/exportflows-webhook: the real program on port 0 with
+ * certificates from certs_generate(), driven through libcurl that verifies the
+ * CA.  Each test starts its own webhook, so they are independent. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exportflows/certs.h"
+#include "../lib/testcurl.h"
+#include "../lib/testproc.h"
+#include "../lib/testutil.h"
+
+#define DATA_DIR "tests/data/admission"
+#define START_TIMEOUT_MS 10000
+#define EXIT_TIMEOUT_MS 15000
+
+/* One running webhook and the files it uses.  The certificate directory is laid
+ * out as Kubernetes lays out a secret volume: tls.crt -> ..data/tls.crt,
+ * ..data -> ..<version>, so that a swap is one rename of a symlink. */
+struct webhook {
+    char *dir;                  /* temp dir, removed at the end */
+    char *secret;               /* <dir>/secret: the mounted volume */
+    char *ca_bundle;            /* every CA generated so far, for clients */
+    unsigned n_versions;
+    struct testproc proc;
+    int port;                   /* HTTPS */
+    int health_port;            /* plain HTTP */
+};
+
+/* Generates certificate version 'n' into <secret>/..v<n> and appends its CA to
+ * the bundle the clients trust. */
+static void
+generate_version(struct webhook *w, unsigned n)
+{
+    static const char *const sans[] = { "127.0.0.1", "localhost" };
+    struct certs_request req = { "exportflows-webhook", "exportflows", sans, 2, 2 };
+    struct errmsg err = { "" };
+    char name[32], *dir, *ca_path, *ca, *bundle;
+    size_t ca_len, bundle_len = 0;
+
+    snprintf(name, sizeof name, "..v%u", n);
+    dir = testutil_path(w->secret, name);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    if (certs_generate(dir, &req, &err)) {
+        fail_msg("certs_generate: %s", err.text);
+    }
+    ca_path = testutil_path(dir, "ca.crt");
+    ca = testutil_read_file(ca_path, &ca_len);
+    assert_non_null(ca);
+    bundle = testutil_read_file(w->ca_bundle, &bundle_len);
+    bundle = realloc(bundle, bundle_len + ca_len + 1);
+    assert_non_null(bundle);
+    memcpy(bundle + bundle_len, ca, ca_len + 1);
+    assert_int_equal(testutil_write_file(w->ca_bundle, bundle, bundle_len + ca_len), 0);
+    free(bundle);
+    free(ca);
+    free(ca_path);
+    free(dir);
+}
+
+/* Points <secret>/..data at version 'n' atomically (symlink + rename). */
+static void
+activate_version(struct webhook *w, unsigned n)
+{
+    char target[32];
+    char *tmp = testutil_path(w->secret, "..data_tmp");
+    char *data = testutil_path(w->secret, "..data");
+
+    snprintf(target, sizeof target, "..v%u", n);
+    unlink(tmp);
+    assert_int_equal(symlink(target, tmp), 0);
+    assert_int_equal(rename(tmp, data), 0);
+    free(data);
+    free(tmp);
+}
+
+static void
+link_file(struct webhook *w, const char *name)
+{
+    char target[64];
+    char *path = testutil_path(w->secret, name);
+
+    snprintf(target, sizeof target, "..data/%s", name);
+    assert_int_equal(symlink(target, path), 0);
+    free(path);
+}
+
+static void
+prepare_certificates(struct webhook *w)
+{
+    w->dir = testutil_tempdir("webhook");
+    assert_non_null(w->dir);
+    w->secret = testutil_path(w->dir, "secret");
+    w->ca_bundle = testutil_path(w->dir, "ca-bundle.crt");
+    assert_int_equal(mkdir(w->secret, 0755), 0);
+    assert_int_equal(testutil_write_file(w->ca_bundle, "", 0), 0);
+    generate_version(w, ++w->n_versions);
+    activate_version(w, w->n_versions);
+    link_file(w, "tls.crt");
+    link_file(w, "tls.key");
+    link_file(w, "ca.crt");
+}
+
+/* Starts the webhook with the given extra arguments (NULL-terminated list). */
+static void
+webhook_start_args(struct webhook *w, const char *const *extra)
+{
+    char *bin = testutil_bin("exportflows-webhook");
+    char *cert = testutil_path(w->secret, "tls.crt");
+    char *key = testutil_path(w->secret, "tls.key");
+    char *log = testutil_path(w->dir, "webhook.log");
+    const char *argv[32] = {
+        bin, "--tls-cert-file", cert, "--tls-private-key-file", key,
+        "--listen", "127.0.0.1:0", "--health-listen", "127.0.0.1:0", "--no-publish",
+    };
+    size_t n = 10;
+
+    for (; extra && *extra && n + 1 < sizeof argv / sizeof argv[0]; extra++) {
+        argv[n++] = *extra;
+    }
+    assert_int_equal(testproc_start(&w->proc, argv, NULL, log), 0);
+    w->port = testproc_listen_port(&w->proc, "server=https", START_TIMEOUT_MS);
+    w->health_port = testproc_listen_port(&w->proc, "server=health", START_TIMEOUT_MS);
+    if (w->port <= 0 || w->health_port <= 0) {
+        char *text = testutil_read_file(log, NULL);
+
+        fail_msg("webhook did not start (%d, %d); log:\n%s", w->port, w->health_port,
+                 text ? text : "(none)");
+    }
+    free(log);
+    free(key);
+    free(cert);
+    free(bin);
+}
+
+static int
+setup(void **state)
+{
+    struct webhook *w = calloc(1, sizeof *w);
+
+    assert_non_null(w);
+    prepare_certificates(w);
+    *state = w;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct webhook *w = *state;
+
+    testproc_release(&w->proc);
+    testutil_rmtree(w->dir);
+    free(w->dir);
+    free(w->secret);
+    free(w->ca_bundle);
+    free(w);
+    return 0;
+}
+
+static char *
+case_body(const char *name, size_t *len)
+{
+    char path[256];
+    char *body;
+
+    snprintf(path, sizeof path, DATA_DIR "/%s/request.json", name);
+    body = testutil_read_file(path, len);
+    assert_non_null(body);
+    return body;
+}
+
+/* POSTs a data case to /validate<query> and returns the reply. */
+static void
+post_case(struct webhook *w, CURL *curl, const char *name, const char *query,
+          struct testcurl_reply *reply)
+{
+    char url[256], path[128];
+    size_t len;
+    char *body = case_body(name, &len);
+
+    snprintf(path, sizeof path, "/validate%s", query ? query : "");
+    assert_int_equal(testcurl_request(curl, "POST", testcurl_url(url, sizeof url, "https",
+                                                                 w->port, path),
+                                      "application/json", body, len, reply), CURLE_OK);
+    free(body);
+}
+
+static json_t *
+reply_json(const struct testcurl_reply *reply)
+{
+    json_t *json = json_loadb(reply->body, reply->len, JSON_REJECT_DUPLICATES, NULL);
+
+    if (!json) {
+        fail_msg("reply is not JSON: %s", reply->body ? reply->body : "(empty)");
+    }
+    return json;
+}
+
+static const json_t *
+response_of(const json_t *review)
+{
+    return json_object_get(review, "response");
+}
+
+static void
+test_webhook_allows_proposal(void **state)
+{
+    struct webhook *w = *state;
+    CURL *curl = testcurl_new(w->ca_bundle);
+    struct testcurl_reply reply;
+    const char *review_line[] = { " review ", "uid=705ab4f5-6393-11e8-b7cc-42010a800002",
+                                  "operation=CREATE", "name=cluster", "allowed=true",
+                                  "errors=0", "duration_us=", NULL };
+    char value[64];
+    json_t *json;
+
+    webhook_start_args(w, NULL);
+    post_case(w, curl, "allowed-proposal", NULL, &reply);
+    assert_int_equal(reply.code, 200);
+    assert_string_equal(reply.content_type, "application/json");
+    json = reply_json(&reply);
+    assert_string_equal(json_string_value(json_object_get(json, "kind")), "AdmissionReview");
+    assert_string_equal(json_string_value(json_object_get(response_of(json), "uid")),
+                        "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_true(json_is_true(json_object_get(response_of(json), "allowed")));
+    assert_null(json_object_get(response_of(json), "patch"));
+    assert_int_equal(testproc_wait_log(&w->proc, review_line, "duration_us", value,
+                                       sizeof value, 5000), 0);
+    json_decref(json);
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+}
+
+static void
+test_webhook_denies_duplicate(void **state)
+{
+    struct webhook *w = *state;
+    CURL *curl = testcurl_new(w->ca_bundle);
+    struct testcurl_reply reply;
+    const json_t *status, *cause;
+    json_t *json;
+
+    webhook_start_args(w, NULL);
+    post_case(w, curl, "denied-duplicate", "?timeout=10s", &reply);
+    assert_int_equal(reply.code, 200);
+    json = reply_json(&reply);
+    assert_true(json_is_false(json_object_get(response_of(json), "allowed")));
+    status = json_object_get(response_of(json), "status");
+    assert_int_equal(json_integer_value(json_object_get(status, "code")), 422);
+    assert_string_equal(json_string_value(json_object_get(status, "reason")), "Invalid");
+    cause = json_array_get(json_object_get(json_object_get(status, "details"), "causes"), 0);
+    assert_string_equal(json_string_value(json_object_get(cause, "field")),
+                        "spec.exportNetworkFlows.netFlow[2]");
+    assert_string_equal(json_string_value(json_object_get(cause, "message")),
+                        "Duplicate value: \"172.30.158.150:2056\" (same as netFlow[0])");
+    json_decref(json);
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+}
+
+/* Sends one request and checks its status code. */
+static void
+expect_status(CURL *curl, const char *method, const char *url, const char *type,
+              const char *body, size_t len, long code)
+{
+    struct testcurl_reply reply;
+    int rc = testcurl_request(curl, method, url, type, body, len, &reply);
+
+    if (rc != CURLE_OK || reply.code != code) {
+        fail_msg("%s %s: curl %d, HTTP %ld, want %ld: %s", method, url, rc, reply.code, code,
+                 reply.body ? reply.body : "");
+    }
+    testcurl_reply_release(&reply);
+}
+
+static void
+test_webhook_http_errors(void **state)
+{
+    static const char *const args[] = { "--max-body-bytes", "65536", NULL };
+    struct webhook *w = *state;
+    CURL *curl = testcurl_new(w->ca_bundle);
+    struct testcurl_reply reply;
+    char url[256], bad_timeout[256];
+    size_t big_len = 1 << 20;
+    char *big = malloc(big_len);
+
+    assert_non_null(big);
+    memset(big, ' ', big_len);
+    webhook_start_args(w, args);
+    testcurl_url(url, sizeof url, "https", w->port, "/validate");
+    testcurl_url(bad_timeout, sizeof bad_timeout, "https", w->port, "/validate?timeout=ten");
+
+    /* 400 with a one-line reason. */
+    post_case(w, curl, "bad-kind", NULL, &reply);
+    assert_int_equal(reply.code, 400);
+    assert_string_equal(reply.body, "kind must be \"AdmissionReview\"\n");
+    testcurl_reply_release(&reply);
+    expect_status(curl, "POST", url, "application/json", "{\"a\":1,\"a\":2}", 13, 400);
+    expect_status(curl, "POST", bad_timeout, "application/json", "{}", 2, 400);
+    expect_status(curl, "POST", testcurl_url(url, sizeof url, "https", w->port, "/nope"),
+                  "application/json", "{}", 2, 404);
+    testcurl_url(url, sizeof url, "https", w->port, "/validate");
+    expect_status(curl, "GET", url, NULL, NULL, 0, 405);
+    expect_status(curl, "PUT", url, "application/json", "{}", 2, 405);
+    expect_status(curl, "POST", url, "text/plain", "{}", 2, 415);
+    expect_status(curl, "POST", url, "application/json", big, big_len, 413);
+    /* The server still answers on a fresh connection after all that. */
+    curl_easy_cleanup(curl);
+    curl = testcurl_new(w->ca_bundle);
+    post_case(w, curl, "allowed-proposal", NULL, &reply);
+    assert_int_equal(reply.code, 200);
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+    free(big);
+}
+
+static void
+test_webhook_keepalive_reuses_connection(void **state)
+{
+    struct webhook *w = *state;
+    CURL *curl = testcurl_new(w->ca_bundle);
+
+    webhook_start_args(w, NULL);
+    for (int i = 0; i < 20; i++) {
+        struct testcurl_reply reply;
+
+        post_case(w, curl, i % 2 ? "allowed-proposal" : "denied-duplicate", NULL, &reply);
+        assert_int_equal(reply.code, 200);
+        if (i > 0) {
+            assert_int_equal(testcurl_connects(curl), 0);
+        } else {
+            assert_int_equal(testcurl_connects(curl), 1);
+        }
+        testcurl_reply_release(&reply);
+    }
+    curl_easy_cleanup(curl);
+}
+
+/* ---- certificate swap under concurrent requests ------------------------- */
+
+struct load {
+    struct webhook *w;
+    atomic_bool stop;
+    atomic_uint ok;
+    atomic_uint failed;
+    char first_error[256];
+    pthread_mutex_t lock;
+};
+
+/* Posts reviews until told to stop; each tenth request on a fresh connection so
+ * new handshakes happen throughout the swap. */
+static void *
+load_thread(void *aux)
+{
+    struct load *load = aux;
+    CURL *curl = NULL;
+
+    for (unsigned i = 0; !atomic_load(&load->stop); i++) {
+        struct testcurl_reply reply;
+        char url[128];
+        size_t len;
+        char *body = case_body("allowed-proposal", &len);
+        int rc;
+
+        if (i % 10 == 0) {
+            if (curl) {
+                curl_easy_cleanup(curl);
+            }
+            curl = testcurl_new(load->w->ca_bundle);
+        }
+        rc = testcurl_request(curl, "POST", testcurl_url(url, sizeof url, "https",
+                                                         load->w->port, "/validate"),
+                              "application/json", body, len, &reply);
+        if (rc == CURLE_OK && reply.code == 200) {
+            atomic_fetch_add(&load->ok, 1);
+        } else {
+            pthread_mutex_lock(&load->lock);
+            if (!load->first_error[0]) {
+                snprintf(load->first_error, sizeof load->first_error, "curl %d (%s), HTTP %ld",
+                         rc, curl_easy_strerror((CURLcode) rc), reply.code);
+            }
+            pthread_mutex_unlock(&load->lock);
+            atomic_fetch_add(&load->failed, 1);
+        }
+        testcurl_reply_release(&reply);
+        free(body);
+    }
+    curl_easy_cleanup(curl);
+    return NULL;
+}
+
+/* True when a client trusting only version 'n''s CA gets through. */
+static bool
+serves_version(struct webhook *w, unsigned n)
+{
+    char ca[64], url[128];
+    char *path;
+    CURL *curl;
+    struct testcurl_reply reply;
+    int rc;
+
+    snprintf(ca, sizeof ca, "..v%u/ca.crt", n);
+    path = testutil_path(w->secret, ca);
+    curl = testcurl_new(path);
+    rc = testcurl_request(curl, "GET", testcurl_url(url, sizeof url, "https", w->port,
+                                                    "/healthz"), NULL, NULL, 0, &reply);
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+    free(path);
+    return rc == CURLE_OK;
+}
+
+static void
+test_webhook_certificate_swap_under_load(void **state)
+{
+    struct webhook *w = *state;
+    struct load load = { .w = w };
+    struct testutil_deadline d;
+    pthread_t threads[4];
+    char url[128];
+    struct testcurl_reply reply;
+    CURL *curl;
+    unsigned before;
+
+    webhook_start_args(w, NULL);
+    pthread_mutex_init(&load.lock, NULL);
+    generate_version(w, 2);     /* bundle now trusts both CAs */
+    assert_true(serves_version(w, 1));
+    assert_false(serves_version(w, 2));
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, load_thread, &load), 0);
+    }
+    d = testutil_deadline_ms(5000);
+    while (atomic_load(&load.ok) < 50 && !testutil_deadline_passed(&d)) {
+        testutil_nap(5);
+    }
+    activate_version(w, 2);
+    d = testutil_deadline_ms(15000);
+    while (!serves_version(w, 2) && !testutil_deadline_passed(&d)) {
+        testutil_nap(20);
+    }
+    before = atomic_load(&load.ok);
+    d = testutil_deadline_ms(5000);
+    while (atomic_load(&load.ok) < before + 50 && !testutil_deadline_passed(&d)) {
+        testutil_nap(5);
+    }
+    atomic_store(&load.stop, true);
+    for (size_t i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    print_message("swap: %u requests ok, %u failed\n", atomic_load(&load.ok),
+                  atomic_load(&load.failed));
+    if (atomic_load(&load.failed)) {
+        fail_msg("%u requests failed during the swap, first: %s",
+                 atomic_load(&load.failed), load.first_error);
+    }
+    assert_true(serves_version(w, 2));
+    assert_false(serves_version(w, 1));
+    assert_true(atomic_load(&load.ok) >= before + 50);
+    /* The reload shows in the metrics. */
+    curl = testcurl_new(NULL);
+    assert_int_equal(testcurl_request(curl, "GET", testcurl_url(url, sizeof url, "http",
+                                                                w->health_port, "/metrics"),
+                                      NULL, NULL, 0, &reply), CURLE_OK);
+    assert_null(strstr(reply.body, "exportflows_webhook_tls_reloads_total{result=\"success\"} 0"));
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+    pthread_mutex_destroy(&load.lock);
+}
+
+/* ---- SIGTERM drain ------------------------------------------------------- */
+
+/* A request body handed to curl in two parts: the second only once the test
+ * says so, which keeps the request in flight across the SIGTERM. */
+struct slow_body {
+    const char *data;
+    size_t len, sent, split;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool release;
+    bool first_sent;
+    CURL *curl;
+    int port;
+    const char *ca;
+    int rc;
+    struct testcurl_reply reply;
+};
+
+static size_t
+slow_read(char *buf, size_t size, size_t n, void *aux)
+{
+    struct slow_body *b = aux;
+    size_t room = size * n, chunk;
+
+    pthread_mutex_lock(&b->lock);
+    if (b->sent == b->split) {
+        b->first_sent = true;
+        pthread_cond_broadcast(&b->cond);
+        while (!b->release) {
+            pthread_cond_wait(&b->cond, &b->lock);
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+    chunk = (b->sent < b->split ? b->split : b->len) - b->sent;
+    if (chunk > room) {
+        chunk = room;
+    }
+    memcpy(buf, b->data + b->sent, chunk);
+    b->sent += chunk;
+    return chunk;
+}
+
+static void *
+slow_client(void *aux)
+{
+    struct slow_body *b = aux;
+    struct curl_slist *headers = NULL;
+    char url[128];
+
+    b->curl = testcurl_new(b->ca);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(b->curl, CURLOPT_URL, testcurl_url(url, sizeof url, "https", b->port,
+                                                        "/validate"));
+    curl_easy_setopt(b->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(b->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(b->curl, CURLOPT_READFUNCTION, slow_read);
+    curl_easy_setopt(b->curl, CURLOPT_READDATA, b);
+    curl_easy_setopt(b->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) b->len);
+    curl_easy_setopt(b->curl, CURLOPT_WRITEDATA, &b->reply);
+    b->rc = curl_easy_perform(b->curl);
+    curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &b->reply.code);
+    curl_easy_cleanup(b->curl);
+    curl_slist_free_all(headers);
+    return NULL;
+}
+
+static void
+test_webhook_sigterm_drains(void **state)
+{
+    struct webhook *w = *state;
+    struct slow_body b = { .ca = w->ca_bundle };
+    const char *const shutting_down[] = { " shutting down ", NULL };
+    char value[32], url[128];
+    struct testcurl_reply idle_reply;
+    CURL *idle;
+    pthread_t thread;
+    int code = -1;
+    char *body;
+
+    webhook_start_args(w, NULL);
+    body = case_body("allowed-proposal", &b.len);
+    b.data = body;
+    b.split = b.len / 2;
+    b.port = w->port;
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    /* An idle keep-alive connection must not hold up the exit. */
+    idle = testcurl_new(w->ca_bundle);
+    assert_int_equal(testcurl_request(idle, "GET", testcurl_url(url, sizeof url, "https",
+                                                                w->port, "/healthz"),
+                                      NULL, NULL, 0, &idle_reply), CURLE_OK);
+    assert_int_equal(idle_reply.code, 200);
+    testcurl_reply_release(&idle_reply);
+
+    assert_int_equal(pthread_create(&thread, NULL, slow_client, &b), 0);
+    pthread_mutex_lock(&b.lock);
+    while (!b.first_sent) {
+        pthread_cond_wait(&b.cond, &b.lock);
+    }
+    pthread_mutex_unlock(&b.lock);
+    /* The headers and half the body are sent: the request is in flight. */
+    assert_int_equal(testproc_signal(&w->proc, SIGTERM), 0);
+    assert_int_equal(testproc_wait_log(&w->proc, shutting_down, "signal", value, sizeof value,
+                                       5000), 0);
+    assert_string_equal(value, "SIGTERM");
+    assert_false(testproc_poll(&w->proc));
+    pthread_mutex_lock(&b.lock);
+    b.release = true;
+    pthread_cond_broadcast(&b.cond);
+    pthread_mutex_unlock(&b.lock);
+    pthread_join(thread, NULL);
+    assert_int_equal(b.rc, CURLE_OK);
+    assert_int_equal(b.reply.code, 200);
+    assert_non_null(strstr(b.reply.body, "\"allowed\":true"));
+    assert_int_equal(testproc_wait(&w->proc, EXIT_TIMEOUT_MS, &code), 0);
+    assert_int_equal(code, 0);
+    testcurl_reply_release(&b.reply);
+    curl_easy_cleanup(idle);
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+    free(body);
+}
+
+/* ---- health endpoints ---------------------------------------------------- */
+
+static void
+check_health(CURL *curl, const char *scheme, int port)
+{
+    static const char *const names[] = {
+        "exportflows_webhook_admission_reviews_total{result=\"allowed\"} ",
+        "exportflows_webhook_admission_reviews_total{result=\"denied\"} ",
+        "exportflows_webhook_admission_reviews_total{result=\"error\"} ",
+        "exportflows_webhook_admission_review_duration_seconds_bucket",
+        "exportflows_webhook_http_requests_total{code=\"200\"}",
+        "exportflows_webhook_tls_certificate_not_after_seconds ",
+        "exportflows_webhook_build_info{",
+    };
+    struct testcurl_reply reply;
+    char url[128];
+
+    assert_int_equal(testcurl_request(curl, "GET", testcurl_url(url, sizeof url, scheme, port,
+                                                                "/healthz"),
+                                      NULL, NULL, 0, &reply), CURLE_OK);
+    assert_int_equal(reply.code, 200);
+    testcurl_reply_release(&reply);
+    assert_int_equal(testcurl_request(curl, "GET", testcurl_url(url, sizeof url, scheme, port,
+                                                                "/readyz"),
+                                      NULL, NULL, 0, &reply), CURLE_OK);
+    assert_int_equal(reply.code, 200);
+    testcurl_reply_release(&reply);
+    assert_int_equal(testcurl_request(curl, "GET", testcurl_url(url, sizeof url, scheme, port,
+                                                                "/metrics"),
+                                      NULL, NULL, 0, &reply), CURLE_OK);
+    assert_int_equal(reply.code, 200);
+    assert_non_null(strstr(reply.content_type, "text/plain"));
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!strstr(reply.body, names[i])) {
+            fail_msg("%s://.../metrics lacks %s", scheme, names[i]);
+        }
+    }
+    assert_non_null(strstr(reply.body,
+                           "exportflows_webhook_admission_reviews_total{result=\"denied\"} 1"));
+    testcurl_reply_release(&reply);
+}
+
+static void
+test_webhook_health_endpoints(void **state)
+{
+    struct webhook *w = *state;
+    CURL *https = testcurl_new(w->ca_bundle);
+    CURL *http = testcurl_new(NULL);
+    struct testcurl_reply reply;
+
+    webhook_start_args(w, NULL);
+    post_case(w, https, "denied-duplicate", NULL, &reply);
+    assert_int_equal(reply.code, 200);
+    testcurl_reply_release(&reply);
+    check_health(https, "https", w->port);
+    check_health(http, "http", w->health_port);
+    curl_easy_cleanup(http);
+    curl_easy_cleanup(https);
+}
+
+/* ---- command line ------------------------------------------------------- */
+
+static int
+run_to_exit(struct webhook *w, const char *const *argv)
+{
+    char *log = testutil_path(w->dir, "usage.log");
+    struct testproc p;
+    int code = -1;
+
+    assert_int_equal(testproc_start(&p, argv, NULL, log), 0);
+    assert_int_equal(testproc_wait(&p, EXIT_TIMEOUT_MS, &code), 0);
+    testproc_release(&p);
+    free(log);
+    return code;
+}
+
+static void
+test_webhook_bad_usage_exits_2(void **state)
+{
+    struct webhook *w = *state;
+    char *bin = testutil_bin("exportflows-webhook");
+    char *key = testutil_path(w->secret, "tls.key");
+    char *missing = testutil_path(w->dir, "missing.crt");
+    const char *no_cert[] = { bin, "--listen", "127.0.0.1:0", NULL };
+    const char *unreadable[] = { bin, "--tls-cert-file", missing, "--tls-private-key-file",
+                                 key, "--listen", "127.0.0.1:0", "--health-listen", "off",
+                                 NULL };
+    const char *unknown[] = { bin, "--bogus", NULL };
+    const char *bad_uint[] = { bin, "--sflow-header", "1000", NULL };
+    const char *help[] = { bin, "--help", NULL };
+
+    assert_int_equal(run_to_exit(w, no_cert), 2);
+    assert_int_equal(run_to_exit(w, unreadable), 2);
+    assert_int_equal(run_to_exit(w, unknown), 2);
+    assert_int_equal(run_to_exit(w, bad_uint), 2);
+    assert_int_equal(run_to_exit(w, help), 0);
+    free(missing);
+    free(key);
+    free(bin);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_webhook_allows_proposal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_denies_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_http_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_keepalive_reuses_connection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_certificate_swap_under_load, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_sigterm_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_health_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_bad_usage_exits_2, setup, teardown),
+    };
+    int failed;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}

@@ -1,0 +1,186 @@
+/* testutil — see testutil.h. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Files larger than this are not test data. */
+#define READ_FILE_MAX (64u << 20)
+
+struct testutil_deadline
+testutil_deadline_ms(unsigned ms)
+{
+    struct testutil_deadline d;
+
+    clock_gettime(CLOCK_MONOTONIC, &d.at);
+    d.at.tv_sec += ms / 1000;
+    d.at.tv_nsec += (long) (ms % 1000) * 1000000;
+    if (d.at.tv_nsec >= 1000000000) {
+        d.at.tv_sec++;
+        d.at.tv_nsec -= 1000000000;
+    }
+    return d;
+}
+
+unsigned
+testutil_deadline_left_ms(const struct testutil_deadline *d)
+{
+    struct timespec now;
+    long long left;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    left = (long long) (d->at.tv_sec - now.tv_sec) * 1000
+           + (d->at.tv_nsec - now.tv_nsec) / 1000000;
+    return left > 0 ? (unsigned) left : 0;
+}
+
+bool
+testutil_deadline_passed(const struct testutil_deadline *d)
+{
+    return testutil_deadline_left_ms(d) == 0;
+}
+
+void
+testutil_nap(unsigned ms)
+{
+    struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
+
+    while (nanosleep(&t, &t) && errno == EINTR) {
+        continue;
+    }
+}
+
+unsigned long long
+testutil_now_us(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (unsigned long long) t.tv_sec * 1000000 + (unsigned long long) t.tv_nsec / 1000;
+}
+
+char *
+testutil_tempdir(const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    char buf[4096];
+
+    snprintf(buf, sizeof buf, "%s/exportflows-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    return mkdtemp(buf) ? strdup(buf) : NULL;
+}
+
+static int
+rmtree_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    remove(path);
+    return 0;
+}
+
+void
+testutil_rmtree(const char *path)
+{
+    if (path) {
+        nftw(path, rmtree_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+char *
+testutil_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = NULL;
+    size_t used = 0, size = 0;
+
+    if (fd < 0) {
+        return NULL;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (size - used < 2) {
+            char *bigger = size < READ_FILE_MAX ? realloc(buf, size ? size * 2 : 4096) : NULL;
+
+            if (!bigger) {
+                goto fail;
+            }
+            buf = bigger;
+            size = size ? size * 2 : 4096;
+        }
+        n = read(fd, buf + used, size - used - 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            goto fail;
+        }
+        if (n == 0) {
+            break;
+        }
+        used += (size_t) n;
+    }
+    close(fd);
+    buf[used] = '\0';
+    if (len) {
+        *len = used;
+    }
+    return buf;
+
+fail:
+    close(fd);
+    free(buf);
+    return NULL;
+}
+
+int
+testutil_write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int error = 0;
+
+    if (fd < 0) {
+        return -errno;
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            error = -errno;
+            break;
+        }
+        data += n;
+        len -= (size_t) n;
+    }
+    if (close(fd) && !error) {
+        error = -errno;
+    }
+    return error;
+}
+
+char *
+testutil_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+
+    if (!path) {
+        abort();
+    }
+    snprintf(path, n, "%s/%s", dir, name);
+    return path;
+}
+
+char *
+testutil_bin(const char *name)
+{
+    const char *dir = getenv("EXPORTFLOWS_BIN_DIR");
+
+    return testutil_path(dir && *dir ? dir : "bin", name);
+}

@@ -1,0 +1,46 @@
+/* testutil — small helpers for tests: deadlines, temporary directories, files,
+ * where the built programs are.
+ *
+ * Tests never sleep to synchronise: they poll a condition until a deadline,
+ * napping a few milliseconds between checks (testutil_nap()). */
+#ifndef EXPORTFLOWS_TESTS_TESTUTIL_H
+#define EXPORTFLOWS_TESTS_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* A point in CLOCK_MONOTONIC time. */
+struct testutil_deadline {
+    struct timespec at;
+};
+
+struct testutil_deadline testutil_deadline_ms(unsigned ms);
+bool testutil_deadline_passed(const struct testutil_deadline *d);
+/* Milliseconds left, 0 when passed. */
+unsigned testutil_deadline_left_ms(const struct testutil_deadline *d);
+/* Sleeps 'ms' milliseconds: only between polls of a condition. */
+void testutil_nap(unsigned ms);
+/* Microseconds since an arbitrary point, for measuring. */
+unsigned long long testutil_now_us(void);
+
+/* Creates a fresh directory "$TMPDIR/exportflows-<tag>.XXXXXX".  Caller removes it
+ * with testutil_rmtree() and frees the name with free(); NULL on failure. */
+char *testutil_tempdir(const char *tag);
+/* Removes 'path' and everything under it; accepts NULL. */
+void testutil_rmtree(const char *path);
+
+/* Reads a whole file.  Caller frees the result (NUL-terminated; '*len' without
+ * the NUL when 'len' is not NULL); NULL on failure. */
+char *testutil_read_file(const char *path, size_t *len);
+/* Writes 'len' bytes to 'path' (created or truncated, mode 0644).  0 or -errno. */
+int testutil_write_file(const char *path, const char *data, size_t len);
+
+/* "<dir>/<name>" in a malloc()ed string the caller frees; aborts on ENOMEM. */
+char *testutil_path(const char *dir, const char *name);
+
+/* Where a program built from cmd/<name> is: $EXPORTFLOWS_BIN_DIR/<name>, or
+ * bin/<name> when the variable is unset.  Caller frees. */
+char *testutil_bin(const char *name);
+
+#endif

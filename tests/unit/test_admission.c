@@ -1,0 +1,476 @@
+/* Tests of the admission module: AdmissionReview v1 in, reply out.
+ *
+ * Most cases are files: tests/data/admission/<case>/request.json with either
+ * expected.json (the exact reply) or expected-error (the one-line reason of the
+ * 400 answer).  With EXPORTFLOWS_UPDATE_EXPECTED=1 the test writes those files
+ * from what the code does instead, for a person to review. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <jansson.h>
+
+#include "exportflows/admission.h"
+#include "exportflows/fielderr.h"
+#include "../lib/testutil.h"
+
+#define DATA_DIR "tests/data/admission"
+
+/* Reviews 'body' and returns the parsed reply, asserting success. */
+static json_t *
+review_ok(const char *body, struct admission_summary *summary)
+{
+    struct errmsg err = { "" };
+    char *reply = NULL;
+    size_t len = 0;
+    json_error_t jerr;
+    json_t *json;
+    int error;
+
+    error = admission_review(body, strlen(body), NULL, &reply, &len, summary, &err);
+    if (error) {
+        fail_msg("admission_review: %d %s", error, err.text);
+    }
+    assert_int_equal(strlen(reply), len);
+    json = json_loadb(reply, len, JSON_REJECT_DUPLICATES, &jerr);
+    assert_non_null(json);
+    free(reply);
+    return json;
+}
+
+static char *
+read_case_file(const char *dir, const char *name)
+{
+    char *path = testutil_path(dir, name);
+    char *text = testutil_read_file(path, NULL);
+
+    free(path);
+    return text;
+}
+
+static bool
+update_mode(void)
+{
+    const char *v = getenv("EXPORTFLOWS_UPDATE_EXPECTED");
+
+    return v && !strcmp(v, "1");
+}
+
+static void
+write_case_file(const char *dir, const char *name, const char *text)
+{
+    char *path = testutil_path(dir, name);
+
+    assert_int_equal(testutil_write_file(path, text, strlen(text)), 0);
+    free(path);
+}
+
+/* Checks what every reply must be: the envelope, the echoed uid, no patch,
+ * warnings within Kubernetes' limits. */
+static void
+check_reply_invariants(const json_t *reply, const char *uid)
+{
+    const json_t *response = json_object_get(reply, "response");
+    const json_t *warnings = json_object_get(response, "warnings");
+    size_t total = 0, i;
+    const json_t *w;
+
+    assert_string_equal(json_string_value(json_object_get(reply, "apiVersion")),
+                        "admission.k8s.io/v1");
+    assert_string_equal(json_string_value(json_object_get(reply, "kind")), "AdmissionReview");
+    assert_string_equal(json_string_value(json_object_get(response, "uid")), uid);
+    assert_true(json_is_boolean(json_object_get(response, "allowed")));
+    assert_null(json_object_get(response, "patch"));
+    assert_null(json_object_get(response, "patchType"));
+    json_array_foreach(warnings, i, w) {
+        assert_true(strlen(json_string_value(w)) <= FIELDERR_WARNING_MAX);
+        total += strlen(json_string_value(w));
+    }
+    assert_true(total <= FIELDERR_WARNINGS_TOTAL_MAX);
+}
+
+static void
+run_reply_case(const char *dir, const char *body)
+{
+    struct admission_summary summary;
+    json_t *request = json_loads(body, 0, NULL);
+    json_t *reply = review_ok(body, &summary);
+    char *expected_text = read_case_file(dir, "expected.json");
+    const char *uid = json_string_value(json_object_get(json_object_get(request, "request"),
+                                                        "uid"));
+
+    check_reply_invariants(reply, uid);
+    assert_string_equal(summary.uid, uid);
+    assert_int_equal(summary.allowed,
+                     json_is_true(json_object_get(json_object_get(reply, "response"),
+                                                  "allowed")));
+    if (update_mode()) {
+        char *text = json_dumps(reply, JSON_INDENT(2));
+
+        write_case_file(dir, "expected.json", text);
+        free(text);
+    } else {
+        json_t *expected;
+
+        if (!expected_text) {
+            fail_msg("%s: no expected.json", dir);
+        }
+        expected = json_loads(expected_text, JSON_REJECT_DUPLICATES, NULL);
+        assert_non_null(expected);
+        if (!json_equal(expected, reply)) {
+            char *got = json_dumps(reply, JSON_INDENT(2));
+
+            fail_msg("%s: reply differs from expected.json; got:\n%s", dir, got);
+        }
+        json_decref(expected);
+    }
+    free(expected_text);
+    json_decref(reply);
+    json_decref(request);
+}
+
+static void
+run_error_case(const char *dir, const char *body, size_t len)
+{
+    struct errmsg err = { "" };
+    char *reply = NULL, *expected;
+    size_t reply_len = 0;
+
+    assert_int_equal(admission_review(body, len, NULL, &reply, &reply_len, NULL, &err),
+                     -EINVAL);
+    assert_null(reply);
+    assert_null(strchr(err.text, '\n'));
+    if (update_mode()) {
+        char line[ERRMSG_MAX + 1];
+
+        snprintf(line, sizeof line, "%s\n", err.text);
+        write_case_file(dir, "expected-error", line);
+        return;
+    }
+    expected = read_case_file(dir, "expected-error");
+    assert_non_null(expected);
+    expected[strcspn(expected, "\n")] = '\0';
+    assert_string_equal(err.text, expected);
+    free(expected);
+}
+
+static void
+test_admission_data_cases(void **state)
+{
+    DIR *d = opendir(DATA_DIR);
+    struct dirent *e;
+    size_t n_cases = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char *dir, *body;
+        size_t len;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        dir = testutil_path(DATA_DIR, e->d_name);
+        {
+            char *path = testutil_path(dir, "request.json");
+
+            body = testutil_read_file(path, &len);
+            free(path);
+        }
+        assert_non_null(body);
+        print_message("case %s\n", e->d_name);
+        if (!strncmp(e->d_name, "bad-", 4)) {
+            run_error_case(dir, body, len);
+        } else {
+            run_reply_case(dir, body);
+        }
+        n_cases++;
+        free(body);
+        free(dir);
+    }
+    closedir(d);
+    assert_true(n_cases >= 20);
+}
+
+static char *
+case_body(const char *name)
+{
+    char *dir = testutil_path(DATA_DIR, name);
+    char *body = read_case_file(dir, "request.json");
+
+    free(dir);
+    assert_non_null(body);
+    return body;
+}
+
+/* kubectl prints "The Network \"cluster\" is invalid: <field>: <message>" from
+ * details.causes; the names below are what it reads. */
+static void
+test_admission_deny_is_kubernetes_invalid(void **state)
+{
+    char *body = case_body("denied-duplicate");
+    struct admission_summary summary;
+    json_t *reply = review_ok(body, &summary);
+    const json_t *status = json_object_get(json_object_get(reply, "response"), "status");
+    const json_t *details = json_object_get(status, "details");
+    const json_t *cause = json_array_get(json_object_get(details, "causes"), 0);
+
+    assert_false(summary.allowed);
+    assert_true(summary.checked);
+    assert_int_equal(summary.n_errors, 1);
+    assert_string_equal(summary.operation, "CREATE");
+    assert_string_equal(summary.name, "cluster");
+    assert_int_equal(json_integer_value(json_object_get(status, "code")), 422);
+    assert_string_equal(json_string_value(json_object_get(status, "reason")), "Invalid");
+    assert_string_equal(json_string_value(json_object_get(details, "kind")), "Network");
+    assert_string_equal(json_string_value(json_object_get(details, "name")), "cluster");
+    assert_string_equal(json_string_value(json_object_get(details, "group")),
+                        "operator.openshift.io");
+    assert_string_equal(json_string_value(json_object_get(cause, "field")),
+                        "spec.exportNetworkFlows.netFlow[2]");
+    assert_string_equal(json_string_value(json_object_get(cause, "reason")),
+                        "FieldValueDuplicate");
+    assert_non_null(strstr(json_string_value(json_object_get(cause, "message")),
+                           "Duplicate value: \"172.30.158.150:2056\""));
+    assert_non_null(strstr(json_string_value(json_object_get(status, "message")),
+                           "Network.operator.openshift.io \"cluster\" is invalid: "
+                           "spec.exportNetworkFlows.netFlow[2]: Duplicate value"));
+    json_decref(reply);
+    free(body);
+}
+
+/* Rule 9: an UPDATE that leaves an invalid exportNetworkFlows as it was, in
+ * another shape and spelling, is allowed with warnings naming the errors. */
+static void
+test_admission_ratchets_unchanged_update(void **state)
+{
+    char *body = case_body("allowed-ratchet-unchanged-invalid");
+    struct admission_summary summary;
+    json_t *reply = review_ok(body, &summary);
+    const json_t *response = json_object_get(reply, "response");
+
+    assert_true(summary.allowed);
+    assert_true(summary.ratcheted);
+    assert_true(summary.n_errors > 0);
+    assert_true(json_is_true(json_object_get(response, "allowed")));
+    assert_null(json_object_get(response, "status"));
+    assert_true(json_array_size(json_object_get(response, "warnings")) >= 2);
+    json_decref(reply);
+    free(body);
+}
+
+static void
+test_admission_delete_allowed_unchecked(void **state)
+{
+    char *body = case_body("allowed-delete");
+    struct admission_summary summary;
+    json_t *reply = review_ok(body, &summary);
+
+    assert_true(summary.allowed);
+    assert_false(summary.checked);
+    assert_string_equal(summary.operation, "DELETE");
+    json_decref(reply);
+    free(body);
+}
+
+static void
+test_admission_deadline_passed(void **state)
+{
+    char *body = case_body("allowed-proposal");
+    struct timespec past = { 0, 0 };
+    struct errmsg err = { "" };
+    char *reply = NULL;
+    size_t len = 0;
+
+    assert_int_equal(admission_review(body, strlen(body), &past, &reply, &len, NULL, &err),
+                     -ETIMEDOUT);
+    assert_null(reply);
+    assert_true(strlen(err.text) > 0);
+    free(body);
+}
+
+static void
+test_admission_deadline_future(void **state)
+{
+    char *body = case_body("allowed-proposal");
+    struct timespec later = admission_deadline(10 * 1000 * 1000);
+    char *reply = NULL;
+    size_t len = 0;
+
+    assert_int_equal(admission_review(body, strlen(body), &later, &reply, &len, NULL, NULL), 0);
+    assert_non_null(reply);
+    free(reply);
+    free(body);
+}
+
+/* A uid with control characters must not reach a log line as is. */
+static void
+test_admission_summary_is_printable(void **state)
+{
+    const char *body =
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+        "\"request\":{\"uid\":\"a\\nb\\u0001\",\"operation\":\"DELETE\","
+        "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"}}}";
+    struct admission_summary summary;
+    json_t *reply = review_ok(body, &summary);
+
+    assert_string_equal(summary.uid, "a?b?");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(reply, "response"),
+                                                          "uid")), "a\nb\001");
+    json_decref(reply);
+}
+
+/* Many long errors under ratcheting: warnings stay within Kubernetes' limits. */
+static void
+test_admission_warnings_within_limits(void **state)
+{
+    json_t *request = json_load_file(DATA_DIR "/allowed-ratchet-unchanged-invalid/request.json",
+                                     0, NULL);
+    json_t *list = json_array();
+    json_t *spec_old, *spec_new;
+    struct admission_summary summary;
+    char *body;
+    json_t *reply;
+
+    assert_non_null(request);
+    for (int i = 0; i < 10; i++) {
+        json_array_append_new(list, json_sprintf("[fd00:1234:5678:9abc:def0:1234:5678:%x]:%d",
+                                                 i, 70000 + i));
+    }
+    spec_new = json_object_get(json_object_get(json_object_get(request, "request"), "object"),
+                               "spec");
+    spec_old = json_object_get(json_object_get(json_object_get(request, "request"),
+                                               "oldObject"), "spec");
+    json_object_set_new(spec_new, "exportNetworkFlows",
+                        json_pack("{s:O, s:O, s:O}", "netFlow", list, "sFlow", list,
+                                  "ipfix", list));
+    json_object_set_new(spec_old, "exportNetworkFlows",
+                        json_pack("{s:O, s:O, s:O}", "netFlow", list, "sFlow", list,
+                                  "ipfix", list));
+    body = json_dumps(request, JSON_COMPACT);
+    reply = review_ok(body, &summary);
+    check_reply_invariants(reply, "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_true(summary.ratcheted);
+    assert_true(summary.n_errors >= 20);
+    assert_true(summary.n_warnings > 10);
+    json_decref(reply);
+    free(body);
+    json_decref(list);
+    json_decref(request);
+}
+
+static void
+test_admission_parse_timeout(void **state)
+{
+    static const struct { const char *text; int error; uint64_t us; } cases[] = {
+        { "10s", 0, 10000000 }, { "1m0s", 0, 60000000 }, { "2.5s", 0, 2500000 },
+        { "500ms", 0, 500000 }, { "1h", 0, 3600000000ULL }, { "750us", 0, 750 },
+        { "1\xc2\xb5s", 0, 1 }, { "1500ns", 0, 2 }, { "1m30s", 0, 90000000 },
+        { "0s", -ERANGE, 0 }, { "2h", -ERANGE, 0 }, { "99999999999999999h", -ERANGE, 0 },
+        { "", -EINVAL, 0 }, { "10", -EINVAL, 0 }, { "s", -EINVAL, 0 },
+        { "-1s", -EINVAL, 0 }, { "10 s", -EINVAL, 0 }, { "10x", -EINVAL, 0 },
+        { "1.s", 0, 1000000 }, { ".5s", 0, 500000 }, { ".s", -EINVAL, 0 },
+        { "1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s", -EINVAL, 0 },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t us = 12345;
+        int error = admission_parse_timeout(cases[i].text, &us);
+
+        if (error != cases[i].error) {
+            fail_msg("'%s': got %d, want %d", cases[i].text, error, cases[i].error);
+        }
+        assert_int_equal(us, error ? 12345 : cases[i].us);
+    }
+}
+
+/* Allocation failures inside jansson, at every point: the review either
+ * succeeds or fails cleanly, never crashes or leaks (ASan checks that).  jansson
+ * reports some allocation failures in its lexer as syntax errors, so -EINVAL is
+ * accepted too while allocations fail; once they all succeed the outcome must be
+ * the normal one. */
+static size_t alloc_budget;
+static bool alloc_limited;
+
+static void *
+limited_malloc(size_t size)
+{
+    if (alloc_limited) {
+        if (alloc_budget == 0) {
+            return NULL;
+        }
+        alloc_budget--;
+    }
+    return malloc(size);
+}
+
+/* True when the review of 'body' finished as it does without failures. */
+static bool
+review_with_budget(const char *body, bool bad, size_t budget)
+{
+    struct errmsg err = { "" };
+    char *reply = NULL;
+    size_t len = 0;
+    bool starved;
+    int error;
+
+    alloc_budget = budget;
+    alloc_limited = true;
+    error = admission_review(body, strlen(body), NULL, &reply, &len, NULL, &err);
+    starved = alloc_budget == 0;
+    alloc_limited = false;
+    free(reply);
+    if (!starved) {
+        assert_int_equal(error, bad ? -EINVAL : 0);
+        return true;
+    }
+    if (error != -ENOMEM && error != -EINVAL && error != 0) {
+        fail_msg("%zu allocations: %d %s", budget, error, err.text);
+    }
+    return false;
+}
+
+static void
+test_admission_allocation_failures(void **state)
+{
+    static const char *const names[] = { "denied-many-errors", "allowed-ratchet-unchanged-invalid",
+                                         "allowed-proposal", "bad-duplicate-key" };
+
+    json_set_alloc_funcs(limited_malloc, free);
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        char *body = case_body(names[c]);
+        size_t budget = 0;
+
+        while (!review_with_budget(body, !strncmp(names[c], "bad-", 4), budget)) {
+            assert_true(++budget < 100000);
+        }
+        assert_true(budget > 10);
+        free(body);
+    }
+    json_set_alloc_funcs(malloc, free);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admission_data_cases),
+        cmocka_unit_test(test_admission_deny_is_kubernetes_invalid),
+        cmocka_unit_test(test_admission_ratchets_unchanged_update),
+        cmocka_unit_test(test_admission_delete_allowed_unchecked),
+        cmocka_unit_test(test_admission_deadline_passed),
+        cmocka_unit_test(test_admission_deadline_future),
+        cmocka_unit_test(test_admission_summary_is_printable),
+        cmocka_unit_test(test_admission_warnings_within_limits),
+        cmocka_unit_test(test_admission_parse_timeout),
+        cmocka_unit_test(test_admission_allocation_failures),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,360 @@
+/* test_flowconfig — the applier's input: strict parsing, canonical text, hash,
+ * comparison.
+ *
+ * Data cases: tests/data/flowconfig/<case>/input.json is config text and
+ * <case>/expected either "error: <errmsg text>" or "ok" then
+ * "canonical: <flowconfig_dump()>" (re-parsing the canonical text must give the
+ * same config).  EXPORTFLOWS_UPDATE_EXPECTED=1 rewrites the expected files.
+ * The code tests pin the exact text and hash of the DESIGN.md example, the
+ * comparison rules, the size cap and an allocation-failure loop. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exportflows/flowconfig.h"
+#include "../lib/testutil.h"
+
+#define DATA_DIR "tests/data/flowconfig"
+
+static void
+assert_roundtrip(const struct flowconfig *c)
+{
+    char *dump = flowconfig_dump(c);
+    struct flowconfig again;
+    struct errmsg err;
+    char *dump2;
+
+    assert_non_null(dump);
+    if (flowconfig_parse(dump, strlen(dump), &again, &err)) {
+        fail_msg("canonical text refused: %s: %s", err.text, dump);
+    }
+    assert_true(flowconfig_same(c, &again));
+    assert_int_equal(again.has_generation, c->has_generation);
+    assert_string_equal(again.hash, c->hash);
+    dump2 = flowconfig_dump(&again);
+    assert_string_equal(dump, dump2);
+    free(dump);
+    free(dump2);
+}
+
+/* "error: ..." or "ok\ncanonical: ...\n" for one config text. */
+static char *
+outcome(const char *text, size_t len)
+{
+    struct flowconfig c;
+    struct errmsg err;
+    char *result = NULL;
+    char *dump;
+    int rc = flowconfig_parse(text, len, &c, &err);
+
+    if (rc) {
+        assert_int_equal(rc, -EINVAL);
+        assert_true(asprintf(&result, "error: %s\n", err.text) > 0);
+        return result;
+    }
+    assert_roundtrip(&c);
+    dump = flowconfig_dump(&c);
+    assert_true(asprintf(&result, "ok\ncanonical: %s\n", dump) > 0);
+    free(dump);
+    return result;
+}
+
+static bool
+run_case(const char *dir)
+{
+    char *in_path = testutil_path(dir, "input.json");
+    char *want_path = testutil_path(dir, "expected");
+    size_t len;
+    char *text = testutil_read_file(in_path, &len);
+    char *want = testutil_read_file(want_path, NULL);
+    char *got;
+    bool ok;
+
+    assert_non_null(text);
+    got = outcome(text, len);
+    ok = want && !strcmp(want, got);
+    if (!ok && getenv("EXPORTFLOWS_UPDATE_EXPECTED")) {
+        assert_int_equal(testutil_write_file(want_path, got, strlen(got)), 0);
+        ok = true;
+    } else if (!ok) {
+        print_error("case %s\n--- expected\n%s--- actual\n%s", dir,
+                    want ? want : "(missing)\n", got);
+    }
+    free(in_path);
+    free(want_path);
+    free(text);
+    free(want);
+    free(got);
+    return ok;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+test_flowconfig_data_cases(void **state)
+{
+    DIR *d = opendir(DATA_DIR);
+    char **names = NULL;
+    size_t n = 0, failed = 0;
+    struct dirent *de;
+
+    assert_non_null(d);
+    while ((de = readdir(d))) {
+        if (de->d_name[0] != '.') {
+            names = realloc(names, (n + 1) * sizeof *names);
+            assert_non_null(names);
+            names[n++] = testutil_path(DATA_DIR, de->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, compare_names);
+    assert_true(n >= 40);
+    for (size_t i = 0; i < n; i++) {
+        failed += !run_case(names[i]);
+        free(names[i]);
+    }
+    free(names);
+    assert_int_equal(failed, 0);
+}
+
+/* The DESIGN.md example, built the way the publisher builds it. */
+static void
+design_config(struct flowconfig *ret, int64_t generation)
+{
+    static const char *const collectors[FLOWPROTO_N][3] = {
+        { "172.30.158.150:2056" },
+        { "172.30.158.150:6343" },
+        { ":4739", "[fd00::5]:4739", "172.30.158.150:2055" },
+    };
+    struct flowspec spec;
+    struct flowtuning tuning;
+
+    memset(&spec, 0, sizeof spec);
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        for (size_t i = 0; i < 3 && collectors[p][i]; i++) {
+            assert_int_equal(collector_parse(collectors[p][i],
+                                             &spec.proto[p].items[i], NULL), 0);
+            spec.proto[p].n++;
+        }
+    }
+    flowtuning_init(&tuning);
+    flowconfig_build(&spec, &tuning, generation, ret);
+}
+
+static const char design_text[] =
+    "{\"netFlow\":{\"collectors\":[\"172.30.158.150:2056\"],\"activeTimeout\":60},"
+    "\"sFlow\":{\"collectors\":[\"172.30.158.150:6343\"],\"agent\":\"ovn-k8s-mp0\","
+    "\"header\":128,\"sampling\":64,\"polling\":10},"
+    "\"ipfix\":{\"collectors\":[\"172.30.158.150:2055\",\"[fd00::5]:4739\",\":4739\"],"
+    "\"sampling\":400,\"cacheActiveTimeout\":60,\"cacheMaxFlows\":0,"
+    "\"obsDomainID\":123,\"obsPointID\":456}}";
+
+/* sha256 of design_text, computed with sha256sum. */
+static const char design_hash[] =
+    "sha256:13e816d062c4048d32a4cc8d4053bb9fed114ebf8fc11a6529d51ddb32782e4d";
+
+static void
+test_flowconfig_build_dump_hash(void **state)
+{
+    struct flowconfig c;
+    char hash[FLOWCONFIG_HASH_SIZE];
+    char *dump;
+    char *want;
+
+    design_config(&c, 7);
+    assert_true(c.has_generation);
+    assert_int_equal(c.generation, 7);
+    assert_string_equal(c.hash, design_hash);
+    flowconfig_hash(&c, hash);
+    assert_string_equal(hash, design_hash);
+    dump = flowconfig_dump(&c);
+    assert_true(asprintf(&want, "{\"generation\":7,\"hash\":\"%s\",%s", design_hash,
+                         design_text + 1) > 0);
+    assert_string_equal(dump, want);
+    free(dump);
+    free(want);
+    /* Without a generation, and the hash does not depend on it. */
+    design_config(&c, -1);
+    assert_false(c.has_generation);
+    assert_string_equal(c.hash, design_hash);
+    c.hash[0] = '\0';
+    dump = flowconfig_dump(&c);
+    assert_string_equal(dump, design_text);
+    free(dump);
+    assert_roundtrip(&c);
+}
+
+static void
+test_flowconfig_to_json(void **state)
+{
+    struct flowconfig c;
+    json_t *json;
+
+    design_config(&c, 3);
+    json = flowconfig_to_json(&c);
+    assert_non_null(json);
+    assert_int_equal(json_integer_value(json_object_get(json, "generation")), 3);
+    assert_string_equal(json_string_value(json_object_get(json, "hash")), design_hash);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json, "sFlow"),
+                                                        "sampling")), 64);
+    assert_int_equal(flowconfig_from_json(json, &c, NULL), 0);
+    assert_int_equal(c.generation, 3);
+    json_decref(json);
+}
+
+static void
+test_flowconfig_same_rules(void **state)
+{
+    struct flowconfig a, b;
+
+    design_config(&a, 1);
+    design_config(&b, 2);
+    assert_true(flowconfig_same(&a, &b));       /* generation ignored */
+    b.hash[0] = '\0';
+    assert_true(flowconfig_same(&a, &b));       /* hash ignored */
+    b.tuning.ipfix_sampling = 1;
+    assert_false(flowconfig_same(&a, &b));
+    design_config(&b, 2);
+    memcpy(b.tuning.sflow_agent, "eth0", 5);
+    assert_false(flowconfig_same(&a, &b));
+    design_config(&b, 2);
+    b.spec.proto[FLOWPROTO_IPFIX].n = 2;
+    assert_false(flowconfig_same(&a, &b));
+    /* Tuning of a protocol that is off does not matter. */
+    design_config(&a, 1);
+    design_config(&b, 1);
+    a.spec.proto[FLOWPROTO_NETFLOW].n = 0;
+    b.spec.proto[FLOWPROTO_NETFLOW].n = 0;
+    b.tuning.netflow_active_timeout = 5;
+    assert_true(flowconfig_same(&a, &b));
+    b.spec.proto[FLOWPROTO_NETFLOW].n = 1;
+    assert_false(flowconfig_same(&a, &b));
+}
+
+/* The hash and text do not depend on the order of the collectors. */
+static void
+test_flowconfig_order_independent(void **state)
+{
+    static const char a[] = "{\"ipfix\":{\"collectors\":[\":1\",\"10.0.0.2:1\","
+                            "\"10.0.0.1:1\"]}}";
+    static const char b[] = "{\"ipfix\":{\"collectors\":[\"10.0.0.1:1\",\":1\","
+                            "\"10.0.0.2:1\"]}}";
+    struct flowconfig ca, cb;
+    char ha[FLOWCONFIG_HASH_SIZE], hb[FLOWCONFIG_HASH_SIZE];
+
+    assert_int_equal(flowconfig_parse(a, strlen(a), &ca, NULL), 0);
+    assert_int_equal(flowconfig_parse(b, strlen(b), &cb, NULL), 0);
+    assert_true(flowconfig_same(&ca, &cb));
+    flowconfig_hash(&ca, ha);
+    flowconfig_hash(&cb, hb);
+    assert_string_equal(ha, hb);
+}
+
+static void
+test_flowconfig_size_cap(void **state)
+{
+    size_t len = FLOWCONFIG_MAX_BYTES + 1;
+    char *text = malloc(len);
+    struct flowconfig c;
+    struct errmsg err;
+
+    assert_non_null(text);
+    memset(text, ' ', len);
+    text[0] = '{';
+    text[len - 1] = '}';
+    assert_int_equal(flowconfig_parse(text, len, &c, &err), -E2BIG);
+    assert_string_equal(err.text, "config is 65537 bytes, more than the 65536 allowed");
+    assert_int_equal(flowconfig_parse(text, len - 1, &c, &err), -EINVAL);
+    text[len - 2] = '}';
+    assert_int_equal(flowconfig_parse(text, len - 1, &c, &err), 0);
+    free(text);
+}
+
+static size_t alloc_count, alloc_budget;
+
+static void *
+budget_malloc(size_t size)
+{
+    return alloc_count++ < alloc_budget ? malloc(size) : NULL;
+}
+
+/* Each allocation of a parse fails in turn: a clean error (-ENOMEM, or -EINVAL
+ * where jansson reports the failure as a syntax error) or a success, no crash,
+ * no leak (the sanitizer build checks), '*ret' untouched on failure. */
+static void
+test_flowconfig_alloc_failures(void **state)
+{
+    struct flowconfig design, c;
+    char *text;
+
+    design_config(&design, 9);
+    text = flowconfig_dump(&design);
+    assert_non_null(text);
+    for (alloc_budget = 0;; alloc_budget++) {
+        struct errmsg err;
+        int rc;
+
+        memset(&c, 0, sizeof c);
+        alloc_count = 0;
+        json_set_alloc_funcs(budget_malloc, free);
+        rc = flowconfig_parse(text, strlen(text), &c, &err);
+        json_set_alloc_funcs(malloc, free);
+        if (rc == 0) {
+            assert_true(flowconfig_same(&c, &design));
+            assert_true(alloc_count <= alloc_budget);
+            break;
+        }
+        /* jansson reports most allocation failures as syntax errors. */
+        assert_true(rc == -ENOMEM || rc == -EINVAL);
+        assert_true(strlen(err.text) > 0);
+        assert_int_equal(c.generation, 0);
+        assert_true(alloc_budget < 10000);
+    }
+    free(text);
+}
+
+static void
+test_flowconfig_defaults(void **state)
+{
+    struct flowtuning t;
+
+    flowtuning_init(&t);
+    assert_int_equal(t.netflow_active_timeout, 60);
+    assert_string_equal(t.sflow_agent, "ovn-k8s-mp0");
+    assert_int_equal(t.sflow_header, 128);
+    assert_int_equal(t.sflow_sampling, 64);
+    assert_int_equal(t.sflow_polling, 10);
+    assert_int_equal(t.ipfix_sampling, 400);
+    assert_int_equal(t.ipfix_cache_active_timeout, 60);
+    assert_int_equal(t.ipfix_cache_max_flows, 0);
+    assert_int_equal(t.ipfix_obs_domain_id, 123);
+    assert_int_equal(t.ipfix_obs_point_id, 456);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flowconfig_data_cases),
+        cmocka_unit_test(test_flowconfig_build_dump_hash),
+        cmocka_unit_test(test_flowconfig_to_json),
+        cmocka_unit_test(test_flowconfig_same_rules),
+        cmocka_unit_test(test_flowconfig_order_independent),
+        cmocka_unit_test(test_flowconfig_size_cap),
+        cmocka_unit_test(test_flowconfig_alloc_failures),
+        cmocka_unit_test(test_flowconfig_defaults),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
