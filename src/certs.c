@@ -136,8 +136,8 @@ is_ip_address(const char *s)
     return ip != NULL;
 }
 
-/* Names go into OpenSSL's comma-separated syntax, so a name holding a comma or
- * a colon-free oddity must not smuggle in another entry. */
+/* Names go into OpenSSL's comma-separated "DNS:a,IP:b" syntax: a comma, a
+ * quote, a backslash or white space in one could smuggle in another entry. */
 static bool
 name_is_valid(const char *s)
 {

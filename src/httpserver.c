@@ -42,6 +42,8 @@
 #include "tlscreds.h"
 
 #define HTTPSERVER_DEFAULT_MAX_BODY (3u * 1024 * 1024)
+/* Bodies are held whole in memory; past this a bigger cap is a mistake. */
+#define HTTPSERVER_MAX_BODY_LIMIT (1024u * 1024 * 1024)
 #define HTTPSERVER_DEFAULT_MAX_CONNECTIONS 1024
 #define HTTPSERVER_DEFAULT_MAX_PER_IP 64
 #define HTTPSERVER_DEFAULT_IDLE_S 30
@@ -438,11 +440,11 @@ read_client_ca(const char *file, char **ret, struct errmsg *err)
         errmsg_set(err, r, "cannot read '%s': %s", file, strerror(-r));
         goto out;
     }
+    buf[len] = '\0';
     if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
         r = errmsg_set(err, -EINVAL, "'%s' holds no PEM certificate", file);
         goto out;
     }
-    buf[len] = '\0';
     *ret = buf;
     buf = NULL;
 out:
@@ -1090,6 +1092,14 @@ copy_config(struct httpserver *s, const struct httpserver_config *cfg,
 {
     if (cfg->n_routes > HTTPSERVER_MAX_ROUTES || (cfg->n_routes && !cfg->routes)) {
         return errmsg_set(err, -EINVAL, "too many routes (max %d)", HTTPSERVER_MAX_ROUTES);
+    }
+    if (cfg->max_body > HTTPSERVER_MAX_BODY_LIMIT) {
+        return errmsg_set(err, -EINVAL, "maximum body size %zu is over the limit of %u bytes",
+                          cfg->max_body, HTTPSERVER_MAX_BODY_LIMIT);
+    }
+    if (cfg->threads > HTTPSERVER_MAX_THREADS) {
+        return errmsg_set(err, -EINVAL, "%u threads is over the limit of %d",
+                          cfg->threads, HTTPSERVER_MAX_THREADS);
     }
     for (size_t i = 0; i < cfg->n_routes; i++) {
         const struct httpserver_route *r = &cfg->routes[i];

@@ -48,6 +48,7 @@ kube_client_create(struct kubeconfig *cfg, struct kube_client **ret, struct errm
     }
     c = calloc(1, sizeof *c);
     if (!c) {
+        curl_global_cleanup();
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     c->cfg = cfg;
@@ -76,6 +77,7 @@ kube_client_destroy(struct kube_client *client)
         curl_multi_cleanup(client->multi);
     }
     free(client);
+    curl_global_cleanup();      /* balances kube_client_create()'s init */
 }
 
 struct kubeconfig *

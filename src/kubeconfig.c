@@ -476,8 +476,9 @@ static int
 apply_document(struct kubeconfig *cfg, yaml_document_t *doc, const char *context,
                const char *base, struct errmsg *err)
 {
-    yaml_node_t *root = yaml_document_get_root_node(doc), *ctx, *cluster, *user;
+    yaml_node_t *root = yaml_document_get_root_node(doc), *ctx, *cluster, *user = NULL;
     const char *cluster_name, *user_name, *ns;
+    int r;
 
     if (!root || root->type != YAML_MAPPING_NODE) {
         return errmsg_set(err, -EINVAL, "not a kubeconfig (no top-level mapping)");
@@ -498,18 +499,23 @@ apply_document(struct kubeconfig *cfg, yaml_document_t *doc, const char *context
         return errmsg_set(err, -EINVAL, "cluster '%s' of context '%s' not found",
                           cluster_name, context);
     }
-    user = user_name ? ynamed(doc, ymap_get(doc, root, "users"), user_name, "user") : NULL;
-    if (user_name && !user) {
-        return errmsg_set(err, -EINVAL, "user '%s' of context '%s' not found", user_name,
-                          context);
+    /* A context without a user is fine: the server may not need credentials. */
+    if (user_name) {
+        user = ynamed(doc, ymap_get(doc, root, "users"), user_name, "user");
+        if (!user) {
+            return errmsg_set(err, -EINVAL, "user '%s' of context '%s' not found",
+                              user_name, context);
+        }
     }
     cfg->namespace = strdup(ns ? ns : "default");
     if (!cfg->namespace) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    int r = apply_cluster(cfg, doc, cluster, cluster_name, base, err);
-
-    return r || !user ? r : apply_user(cfg, doc, user, user_name, base, err);
+    r = apply_cluster(cfg, doc, cluster, cluster_name, base, err);
+    if (!r && user) {
+        r = apply_user(cfg, doc, user, user_name, base, err);
+    }
+    return r;
 }
 
 static int

@@ -125,6 +125,7 @@ apply_defaults(struct kubewatch_config *c)
     c->backoff_min_ms = c->backoff_min_ms ? c->backoff_min_ms : 500;
     c->backoff_max_ms = c->backoff_max_ms ? c->backoff_max_ms : 30000;
     c->list_timeout_ms = c->list_timeout_ms ? c->list_timeout_ms : 60000;
+    c->max_items = c->max_items ? c->max_items : 10000;
 }
 
 static void
@@ -251,7 +252,7 @@ wait_ms(struct kubewatch *w, unsigned ms)
 
 /* Moves the items of one LIST page into 'all'. */
 static int
-take_items(json_t *all, json_t *page, struct errmsg *err)
+take_items(struct kubewatch *w, json_t *all, json_t *page, struct errmsg *err)
 {
     json_t *items = json_object_get(page, "items");
 
@@ -260,6 +261,10 @@ take_items(json_t *all, json_t *page, struct errmsg *err)
     }
     if (!json_is_array(items)) {
         return errmsg_set(err, -EPROTO, "LIST reply with items that are not a list");
+    }
+    if (json_array_size(items) > w->cfg.max_items - json_array_size(all)) {
+        return errmsg_set(err, -E2BIG, "LIST %s: more than %zu items", w->path,
+                          w->cfg.max_items);
     }
     return json_array_extend(all, items) ? errmsg_set(err, -ENOMEM, "out of memory") : 0;
 }
@@ -297,7 +302,7 @@ do_list(struct kubewatch *w, struct errmsg *err)
         page = NULL;
         r = list_page(w, cont, &page, err);
         if (!r) {
-            r = take_items(all, page, err);
+            r = take_items(w, all, page, err);
         }
         if (r) {
             break;
@@ -420,8 +425,9 @@ run(void *arg)
         if (r == -ECANCELED || atomic_load(&w->stopping)) {
             break;
         }
-        if (r == -ESTALE) {
-            /* 410 Gone: the history is lost; LIST again right away. */
+        if (r == -ESTALE && !listing) {
+            /* 410 Gone: the history is lost; LIST again right away.  (A LIST whose
+             * continue token expired gets 410 too; that one backs off below.) */
             atomic_fetch_add(&w->gone_count, 1);
             w->rv[0] = '\0';
             continue;

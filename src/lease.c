@@ -372,10 +372,14 @@ run(void *arg)
     struct lease *l = arg;
 
     while (!atomic_load(&l->stopping)) {
-        int r = lease_step(l, NULL);
+        struct errmsg err = { "" };
+        int r = lease_step(l, &err);
 
         if (r == -ECANCELED || atomic_load(&l->stopping)) {
             break;
+        }
+        if (r && r != -EBUSY && l->cfg.on_error) {
+            l->cfg.on_error(l->cfg.ctx, r, err.text);
         }
         after_step(l, r);
         /* Candidates spread their tries a little (x1..1.2) as client-go does. */

@@ -74,10 +74,10 @@ reserve(struct watchstream *ws, size_t extra, struct errmsg *err)
 }
 
 static int
-emit(const char *line, size_t len, watchstream_line_fn *fn, void *ctx)
+emit(char *line, size_t len, watchstream_line_fn *fn, void *ctx)
 {
     if (len > 0 && line[len - 1] == '\r') {
-        len--;
+        line[--len] = '\0';
     }
     return len ? fn(ctx, line, len) : 0;
 }

@@ -7,10 +7,10 @@
  *
  * Threading contract: a kube_client is used by one thread at a time; nothing in it
  * is thread-safe except kube_client_interrupt().  Use one client per thread (a
- * kubewatch and a lease each make their own).  Programs call
- * curl_global_init(CURL_GLOBAL_DEFAULT) once before starting threads and
- * curl_global_cleanup() at exit; kube_client_create() calls curl_global_init()
- * itself, which is enough for single-threaded programs and tests.
+ * kubewatch and a lease each make their own).  kube_client_create() calls
+ * curl_global_init() and kube_client_destroy() the matching curl_global_cleanup();
+ * libcurl (7.84 and later, built thread-safe) counts these calls, so libcurl's
+ * global state lives exactly as long as some client does.
  *
  * Errors: every call returns 0 or a negative errno value with a one-line message in
  * 'err' ("GET /api/v1/namespaces/x/configmaps/y: 404 Not Found: configmaps \"y\"

@@ -58,6 +58,7 @@ struct kubewatch_config {
     unsigned list_timeout_ms;   /* deadline of one LIST page; 0: 60000 */
     size_t max_event;           /* one watch event; 0: WATCHSTREAM_MAX_LINE_DEFAULT */
     size_t max_list;            /* one LIST page reply; 0: KUBE_MAX_BODY_DEFAULT */
+    size_t max_items;           /* items of all LIST pages together; 0: 10000 */
 };
 
 struct kubewatch_callbacks {

@@ -18,7 +18,8 @@
  * kube_client).  lease_is_leader() is lock-free and may be called from any thread;
  * it also turns false by itself when the last successful renewal is older than the
  * renew deadline, even if the lease thread is stuck.  'on_change' runs on the lease
- * thread, or on the thread calling lease_stop() for the final "false".
+ * thread, or on the thread calling lease_stop() for the final "false"; 'on_error'
+ * runs on the lease thread.
  * lease_stop() may be called from any thread except from 'on_change'.  Without
  * lease_start(), a caller may drive lease_step() and lease_release() itself from
  * one thread. */
@@ -45,6 +46,8 @@ struct lease_config {
     unsigned retry_period_ms;   /* 0: LEASE_RETRY_PERIOD_MS; < renew deadline */
     /* Optional: told each time leadership is gained or lost. */
     void (*on_change)(void *ctx, bool leader);
+    /* Optional: told about each failed step (not about "held by another"). */
+    void (*on_error)(void *ctx, int code, const char *message);
     void *ctx;
 };
 

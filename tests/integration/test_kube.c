@@ -361,6 +361,49 @@ test_kube_incluster_token_is_reread_after_401(void **state)
     kube_client_destroy(admin);
 }
 
+/* A kubeconfig in the file form, trusting 'ca' (under the control plane's pki/). */
+static struct kubeconfig *
+file_kubeconfig(const char *ca)
+{
+    struct kubeconfig *kc = NULL;
+    struct errmsg err = { "" };
+    char path[300];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/kubeconfig-files", cp_dir);
+    f = fopen(path, "we");
+    assert_non_null(f);
+    fprintf(f, "apiVersion: v1\nkind: Config\n"
+            "clusters: [{name: c, cluster: {server: '%s', certificate-authority: pki/%s}}]\n"
+            "users: [{name: u, user: {client-certificate: pki/admin.crt, "
+            "client-key: pki/admin.key}}]\n"
+            "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+            kubeconfig_server(cfg), ca);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(kubeconfig_load_file(path, NULL, &kc, &err), 0);
+    return kc;
+}
+
+static void
+test_kube_verifies_the_server_certificate(void **state)
+{
+    struct kubeconfig *good = file_kubeconfig("ca.crt");
+    struct kubeconfig *wrong = file_kubeconfig("admin.crt");    /* not the issuer */
+    struct kube_client *c = NULL;
+    struct errmsg err = { "" };
+
+    assert_int_equal(kube_client_create(good, &c, &err), 0);
+    assert_int_equal(kube_get(c, "/api/v1/namespaces/default", 0, NULL, &err), 0);
+    kube_client_destroy(c);
+
+    assert_int_equal(kube_client_create(wrong, &c, &err), 0);
+    assert_int_equal(kube_get(c, "/api/v1/namespaces/default", 0, NULL, &err), -EPROTO);
+    assert_non_null(strstr(err.text, "certificate"));
+    kube_client_destroy(c);
+    kubeconfig_destroy(good);
+    kubeconfig_destroy(wrong);
+}
+
 /* ---- kubewatch ---- */
 
 /* What a watch user sees, rebuilt level-triggered: name -> data.key. */
@@ -554,8 +597,11 @@ test_kubewatch_survives_apiserver_restart(void **state)
     struct recorder rec;
     struct errmsg err = { "" };
     char ns[64], coll[128], expected[300];
+    /* Short watches: kube-apiserver's graceful shutdown waits for open watches,
+     * and the server ending a watch is a path worth taking too. */
     struct kubewatch_config wc = { .path = coll, .backoff_min_ms = 200,
-                                   .backoff_max_ms = 1000 };
+                                   .backoff_max_ms = 1000, .timeout_min_s = 2,
+                                   .timeout_max_s = 4 };
     struct expect e = { &rec, expected };
     struct kubewatch_stats stats;
 
@@ -566,8 +612,7 @@ test_kubewatch_survives_apiserver_restart(void **state)
     put_cm(c, ns, "a", "1");
     assert_int_equal(kubewatch_create(cfg, &wc, &recorder_callbacks, &rec, &w, &err), 0);
     assert_int_equal(kubewatch_start(w, &err), 0);
-    snprintf(expected, sizeof expected, "{\"a\": \"1\", \"kube-root-ca.crt\": \"\"}");
-    /* kube-root-ca.crt needs the controller manager, which does not run here. */
+    /* Only "a": kube-root-ca.crt comes from the controller manager, not run here. */
     snprintf(expected, sizeof expected, "{\"a\": \"1\"}");
     assert_true(eventually(state_is, &e, 10000));
 
@@ -582,6 +627,9 @@ test_kubewatch_survives_apiserver_restart(void **state)
     assert_true(eventually(state_is, &e, 30000));
 
     kubewatch_stats(w, &stats);
+    fprintf(stderr, "restart: lists %lu watches %lu events %lu bookmarks %lu gone %lu "
+            "errors %lu\n", stats.lists, stats.watches, stats.events, stats.bookmarks,
+            stats.gone, stats.errors);
     assert_true(stats.errors >= 1);     /* the watch did break */
     assert_true(stats.watches >= 2);
     kubewatch_destroy(w);
@@ -629,6 +677,10 @@ test_lease_acquire_renew_release_takeover(void **state)
     uint64_t t0;
 
     unique_name(name, sizeof name, "lease");
+    lc.renew_deadline_ms = 20000;       /* longer than the lease: refused */
+    assert_int_equal(lease_create(cfg, &lc, &a, &err), -EINVAL);
+    assert_null(a);
+    lc.renew_deadline_ms = 0;
     assert_int_equal(lease_create(cfg, &lc, &a, &err), 0);
     lc.identity = "node-b";
     assert_int_equal(lease_create(cfg, &lc, &b, &err), 0);
@@ -669,6 +721,7 @@ main(void)
         cmocka_unit_test(test_kube_apply_creates_and_forces),
         cmocka_unit_test(test_kube_reply_over_the_cap_is_an_error),
         cmocka_unit_test(test_kube_incluster_token_is_reread_after_401),
+        cmocka_unit_test(test_kube_verifies_the_server_certificate),
         cmocka_unit_test(test_kubewatch_sees_added_modified_deleted),
         cmocka_unit_test(test_lease_acquire_renew_release_takeover),
         /* Last: it restarts the API server. */

@@ -3,7 +3,7 @@
 # kube-apiserver, no controller-manager, scheduler or nodes) on loopback for
 # tests, with everything kept under one directory DIR.
 #
-#   control-plane.sh start DIR              generate certs, start etcd and
+#   control-plane.sh start DIR              fresh certs and etcd data, start etcd and
 #                                           kube-apiserver, wait until ready
 #   control-plane.sh stop DIR               stop both (TERM, then KILL)
 #   control-plane.sh restart-apiserver DIR  stop and start kube-apiserver only,
@@ -132,7 +132,7 @@ write_env() {
         for v in KUBECONFIG APISERVER_URL APISERVER_PORT ETCD_ENDPOINT ETCD_PEER_PORT \
                  ETCD_PID APISERVER_PID K8S_BIN_DIR K8S_CA_CERT K8S_CA_KEY \
                  K8S_ADMIN_CERT K8S_ADMIN_KEY K8S_CONTROL_PLANE_DIR; do
-            printf 'export %s=%q\n' "$v" "${!v}"
+            printf 'export %s=%q\n' "$v" "${!v:-}"
         done
     } >"$dir/env.tmp"
     mv "$dir/env.tmp" "$dir/env"
@@ -216,16 +216,17 @@ start_etcd() {
     # Single member, plain HTTP on loopback only.  --unsafe-no-fsync: test
     # data is disposable and fsync makes a small VM's disk the bottleneck.
     ETCD_PID=$(spawn "$dir/logs/etcd.log" "$K8S_BIN_DIR/etcd" \
-        --name default \
+        --name exportflows-test \
         --data-dir "$dir/etcd" \
         --listen-client-urls "$ETCD_ENDPOINT" \
         --advertise-client-urls "$ETCD_ENDPOINT" \
         --listen-peer-urls "http://127.0.0.1:$pport" \
         --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-        --initial-cluster "default=http://127.0.0.1:$pport" \
+        --initial-cluster "exportflows-test=http://127.0.0.1:$pport" \
         --initial-cluster-state new \
         --unsafe-no-fsync \
         --log-level warn)
+    write_env   # record the pid at once, so that stop works even if we are interrupted
     wait_pid=$ETCD_PID wait_name=etcd \
         wait_for "etcd health at $ETCD_ENDPOINT" "$dir/logs/etcd.log" etcd_healthy
 }
@@ -243,12 +244,15 @@ start_apiserver() {
     echo "=== kube-apiserver start $(date -u +%FT%TZ) on port $APISERVER_PORT ===" \
         >>"$dir/logs/kube-apiserver.log"
     # --advertise-address=127.0.0.1 keeps the machine's real addresses out of
-    # the cluster (the "kubernetes" Service endpoint); no traffic goes to the
-    # service range, it is only a config value.
+    # the cluster.  Endpoints may not hold loopback IPs, so the reconciler of
+    # the "kubernetes" Service endpoints is off (it would log an error every
+    # few seconds); nothing here routes to the Service anyway: the service
+    # range is only a config value, no traffic goes there.
     APISERVER_PID=$(spawn "$dir/logs/kube-apiserver.log" "$K8S_BIN_DIR/kube-apiserver" \
         --etcd-servers "$ETCD_ENDPOINT" \
         --bind-address 127.0.0.1 \
         --advertise-address 127.0.0.1 \
+        --endpoint-reconciler-type none \
         --secure-port "$APISERVER_PORT" \
         --cert-dir "$dir/apiserver" \
         --tls-cert-file "$pki/apiserver.crt" \
@@ -259,9 +263,10 @@ start_apiserver() {
         --service-account-signing-key-file "$pki/sa.key" \
         --authorization-mode RBAC \
         --service-cluster-ip-range 10.96.0.0/24)
+    write_env   # record the pid at once, so that stop works even if we are interrupted
     wait_pid=$APISERVER_PID wait_name=kube-apiserver \
         wait_for "kube-apiserver /readyz at $APISERVER_URL" "$dir/logs/kube-apiserver.log" \
-        api_get /readyz
+        api_get /readyz || return 1
     # /readyz does not cover the bootstrap controller creating the "default"
     # namespace; tests expect it to exist, so wait for it too.
     wait_pid=$APISERVER_PID wait_name=kube-apiserver \
@@ -283,13 +288,15 @@ bind_conflict() { tail -n 50 "$1" 2>/dev/null | grep -qi 'address already in use
 cmd_start() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    if [ -f "$dir/env" ]; then
-        load_env
-        if pid_is "${ETCD_PID:-}" etcd || pid_is "${APISERVER_PID:-}" kube-apiserver; then
-            die "a control plane from $dir is still running; stop it first"
-        fi
+    if [ -f "$dir/env" ] && ( load_env
+            pid_is "${ETCD_PID:-}" etcd || pid_is "${APISERVER_PID:-}" kube-apiserver ); then
+        die "a control plane from $dir is still running; stop it first"
     fi
+    # Everything DIR/env records; the caller's own KUBECONFIG etc. never leak in.
     K8S_CONTROL_PLANE_DIR=$dir
+    KUBECONFIG=$dir/kubeconfig
+    APISERVER_URL='' APISERVER_PORT='' APISERVER_PID=''
+    ETCD_ENDPOINT='' ETCD_PEER_PORT='' ETCD_PID=''
     K8S_BIN_DIR=${K8S_BIN_DIR:-$("$here/build-fixtures.sh" | tail -n1)}
     local b
     for b in etcd kube-apiserver; do
@@ -313,6 +320,8 @@ cmd_start() {
 
     for attempt in 1 2 3; do
         APISERVER_PORT=$(free_port "$cport $pport")
+        APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
+        write_kubeconfig
         if start_apiserver; then break; fi
         stop_pid "$APISERVER_PID" kube-apiserver
         if ! bind_conflict "$dir/logs/kube-apiserver.log" || [ "$attempt" -ge 3 ]; then
@@ -321,7 +330,6 @@ cmd_start() {
         fi
         log "port clash, retrying kube-apiserver on a new port"
     done
-    write_kubeconfig
     write_env
     log "kube-apiserver pid $APISERVER_PID at $APISERVER_URL; env: $dir/env"
 }

@@ -47,6 +47,15 @@ vswitchd_sync() {
         external_ids:exportflows-test-sync="$(date +%s%N)" >/dev/null
 }
 
+# vswitchd_running PID: true while PID runs.  A detached daemon that exited stays
+# a zombie until init reaps it, which can take seconds in a container; that
+# counts as gone.
+vswitchd_running() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # vswitchd_stop: asks ovs-vswitchd to exit, then kills it if it does not within
 # 5 s.  Safe to call when it never started.
 vswitchd_stop() {
@@ -55,7 +64,7 @@ vswitchd_stop() {
     pid=$(cat "$pidfile")
     kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        vswitchd_running "$pid" || return 0
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null

@@ -360,8 +360,13 @@ else
     show "nfdump NetFlow" "$NF"
 fi
 
-counters=$(sflow_counter_samples "$TMP/export.pcap" $SFLOW_PORT)
-if [ "$counters" -gt 0 ]; then
+# Counter samples come every polling interval (10 s) after sFlow was set up.
+counters_seen() {
+    counters=$(sflow_counter_samples "$TMP/export.pcap" $SFLOW_PORT)
+    [ "$counters" -gt 0 ]
+}
+counters=0
+if wait_for 15 counters_seen; then
     pass "sFlow sent $counters counter samples (polling every 10 s)"
 else
     fail "sFlow sent no counter samples"

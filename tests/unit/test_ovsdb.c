@@ -117,6 +117,52 @@ test_ovsdb_rpc_two_messages_in_one_read(void **state)
     pair_close(&p);
 }
 
+/* Any split of a stream of messages yields the same messages: feed one in chunks
+ * of 1 to 7 bytes, reading after each chunk. */
+static void
+test_ovsdb_rpc_any_split_yields_the_same_messages(void **state)
+{
+    static const char stream[] =
+        "{\"id\":1,\"result\":[\"a\\\\\",{\"b\":\"]}\"}]}"
+        "\r\n{\"method\":\"update\",\"params\":[\"m\",{\"T\":{\"u\":{\"new\":{}}}}]}"
+        "{\"id\":\"x\",\"method\":\"echo\",\"params\":[\"\\u00e9{\"]}";
+    struct pair p;
+    struct errmsg err;
+    size_t off = 0;
+    int got = 0;
+
+    pair_open(&p, 0);
+    srand(7);
+    while (off < sizeof stream - 1 || got < 3) {
+        size_t n = 1 + (size_t) (rand() % 7);
+        json_t *msg;
+
+        if (n > sizeof stream - 1 - off) {
+            n = sizeof stream - 1 - off;
+        }
+        if (n) {
+            assert_int_equal(write(p.peer, stream + off, n), (ssize_t) n);
+            off += n;
+        }
+        while (ovsdb_rpc_recv(p.rpc, &msg, &err) == 0) {
+            got++;
+            if (got == 1) {
+                assert_string_equal(json_string_value(json_object_get(
+                    json_array_get(json_object_get(msg, "result"), 1), "b")), "]}");
+            }
+            json_decref(msg);
+        }
+        assert_true(got <= 3);
+        if (off == sizeof stream - 1 && got < 3) {
+            assert_int_equal(recv_settled(&p, &msg, &err), 0);
+            got++;
+            json_decref(msg);
+        }
+    }
+    assert_int_equal(got, 3);
+    pair_close(&p);
+}
+
 static void
 test_ovsdb_rpc_oversize_is_an_error(void **state)
 {
@@ -538,6 +584,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ovsdb_rpc_partial_reads),
         cmocka_unit_test(test_ovsdb_rpc_two_messages_in_one_read),
+        cmocka_unit_test(test_ovsdb_rpc_any_split_yields_the_same_messages),
         cmocka_unit_test(test_ovsdb_rpc_oversize_is_an_error),
         cmocka_unit_test(test_ovsdb_rpc_complete_oversize_message_is_an_error),
         cmocka_unit_test(test_ovsdb_rpc_rejects_non_objects),

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# bench/applier.sh — how fast exportflows-applier gets a config change into OVS,
+# how fast it undoes drift, and how much memory it holds, against the native tool
+# (ovs-vsctl) making the same change in the same run.
+#
+# A private ovsdb-server (tests/system/lib-ovs.sh; no ovs-vswitchd needed) holds
+# br-int, managed by the applier, and br-base, which only the baseline touches.
+# The applier watches a kubelet-style ConfigMap directory.  bench/applier-latency.c
+# (compiled here against build/libexportflows.a) monitors the database and times
+# with CLOCK_MONOTONIC, alternating:
+#   applier  swap of ..data to a version with a new IPFIX sampling -> the IPFIX
+#            row committed on br-int (includes the config file settle delay);
+#   vsctl    `ovs-vsctl -- --id=@ipfix create ipfix ... -- set bridge br-base
+#            ipfix=@ipfix`, the same transaction, from spawn -> committed;
+# then drift: `ovs-vsctl clear bridge br-int netflow` -> netflow set again.
+# Prints p50/p99 of each, the ratios to the baseline, the applier's RSS next to
+# ovsdb-server's and sleep(1)'s, and the goals from docs/PERFORMANCE.md.  Exit 0
+# when the run completed: goals are reported, not enforced (the machine is
+# shared and noisy).
+#
+# Usage: bench/applier.sh [-n CHANGES] [--drifts N] [--gap-ms MS]
+#                         [--health-listen ADDR|none]
+# Needs: openvswitch-switch (ovsdb-server, ovsdb-tool, ovs-vsctl), cc, pkg-config;
+# builds bin/ and the library with make unless EXPORTFLOWS_BIN_DIR names a
+# directory with the programs (the library is then taken from
+# EXPORTFLOWS_BUILD_DIR, default build/).
+set -euo pipefail
+
+changes=100
+drifts=20
+gap_ms=30
+health=127.0.0.1:0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    -n) changes=$2; shift 2 ;;
+    --drifts) drifts=$2; shift 2 ;;
+    --gap-ms) gap_ms=$2; shift 2 ;;
+    --health-listen) health=$2; shift 2 ;;
+    *) echo "usage: $0 [-n CHANGES] [--drifts N] [--gap-ms MS] [--health-listen ADDR|none]" >&2
+       exit 2 ;;
+    esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+for tool in ovsdb-server ovsdb-tool ovs-vsctl cc pkg-config; do
+    command -v "$tool" >/dev/null || {
+        echo "bench: $tool is missing (apt-get install openvswitch-switch gcc pkg-config)" >&2
+        exit 2
+    }
+done
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+build_dir=${EXPORTFLOWS_BUILD_DIR:-$root/build}
+if [ -n "${EXPORTFLOWS_BIN_DIR:-}" ]; then
+    bin_dir=$EXPORTFLOWS_BIN_DIR
+    [ -f "$build_dir/libexportflows.a" ] || make -s "$build_dir/libexportflows.a" >/dev/null
+else
+    make -s programs >/dev/null
+    bin_dir=$root/bin
+fi
+applier_bin=$bin_dir/exportflows-applier
+[ -x "$applier_bin" ] || { say "no $applier_bin after make"; exit 1; }
+
+. "$root/tests/system/lib-ovs.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/exportflows-bench.XXXXXX")
+applier_pid=
+sleep_pid=
+cleanup() {
+    [ -n "$applier_pid" ] && kill "$applier_pid" 2>/dev/null && wait "$applier_pid" 2>/dev/null
+    [ -n "$sleep_pid" ] && kill "$sleep_pid" 2>/dev/null && wait "$sleep_pid" 2>/dev/null
+    ovs_db_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- the helper ---------------------------------------------------------------
+# shellcheck disable=SC2046 # pkg-config output is a list of flags
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$root/include" \
+    $(pkg-config --cflags jansson) "$root/bench/applier-latency.c" \
+    "$build_dir/libexportflows.a" $(pkg-config --libs jansson) -o "$work/applier-latency"
+
+# ---- OVSDB, the config directory, the applier ----------------------------------
+mkdir "$work/ovs" "$work/cm"
+ovs_db_start "$work/ovs" >/dev/null || { say "cannot start ovsdb-server"; exit 1; }
+ovs_vsctl add-br br-int -- add-br br-base
+
+# Version 0, as the helper writes versions 1..N: IPFIX sampling 1000 + version.
+mkdir "$work/cm/..bench0"
+cat >"$work/cm/..bench0/config.json" <<'EOF'
+{"generation": 100,
+ "netFlow": {"collectors": ["192.0.2.10:2056"], "activeTimeout": 60},
+ "sFlow": {"collectors": ["192.0.2.10:6343"], "agent": "ovn-k8s-mp0", "header": 128, "sampling": 64, "polling": 10},
+ "ipfix": {"collectors": ["192.0.2.10:4739"], "sampling": 1000, "cacheActiveTimeout": 60, "cacheMaxFlows": 0, "obsDomainID": 123, "obsPointID": 456}}
+EOF
+ln -s ..bench0 "$work/cm/..data"
+ln -s ..data/config.json "$work/cm/config.json"
+
+"$applier_bin" --config-file "$work/cm/config.json" --ovsdb "$OVS_DB" --bridge br-int \
+    --node-ip 10.0.0.9 --health-listen "$health" --log-level info \
+    >"$work/applier.log" 2>&1 &
+applier_pid=$!
+
+# ---- measure ---------------------------------------------------------------------
+started=$(date +%s)
+if ! "$work/applier-latency" --ovsdb "$OVS_DB" --config-dir "$work/cm" --changes "$changes" \
+    --drifts "$drifts" --gap-ms "$gap_ms" >"$work/samples.txt"; then
+    say "measurement failed; applier log:"
+    cat "$work/applier.log" >&2
+    exit 1
+fi
+elapsed=$(( $(date +%s) - started ))
+kill -0 "$applier_pid" 2>/dev/null || { say "the applier died:"; cat "$work/applier.log" >&2; exit 1; }
+
+# ---- memory: the applier after the run, next to two reference processes ---------
+sleep 60 &
+sleep_pid=$!
+sleep 0.2
+# mem PID: VmHWM VmRSS RssAnon RssFile (/proc/PID/status) and Pss
+# (/proc/PID/smaps_rollup: shared library pages divided among their users), KiB.
+mem() {
+    awk '$1 ~ /^(VmHWM|VmRSS|RssAnon|RssFile):$/ { v[$1] = $2 }
+        END { printf "%s %s %s %s", v["VmHWM:"], v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' \
+        "/proc/$1/status"
+    awk '$1 == "Pss:" { p = $2 } END { printf " %s\n", p ? p : "-" }' \
+        "/proc/$1/smaps_rollup" 2>/dev/null || echo " -"
+}
+ovsdb_pid=$(cat "$work/ovs/ovsdb-server.pid")
+read -r applier_hwm applier_rss applier_anon applier_file applier_pss < <(mem "$applier_pid")
+read -r ovsdb_hwm ovsdb_rss ovsdb_anon ovsdb_file ovsdb_pss < <(mem "$ovsdb_pid")
+read -r sleep_hwm sleep_rss sleep_anon sleep_file sleep_pss < <(mem "$sleep_pid")
+
+# ---- figures -------------------------------------------------------------------
+# pct P KIND [FIELD]: nearest-rank P-th percentile of the samples of KIND, in ms.
+pct() {
+    awk -v k="$2" -v f="${3:-2}" '$1 == k { print $f }' "$work/samples.txt" | sort -n |
+        awk -v p="$1" '{ v[NR] = $1 }
+            END { if (!NR) { print "-"; exit }
+                  i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1
+                  printf "%.2f", v[i] / 1000 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
+count() { awk -v k="$1" '$1 == k { n++ } END { print n + 0 }' "$work/samples.txt"; }
+
+settle_ms=$(sed -n 's/^#define SETTLE_MS \([0-9]*\).*/\1/p' "$root/src/configsource.c")
+# The applier's own send -> reply time of each config transaction (not drift).
+sed -n '/applied flow export/{/drift=false/s/.*duration_us=\([0-9]*\).*/tx \1/p}' \
+    "$work/applier.log" | tail -n "$changes" >>"$work/samples.txt"
+
+a50=$(pct 50 applier); a99=$(pct 99 applier)
+v50=$(pct 50 vsctl); v99=$(pct 99 vsctl)
+d50=$(pct 50 drift); d99=$(pct 99 drift)
+r50=$(pct 50 drift 3); r99=$(pct 99 drift 3)
+t50=$(pct 50 tx); t99=$(pct 99 tx)
+less_settle() { awk -v a="$1" -v s="$settle_ms" 'BEGIN { printf "%.2f", a - s }'; }
+
+printf 'machine: %s cores, %s\n' "$(nproc)" \
+    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+printf 'run: %s config changes alternating with %s ovs-vsctl changes, then %s drift repairs, %s ms apart; %s s; applier health server %s\n' \
+    "$(count applier)" "$(count vsctl)" "$(count drift)" "$gap_ms" "$elapsed" "$health"
+printf '%-44s %9s %9s %14s\n' 'latency to committed in OVSDB (ms)' p50 p99 'ratio p50/p99'
+printf '%-44s %9s %9s %14s\n' 'applier: config swap -> OVS' "$a50" "$a99" \
+    "$(ratio "$a50" "$v50")/$(ratio "$a99" "$v99")"
+printf '%-44s %9s %9s %14s\n' "  of which settle delay (fixed)" "$settle_ms" "$settle_ms" ''
+printf '%-44s %9s %9s %14s\n' "  the rest (read, plan, transaction)" "$(less_settle "$a50")" \
+    "$(less_settle "$a99")" "$(ratio "$(less_settle "$a50")" "$v50")/$(ratio "$(less_settle "$a99")" "$v99")"
+printf '%-44s %9s %9s %14s\n' "  applier's transaction send -> reply" "$t50" "$t99" ''
+printf '%-44s %9s %9s %14s\n' 'baseline: ovs-vsctl same change -> OVS' "$v50" "$v99" '1.00/1.00'
+printf '%-44s %9s %9s %14s\n' 'drift: ovs-vsctl clear -> repaired' "$d50" "$d99" \
+    "$(ratio "$d50" "$v50")/$(ratio "$d99" "$v99")"
+printf '%-44s %9s %9s %14s\n' '  clear seen -> repair seen (applier alone)' "$r50" "$r99" ''
+row() { printf '%-44s %9s %9s %9s %9s %9s\n' "$@"; }
+row 'memory (KiB)' VmHWM VmRSS RssAnon RssFile Pss
+row applier "$applier_hwm" "$applier_rss" "$applier_anon" "$applier_file" "$applier_pss"
+row ovsdb-server "$ovsdb_hwm" "$ovsdb_rss" "$ovsdb_anon" "$ovsdb_file" "$ovsdb_pss"
+row 'sleep(1)' "$sleep_hwm" "$sleep_rss" "$sleep_anon" "$sleep_file" "$sleep_pss"
+printf 'applier / ovsdb-server: peak RSS %s, RssAnon %s; applier / sleep(1): peak RSS %s\n' \
+    "$(ratio "$applier_hwm" "$ovsdb_hwm")" "$(ratio "$applier_anon" "$ovsdb_anon")" \
+    "$(ratio "$applier_hwm" "$sleep_hwm")"
+printf 'goal: config change -> OVS p99 < 50 ms: %s (%s ms)\n' \
+    "$(verdict "$(awk -v x="$a99" 'BEGIN { print (x < 50) }')")" "$a99"
+printf 'goal: applier RSS < 4 MiB: %s (peak RSS %s KiB, of which %s KiB anonymous)\n' \
+    "$(verdict "$(awk -v k="$applier_hwm" 'BEGIN { print (k < 4096) }')")" \
+    "$applier_hwm" "$applier_anon"

@@ -1,0 +1,434 @@
+/* Unit tests for kubewatch: the decisions (event -> action, backoff, watch
+ * timeouts) and the whole list/watch state machine against a scripted HTTP server
+ * on loopback that plays 410 Gone (as a reply and as an in-stream ERROR event), a
+ * 500, a cut stream and an oversized event. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+
+#include "exportflows/kubewatch.h"
+
+/* ---- decisions ---- */
+
+static void
+test_kubewatch_action_for_each_event(void **state)
+{
+    struct watchstream_event ev = { 0 };
+
+    ev.type = WATCHSTREAM_ADDED;
+    assert_int_equal(kubewatch_action_for(&ev), KUBEWATCH_DELIVER);
+    ev.type = WATCHSTREAM_DELETED;
+    assert_int_equal(kubewatch_action_for(&ev), KUBEWATCH_DELIVER);
+    ev.type = WATCHSTREAM_BOOKMARK;
+    assert_int_equal(kubewatch_action_for(&ev), KUBEWATCH_ADVANCE);
+    ev.type = WATCHSTREAM_ERROR;
+    ev.code = 410;
+    assert_int_equal(kubewatch_action_for(&ev), KUBEWATCH_RELIST);
+    ev.code = 500;
+    assert_int_equal(kubewatch_action_for(&ev), KUBEWATCH_RETRY);
+    ev.code = 0;
+    assert_int_equal(kubewatch_action_for(&ev), KUBEWATCH_RETRY);
+}
+
+static void
+test_kubewatch_backoff_doubles_with_jitter_and_cap(void **state)
+{
+    /* 'random' 0 gives the lower half-bound, UINT32_MAX the full delay. */
+    assert_int_equal(kubewatch_backoff_ms(0, 500, 30000, 0), 250);
+    assert_int_equal(kubewatch_backoff_ms(0, 500, 30000, UINT32_MAX), 500);
+    assert_int_equal(kubewatch_backoff_ms(3, 500, 30000, UINT32_MAX), 4000);
+    assert_int_equal(kubewatch_backoff_ms(6, 500, 30000, UINT32_MAX), 30000);
+    assert_int_equal(kubewatch_backoff_ms(31, 500, 30000, 0), 15000);
+    for (uint32_t r = 0; r < 1000; r++) {
+        unsigned d = kubewatch_backoff_ms(2, 500, 30000, r * 4294967u);
+
+        assert_in_range(d, 1000, 2000);
+    }
+}
+
+static void
+test_kubewatch_timeout_is_random_in_range(void **state)
+{
+    unsigned seen_min = 1000, seen_max = 0;
+
+    for (uint32_t r = 0; r < 2000; r++) {
+        unsigned t = kubewatch_timeout_s(240, 480, r * 2654435761u);
+
+        assert_in_range(t, 240, 480);
+        seen_min = t < seen_min ? t : seen_min;
+        seen_max = t > seen_max ? t : seen_max;
+    }
+    assert_true(seen_max - seen_min > 200);     /* spread, not constant */
+    assert_int_equal(kubewatch_timeout_s(5, 5, 12345), 5);
+}
+
+/* ---- a scripted HTTP server ---- */
+
+#define MAX_REQUESTS 16
+
+struct step {
+    const char *response;       /* status line, headers and body */
+    bool hold;                  /* keep the connection open until the server stops */
+};
+
+struct fake {
+    int listen_fd, quit[2], port;
+    pthread_t thread;
+    const struct step *script;
+    size_t n_script;
+    pthread_mutex_t lock;
+    char requests[MAX_REQUESTS][512];   /* request lines */
+    size_t n_requests;
+};
+
+/* Waits for 'fd' to be readable or the server to be told to quit. */
+static bool
+wait_readable(struct fake *f, int fd)
+{
+    struct pollfd p[2] = { { fd, POLLIN, 0 }, { f->quit[0], POLLIN, 0 } };
+
+    return poll(p, 2, 10000) > 0 && !p[1].revents && p[0].revents;
+}
+
+static bool
+read_request(struct fake *f, int fd, char *line, size_t size)
+{
+    char buf[4096];
+    size_t len = 0;
+
+    while (len < sizeof buf - 1 && wait_readable(f, fd)) {
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+
+        if (n <= 0) {
+            return false;
+        }
+        len += (size_t) n;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n")) {
+            snprintf(line, size, "%.*s", (int) strcspn(buf, "\r"), buf);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+serve(struct fake *f, int fd)
+{
+    char line[512];
+    const struct step *s;
+    size_t i;
+
+    if (!read_request(f, fd, line, sizeof line)) {
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    i = f->n_requests;
+    if (i < MAX_REQUESTS) {
+        memcpy(f->requests[i], line, sizeof line);
+        f->n_requests++;
+    }
+    pthread_mutex_unlock(&f->lock);
+    s = &f->script[i < f->n_script ? i : f->n_script - 1];
+    if (write(fd, s->response, strlen(s->response)) < 0) {
+        return;
+    }
+    if (s->hold) {
+        wait_readable(f, f->quit[0]);   /* until quit (or the client goes away) */
+    }
+}
+
+static void *
+fake_run(void *arg)
+{
+    struct fake *f = arg;
+
+    while (wait_readable(f, f->listen_fd)) {
+        int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            serve(f, fd);
+            close(fd);
+        }
+    }
+    return NULL;
+}
+
+static void
+fake_start(struct fake *f, const struct step *script, size_t n)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof sin;
+
+    memset(f, 0, sizeof *f);
+    f->script = script;
+    f->n_script = n;
+    pthread_mutex_init(&f->lock, NULL);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(f->listen_fd >= 0);
+    assert_int_equal(bind(f->listen_fd, (struct sockaddr *) &sin, sizeof sin), 0);
+    assert_int_equal(listen(f->listen_fd, 8), 0);
+    assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *) &sin, &len), 0);
+    f->port = ntohs(sin.sin_port);
+    assert_int_equal(pipe2(f->quit, O_CLOEXEC), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+    assert_int_equal(write(f->quit[1], "q", 1), 1);
+    pthread_join(f->thread, NULL);
+    close(f->listen_fd);
+    close(f->quit[0]);
+    close(f->quit[1]);
+    pthread_mutex_destroy(&f->lock);
+}
+
+static size_t
+fake_requests(struct fake *f)
+{
+    size_t n;
+
+    pthread_mutex_lock(&f->lock);
+    n = f->n_requests;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+/* ---- the state machine against the script ---- */
+
+#define OK_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+#define CM(name, rv) "{\"metadata\":{\"name\":\"" name "\",\"resourceVersion\":\"" rv "\"}}"
+#define EVENT(type, obj) "{\"type\":\"" type "\",\"object\":" obj "}\n"
+#define LIST(rv, items) OK_HEAD "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"" \
+    rv "\"},\"items\":[" items "]}"
+#define STATUS(code, reason) "{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" #code \
+    ",\"reason\":\"" reason "\",\"message\":\"" reason " from the script\"}"
+
+static const struct step script[] = {
+    /* 0 */ { LIST("10", CM("a", "9")), false },
+    /* 1: an event, a bookmark, then 410 in the stream; what follows it is ignored */
+    { OK_HEAD EVENT("ADDED", CM("b", "11")) EVENT("BOOKMARK", CM("", "12"))
+      EVENT("ERROR", STATUS(410, "Expired")) EVENT("MODIFIED", CM("b", "13")), false },
+    /* 2 */ { LIST("20", CM("a", "9") "," CM("b", "11")), false },
+    /* 3: 410 as the reply */
+    { "HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+      STATUS(410, "Gone"), false },
+    /* 4 */ { LIST("30", CM("a", "9") "," CM("b", "11") "," CM("c", "29")), false },
+    /* 5: a server error: back off, watch again from 30 */
+    { "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\n\r\n" STATUS(500, "InternalError"), false },
+    /* 6: the stream stops inside an event */
+    { OK_HEAD "{\"type\":\"MODIFIED\",\"obj", false },
+    /* 7: an event over the cap (max_event 200) */
+    { OK_HEAD EVENT("MODIFIED", "{\"metadata\":{\"name\":\"c\",\"resourceVersion\":\"30\","
+      "\"annotations\":{\"x\":\"" "0123456789012345678901234567890123456789"
+      "0123456789012345678901234567890123456789012345678901234567890123456789"
+      "0123456789012345678901234567890123456789012345678901234567890123456789\"}}}"), false },
+    /* 8: and finally a change, then silence */
+    { OK_HEAD EVENT("MODIFIED", CM("c", "31")), true },
+};
+
+struct seen {
+    pthread_mutex_t lock;
+    char log[2048];
+    unsigned synced, errors;
+};
+
+static void
+seen_append(struct seen *s, const char *text)
+{
+    size_t used = strlen(s->log);
+
+    snprintf(s->log + used, sizeof s->log - used, "%s ", text);
+}
+
+static void
+on_synced(void *ctx, const json_t *items)
+{
+    struct seen *s = ctx;
+    char text[64];
+
+    pthread_mutex_lock(&s->lock);
+    snprintf(text, sizeof text, "SYNCED:%zu", json_array_size(items));
+    seen_append(s, text);
+    s->synced++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void
+on_event(void *ctx, enum watchstream_type type, const json_t *obj)
+{
+    struct seen *s = ctx;
+    const json_t *meta = json_object_get(obj, "metadata");
+    char text[64];
+
+    pthread_mutex_lock(&s->lock);
+    snprintf(text, sizeof text, "%s:%s@%s", watchstream_type_name(type),
+             json_string_value(json_object_get(meta, "name")),
+             json_string_value(json_object_get(meta, "resourceVersion")));
+    seen_append(s, text);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void
+on_error(void *ctx, int code, const char *message)
+{
+    struct seen *s = ctx;
+
+    pthread_mutex_lock(&s->lock);
+    s->errors++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void
+write_kubeconfig(const char *path, int port)
+{
+    FILE *f = fopen(path, "we");
+
+    assert_non_null(f);
+    fprintf(f, "apiVersion: v1\nkind: Config\n"
+            "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
+            "contexts: [{name: fake, context: {cluster: fake}}]\n"
+            "current-context: fake\n", port);
+    assert_int_equal(fclose(f), 0);
+}
+
+static bool
+script_done(struct fake *f, struct seen *s)
+{
+    bool done;
+
+    pthread_mutex_lock(&s->lock);
+    done = strstr(s->log, "MODIFIED:c@31") != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return done && fake_requests(f) == sizeof script / sizeof *script;
+}
+
+static void
+test_kubewatch_relists_on_gone_and_resumes_after_errors(void **state)
+{
+    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_error };
+    char kubeconfig[] = "/tmp/exportflows-kubewatch-XXXXXX";
+    struct kubewatch_config wc = {
+        .path = "/api/v1/namespaces/ns/configmaps",
+        .field_selector = "metadata.name=x", .timeout_min_s = 100, .timeout_max_s = 200,
+        .backoff_min_ms = 10, .backoff_max_ms = 20, .max_event = 200,
+    };
+    struct seen seen = { .log = "" };
+    struct kubeconfig *cfg = NULL;
+    struct kubewatch *w = NULL;
+    struct kubewatch_stats stats;
+    struct errmsg err = { "" };
+    struct fake f;
+    uint64_t deadline, t0;
+    int fd;
+
+    pthread_mutex_init(&seen.lock, NULL);
+    fake_start(&f, script, sizeof script / sizeof *script);
+    fd = mkstemp(kubeconfig);
+    assert_true(fd >= 0);
+    close(fd);
+    write_kubeconfig(kubeconfig, f.port);
+    assert_int_equal(kubeconfig_load_file(kubeconfig, NULL, &cfg, &err), 0);
+    assert_int_equal(kubewatch_create(cfg, &wc, &cb, &seen, &w, &err), 0);
+    assert_int_equal(kubewatch_start(w, &err), 0);
+
+    deadline = now_ms() + 10000;
+    while (!script_done(&f, &seen) && now_ms() < deadline) {
+        struct timespec ts = { 0, 10000000 };
+
+        nanosleep(&ts, NULL);
+    }
+    assert_true(script_done(&f, &seen));
+    t0 = now_ms();
+    kubewatch_stop(w);          /* interrupts the held watch */
+    assert_true(now_ms() - t0 < 500);
+
+    assert_string_equal(seen.log, "SYNCED:1 ADDED:b@11 SYNCED:2 SYNCED:3 MODIFIED:c@31 ");
+    assert_string_equal(f.requests[0], "GET /api/v1/namespaces/ns/configmaps?limit=500"
+                        "&fieldSelector=metadata.name%3Dx HTTP/1.1");
+    assert_non_null(strstr(f.requests[1], "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1"));
+    assert_non_null(strstr(f.requests[1], "&resourceVersion=10&fieldSelector="));
+    assert_non_null(strstr(f.requests[2], "?limit=500"));
+    assert_non_null(strstr(f.requests[3], "&resourceVersion=20&"));
+    assert_non_null(strstr(f.requests[4], "?limit=500"));
+    for (int i = 5; i <= 8; i++) {
+        assert_non_null(strstr(f.requests[i], "&resourceVersion=30&"));
+    }
+    kubewatch_stats(w, &stats);
+    assert_int_equal(stats.lists, 3);
+    assert_int_equal(stats.watches, 6);
+    assert_int_equal(stats.events, 2);
+    assert_int_equal(stats.bookmarks, 1);
+    assert_int_equal(stats.gone, 2);
+    assert_int_equal(stats.errors, 3);  /* the 500, the cut stream, the big event */
+    assert_int_equal(seen.errors, 3);
+
+    kubewatch_destroy(w);
+    kubeconfig_destroy(cfg);
+    fake_stop(&f);
+    unlink(kubeconfig);
+    pthread_mutex_destroy(&seen.lock);
+}
+
+static void
+test_kubewatch_create_checks_its_arguments(void **state)
+{
+    static const struct kubewatch_callbacks none = { NULL, NULL, NULL };
+    struct kubewatch_config wc = { .path = "/api/v1/configmaps?x=1" };
+    struct kubewatch *w = NULL;
+    struct errmsg err = { "" };
+
+    assert_int_equal(kubewatch_create(NULL, &wc, &none, NULL, &w, &err), -EINVAL);
+    assert_null(w);
+    kubewatch_destroy(NULL);
+}
+
+static int
+teardown(void **state)
+{
+    curl_global_cleanup();
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kubewatch_action_for_each_event),
+        cmocka_unit_test(test_kubewatch_backoff_doubles_with_jitter_and_cap),
+        cmocka_unit_test(test_kubewatch_timeout_is_random_in_range),
+        cmocka_unit_test(test_kubewatch_relists_on_gone_and_resumes_after_errors),
+        cmocka_unit_test(test_kubewatch_create_checks_its_arguments),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
