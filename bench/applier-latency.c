@@ -179,6 +179,24 @@ handle_event(struct bench *b, const struct ovsdb_event *ev, uint64_t now_ms,
     return ovsdb_cache_update(b->cache, updates, err);
 }
 
+static int
+timed_out(const struct bench *b, const struct expect *e, struct errmsg *err)
+{
+    char *row = json_dumps(find_bridge(b->cache, e->bridge), JSON_COMPACT);
+    int rc;
+
+    if (e->sampling) {
+        rc = errmsg_set(err, -ETIMEDOUT, "timed out waiting for %s's IPFIX sampling %"
+                        PRId64 " (last seen %" PRId64 ")", e->bridge, e->sampling,
+                        bridge_ipfix_sampling(b->cache, e->bridge));
+    } else {
+        rc = errmsg_set(err, -ETIMEDOUT, "timed out waiting for %s's netflow %s: %s",
+                        e->bridge, e->netflow_set ? "set" : "cleared", row ? row : "");
+    }
+    free(row);
+    return rc;
+}
+
 /* Reads the monitor until 'e' holds after an update (then writes the time that
  * update was received to '*ret_us' and returns 0) or until 'deadline_us'
  * (-ETIMEDOUT).  'e' NULL: just keeps reading until the deadline, returns 0. */
@@ -207,8 +225,7 @@ wait_for(struct bench *b, const struct expect *e, uint64_t deadline_us,
         }
         t = now_us();
         if (t >= deadline_us) {
-            return e ? errmsg_set(err, -ETIMEDOUT, "timed out waiting for the change")
-                     : 0;
+            return e ? timed_out(b, e, err) : 0;
         }
         left = (deadline_us - t + 999) / 1000;
         ovsdb_client_wait(b->client, now_ms, &pfd, &timeout);

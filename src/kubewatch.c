@@ -173,35 +173,28 @@ kubewatch_create(struct kubeconfig *cfg, const struct kubewatch_config *wc,
         return errmsg_set(err, -EINVAL, "watch: resourceVersion too long");
     }
     w = calloc(1, sizeof *w);
-    if (!w) {
+    if (!w || init_sync(w)) {
+        free(w);
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     w->cfg = *wc;
     apply_defaults(&w->cfg);
-    w->cb = *cb;
-    w->ctx = ctx;
-    w->path = strdup(wc->path);
-    r = init_sync(w);
-    if (r || !w->path || add_param(&w->query, "fieldSelector", wc->field_selector)
-        || add_param(&w->query, "labelSelector", wc->label_selector)
-        || watchstream_create(wc->max_event, &w->stream)) {
-        free(w->path);
-        free(w->query);
-        watchstream_destroy(w->stream);
-        if (!r) {
-            pthread_cond_destroy(&w->wake);
-            pthread_mutex_destroy(&w->lock);
-        }
-        free(w);
-        return errmsg_set(err, -ENOMEM, "out of memory");
-    }
     w->cfg.path = w->cfg.field_selector = w->cfg.label_selector = NULL;
     w->cfg.resource_version = NULL;
+    w->cb = *cb;
+    w->ctx = ctx;
     if (wc->resource_version) {
         snprintf(w->rv, sizeof w->rv, "%s", wc->resource_version);
     }
     seed(w);
-    r = kube_client_create(cfg, &w->client, err);
+    w->path = strdup(wc->path);
+    if (!w->path || add_param(&w->query, "fieldSelector", wc->field_selector)
+        || add_param(&w->query, "labelSelector", wc->label_selector)
+        || watchstream_create(wc->max_event, &w->stream)) {
+        r = errmsg_set(err, -ENOMEM, "out of memory");
+    } else {
+        r = kube_client_create(cfg, &w->client, err);
+    }
     if (r) {
         kubewatch_destroy(w);
         return r;
