@@ -19,7 +19,11 @@
 # shared and noisy).
 #
 # Usage: bench/applier.sh [-n CHANGES] [--drifts N] [--gap-ms MS]
-#                         [--health-listen ADDR|none]
+#                         [--health-listen ADDR|none] [--samples FILE] [--settle-ms MS]
+# --samples keeps the raw samples (microseconds, one "KIND US" line each);
+# --settle-ms is the config settle delay of the applier under test, for the
+# breakdown (default: SETTLE_MS of src/configsource.c), when EXPORTFLOWS_BIN_DIR
+# holds one built with another.
 # Needs: openvswitch-switch (ovsdb-server, ovsdb-tool, ovs-vsctl), cc, pkg-config;
 # builds bin/ and the library with make unless EXPORTFLOWS_BIN_DIR names a
 # directory with the programs (the library is then taken from
@@ -30,13 +34,17 @@ changes=100
 drifts=20
 gap_ms=30
 health=127.0.0.1:0
+samples_out=
+settle_ms=
 while [ $# -gt 0 ]; do
     case "$1" in
     -n) changes=$2; shift 2 ;;
     --drifts) drifts=$2; shift 2 ;;
     --gap-ms) gap_ms=$2; shift 2 ;;
     --health-listen) health=$2; shift 2 ;;
-    *) echo "usage: $0 [-n CHANGES] [--drifts N] [--gap-ms MS] [--health-listen ADDR|none]" >&2
+    --samples) samples_out=$2; shift 2 ;;
+    --settle-ms) settle_ms=$2; shift 2 ;;
+    *) echo "usage: $0 [-n CHANGES] [--drifts N] [--gap-ms MS] [--health-listen ADDR|none] [--samples FILE] [--settle-ms MS]" >&2
        exit 2 ;;
     esac
 done
@@ -69,10 +77,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/exportflows-bench.XXXXXX")
 applier_pid=
 sleep_pid=
 cleanup() {
-    [ -n "$applier_pid" ] && kill "$applier_pid" 2>/dev/null && wait "$applier_pid" 2>/dev/null
-    [ -n "$sleep_pid" ] && kill "$sleep_pid" 2>/dev/null && wait "$sleep_pid" 2>/dev/null
+    local rc=$?
+    if [ -n "$applier_pid" ]; then kill "$applier_pid" 2>/dev/null; wait "$applier_pid" 2>/dev/null || :; fi
+    if [ -n "$sleep_pid" ]; then kill "$sleep_pid" 2>/dev/null; wait "$sleep_pid" 2>/dev/null || :; fi
     ovs_db_stop
     rm -rf "$work"
+    exit "$rc"
 }
 trap cleanup EXIT
 
@@ -127,15 +137,24 @@ mem() {
     awk '$1 == "Pss:" { p = $2 } END { printf " %s\n", p ? p : "-" }' \
         "/proc/$1/smaps_rollup" 2>/dev/null || echo " -"
 }
+# top_mappings PID N: the N mappings holding the most RSS, "name KiB, ...".
+top_mappings() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]"; sub(/.*\//, "", name) }
+        $1 == "Rss:" { rss[name] += $2 }
+        END { for (n in rss) print rss[n], n }' "/proc/$1/smaps" |
+        sort -rn | head -n "$2" | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 } END { print "" }'
+}
 ovsdb_pid=$(cat "$work/ovs/ovsdb-server.pid")
 read -r applier_hwm applier_rss applier_anon applier_file applier_pss < <(mem "$applier_pid")
 read -r ovsdb_hwm ovsdb_rss ovsdb_anon ovsdb_file ovsdb_pss < <(mem "$ovsdb_pid")
 read -r sleep_hwm sleep_rss sleep_anon sleep_file sleep_pss < <(mem "$sleep_pid")
+applier_top=$(top_mappings "$applier_pid" 8)
+applier_nlibs=$(awk '$6 ~ /\.so/ { print $6 }' "/proc/$applier_pid/maps" | sort -u | wc -l)
 
 # ---- figures -------------------------------------------------------------------
 # pct P KIND [FIELD]: nearest-rank P-th percentile of the samples of KIND, in ms.
 pct() {
-    awk -v k="$2" -v f="${3:-2}" '$1 == k { print $f }' "$work/samples.txt" | sort -n |
+    awk -v k="$2" -v f="${3:-2}" '$1 == k && $f != "-" { print $f }' "$work/samples.txt" | sort -n |
         awk -v p="$1" '{ v[NR] = $1 }
             END { if (!NR) { print "-"; exit }
                   i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1
@@ -145,11 +164,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
 count() { awk -v k="$1" '$1 == k { n++ } END { print n + 0 }' "$work/samples.txt"; }
 
-settle_ms=$(sed -n 's/^#define SETTLE_MS \([0-9]*\).*/\1/p' "$root/src/configsource.c")
+[ -n "$settle_ms" ] ||
+    settle_ms=$(sed -n 's/^#define SETTLE_MS \([0-9]*\).*/\1/p' "$root/src/configsource.c")
 # The applier's own send -> reply time of each config transaction (not drift).
 sed -n '/applied flow export/{/drift=false/s/.*duration_us=\([0-9]*\).*/tx \1/p}' \
     "$work/applier.log" | tail -n "$changes" >>"$work/samples.txt"
 
+[ -n "$samples_out" ] && cp "$work/samples.txt" "$samples_out"
+folded=$(awk '$1 == "drift" && $3 == "-" { n++ } END { print n + 0 }' "$work/samples.txt")
 a50=$(pct 50 applier); a99=$(pct 99 applier)
 v50=$(pct 50 vsctl); v99=$(pct 99 vsctl)
 d50=$(pct 50 drift); d99=$(pct 99 drift)
@@ -172,11 +194,14 @@ printf '%-44s %9s %9s %14s\n' 'baseline: ovs-vsctl same change -> OVS' "$v50" "$
 printf '%-44s %9s %9s %14s\n' 'drift: ovs-vsctl clear -> repaired' "$d50" "$d99" \
     "$(ratio "$d50" "$v50")/$(ratio "$d99" "$v99")"
 printf '%-44s %9s %9s %14s\n' '  clear seen -> repair seen (applier alone)' "$r50" "$r99" ''
+[ "$folded" = 0 ] ||
+    printf '  (%s of the clears reached the monitor in the same update as their repair)\n' "$folded"
 row() { printf '%-44s %9s %9s %9s %9s %9s\n' "$@"; }
 row 'memory (KiB)' VmHWM VmRSS RssAnon RssFile Pss
 row applier "$applier_hwm" "$applier_rss" "$applier_anon" "$applier_file" "$applier_pss"
 row ovsdb-server "$ovsdb_hwm" "$ovsdb_rss" "$ovsdb_anon" "$ovsdb_file" "$ovsdb_pss"
 row 'sleep(1)' "$sleep_hwm" "$sleep_rss" "$sleep_anon" "$sleep_file" "$sleep_pss"
+printf 'applier RSS by mapping (KiB): %s; %s shared libraries mapped\n' "$applier_top" "$applier_nlibs"
 printf 'applier / ovsdb-server: peak RSS %s, RssAnon %s; applier / sleep(1): peak RSS %s\n' \
     "$(ratio "$applier_hwm" "$ovsdb_hwm")" "$(ratio "$applier_anon" "$ovsdb_anon")" \
     "$(ratio "$applier_hwm" "$sleep_hwm")"

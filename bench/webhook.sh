@@ -7,6 +7,7 @@
 # worker threads/processes, and are driven by the same wrk command with a Lua
 # script that POSTs a realistic AdmissionReview: a full Network object with
 # netFlow, sFlow and IPFIX at 10 collectors each.  Prints req/s, p50/p99 latency,
+# CPU time per request of each server (steadier than req/s on a shared machine),
 # the ratios, and the webhook's peak RSS (VmHWM), checked against the goals in
 # docs/PERFORMANCE.md.  Exit 0 when the run completed (goals are reported, not
 # enforced, since shared machines are noisy).
@@ -172,7 +173,10 @@ EOF
 webhook_pid=$!
 webhook_port=
 for _ in $(seq 1 200); do
-    webhook_port=$(sed -n 's/.* listening address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/webhook.log" | head -n1)
+    # From the socket table rather than the "listening" line, which a log
+    # level above info hides.
+    webhook_port=$(ss -Htlnp 2>/dev/null | awk -v pid="pid=$webhook_pid," \
+        'index($0, pid) { n = split($4, a, ":"); print a[n]; exit }')
     [ -n "$webhook_port" ] && break
     kill -0 "$webhook_pid" 2>/dev/null || { cat "$work/webhook.log" >&2; exit 1; }
     sleep 0.05
@@ -253,13 +257,33 @@ to_us() {
         else if (v ~ /m$/) print n * 60000000; else if (v ~ /s$/) print n * 1000000; else print n }'
 }
 
-# run_wrk NAME PORT: warm up, measure, leave the figures in NAME_rps, NAME_p50, NAME_p99.
+# cpu_ticks PID...: user + system CPU time of the processes (all threads), in
+# clock ticks.  Throughput on a shared machine moves with the neighbours' load;
+# CPU time per request much less so.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+
+# run_wrk NAME PORT PID...: warm up, measure, leave the figures in NAME_rps,
+# NAME_p50, NAME_p99 and NAME_cpu (CPU microseconds per request of PID...).
 run_wrk() {
     local name=$1 port=$2 out=$work/wrk-$1.txt
+    shift 2
+    local ticks_before ticks_after hz requests
+    hz=$(getconf CLK_TCK)
     BENCH_BODY=$work/request.json wrk -t "$wrk_threads" -c "$connections" -d 2s \
         -s "$work/post.lua" "https://127.0.0.1:$port/validate" >/dev/null
+    ticks_before=$(cpu_ticks "$@")
     BENCH_BODY=$work/request.json wrk -t "$wrk_threads" -c "$connections" -d "${duration}s" \
         --latency -s "$work/post.lua" "https://127.0.0.1:$port/validate" >"$out"
+    ticks_after=$(cpu_ticks "$@")
+    requests=$(awk '/ requests in / { print $1 }' "$out")
+    printf -v "${name}_cpu" '%s' "$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" \
+        -v n="$requests" 'BEGIN { printf "%.0f", t * 1e6 / hz / n }')"
     if grep -q -e 'Non-2xx' -e 'Socket errors' "$out"; then
         say "$name: errors during the run:"
         cat "$out" >&2
@@ -270,8 +294,9 @@ run_wrk() {
     printf -v "${name}_p99" '%s' "$(to_us "$(awk '$1 == "99%" { print $2 }' "$out")")"
 }
 
-run_wrk webhook "$webhook_port"
-run_wrk nginx "$nginx_port"
+run_wrk webhook "$webhook_port" "$webhook_pid"
+# shellcheck disable=SC2046 # one PID per word
+run_wrk nginx "$nginx_port" "$nginx_pid" $(pgrep -P "$nginx_pid")
 webhook_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$webhook_pid/status")
 
 ratio=$(awk -v a="$webhook_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
@@ -283,12 +308,15 @@ printf 'machine: %s cores, %s\n' "$(nproc)" \
 printf 'load: wrk -t%s -c%s -d%ss, HTTPS keep-alive, request %s bytes, reply %s bytes; server threads %s; webhook log level %s\n' \
     "$wrk_threads" "$connections" "$duration" "$(wc -c <"$work/request.json")" \
     "$(wc -c <"$work/reply.json")" "$server_threads" "$log_level"
-printf '%-10s %12s %12s %12s\n' server req/s p50_us p99_us
-printf '%-10s %12s %12s %12s\n' webhook "$webhook_rps" "$webhook_p50" "$webhook_p99"
-printf '%-10s %12s %12s %12s\n' nginx "$nginx_rps" "$nginx_p50" "$nginx_p99"
+printf '%-10s %12s %12s %12s %14s\n' server req/s p50_us p99_us cpu_us/request
+printf '%-10s %12s %12s %12s %14s\n' webhook "$webhook_rps" "$webhook_p50" "$webhook_p99" \
+    "$webhook_cpu"
+printf '%-10s %12s %12s %12s %14s\n' nginx "$nginx_rps" "$nginx_p50" "$nginx_p99" "$nginx_cpu"
 printf 'throughput ratio webhook/nginx: %s (goal >= 0.80: %s)\n' "$ratio" \
     "$(verdict "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8) }')")"
 printf 'p99 ratio webhook/nginx: %s (goal <= 1.25: %s)\n' "$p99_ratio" \
     "$(verdict "$(awk -v r="$p99_ratio" 'BEGIN { print (r <= 1.25) }')")"
+printf 'CPU per request webhook/nginx: %s\n' \
+    "$(awk -v a="$webhook_cpu" -v b="$nginx_cpu" 'BEGIN { printf "%.2f", a / b }')"
 printf 'webhook peak RSS (VmHWM): %s KiB (goal < 16384 KiB: %s)\n' "$webhook_hwm_kb" \
     "$(verdict "$(awk -v k="$webhook_hwm_kb" 'BEGIN { print (k < 16384) }')")"

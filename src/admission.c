@@ -115,24 +115,23 @@ decode_envelope(const json_t *root, const json_t **ret_request, struct errmsg *e
     return 0;
 }
 
-/* True when the request is about the networks.operator.openshift.io resource
- * itself (a subresource such as "status" cannot change the spec). */
-static bool
-is_network(const json_t *request, struct errmsg *err, int *error)
+/* Writes whether the request is about the networks.operator.openshift.io
+ * resource itself (a subresource such as "status" cannot change the spec). */
+static int
+resource_is_network(const json_t *request, bool *ret, struct errmsg *err)
 {
     const json_t *resource = json_object_get(request, "resource");
     const char *group = get_string(resource, "group");
     const char *name = get_string(resource, "resource");
     const char *sub = get_string(request, "subResource");
 
-    *error = 0;
     if (!group || !name) {
-        *error = errmsg_set(err, -EINVAL,
-                            "request.resource must have string group and resource");
-        return false;
+        return errmsg_set(err, -EINVAL,
+                          "request.resource must have string group and resource");
     }
-    return !strcmp(group, ADMISSION_GROUP) && !strcmp(name, ADMISSION_RESOURCE)
+    *ret = !strcmp(group, ADMISSION_GROUP) && !strcmp(name, ADMISSION_RESOURCE)
            && (!sub || !*sub);
+    return 0;
 }
 
 /* The object's name for messages: metadata.name, else request.name, else "". */
@@ -151,8 +150,8 @@ object_name(const json_t *request, const json_t *object)
 static int
 decode_request(struct review *rv, const json_t *request, struct errmsg *err)
 {
+    bool network = false;
     int error;
-    bool network;
 
     rv->uid = get_string(request, "uid");
     if (!rv->uid || !*rv->uid) {
@@ -162,7 +161,7 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
     if (!rv->operation) {
         return errmsg_set(err, -EINVAL, "request.operation is missing or not a string");
     }
-    network = is_network(request, err, &error);
+    error = resource_is_network(request, &network, err);
     if (error) {
         return error;
     }

@@ -32,6 +32,7 @@
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +43,10 @@
 #include "tlscreds.h"
 
 #define HTTPSERVER_DEFAULT_MAX_BODY (3u * 1024 * 1024)
+/* How far past the cap a body that is refused anyway is read and dropped, so
+ * that a client which does not wait for "100 Continue" reads the 413 rather
+ * than a reset (see request_too_large()). */
+#define HTTPSERVER_DISCARD_MAX (16u * 1024 * 1024)
 /* Bodies are held whole in memory; past this a bigger cap is a mistake. */
 #define HTTPSERVER_MAX_BODY_LIMIT (1024u * 1024 * 1024)
 #define HTTPSERVER_DEFAULT_MAX_CONNECTIONS 1024
@@ -62,6 +67,8 @@
 /* Quiet time after a burst of file events before reading: a writer that replaces
  * the certificate and the key one after the other is seen once, whole. */
 #define HTTPSERVER_DEBOUNCE_MS 100
+/* How often the drain looks for requests that arrived but did not start. */
+#define HTTPSERVER_DRAIN_POLL_MS 10
 #define HTTPSERVER_TLS_PRIORITIES \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
@@ -577,8 +584,9 @@ respond(struct http_request *req, unsigned status, const char *content_type,
     pthread_mutex_lock(&s->lock);
     draining = s->draining;
     pthread_mutex_unlock(&s->lock);
-    if (draining) {
-        /* Shutting down: keep-alive clients go elsewhere for the next request. */
+    /* Shutting down: keep-alive clients go elsewhere for the next request.  A
+     * client that sent too much once is not kept either. */
+    if (draining || status == MHD_HTTP_CONTENT_TOO_LARGE) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     req->status = status;
@@ -701,6 +709,35 @@ request_refuse(struct http_request *req, unsigned status, const char *text)
     snprintf(req->error_text, sizeof req->error_text, "%s", text);
 }
 
+static bool
+expects_continue(const struct http_request *req)
+{
+    const char *expect = MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_EXPECT);
+
+    return expect && !strcasecmp(expect, "100-continue");
+}
+
+/* A declared body over the cap.  A client that waits for "100 Continue" gets
+ * the 413 now and never sends the body.  One that sends it anyway (Go's
+ * net/http, so the API server, never waits) would meet a connection closed on
+ * unread data, a reset, and lose the answer: its body is read and dropped,
+ * never stored, and answered when it is in — up to HTTPSERVER_DISCARD_MAX past
+ * the cap; beyond that the answer goes now and the connection with it. */
+static enum MHD_Result
+request_too_large(struct http_request *req, uint64_t declared)
+{
+    struct httpserver *s = req->server;
+    char text[128];
+
+    snprintf(text, sizeof text, "request body too large (max %zu bytes)", s->max_body);
+    if (expects_continue(req) || declared - s->max_body > HTTPSERVER_DISCARD_MAX) {
+        return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "%s", text);
+    }
+    request_refuse(req, MHD_HTTP_CONTENT_TOO_LARGE, text);
+    return MHD_YES;
+}
+
 /* Decides from the headers what the request gets.  Only a body too large to
  * read is answered now: libmicrohttpd then skips the body and closes the
  * connection after the answer.  Every other refusal waits for the (capped)
@@ -719,8 +756,7 @@ request_admit(struct http_request *req)
         return respond_text(req, MHD_HTTP_BAD_REQUEST, NULL, "invalid content length");
     }
     if (declared > s->max_body) {
-        return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-                            "request body too large (max %zu bytes)", s->max_body);
+        return request_too_large(req, declared);
     }
     req->route = route_find(s, req->method, req->path, req->allow, sizeof req->allow);
     req->health = health_route_of(s, req->path);
@@ -754,19 +790,29 @@ request_admit(struct http_request *req)
     return MHD_YES;
 }
 
-/* Takes a chunk of body: kept for a route, counted and dropped otherwise.
- * False when the body passes the cap (only possible without a Content-Length,
- * i.e. chunked) or memory runs out. */
+/* Takes a chunk of body: kept for a route, counted and dropped otherwise.  A
+ * route's body that passes the cap (only possible without a Content-Length,
+ * i.e. chunked) turns the request into a 413 and is dropped from there on.
+ * False when even dropping passes HTTPSERVER_DISCARD_MAX or memory runs out. */
 static bool
 request_take_body(struct http_request *req, const char *data, size_t len)
 {
     size_t max = req->server->max_body;
 
-    if (len > max - req->body_len) {
-        req->status = MHD_HTTP_CONTENT_TOO_LARGE;
-        return false;
+    if (req->verdict == VERDICT_ROUTE && len > max - req->body_len) {
+        char text[128];
+
+        snprintf(text, sizeof text, "request body too large (max %zu bytes)", max);
+        request_refuse(req, MHD_HTTP_CONTENT_TOO_LARGE, text);
+        free(req->body);
+        req->body = NULL;
+        req->body_cap = 0;
     }
     if (req->verdict != VERDICT_ROUTE) {
+        if (len > max + HTTPSERVER_DISCARD_MAX - req->body_len) {
+            req->status = MHD_HTTP_CONTENT_TOO_LARGE;
+            return false;
+        }
         req->body_len += len;
         return true;
     }
@@ -1270,20 +1316,60 @@ httpserver_cert_not_after(const struct httpserver *server)
     return server->tls ? tlscreds_store_not_after(server->tls) : 0;
 }
 
-/* Waits until no request is in flight or 'drain_s' has passed. */
+/* Whether a connection has bytes the server has not read yet: a request that
+ * arrived but that no worker has started on, which the drain must not cut. */
+static bool
+conns_have_input(struct httpserver *s)
+{
+    bool pending = false;
+
+    pthread_mutex_lock(&s->conns_lock);
+    for (struct conn *c = s->conns; c && !pending; c = c->next) {
+        int n = 0;
+
+        pending = c->fd >= 0 && ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+    }
+    pthread_mutex_unlock(&s->conns_lock);
+    return pending;
+}
+
+/* Waits until no request is in flight or about to start, or 'drain_s' has
+ * passed.  Requests in flight signal 'drained' as they finish; input that no
+ * worker took yet is looked for every few milliseconds. */
 static void
 wait_drained(struct httpserver *s, unsigned drain_s)
 {
     struct timespec deadline = now_monotonic();
 
     deadline.tv_sec += drain_s;
-    pthread_mutex_lock(&s->lock);
-    while (s->in_flight > 0) {
-        if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT) {
-            break;
+    for (;;) {
+        struct timespec now = now_monotonic(), wake = now;
+        bool busy;
+
+        if (now.tv_sec > deadline.tv_sec
+            || (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) {
+            return;
+        }
+        wake.tv_nsec += HTTPSERVER_DRAIN_POLL_MS * 1000000L;
+        if (wake.tv_nsec >= 1000000000L) {
+            wake.tv_sec++;
+            wake.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (s->in_flight > 0) {
+            pthread_cond_timedwait(&s->drained, &s->lock, &wake);
+        }
+        busy = s->in_flight > 0;
+        pthread_mutex_unlock(&s->lock);
+        if (!busy && !conns_have_input(s)) {
+            return;
+        }
+        if (!busy) {
+            struct timespec pause = { 0, HTTPSERVER_DRAIN_POLL_MS * 1000000L };
+
+            nanosleep(&pause, NULL);
         }
     }
-    pthread_mutex_unlock(&s->lock);
 }
 
 /* libmicrohttpd joins its workers in MHD_stop_daemon(): a handler still running

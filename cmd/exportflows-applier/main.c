@@ -1,7 +1,11 @@
-/* exportflows-applier — per-node program: reads the flow export config (for now
- * from --config-file) and keeps OVS's NetFlow/sFlow/IPFIX settings on the bridge
- * equal to it through OVSDB, repairing drift.  Serves /healthz, /readyz and
- * /metrics on --health-listen.  Exits 0 on SIGTERM or SIGINT. */
+/* exportflows-applier — per-node program: reads the flow export config (the
+ * ConfigMap, watched through the Kubernetes API, or --config-file outside a
+ * cluster) and keeps OVS's NetFlow/sFlow/IPFIX settings on the bridge equal to it
+ * through OVSDB, repairing drift.  With Kubernetes it also publishes this node's
+ * applied state as the Lease exportflows-node-<node> (--no-status turns that off).
+ * Serves /healthz, /readyz and /metrics on --health-listen.  Exits 0 on SIGTERM or
+ * SIGINT. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -11,22 +15,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exportflows/applier.h"
 #include "exportflows/collector.h"
 #include "exportflows/configsource.h"
+#include "exportflows/configsource_kube.h"
 #include "exportflows/httpserver.h"
+#include "exportflows/kubeconfig.h"
 #include "exportflows/log.h"
 #include "exportflows/metrics.h"
+#include "exportflows/nodestatus.h"
 #include "exportflows/options.h"
 #include "exportflows/ovsdb.h"
 
 #define PROGRAM "exportflows-applier"
 
+#define N_SPECS 16
+
 struct args {
     const char *config_file;
     const char *kubeconfig;
+    const char *namespace;
+    const char *configmap;
+    bool status;
+    uint64_t status_heartbeat_s;
     const char *ovsdb;
     const char *bridge;
     const char *node_name;
@@ -39,7 +53,12 @@ struct args {
 
 struct program {
     struct args args;
+    bool use_kube;              /* the ConfigMap through the API, not a file */
     struct collector node_ip;
+    struct kubeconfig *kube;
+    struct nodestatus *status;  /* NULL without Kubernetes or with --no-status */
+    struct nodestatus_state status_state;   /* the loop's thread only */
+    atomic_bool watch_failing;  /* the watch thread's errors, logged once */
     struct metrics *metrics;
     struct httpserver *http;
     struct applier *applier;
@@ -48,23 +67,39 @@ struct program {
 };
 
 static const char synopsis[] =
-    PROGRAM " --config-file FILE [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int]\n"
-    "       [--node-name N] [--node-ip IP] [--health-listen ADDR] [--timeout S]\n"
-    "       [--log-format text|json] [--log-level LEVEL]";
+    PROGRAM " [--kubeconfig FILE | --config-file FILE] [--namespace NS]\n"
+    "       [--configmap NAME] [--[no-]status] [--status-heartbeat S]\n"
+    "       [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int] [--node-name N]\n"
+    "       [--node-ip IP] [--health-listen ADDR] [--timeout S]\n"
+    "       [--log-format text|json] [--log-level LEVEL]\n"
+    "Without either source option, the ConfigMap is watched when $KUBECONFIG or\n"
+    "$KUBERNETES_SERVICE_HOST (in a pod) is set.";
 
 static void
-make_specs(struct args *a, struct option_spec specs[12])
+make_specs(struct args *a, struct option_spec specs[N_SPECS])
 {
     const struct option_spec table[] = {
         { "config-file", OPTION_STRING, &a->config_file, "FILE",
           "flow export config (the ConfigMap's config.json), watched for changes", 0, 0 },
         { "kubeconfig", OPTION_STRING, &a->kubeconfig, "FILE",
-          "read the ConfigMap from Kubernetes (not supported yet)", 0, 0 },
+          "watch the ConfigMap through the Kubernetes API with this kubeconfig", 0, 0 },
+        { "namespace", OPTION_STRING, &a->namespace, "NS",
+          "namespace of the ConfigMap and the status Leases (default exportflows)",
+          0, 0 },
+        { "configmap", OPTION_STRING, &a->configmap, "NAME",
+          "ConfigMap holding config.json (default exportflows-config)", 0, 0 },
+        { "status", OPTION_BOOL, &a->status, NULL,
+          "publish this node's state as Lease exportflows-node-<node> (default on "
+          "with Kubernetes)", 0, 0 },
+        { "status-heartbeat", OPTION_UINT, &a->status_heartbeat_s, "SECONDS",
+          "rewrite the status Lease this often even when nothing changed (default 0: "
+          "only on change)", 0, 86400 },
         { "ovsdb", OPTION_STRING, &a->ovsdb, "REMOTE",
           "OVSDB remote (default " OVSDB_DEFAULT_ADDRESS ")", 0, 0 },
         { "bridge", OPTION_STRING, &a->bridge, "NAME", "bridge (default br-int)", 0, 0 },
         { "node-name", OPTION_STRING, &a->node_name, "NAME",
-          "this node's name, for logs (default: host name)", 0, 0 },
+          "this node's name, for logs and its status Lease (default: host name in "
+          "lower case, as kubelet names nodes)", 0, 0 },
         { "node-ip", OPTION_STRING, &a->node_ip, "IP",
           "this node's primary IP, for ':PORT' collectors", 0, 0 },
         { "health-listen", OPTION_STRING, &a->health_listen, "ADDR",
@@ -81,21 +116,54 @@ make_specs(struct args *a, struct option_spec specs[12])
     memcpy(specs, table, sizeof table);
 }
 
+static bool
+env_set(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v;
+}
+
+/* Exactly one source: --kubeconfig (or, without --config-file, $KUBECONFIG or
+ * the in-cluster service account) or --config-file.  Returns an exit status or
+ * -1 to go on. */
+static int
+choose_source(struct program *p)
+{
+    const struct args *a = &p->args;
+    bool flag = a->kubeconfig && *a->kubeconfig;
+
+    if (flag && a->config_file) {
+        fprintf(stderr, "%s: --config-file and --kubeconfig exclude each other\n",
+                PROGRAM);
+        return 2;
+    }
+    p->use_kube = flag || (!a->config_file && (env_set("KUBECONFIG")
+                                               || env_set("KUBERNETES_SERVICE_HOST")));
+    if (!p->use_kube && !a->config_file) {
+        fprintf(stderr, "%s: --config-file or --kubeconfig is required outside a "
+                "cluster\n", PROGRAM);
+        return 2;
+    }
+    return -1;
+}
+
 /* Parses and checks the command line; returns an exit status or -1 to go on. */
 static int
 parse_args(struct program *p, int argc, char **argv)
 {
-    struct option_spec specs[12];
+    struct option_spec specs[N_SPECS];
     struct errmsg err;
     enum log_format format;
     enum log_level level;
     const char *why;
-    int first, rc;
+    int first, rc, status;
 
     p->args = (struct args) {
         .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
         .health_listen = "0.0.0.0:8082", .log_format = "text", .log_level = "info",
-        .timeout_s = 10,
+        .timeout_s = 10, .namespace = "exportflows", .configmap = "exportflows-config",
+        .status = true,
     };
     make_specs(&p->args, specs);
     rc = options_parse(specs, argc, argv, &first, &err);
@@ -119,11 +187,9 @@ parse_args(struct program *p, int argc, char **argv)
         return 2;
     }
     log_configure(format, level);
-    if (!p->args.config_file) {
-        fprintf(stderr, "%s: %s\n", PROGRAM, p->args.kubeconfig
-                ? "--kubeconfig is not supported yet: use --config-file"
-                : "--config-file is required");
-        return 2;
+    status = choose_source(p);
+    if (status >= 0) {
+        return status;
     }
     if (p->args.node_ip && collector_parse_ip(p->args.node_ip, &p->node_ip, &why) < 0) {
         fprintf(stderr, "%s: --node-ip: invalid value '%s': %s\n", PROGRAM,
@@ -247,6 +313,50 @@ on_report(void *aux, const struct applier_report *r)
         log_config(r, "flow export already in place");
         break;
     }
+    /* Handing the state over never waits for the API server: the status
+     * writer's thread does the request. */
+    if (p->status && nodestatus_state_update(&p->status_state, r, (int64_t) time(NULL))) {
+        nodestatus_set(p->status, &p->status_state);
+    }
+}
+
+/* ---- Kubernetes threads -> log lines ---- */
+
+/* The watch retries by itself with backoff: say it once, then only at debug
+ * level until it works again. */
+static void
+on_watch_error(void *aux, int code, const char *message)
+{
+    struct program *p = aux;
+    bool was_failing = atomic_exchange(&p->watch_failing, true);
+
+    (void) code;
+    log_event(was_failing ? LOG_DEBUG : LOG_WARN, "cannot watch the configmap",
+              "namespace", p->args.namespace, "configmap", p->args.configmap,
+              "error", message, NULL);
+}
+
+static void
+on_watch_recovered(void *aux)
+{
+    struct program *p = aux;
+
+    if (atomic_exchange(&p->watch_failing, false)) {
+        log_event(LOG_INFO, "watching the configmap again", "namespace",
+                  p->args.namespace, "configmap", p->args.configmap, NULL);
+    }
+}
+
+/* Failed status writes are retried with backoff (at most one a minute once it
+ * has grown), so each one is worth a line. */
+static void
+on_status_error(void *aux, int code, const char *message)
+{
+    struct program *p = aux;
+
+    (void) code;
+    log_event(LOG_WARN, "cannot write node status", "node", p->args.node_name,
+              "error", message, NULL);
 }
 
 /* ---- set-up ---- */
@@ -304,6 +414,56 @@ start_http(struct program *p, struct errmsg *err)
 }
 
 static int
+make_source(struct program *p, struct configsource **ret, struct errmsg *err)
+{
+    struct configsource_kube_config kc = {
+        .namespace = p->args.namespace,
+        .name = p->args.configmap,
+        .watch_error = on_watch_error,
+        .watch_recovered = on_watch_recovered,
+        .aux = p,
+    };
+
+    if (!p->use_kube) {
+        return configsource_file_create(p->args.config_file, 0, ret, err);
+    }
+    return configsource_kube_create(p->kube, &kc, ret, err);
+}
+
+static int
+start_status(struct program *p, struct errmsg *err)
+{
+    struct nodestatus_config nc = {
+        .namespace = p->args.namespace,
+        .node = p->args.node_name,
+        .heartbeat_ms = (unsigned) p->args.status_heartbeat_s * 1000,
+        .metrics = p->metrics,
+        .on_error = on_status_error,
+        .ctx = p,
+    };
+    int rc;
+
+    if (!p->use_kube || !p->args.status) {
+        return 0;
+    }
+    nodestatus_state_init(&p->status_state);
+    rc = nodestatus_create(p->kube, &nc, &p->status, err);
+    if (rc == 0) {
+        rc = nodestatus_start(p->status, err);
+    }
+    return rc < 0 ? errmsg_prefix(err, rc, "--status") : 0;
+}
+
+/* Exit status for a failure to start: usage and unreadable or unusable
+ * configuration files are 2, the rest 1. */
+static int
+start_failed(int rc, const struct errmsg *err)
+{
+    log_event(LOG_ERROR, "cannot start", "error", err->text, NULL);
+    return rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTSUP ? 2 : 1;
+}
+
+static int
 start(struct program *p)
 {
     struct applier_config config = {
@@ -325,7 +485,17 @@ start(struct program *p)
         log_event(LOG_ERROR, "cannot start", "error", "out of resources", NULL);
         return 1;
     }
-    rc = configsource_file_create(p->args.config_file, 0, &source, &err);
+    if (p->use_kube) {
+        rc = kubeconfig_load_default(p->args.kubeconfig, &p->kube, &err);
+        if (rc < 0) {
+            return start_failed(rc, &err);
+        }
+    }
+    rc = start_status(p, &err);
+    if (rc < 0) {
+        return start_failed(rc, &err);
+    }
+    rc = make_source(p, &source, &err);
     if (rc == 0) {
         rc = applier_create(&config, source, &p->applier, &err);
         if (rc < 0) {
@@ -336,8 +506,7 @@ start(struct program *p)
         rc = start_http(p, &err);
     }
     if (rc < 0) {
-        log_event(LOG_ERROR, "cannot start", "error", err.text, NULL);
-        return rc == -EINVAL ? 2 : 1;
+        return start_failed(rc, &err);
     }
     return -1;
 }
@@ -349,7 +518,9 @@ stop(struct program *p)
         httpserver_shutdown(p->http, 2);
     }
     httpserver_destroy(p->http);
-    applier_destroy(p->applier);
+    applier_destroy(p->applier);        /* also stops the ConfigMap watch */
+    nodestatus_destroy(p->status);      /* writes a pending state once more */
+    kubeconfig_destroy(p->kube);
     metrics_destroy(p->metrics);
     if (p->signal_fd >= 0) {
         close(p->signal_fd);
@@ -403,13 +574,17 @@ main(int argc, char **argv)
     }
     if (!p.args.node_name && gethostname(host, sizeof host) == 0) {
         host[sizeof host - 1] = '\0';
+        for (char *c = host; *c; c++) {
+            *c = (char) tolower((unsigned char) *c);
+        }
         p.args.node_name = host;
     }
     status = start(&p);
     if (status < 0) {
         log_event(LOG_INFO, "starting", "node", p.args.node_name ? p.args.node_name : "",
                   "bridge", p.args.bridge, "ovsdb", p.args.ovsdb,
-                  "config", p.args.config_file, NULL);
+                  "config", p.use_kube ? "kubernetes" : p.args.config_file,
+                  "status", p.status ? "lease" : "off", NULL);
         loop(&p);
         status = 0;
     }

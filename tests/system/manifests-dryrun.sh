@@ -9,7 +9,9 @@
 # hostNetwork, tolerate everything, ...).  Then the base plus the lease guard
 # are applied for real and the RBAC is probed as the two service accounts:
 # everything they need is allowed, and a list of things they must not do is
-# refused.  The Containerfile is checked to install every program the
+# refused; the lease guard is tried with impersonated node names, and the
+# per-node status command of docs/DEPLOY.md is run on a status record written
+# as an applier.  The Containerfile is checked to install every program the
 # manifests run.
 #
 # The Namespace is created for real first: a server dry run of namespaced
@@ -588,31 +590,70 @@ spec:
 }
 # Policies take effect asynchronously; poll until a foreign Lease is refused.
 deadline=$(( $(date +%s) + 30 ))
-until err=$(lease_as node-a exportflows-node-b node-b); [ -n "$err" ]; do
-    k delete lease -n exportflows exportflows-node-b >/dev/null 2>&1 || true
+until err=$(lease_as worker-1 exportflows-node-worker-2 worker-2); [ -n "$err" ]; do
+    k delete lease -n exportflows exportflows-node-worker-2 >/dev/null 2>&1 || true
     [ "$(date +%s)" -lt "$deadline" ] || fail "lease guard not in force after 30s"
     sleep 0.2
 done
-case "$err" in *"may only write the Lease exportflows-node-a"*) ;;
+case "$err" in *"may only write the Lease exportflows-node-worker-1"*) ;;
     *) fail "foreign Lease refused with an unexpected message: $err" ;; esac
-err=$(lease_as node-a exportflows-node-a node-a) || true
-[ -z "$err" ] || fail "applier of node-a cannot create its own Lease: $err"
-err=$(lease_as node-a exportflows-node-a node-a) || true
-[ -z "$err" ] || fail "applier of node-a cannot update its own Lease: $err"
-err=$(lease_as node-a exportflows-node-a node-b) || true
-case "$err" in *"holderIdentity must be the node name node-a"*) ;;
+err=$(lease_as worker-1 exportflows-node-worker-1 worker-1) || true
+[ -z "$err" ] || fail "applier of worker-1 cannot create its own Lease: $err"
+err=$(lease_as worker-1 exportflows-node-worker-1 worker-1) || true
+[ -z "$err" ] || fail "applier of worker-1 cannot update its own Lease: $err"
+err=$(lease_as worker-1 exportflows-node-worker-1 worker-2) || true
+case "$err" in *"holderIdentity must be the node name worker-1"*) ;;
     *) fail "wrong holder not refused: '$err'" ;; esac
-err=$(lease_as node-a exportflows-publisher node-a) || true
+err=$(lease_as worker-1 exportflows-publisher worker-1) || true
 [ -n "$err" ] || fail "applier could take the publisher's Lease"
-err=$(lease_as "" exportflows-node-c node-c) || true
+err=$(lease_as "" exportflows-node-worker-3 worker-3) || true
 case "$err" in *"carry no node name"*) ;;
     *) fail "credentials without a node name not refused: '$err'" ;; esac
 # Other users are not affected.
 printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
-metadata: {name: exportflows-node-z, namespace: exportflows}
+metadata: {name: exportflows-node-worker-9, namespace: exportflows}
 spec: {holderIdentity: somebody}" | k create -f - >/dev/null \
     || fail "admin cannot create a Lease with the guard in place"
-got=$(k get lease -n exportflows exportflows-node-a -o jsonpath='{.spec.holderIdentity}')
-[ "$got" = node-a ] || fail "Lease exportflows-node-a holder '$got'"
+got=$(k get lease -n exportflows exportflows-node-worker-1 -o jsonpath='{.spec.holderIdentity}')
+[ "$got" = worker-1 ] || fail "Lease exportflows-node-worker-1 holder '$got'"
 pass "lease guard: an applier writes only exportflows-node-<its node>, held by its node"
+
+# --- the per-node status command of docs/DEPLOY.md ------------------------------------
+
+# The applier of worker-1 writes a full status record (as specified in
+# docs/DEPLOY.md) through the guard; the documented command must show it.
+printf '%s\n' "apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: exportflows-node-worker-1
+  namespace: exportflows
+  labels:
+    app.kubernetes.io/name: exportflows
+    app.kubernetes.io/component: applier
+    app.kubernetes.io/part-of: exportflows
+  annotations:
+    exportflows.io/state: Failed
+    exportflows.io/applied-hash: sha256:4f1c
+    exportflows.io/applied-generation: \"7\"
+    exportflows.io/last-apply-time: 2026-01-02T03:04:05Z
+    exportflows.io/last-error: \"cannot connect to 'unix:/var/run/openvswitch/db.sock': no such file\"
+spec:
+  holderIdentity: worker-1
+  leaseDurationSeconds: 180
+  renewTime: 2026-01-02T03:04:06.000000Z" \
+    | k --as="$A" --as-user-extra=authentication.kubernetes.io/node-name=worker-1 replace -f - >/dev/null \
+    || fail "applier of worker-1 cannot write its status record"
+# The command exactly as docs/DEPLOY.md gives it (line continuation and all).
+status_cmd=$(sed -n '/^    kubectl -n exportflows get leases -l app.kubernetes.io\/component=applier/,/custom-columns/p' \
+    docs/DEPLOY.md | sed 's/^ *//; s/ *\\$//' | tr '\n' ' ')
+case "$status_cmd" in "kubectl -n exportflows get leases"*"custom-columns="*) ;;
+    *) fail "status command not found in docs/DEPLOY.md: '$status_cmd'" ;; esac
+eval "${status_cmd/kubectl/k}" >"$work/status" || fail "the documented status command failed: $status_cmd"
+want="worker-1 Failed 7 sha256:4f1c 2026-01-02T03:04:05Z 2026-01-02T03:04:06.000000Z cannot connect to 'unix:/var/run/openvswitch/db.sock': no such file"
+got=$(grep '^worker-1 ' "$work/status" | tr -s ' ' | sed 's/ $//')
+[ "$got" = "$want" ] || fail "status row: want '$want', got '$got' (all: $(cat "$work/status"))"
+case "$(head -n1 "$work/status")" in
+    NODE*STATE*GENERATION*HASH*APPLIED*RENEWED*ERROR) ;;
+    *) fail "status header: $(head -n1 "$work/status")" ;; esac
+pass "the per-node status command of docs/DEPLOY.md shows a node's record"

@@ -1,0 +1,57 @@
+/* configsource_kube — the applier's config from a Kubernetes ConfigMap, watched
+ * through the API (the "kubernetes" kind of struct configsource).
+ *
+ * A kubewatch lists and watches /api/v1/namespaces/NS/configmaps with the field
+ * selector metadata.name=NAME, so the API server sends this one object and nothing
+ * else.  The watch thread only records what it saw (under a lock) and wakes the
+ * applier's loop through an eventfd; configsource_run(), on the loop's thread,
+ * parses data["config.json"] with flowconfig_parse().  Parsing on the loop keeps
+ * the contract of configsource.h (errors returned by run(), the config borrowed
+ * until the next run()) and the watch thread free of anything slow.
+ *
+ * Behaviour, as the file source:
+ *   - the same text seen again (a relist after a watch error or an API server
+ *     restart) changes nothing: no CHANGED, no error, no OVS work;
+ *   - invalid text is refused once per distinct text; the last good config stays;
+ *   - a ConfigMap that does not exist (yet) or was deleted, or that has no key
+ *     "config.json", is reported once (-ENOENT) and the last good config stays
+ *     applied: a publisher that briefly recreates the object must not turn flow
+ *     export off on every node.  Turning export off is done by publishing a
+ *     config without protocols, never by deleting the ConfigMap.
+ * Watch failures (API server unreachable, 5xx, ...) are retried by the kubewatch
+ * with backoff; they are not config errors and go to the optional 'watch_error'
+ * callback instead, on the watch thread. */
+#ifndef EXPORTFLOWS_CONFIGSOURCE_KUBE_H
+#define EXPORTFLOWS_CONFIGSOURCE_KUBE_H
+
+#include "exportflows/configsource.h"
+#include "exportflows/errmsg.h"
+#include "exportflows/kubeconfig.h"
+
+#define CONFIGSOURCE_KUBE_KEY "config.json"
+
+struct configsource_kube_config {
+    const char *namespace;      /* required, e.g. "exportflows" */
+    const char *name;           /* required, e.g. "exportflows-config" */
+    unsigned watch_timeout_min_s;   /* 0: kubewatch's default (240) */
+    unsigned watch_timeout_max_s;   /* 0: kubewatch's default (480) */
+    unsigned backoff_min_ms;        /* 0: kubewatch's default (500) */
+    unsigned backoff_max_ms;        /* 0: kubewatch's default (30000) */
+    /* Optional, runs on the watch thread: a failure the watch retries by itself
+     * ('code' a negative errno value), and 'recovered' once the watch delivered
+     * again after failures (message NULL). */
+    void (*watch_error)(void *aux, int code, const char *message);
+    void (*watch_recovered)(void *aux);
+    void *aux;
+};
+
+/* A source watching the ConfigMap 'kc->name' in 'kc->namespace' (strings copied;
+ * 'cfg' borrowed, it must outlive the source).  The watch thread starts at once;
+ * the first configsource_run() after the first LIST sees the config.  Caller
+ * destroys '*ret' with configsource_destroy(), which stops the thread.  -EINVAL
+ * (bad names), -ENOMEM or -errno from the thread's creation, with a message. */
+int configsource_kube_create(struct kubeconfig *cfg,
+                             const struct configsource_kube_config *kc,
+                             struct configsource **ret, struct errmsg *err);
+
+#endif

@@ -1,0 +1,413 @@
+/* configsource_kube — the applier's config source on a watched ConfigMap.  The
+ * watch thread records the latest observation; the loop parses it.  See
+ * configsource_kube.h. */
+#include "exportflows/configsource_kube.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "exportflows/kube.h"
+#include "exportflows/kubewatch.h"
+
+/* Object names: DNS-1123 subdomains. */
+#define NAME_MAX_LEN 253
+
+/* What the watch thread last saw of the ConfigMap. */
+enum observed {
+    OBS_NONE,                   /* nothing yet (no LIST completed) */
+    OBS_ABSENT,                 /* no such ConfigMap, or it was deleted */
+    OBS_NO_KEY,                 /* it exists without a string "config.json" */
+    OBS_TEXT,                   /* 'text' holds data["config.json"] */
+};
+
+struct kube_source {
+    struct configsource up;
+    char *namespace, *name;
+    char description[600];
+    struct kubewatch *watch;
+    int wake_fd;                /* eventfd: the watch thread -> the loop */
+
+    /* Shared with the watch thread, under 'lock'. */
+    pthread_mutex_t lock;
+    uint64_t seq;               /* bumped on every observation */
+    enum observed pending;
+    char *pending_text;
+    size_t pending_len;
+
+    /* Watch thread only. */
+    bool failing;
+    void (*watch_error)(void *aux, int code, const char *message);
+    void (*watch_recovered)(void *aux);
+    void *aux;
+
+    /* Loop thread only: what was acted on, so that each distinct content or
+     * absence is acted on (and reported) once. */
+    uint64_t seen_seq;
+    enum observed last;
+    char *content;              /* the last text taken, valid or not */
+    size_t content_len;
+    bool has_config;
+    struct flowconfig config;
+};
+
+static struct kube_source *
+kube_source_cast(const struct configsource *source)
+{
+    return (struct kube_source *) source;
+}
+
+/* ---- the watch thread ---- */
+
+/* Records an observation (takes 'text') and wakes the loop. */
+static void
+publish(struct kube_source *ks, enum observed obs, char *text, size_t len)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&ks->lock);
+    free(ks->pending_text);
+    ks->pending = obs;
+    ks->pending_text = text;
+    ks->pending_len = len;
+    ks->seq++;
+    pthread_mutex_unlock(&ks->lock);
+    /* An eventfd only fails to take a write when its counter would overflow,
+     * and then it is readable anyway: the loop wakes either way. */
+    if (write(ks->wake_fd, &one, sizeof one) < 0) {
+        return;
+    }
+}
+
+/* Records what 'cm' (a ConfigMap, borrowed) says.  Out of memory counts as "no
+ * key": the next event or relist tries again. */
+static void
+observe(struct kube_source *ks, const json_t *cm)
+{
+    const json_t *value = json_object_get(json_object_get(cm, "data"),
+                                          CONFIGSOURCE_KUBE_KEY);
+    char *text;
+    size_t len;
+
+    if (!json_is_string(value)) {
+        publish(ks, OBS_NO_KEY, NULL, 0);
+        return;
+    }
+    len = json_string_length(value);
+    text = malloc(len + 1);
+    if (!text) {
+        publish(ks, OBS_NO_KEY, NULL, 0);
+        return;
+    }
+    memcpy(text, json_string_value(value), len);
+    text[len] = '\0';
+    publish(ks, OBS_TEXT, text, len);
+}
+
+static bool
+is_ours(const struct kube_source *ks, const json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+                                                         "name"));
+
+    return name && !strcmp(name, ks->name);
+}
+
+static void
+note_delivery(struct kube_source *ks)
+{
+    if (ks->failing) {
+        ks->failing = false;
+        if (ks->watch_recovered) {
+            ks->watch_recovered(ks->aux);
+        }
+    }
+}
+
+static void
+on_synced(void *ctx, const json_t *items)
+{
+    struct kube_source *ks = ctx;
+    size_t i;
+    const json_t *item;
+
+    note_delivery(ks);
+    json_array_foreach(items, i, item) {
+        if (is_ours(ks, item)) {
+            observe(ks, item);
+            return;
+        }
+    }
+    publish(ks, OBS_ABSENT, NULL, 0);
+}
+
+static void
+on_event(void *ctx, enum watchstream_type type, const json_t *object)
+{
+    struct kube_source *ks = ctx;
+
+    note_delivery(ks);
+    if (!is_ours(ks, object)) {
+        return;
+    }
+    if (type == WATCHSTREAM_DELETED) {
+        publish(ks, OBS_ABSENT, NULL, 0);
+    } else {
+        observe(ks, object);
+    }
+}
+
+static void
+on_error(void *ctx, int code, const char *message)
+{
+    struct kube_source *ks = ctx;
+
+    ks->failing = true;
+    if (ks->watch_error) {
+        ks->watch_error(ks->aux, code, message);
+    }
+}
+
+/* ---- the loop ---- */
+
+static void
+kube_destroy(struct configsource *source)
+{
+    struct kube_source *ks = kube_source_cast(source);
+
+    kubewatch_destroy(ks->watch);       /* joins the thread first */
+    if (ks->wake_fd >= 0) {
+        close(ks->wake_fd);
+    }
+    pthread_mutex_destroy(&ks->lock);
+    free(ks->pending_text);
+    free(ks->content);
+    free(ks->namespace);
+    free(ks->name);
+    free(ks);
+}
+
+static void
+drain_wake(struct kube_source *ks)
+{
+    uint64_t count;
+
+    if (read(ks->wake_fd, &count, sizeof count) < 0) {
+        return;                 /* EAGAIN: nothing was pending */
+    }
+}
+
+/* Accepts 'text' (taken) as the last seen content and parses it. */
+static int
+accept_text(struct kube_source *ks, char *text, size_t len, struct errmsg *err)
+{
+    struct flowconfig config;
+    int rc;
+
+    free(ks->content);
+    ks->content = text;
+    ks->content_len = len;
+    rc = flowconfig_parse(text, len, &config, err);
+    if (rc < 0) {
+        return errmsg_prefix(err, rc, "refused %s", ks->description);
+    }
+    ks->config = config;
+    ks->has_config = true;
+    return CONFIGSOURCE_CHANGED;
+}
+
+/* The ConfigMap or its key is missing: said once per kind of absence.  The
+ * remembered content is forgotten so that the same text coming back is taken
+ * (and reported) as new. */
+static int
+missing(struct kube_source *ks, enum observed obs, struct errmsg *err)
+{
+    free(ks->content);
+    ks->content = NULL;
+    if (obs == OBS_ABSENT) {
+        return errmsg_set(err, -ENOENT, "%s not found%s", ks->description,
+                          ks->has_config ? ": keeping the last config" : "");
+    }
+    return errmsg_set(err, -ENOENT, "%s has no key '%s'%s", ks->description,
+                      CONFIGSOURCE_KUBE_KEY,
+                      ks->has_config ? ": keeping the last config" : "");
+}
+
+static int
+kube_run(struct configsource *source, uint64_t now, struct errmsg *err)
+{
+    struct kube_source *ks = kube_source_cast(source);
+    enum observed obs;
+    char *text;
+    size_t len;
+
+    (void) now;
+    drain_wake(ks);
+    pthread_mutex_lock(&ks->lock);
+    if (ks->seq == ks->seen_seq) {
+        pthread_mutex_unlock(&ks->lock);
+        return CONFIGSOURCE_UNCHANGED;
+    }
+    ks->seen_seq = ks->seq;
+    obs = ks->pending;
+    text = ks->pending_text;
+    len = ks->pending_len;
+    ks->pending_text = NULL;
+    pthread_mutex_unlock(&ks->lock);
+
+    if (obs == OBS_TEXT && ks->last == OBS_TEXT && ks->content
+        && len == ks->content_len && !memcmp(text, ks->content, len)) {
+        free(text);
+        return CONFIGSOURCE_UNCHANGED;
+    }
+    if (obs != OBS_TEXT && obs == ks->last) {
+        free(text);
+        return CONFIGSOURCE_UNCHANGED;
+    }
+    ks->last = obs;
+    if (obs == OBS_TEXT) {
+        return accept_text(ks, text, len, err);
+    }
+    free(text);
+    return obs == OBS_NONE ? CONFIGSOURCE_UNCHANGED : missing(ks, obs, err);
+}
+
+static void
+kube_wait(const struct configsource *source, uint64_t now, struct pollfd *pfd,
+          int *timeout_ms)
+{
+    const struct kube_source *ks = kube_source_cast(source);
+
+    (void) now;
+    (void) timeout_ms;          /* everything comes through the eventfd */
+    pfd->fd = ks->wake_fd;
+    pfd->events = POLLIN;
+    pfd->revents = 0;
+}
+
+static const struct flowconfig *
+kube_current(const struct configsource *source)
+{
+    const struct kube_source *ks = kube_source_cast(source);
+
+    return ks->has_config ? &ks->config : NULL;
+}
+
+static const char *
+kube_describe(const struct configsource *source)
+{
+    return kube_source_cast(source)->description;
+}
+
+static const struct configsource_class kube_class = {
+    .kind = "kubernetes",
+    .destroy = kube_destroy,
+    .run = kube_run,
+    .wait = kube_wait,
+    .current = kube_current,
+    .describe = kube_describe,
+};
+
+/* ---- creation ---- */
+
+/* DNS-1123 subdomain: what Kubernetes accepts as a namespace or ConfigMap name
+ * (namespaces are stricter labels, which the API server checks).  Checked here
+ * because the names go into a URL path. */
+static bool
+valid_name(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+
+    if (len == 0 || len > NAME_MAX_LEN) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == len - 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+start_watch(struct kube_source *ks, struct kubeconfig *cfg,
+            const struct configsource_kube_config *kc, struct errmsg *err)
+{
+    static const struct kubewatch_callbacks cb = {
+        .synced = on_synced, .event = on_event, .error = on_error,
+    };
+    char path[KUBE_PATH_MAX], selector[NAME_MAX_LEN + 32];
+    struct kubewatch_config wc = {
+        .path = path, .field_selector = selector,
+        .timeout_min_s = kc->watch_timeout_min_s,
+        .timeout_max_s = kc->watch_timeout_max_s,
+        .backoff_min_ms = kc->backoff_min_ms,
+        .backoff_max_ms = kc->backoff_max_ms,
+        .max_items = 16,        /* the selector matches one object at most */
+    };
+    int rc;
+
+    if (kube_path(path, sizeof path, "/api/v1/namespaces/%s/configmaps",
+                  kc->namespace) < 0) {
+        return errmsg_set(err, -EINVAL, "namespace too long");
+    }
+    snprintf(selector, sizeof selector, "metadata.name=%s", kc->name);
+    rc = kubewatch_create(cfg, &wc, &cb, ks, &ks->watch, err);
+    return rc < 0 ? rc : kubewatch_start(ks->watch, err);
+}
+
+int
+configsource_kube_create(struct kubeconfig *cfg, const struct configsource_kube_config *kc,
+                         struct configsource **ret, struct errmsg *err)
+{
+    struct kube_source *ks;
+    int rc;
+
+    if (!valid_name(kc->namespace) || !valid_name(kc->name)) {
+        return errmsg_set(err, -EINVAL, "invalid ConfigMap namespace or name '%s/%s'",
+                          kc->namespace ? kc->namespace : "",
+                          kc->name ? kc->name : "");
+    }
+    ks = calloc(1, sizeof *ks);
+    if (!ks) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    ks->up.class = &kube_class;
+    pthread_mutex_init(&ks->lock, NULL);
+    ks->watch_error = kc->watch_error;
+    ks->watch_recovered = kc->watch_recovered;
+    ks->aux = kc->aux;
+    ks->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ks->wake_fd < 0) {
+        rc = -errno;
+        errmsg_set(err, rc, "cannot create an eventfd: %s", strerror(-rc));
+        goto out;
+    }
+    ks->namespace = strdup(kc->namespace);
+    ks->name = strdup(kc->name);
+    if (!ks->namespace || !ks->name) {
+        rc = errmsg_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(ks->description, sizeof ks->description, "configmap '%s/%s'",
+             kc->namespace, kc->name);
+    rc = start_watch(ks, cfg, kc, err);
+    if (rc < 0) {
+        goto out;
+    }
+    *ret = &ks->up;
+    ks = NULL;
+out:
+    if (ks) {
+        kube_destroy(&ks->up);
+    }
+    return rc;
+}

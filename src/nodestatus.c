@@ -1,0 +1,552 @@
+/* nodestatus — the per-node status Lease: the state kept from applier reports,
+ * its JSON form, and the writer thread that applies it.  See nodestatus.h. */
+#include "exportflows/nodestatus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exportflows/kube.h"
+
+#define BACKOFF_MIN_MS 1000u
+#define LABEL_VALUE_MAX 63
+
+/* ---- the state ---- */
+
+void
+nodestatus_state_init(struct nodestatus_state *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+/* Copies 'msg' as printable ASCII (anything else becomes '?'): annotation
+ * values must be valid UTF-8 and a one-line error reads best. */
+static void
+copy_message(char dst[ERRMSG_MAX], const char *msg)
+{
+    size_t i = 0;
+
+    for (; msg && msg[i] && i < ERRMSG_MAX - 1; i++) {
+        unsigned char c = (unsigned char) msg[i];
+        dst[i] = c >= 0x20 && c < 0x7f ? (char) c : '?';
+    }
+    dst[i] = '\0';
+}
+
+static void
+set_applied(struct nodestatus_state *s, const struct flowconfig *c, int64_t now)
+{
+    s->has_applied = true;
+    if (c->hash[0]) {
+        snprintf(s->hash, sizeof s->hash, "%s", c->hash);
+    } else {
+        flowconfig_hash(c, s->hash);
+    }
+    s->has_generation = c->has_generation;
+    s->generation = c->has_generation ? c->generation : 0;
+    s->last_apply_time = now;
+    s->in_sync = true;
+    s->last_error[0] = '\0';
+}
+
+bool
+nodestatus_state_update(struct nodestatus_state *s, const struct applier_report *r,
+                        int64_t now)
+{
+    struct nodestatus_state before = *s;
+
+    switch (r->type) {
+    case APPLIER_CONFIG_LOADED:
+    case APPLIER_OVSDB_CONNECTED:
+        /* Nothing is known yet: the next APPLIED or IN_SYNC says it. */
+        return false;
+    case APPLIER_APPLIED:
+    case APPLIER_IN_SYNC:
+        if (!r->config) {
+            return false;
+        }
+        set_applied(s, r->config, now);
+        break;
+    case APPLIER_CONFIG_REFUSED:
+    case APPLIER_OVSDB_CONNECT_FAILED:
+    case APPLIER_OVSDB_DISCONNECTED:
+    case APPLIER_OVSDB_ERROR:
+    case APPLIER_WAITING_BRIDGE:
+    case APPLIER_PLAN_FAILED:
+    case APPLIER_APPLY_FAILED:
+        s->in_sync = false;
+        copy_message(s->last_error, r->message ? r->message : "unknown error");
+        break;
+    }
+    return !nodestatus_state_equal(&before, s);
+}
+
+bool
+nodestatus_state_equal(const struct nodestatus_state *a, const struct nodestatus_state *b)
+{
+    return a->has_applied == b->has_applied && !strcmp(a->hash, b->hash)
+           && a->has_generation == b->has_generation && a->generation == b->generation
+           && a->last_apply_time == b->last_apply_time && a->in_sync == b->in_sync
+           && !strcmp(a->last_error, b->last_error);
+}
+
+/* ---- names and JSON ---- */
+
+/* DNS-1123 subdomain: lowercase alphanumerics, '-' and '.', alphanumeric at
+ * both ends. */
+static bool
+valid_subdomain(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+
+    if (len == 0 || len > max) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == len - 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+nodestatus_lease_name(const char *node, char buf[NODESTATUS_NAME_MAX], struct errmsg *err)
+{
+    int n;
+
+    if (!node || !valid_subdomain(node, NODESTATUS_NAME_MAX - 1)) {
+        return errmsg_set(err, -EINVAL, "node name '%.253s' is not a valid object name",
+                          node ? node : "");
+    }
+    n = snprintf(buf, NODESTATUS_NAME_MAX, "%s%s", NODESTATUS_LEASE_PREFIX, node);
+    if (n < 0 || n >= NODESTATUS_NAME_MAX) {
+        return errmsg_set(err, -EINVAL, "node name '%.253s' is too long for a Lease name "
+                          "(at most %d characters)", node,
+                          NODESTATUS_NAME_MAX - 1 - (int) strlen(NODESTATUS_LEASE_PREFIX));
+    }
+    return 0;
+}
+
+void
+nodestatus_format_time(int64_t unix_s, char buf[32])
+{
+    time_t t = (time_t) unix_s;
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+        buf[0] = '\0';
+    }
+}
+
+void
+nodestatus_format_microtime(const struct timespec *ts, char buf[40])
+{
+    char secs[24];
+    struct tm tm;
+
+    if (!gmtime_r(&ts->tv_sec, &tm) || !strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, 40, "%s.%06uZ", secs, (unsigned) (ts->tv_nsec / 1000) % 1000000u);
+}
+
+/* A node name is usable as a label value when it has at most 63 characters
+ * (the subdomain characters are all allowed). */
+static bool
+valid_label_value(const char *s)
+{
+    return valid_subdomain(s, LABEL_VALUE_MAX);
+}
+
+static json_t *
+annotations_json(const struct nodestatus_state *s)
+{
+    char generation[24] = "", when[32] = "";
+
+    if (s->has_applied && s->has_generation) {
+        snprintf(generation, sizeof generation, "%lld", (long long) s->generation);
+    }
+    if (s->last_apply_time) {
+        nodestatus_format_time(s->last_apply_time, when);
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}",
+                     NODESTATUS_ANNOTATION_HASH, s->has_applied ? s->hash : "",
+                     NODESTATUS_ANNOTATION_GENERATION, generation,
+                     NODESTATUS_ANNOTATION_ERROR, s->last_error,
+                     NODESTATUS_ANNOTATION_APPLY_TIME, when,
+                     NODESTATUS_ANNOTATION_IN_SYNC, s->in_sync ? "true" : "false");
+}
+
+json_t *
+nodestatus_lease_json(const char *namespace, const char *node,
+                      const struct nodestatus_state *s, const struct timespec *now)
+{
+    char name[NODESTATUS_NAME_MAX], renew[40];
+    json_t *labels, *annotations;
+
+    if (nodestatus_lease_name(node, name, NULL) < 0) {
+        return NULL;
+    }
+    nodestatus_format_microtime(now, renew);
+    labels = json_pack("{s:s, s:s}", "app.kubernetes.io/name", "exportflows",
+                       "app.kubernetes.io/component", "applier");
+    if (labels && valid_label_value(node)
+        && json_object_set_new(labels, NODESTATUS_LABEL_NODE, json_string(node)) < 0) {
+        json_decref(labels);
+        labels = NULL;
+    }
+    annotations = annotations_json(s);
+    if (!labels || !annotations) {
+        json_decref(labels);
+        json_decref(annotations);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:o}, s:{s:s, s:s}}",
+                     "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+                     "metadata", "name", name, "namespace", namespace,
+                     "labels", labels, "annotations", annotations,
+                     "spec", "holderIdentity", node, "renewTime", renew);
+}
+
+/* ---- the writer ---- */
+
+struct nodestatus {
+    char *namespace, *node;
+    char path[KUBE_PATH_MAX];
+    unsigned min_interval_ms, heartbeat_ms, timeout_ms, backoff_max_ms;
+    void (*on_error)(void *ctx, int code, const char *message);
+    void *ctx;
+    struct metrics_series *writes_ok, *writes_error;
+    struct kube_client *client;     /* the writer thread's */
+
+    pthread_mutex_t lock;           /* guards everything below */
+    pthread_cond_t wake;
+    struct nodestatus_state wanted; /* the latest nodestatus_set() */
+    bool dirty;                     /* 'wanted' not written yet */
+    bool stopping;
+    bool started, joined;
+    pthread_t thread;
+
+    /* Writer thread only. */
+    struct nodestatus_state written;
+    bool has_written;
+    bool last_failed;
+    uint64_t next_write_at;         /* monotonic ms: rate limit or backoff */
+    uint64_t last_write_at;
+    unsigned backoff_ms;
+
+    atomic_ulong writes, errors;
+};
+
+static uint64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void
+register_metrics(struct nodestatus *ns, struct metrics *m)
+{
+    static const char name[] = "exportflows_applier_status_writes_total";
+    static const char help[] = "Writes of this node's status Lease, by result.";
+    struct metrics_family *f;
+
+    if (!m) {
+        return;
+    }
+    f = metrics_family(m, METRICS_COUNTER, name, help, NULL, 0);
+    ns->writes_ok = metrics_series(f, "result=\"ok\"");
+    ns->writes_error = metrics_series(f, "result=\"error\"");
+}
+
+static int
+init_sync(struct nodestatus *ns)
+{
+    pthread_condattr_t attr;
+    int r;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    r = pthread_cond_init(&ns->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (r == 0) {
+        pthread_mutex_init(&ns->lock, NULL);
+    }
+    return -r;
+}
+
+static void
+apply_defaults(struct nodestatus *ns, const struct nodestatus_config *nc)
+{
+    ns->min_interval_ms = nc->min_interval_ms ? nc->min_interval_ms
+                                              : NODESTATUS_MIN_INTERVAL_MS;
+    ns->heartbeat_ms = nc->heartbeat_ms;
+    ns->timeout_ms = nc->timeout_ms ? nc->timeout_ms : NODESTATUS_TIMEOUT_MS;
+    ns->backoff_max_ms = nc->backoff_max_ms ? nc->backoff_max_ms
+                                            : NODESTATUS_BACKOFF_MAX_MS;
+    ns->backoff_ms = BACKOFF_MIN_MS;
+    ns->on_error = nc->on_error;
+    ns->ctx = nc->ctx;
+}
+
+static void
+free_nodestatus(struct nodestatus *ns, bool synced)
+{
+    kube_client_destroy(ns->client);
+    if (synced) {
+        pthread_cond_destroy(&ns->wake);
+        pthread_mutex_destroy(&ns->lock);
+    }
+    free(ns->namespace);
+    free(ns->node);
+    free(ns);
+}
+
+int
+nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
+                  struct nodestatus **ret, struct errmsg *err)
+{
+    char name[NODESTATUS_NAME_MAX];
+    struct nodestatus *ns;
+    int rc = nodestatus_lease_name(nc->node, name, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (!nc->namespace || !valid_subdomain(nc->namespace, 63)) {
+        return errmsg_set(err, -EINVAL, "invalid namespace '%s'",
+                          nc->namespace ? nc->namespace : "");
+    }
+    ns = calloc(1, sizeof *ns);
+    if (!ns) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    if (init_sync(ns) < 0) {
+        free(ns);
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    apply_defaults(ns, nc);
+    nodestatus_state_init(&ns->wanted);
+    ns->namespace = strdup(nc->namespace);
+    ns->node = strdup(nc->node);
+    if (!ns->namespace || !ns->node) {
+        rc = errmsg_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = kube_path(ns->path, sizeof ns->path,
+                   "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s",
+                   nc->namespace, name);
+    if (rc < 0) {
+        errmsg_set(err, -EINVAL, "Lease path too long");
+        goto out;
+    }
+    rc = kube_client_create(cfg, &ns->client, err);
+    if (rc < 0) {
+        goto out;
+    }
+    register_metrics(ns, nc->metrics);
+    *ret = ns;
+    ns = NULL;
+out:
+    if (ns) {
+        free_nodestatus(ns, true);
+    }
+    return rc;
+}
+
+/* One server-side apply of 'state'; on the writer thread, without the lock. */
+static int
+write_lease(struct nodestatus *ns, const struct nodestatus_state *state)
+{
+    struct timespec now;
+    struct errmsg err;
+    json_t *lease;
+    int rc;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    lease = nodestatus_lease_json(ns->namespace, ns->node, state, &now);
+    if (!lease) {
+        rc = errmsg_set(&err, -ENOMEM, "out of memory");
+    } else {
+        rc = kube_apply(ns->client, ns->path, lease, NODESTATUS_FIELD_MANAGER, true,
+                        ns->timeout_ms, NULL, &err);
+    }
+    json_decref(lease);
+    if (rc < 0) {
+        atomic_fetch_add(&ns->errors, 1);
+        metrics_add(ns->writes_error, 1);
+        if (ns->on_error) {
+            ns->on_error(ns->ctx, rc, err.text);
+        }
+    } else {
+        atomic_fetch_add(&ns->writes, 1);
+        metrics_add(ns->writes_ok, 1);
+    }
+    return rc;
+}
+
+/* Records the outcome of a write; with the lock held. */
+static void
+wrote(struct nodestatus *ns, const struct nodestatus_state *state, int rc, uint64_t now)
+{
+    ns->last_failed = rc < 0;
+    if (rc < 0) {
+        ns->dirty = true;       /* retried, with the newest state by then */
+        ns->next_write_at = now + ns->backoff_ms;
+        ns->backoff_ms = ns->backoff_ms >= ns->backoff_max_ms / 2 ? ns->backoff_max_ms
+                                                                  : ns->backoff_ms * 2;
+        return;
+    }
+    ns->written = *state;
+    ns->has_written = true;
+    ns->last_write_at = now;
+    ns->next_write_at = now + ns->min_interval_ms;
+    ns->backoff_ms = BACKOFF_MIN_MS;
+}
+
+/* When the writer has to act next (monotonic ms), or UINT64_MAX; with the lock
+ * held. */
+static uint64_t
+next_deadline(const struct nodestatus *ns)
+{
+    uint64_t at = UINT64_MAX;
+
+    if (ns->dirty) {
+        at = ns->next_write_at;
+    }
+    if (ns->heartbeat_ms && ns->has_written
+        && ns->last_write_at + ns->heartbeat_ms < at) {
+        at = ns->last_write_at + ns->heartbeat_ms;
+        if (at < ns->next_write_at) {
+            at = ns->next_write_at;
+        }
+    }
+    return at;
+}
+
+static void
+wait_until(struct nodestatus *ns, uint64_t at)
+{
+    struct timespec ts;
+
+    if (at == UINT64_MAX) {
+        pthread_cond_wait(&ns->wake, &ns->lock);
+        return;
+    }
+    ts.tv_sec = (time_t) (at / 1000);
+    ts.tv_nsec = (long) (at % 1000) * 1000000;
+    pthread_cond_timedwait(&ns->wake, &ns->lock, &ts);
+}
+
+/* Writes the wanted state when it differs from what was written or a heartbeat
+ * is due; with the lock held (released during the request). */
+static void
+write_now(struct nodestatus *ns, uint64_t now)
+{
+    struct nodestatus_state state = ns->wanted;
+    int rc;
+
+    ns->dirty = false;
+    if (ns->has_written && nodestatus_state_equal(&state, &ns->written)
+        && !(ns->heartbeat_ms && now >= ns->last_write_at + ns->heartbeat_ms)) {
+        return;                 /* changed and changed back in between */
+    }
+    pthread_mutex_unlock(&ns->lock);
+    rc = write_lease(ns, &state);
+    pthread_mutex_lock(&ns->lock);
+    wrote(ns, &state, rc, monotonic_ms());
+}
+
+static void *
+writer_thread(void *arg)
+{
+    struct nodestatus *ns = arg;
+
+    pthread_mutex_lock(&ns->lock);
+    while (!ns->stopping) {
+        uint64_t now = monotonic_ms();
+        uint64_t at = next_deadline(ns);
+
+        if (now >= at) {
+            write_now(ns, now);
+        } else {
+            wait_until(ns, at);
+        }
+    }
+    /* A last change made just before stopping (e.g. inside the rate limit) is
+     * still worth one try, unless the API server is known to be failing. */
+    if (ns->dirty && !ns->last_failed) {
+        write_now(ns, monotonic_ms());
+    }
+    pthread_mutex_unlock(&ns->lock);
+    return NULL;
+}
+
+int
+nodestatus_start(struct nodestatus *ns, struct errmsg *err)
+{
+    int r;
+
+    if (ns->started) {
+        return errmsg_set(err, -EALREADY, "status writer already started");
+    }
+    r = pthread_create(&ns->thread, NULL, writer_thread, ns);
+    if (r) {
+        return errmsg_set(err, -r, "cannot start the status writer: %s", strerror(r));
+    }
+    ns->started = true;
+    return 0;
+}
+
+void
+nodestatus_set(struct nodestatus *ns, const struct nodestatus_state *state)
+{
+    pthread_mutex_lock(&ns->lock);
+    if (!nodestatus_state_equal(&ns->wanted, state) || !ns->has_written) {
+        ns->wanted = *state;
+        ns->dirty = true;
+        pthread_cond_signal(&ns->wake);
+    }
+    pthread_mutex_unlock(&ns->lock);
+}
+
+void
+nodestatus_stop(struct nodestatus *ns)
+{
+    if (!ns->started || ns->joined) {
+        return;
+    }
+    pthread_mutex_lock(&ns->lock);
+    ns->stopping = true;
+    pthread_cond_signal(&ns->wake);
+    pthread_mutex_unlock(&ns->lock);
+    pthread_join(ns->thread, NULL);
+    ns->joined = true;
+}
+
+void
+nodestatus_destroy(struct nodestatus *ns)
+{
+    if (!ns) {
+        return;
+    }
+    nodestatus_stop(ns);
+    free_nodestatus(ns, true);
+}
+
+void
+nodestatus_get_stats(const struct nodestatus *ns, struct nodestatus_stats *ret)
+{
+    ret->writes = atomic_load(&((struct nodestatus *) ns)->writes);
+    ret->errors = atomic_load(&((struct nodestatus *) ns)->errors);
+}

@@ -1,0 +1,965 @@
+/* publisher — see include/exportflows/publisher.h.
+ *
+ * Layout: the pure decisions (what to publish, is the ConfigMap up to date) first,
+ * then the state the watch and lease threads feed, then the worker that
+ * reconciles, then the life cycle. */
+#include "exportflows/publisher.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exportflows/flowspec.h"
+#include "exportflows/kube.h"
+#include "exportflows/kubeevent.h"
+#include "exportflows/kubewatch.h"
+#include "exportflows/lease.h"
+
+#define LABEL_NAME_KEY "app.kubernetes.io/name"
+#define LABEL_NAME "exportflows"
+#define LABEL_COMPONENT_KEY "app.kubernetes.io/component"
+#define LABEL_COMPONENT "config"
+
+#define RETRY_MIN_MS 1000u
+#define RETRY_MAX_MS 30000u
+#define WRITE_ATTEMPTS 5            /* read-modify-write rounds lost to 409 */
+#define IDENTITY_MAX 128
+
+/* ---- the decisions ---- */
+
+int
+publisher_desired(const json_t *network, const struct flowtuning *tuning,
+                  struct flowconfig *ret, struct fielderr_list *report)
+{
+    const json_t *generation = json_object_get(json_object_get(network, "metadata"),
+                                               "generation");
+    struct flowspec spec;
+    int r = flowspec_validate(json_object_get(network, "spec"), report, &spec);
+
+    if (r) {
+        return r;
+    }
+    flowconfig_build(&spec, tuning,
+                     json_is_integer(generation) ? json_integer_value(generation) : -1, ret);
+    return 0;
+}
+
+int
+publisher_configmap_config(const json_t *configmap, struct flowconfig *ret,
+                           struct errmsg *err)
+{
+    const json_t *text = json_object_get(json_object_get(configmap, "data"),
+                                         PUBLISHER_CONFIG_KEY);
+    char hash[FLOWCONFIG_HASH_SIZE];
+    struct flowconfig config;
+    int r;
+
+    if (!json_is_string(text)) {
+        return errmsg_set(err, -ENOENT, "no %s in the configmap", PUBLISHER_CONFIG_KEY);
+    }
+    r = flowconfig_parse(json_string_value(text), json_string_length(text), &config, err);
+    if (r) {
+        return r;
+    }
+    /* The hash is what makes a write unnecessary, so it must match the content. */
+    flowconfig_hash(&config, hash);
+    if (strcmp(hash, config.hash)) {
+        return errmsg_set(err, -EINVAL, "%s: hash '%s' does not match the content",
+                          PUBLISHER_CONFIG_KEY, config.hash);
+    }
+    *ret = config;
+    return 0;
+}
+
+static bool
+has_label(const json_t *object, const char *key, const char *value)
+{
+    const json_t *labels = json_object_get(json_object_get(object, "metadata"), "labels");
+    const char *v = json_string_value(json_object_get(labels, key));
+
+    return v && !strcmp(v, value);
+}
+
+bool
+publisher_configmap_current(const json_t *configmap, const struct flowconfig *desired)
+{
+    struct flowconfig published;
+
+    return configmap
+           && has_label(configmap, LABEL_NAME_KEY, LABEL_NAME)
+           && has_label(configmap, LABEL_COMPONENT_KEY, LABEL_COMPONENT)
+           && !publisher_configmap_config(configmap, &published, NULL)
+           && !strcmp(published.hash, desired->hash);
+}
+
+/* The object member 'key' of 'parent', made (or replacing a non-object) when
+ * needed.  Borrowed; NULL on ENOMEM. */
+static json_t *
+object_member(json_t *parent, const char *key)
+{
+    json_t *member = json_object_get(parent, key);
+
+    if (json_is_object(member)) {
+        return member;
+    }
+    member = json_object();
+    if (!member || json_object_set_new(parent, key, member)) {
+        return NULL;
+    }
+    return member;
+}
+
+int
+publisher_configmap_set(json_t *configmap, const struct flowconfig *desired)
+{
+    json_t *labels = object_member(object_member(configmap, "metadata"), "labels");
+    json_t *data = object_member(configmap, "data");
+    char *text = flowconfig_dump(desired);
+    int r = -ENOMEM;
+
+    if (labels && data && text
+        && !json_object_set_new(labels, LABEL_NAME_KEY, json_string(LABEL_NAME))
+        && !json_object_set_new(labels, LABEL_COMPONENT_KEY, json_string(LABEL_COMPONENT))
+        && !json_object_set_new(data, PUBLISHER_CONFIG_KEY, json_string(text))) {
+        r = 0;
+    }
+    free(text);
+    return r;
+}
+
+json_t *
+publisher_configmap_new(const char *namespace, const char *name,
+                        const struct flowconfig *desired)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1",
+                            "kind", "ConfigMap",
+                            "metadata", "name", name, "namespace", namespace);
+
+    if (obj && publisher_configmap_set(obj, desired)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* ---- state ---- */
+
+/* One watched object: the Network or the ConfigMap.  Guarded by the publisher's
+ * lock. */
+struct watched {
+    struct publisher *p;
+    const char *what;           /* "network", "configmap": for messages */
+    const char *name;           /* the one object wanted from the collection */
+    struct kubewatch *watch;
+    json_t *object;             /* a private copy; NULL while it does not exist */
+    bool synced;                /* listed at least once */
+};
+
+struct publisher {
+    struct publisher_config cfg; /* its strings point at the copies below */
+    char *namespace, *configmap, *network, *lease_name, *identity, *event_namespace;
+    char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
+
+    struct kube_client *client; /* the worker's */
+    struct lease *lease;
+    struct watched net, cm;
+
+    pthread_t worker;
+    bool started, stopped;
+    pthread_mutex_t lock;       /* guards what follows, 'net' and 'cm' */
+    pthread_cond_t wake;
+    bool stopping;
+    bool dirty;                 /* something changed since the last pass */
+    bool force;                 /* the next pass re-reads the ConfigMap */
+    struct publisher_stats stats;
+
+    /* The worker's own; no lock. */
+    bool have_good;
+    struct flowconfig good;     /* last config from a valid spec, or as published */
+    char *invalid;              /* errors of the invalid spec last reported */
+    bool event_pending;         /* an Event about 'event_network' is still owed */
+    json_t *event_network;
+
+    struct metrics_series *m_writes, *m_invalid, *m_errors, *m_leader, *m_last_publish,
+        *m_generation;
+};
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void
+report(struct publisher *p, enum publisher_report_kind kind, int64_t generation,
+       const char *hash, const char *message)
+{
+    struct publisher_report r = { kind, message, generation, hash };
+
+    if (p->cfg.report) {
+        p->cfg.report(p->cfg.report_aux, &r);
+    }
+}
+
+static void report_error(struct publisher *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Counts a failure and reports it; any thread. */
+static void
+report_error(struct publisher *p, const char *fmt, ...)
+{
+    char message[ERRMSG_MAX + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&p->lock);
+    p->stats.errors++;
+    pthread_mutex_unlock(&p->lock);
+    metrics_add(p->m_errors, 1);
+    report(p, PUBLISHER_REPORT_ERROR, -1, NULL, message);
+}
+
+/* Wakes the worker for a new pass; called with the lock held. */
+static void
+poke(struct publisher *p, bool force)
+{
+    p->dirty = true;
+    p->force = p->force || force;
+    pthread_cond_signal(&p->wake);
+}
+
+static const char *
+object_name(const json_t *object)
+{
+    return json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+}
+
+/* Replaces the copy of a watched object ('object' NULL: it is gone). */
+static void
+watched_set(struct watched *w, const json_t *object)
+{
+    json_t *copy = object ? json_deep_copy(object) : NULL;
+
+    if (object && !copy) {
+        /* Keep the stale copy: the resync or the next event brings it right. */
+        return;
+    }
+    json_decref(w->object);
+    w->object = copy;
+}
+
+static void
+on_synced(void *ctx, const json_t *items)
+{
+    struct watched *w = ctx;
+    const json_t *found = NULL, *item;
+    size_t i;
+
+    /* The field selector already narrows the list; the name check is cheap. */
+    json_array_foreach(items, i, item) {
+        const char *name = object_name(item);
+
+        if (name && !strcmp(name, w->name)) {
+            found = item;
+        }
+    }
+    pthread_mutex_lock(&w->p->lock);
+    watched_set(w, found);
+    w->synced = true;
+    poke(w->p, false);
+    pthread_mutex_unlock(&w->p->lock);
+}
+
+static void
+on_event(void *ctx, enum watchstream_type type, const json_t *object)
+{
+    struct watched *w = ctx;
+    const char *name = object_name(object);
+
+    if (!name || strcmp(name, w->name)) {
+        return;
+    }
+    pthread_mutex_lock(&w->p->lock);
+    watched_set(w, type == WATCHSTREAM_DELETED ? NULL : object);
+    poke(w->p, false);
+    pthread_mutex_unlock(&w->p->lock);
+}
+
+static void
+on_watch_error(void *ctx, int code, const char *message)
+{
+    struct watched *w = ctx;
+
+    report_error(w->p, "watch of %s '%s' failed, retrying: %s", w->what, w->name, message);
+}
+
+static void
+on_leader(void *ctx, bool leader)
+{
+    struct publisher *p = ctx;
+
+    pthread_mutex_lock(&p->lock);
+    p->stats.leader = leader;
+    if (leader) {
+        /* Trust nothing cached from before: read the ConfigMap afresh. */
+        poke(p, true);
+    }
+    pthread_mutex_unlock(&p->lock);
+    metrics_set(p->m_leader, leader);
+    report(p, leader ? PUBLISHER_REPORT_LEADER : PUBLISHER_REPORT_FOLLOWER, -1, NULL,
+           leader ? "acquired the lease, publishing" : "not holding the lease, standing by");
+}
+
+static void
+on_lease_error(void *ctx, int code, const char *message)
+{
+    report_error(ctx, "leader election failed, retrying: %s", message);
+}
+
+/* ---- the worker ---- */
+
+/* What one pass works on: copies taken under the lock. */
+struct snapshot {
+    bool synced;
+    bool force;
+    json_t *network;            /* NULL: absent */
+    json_t *configmap;          /* NULL: absent */
+};
+
+static void
+snapshot_take(struct publisher *p, struct snapshot *s)
+{
+    s->synced = p->net.synced && p->cm.synced;
+    s->force = p->force;
+    s->network = p->net.object ? json_deep_copy(p->net.object) : NULL;
+    s->configmap = p->cm.object ? json_deep_copy(p->cm.object) : NULL;
+    p->dirty = false;
+    p->force = false;
+    p->stats.synced = s->synced;
+}
+
+static void
+snapshot_release(struct snapshot *s)
+{
+    json_decref(s->network);
+    json_decref(s->configmap);
+}
+
+/* Records what the ConfigMap holds now (seen or written). */
+static void
+note_published(struct publisher *p, const struct flowconfig *config)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stats.published_generation = config->has_generation ? config->generation : -1;
+    memcpy(p->stats.published_hash, config->hash, sizeof p->stats.published_hash);
+    pthread_mutex_unlock(&p->lock);
+    metrics_set(p->m_generation, config->has_generation ? (double) config->generation : -1);
+}
+
+static int64_t
+network_generation(const json_t *network)
+{
+    const json_t *g = json_object_get(json_object_get(network, "metadata"), "generation");
+
+    return json_is_integer(g) ? json_integer_value(g) : -1;
+}
+
+/* The spec is valid (or absent) again: forget the last problem. */
+static void
+forget_invalid(struct publisher *p)
+{
+    free(p->invalid);
+    p->invalid = NULL;
+    p->event_pending = false;
+    json_decref(p->event_network);
+    p->event_network = NULL;
+}
+
+/* Reports an invalid spec once per distinct set of errors, so that a resync or an
+ * unrelated edit of the Network does not repeat it. */
+static void
+note_invalid(struct publisher *p, json_t *network, const struct fielderr_list *errors)
+{
+    char *summary = fielderr_list_summary(errors);
+
+    if (!summary || (p->invalid && !strcmp(p->invalid, summary))) {
+        free(summary);
+        return;
+    }
+    free(p->invalid);
+    p->invalid = summary;
+    pthread_mutex_lock(&p->lock);
+    p->stats.invalid_specs++;
+    pthread_mutex_unlock(&p->lock);
+    metrics_add(p->m_invalid, 1);
+    report(p, PUBLISHER_REPORT_INVALID, network_generation(network), NULL, summary);
+    json_decref(p->event_network);
+    p->event_network = json_incref(network);
+    p->event_pending = p->event_network != NULL;
+}
+
+/* Decides what the ConfigMap should hold.  False when nothing can be said: the
+ * spec is invalid and no good config was ever known. */
+static bool
+choose(struct publisher *p, const struct snapshot *s, struct flowconfig *ret)
+{
+    struct fielderr_list errors;
+    bool valid;
+
+    fielderr_list_init(&errors);
+    valid = !publisher_desired(s->network, &p->cfg.tuning, ret, &errors);
+    if (valid) {
+        p->good = *ret;
+        p->have_good = true;
+        forget_invalid(p);
+    } else {
+        note_invalid(p, s->network, &errors);
+        /* Started with an invalid spec: what is published is the last good one. */
+        if (!p->have_good && !publisher_configmap_config(s->configmap, &p->good, NULL)) {
+            p->have_good = true;
+        }
+        *ret = p->good;
+    }
+    fielderr_list_release(&errors);
+    return p->have_good;
+}
+
+/* The leader tells the Network's owner, once per invalid spec, with an Event. */
+static int
+post_event(struct publisher *p)
+{
+    char message[KUBEEVENT_MESSAGE_MAX + 1];
+    struct kubeevent ev = {
+        .namespace = p->event_namespace, .api_version = "operator.openshift.io/v1",
+        .kind = "Network", .object = p->event_network, .type = "Warning",
+        .reason = PUBLISHER_EVENT_REASON, .message = message,
+        .component = PUBLISHER_COMPONENT, .instance = p->identity,
+    };
+    struct errmsg err = { "" };
+    int r;
+
+    if (!p->event_pending || !lease_is_leader(p->lease)) {
+        return 0;
+    }
+    snprintf(message, sizeof message, "%s is invalid and was not published; the last "
+             "good config stays in configmap %s/%s: %s", FLOWSPEC_FIELD, p->namespace,
+             p->configmap, p->invalid);
+    r = kubeevent_post(p->client, &ev, &err);
+    if (r) {
+        report_error(p, "cannot create an event about network '%s': %s", p->network,
+                     err.text);
+        return r;
+    }
+    p->event_pending = false;
+    pthread_mutex_lock(&p->lock);
+    p->stats.events++;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+/* Counts and reports a write that happened. */
+static void
+note_write(struct publisher *p, const struct flowconfig *config, const char *verb)
+{
+    char message[KUBE_PATH_MAX + 64];
+
+    pthread_mutex_lock(&p->lock);
+    p->stats.writes++;
+    pthread_mutex_unlock(&p->lock);
+    metrics_add(p->m_writes, 1);
+    metrics_set(p->m_last_publish, (double) time(NULL));
+    note_published(p, config);
+    snprintf(message, sizeof message, "%s configmap %s/%s", verb, p->namespace, p->configmap);
+    report(p, PUBLISHER_REPORT_PUBLISHED, config->has_generation ? config->generation : -1,
+           config->hash, message);
+}
+
+/* Creates the ConfigMap.  1 when written, 0 when no longer leader, -EEXIST when
+ * it appeared meanwhile, another -errno. */
+static int
+create_configmap(struct publisher *p, const struct flowconfig *desired, struct errmsg *err)
+{
+    json_t *obj = publisher_configmap_new(p->namespace, p->configmap, desired);
+    int r;
+
+    if (!obj) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    r = 0;
+    if (lease_is_leader(p->lease)) {
+        r = kube_create(p->client, p->cm_collection, obj, 0, NULL, err);
+        r = r < 0 ? r : 1;
+    }
+    json_decref(obj);
+    return r;
+}
+
+/* Updates 'stored' (the ConfigMap as just read, changed in place) unless it is
+ * already current.  1 when written, 0 when not needed or no longer leader, -EAGAIN
+ * on a conflict, another -errno. */
+static int
+update_configmap(struct publisher *p, json_t *stored, const struct flowconfig *desired,
+                 struct errmsg *err)
+{
+    int r;
+
+    if (publisher_configmap_current(stored, desired)) {
+        note_published(p, desired);
+        return 0;
+    }
+    if (publisher_configmap_set(stored, desired)) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    if (!lease_is_leader(p->lease)) {
+        return 0;
+    }
+    /* 'stored' carries the resourceVersion that was read: a concurrent writer
+     * makes this a 409, and the caller reads again. */
+    r = kube_update(p->client, p->cm_path, stored, 0, NULL, err);
+    return r < 0 ? r : 1;
+}
+
+/* Converges the ConfigMap to 'desired' from a fresh read: the watch's copy may be
+ * a step behind our own last write. */
+static int
+write_configmap(struct publisher *p, const struct flowconfig *desired)
+{
+    struct errmsg err = { "" };
+    int r = -EAGAIN;
+
+    for (unsigned attempt = 0; attempt < WRITE_ATTEMPTS && (r == -EAGAIN || r == -EEXIST);
+         attempt++) {
+        json_t *stored = NULL;
+        bool absent;
+
+        r = kube_get(p->client, p->cm_path, 0, &stored, &err);
+        absent = r == -ENOENT;
+        if (absent) {
+            r = create_configmap(p, desired, &err);
+        } else if (!r) {
+            r = update_configmap(p, stored, desired, &err);
+        }
+        json_decref(stored);
+        if (r == 1) {
+            note_write(p, desired, absent ? "created" : "updated");
+            return 0;
+        }
+    }
+    if (r == -ECANCELED) {
+        return r;               /* stopping */
+    }
+    if (r) {
+        report_error(p, "cannot publish to configmap %s/%s: %s", p->namespace,
+                     p->configmap, err.text);
+    }
+    return r;
+}
+
+/* One pass.  0, or -errno when something must be retried. */
+static int
+reconcile(struct publisher *p, const struct snapshot *s)
+{
+    struct flowconfig desired, seen;
+    bool have;
+    int r;
+
+    if (!s->synced) {
+        return 0;               /* never act on half a picture */
+    }
+    pthread_mutex_lock(&p->lock);
+    p->stats.reconciles++;
+    pthread_mutex_unlock(&p->lock);
+    if (!publisher_configmap_config(s->configmap, &seen, NULL)) {
+        note_published(p, &seen);
+    }
+    have = choose(p, s, &desired);
+    r = post_event(p);
+    if (!have || (!s->force && publisher_configmap_current(s->configmap, &desired))) {
+        return r;               /* nothing to keep up, or nothing to change */
+    }
+    if (lease_is_leader(p->lease) && write_configmap(p, &desired)) {
+        r = -EAGAIN;
+    }
+    return r;
+}
+
+/* One pass, and when it completed, the generation it acted on. */
+static int
+reconcile_and_note(struct publisher *p, const struct snapshot *s)
+{
+    int r = reconcile(p, s);
+
+    if (!r && s->synced) {
+        pthread_mutex_lock(&p->lock);
+        p->stats.observed_generation = network_generation(s->network);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return r;
+}
+
+static void
+wait_until(struct publisher *p, uint64_t deadline_ms)
+{
+    uint64_t now = now_ms(), ms = deadline_ms > now ? deadline_ms - now : 0;
+    struct timespec until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t) (ms / 1000);
+    until.tv_nsec += (long) (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&p->wake, &p->lock, &until);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct publisher *p = arg;
+    unsigned retry_ms = p->cfg.retry_min_ms;
+    uint64_t resync_at = now_ms() + p->cfg.resync_ms, retry_at = UINT64_MAX;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        struct snapshot s;
+        uint64_t now = now_ms();
+        int r;
+
+        if (now >= resync_at) {
+            resync_at = now + p->cfg.resync_ms;
+            poke(p, true);
+        }
+        if (now >= retry_at) {
+            retry_at = UINT64_MAX;
+            poke(p, false);
+        }
+        if (!p->dirty) {
+            wait_until(p, resync_at < retry_at ? resync_at : retry_at);
+            continue;
+        }
+        snapshot_take(p, &s);
+        pthread_mutex_unlock(&p->lock);
+        r = reconcile_and_note(p, &s);
+        snapshot_release(&s);
+        pthread_mutex_lock(&p->lock);
+        if (r) {
+            /* Retry with backoff; anything new that arrives meanwhile goes first. */
+            retry_at = now_ms() + retry_ms;
+            retry_ms = retry_ms * 2 < p->cfg.retry_max_ms ? retry_ms * 2 : p->cfg.retry_max_ms;
+            p->force = p->force || s.force;
+        } else {
+            retry_ms = p->cfg.retry_min_ms;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static void
+register_metrics(struct publisher *p, struct metrics *m)
+{
+    static const struct {
+        size_t offset;
+        enum metrics_type type;
+        const char *name, *help;
+    } defs[] = {
+        { offsetof(struct publisher, m_writes), METRICS_COUNTER,
+          "exportflows_publisher_writes_total", "ConfigMap creates and updates." },
+        { offsetof(struct publisher, m_invalid), METRICS_COUNTER,
+          "exportflows_publisher_invalid_specs_total",
+          "Distinct invalid stored specs seen (not published)." },
+        { offsetof(struct publisher, m_errors), METRICS_COUNTER,
+          "exportflows_publisher_errors_total",
+          "Failed API calls, watches and leader election steps." },
+        { offsetof(struct publisher, m_leader), METRICS_GAUGE,
+          "exportflows_publisher_leader", "1 while this replica holds the Lease." },
+        { offsetof(struct publisher, m_last_publish), METRICS_GAUGE,
+          "exportflows_publisher_last_publish_timestamp_seconds",
+          "Unix time of the last ConfigMap write by this replica." },
+        { offsetof(struct publisher, m_generation), METRICS_GAUGE,
+          "exportflows_publisher_published_generation",
+          "Network generation of the config in the ConfigMap; -1 for none." },
+    };
+
+    for (size_t i = 0; m && i < sizeof defs / sizeof defs[0]; i++) {
+        struct metrics_family *f = metrics_family(m, defs[i].type, defs[i].name,
+                                                  defs[i].help, NULL, 0);
+
+        *(struct metrics_series **) ((char *) p + defs[i].offset) = metrics_series(f, "");
+    }
+    metrics_set(p->m_leader, 0);
+    metrics_set(p->m_generation, -1);
+}
+
+/* The lock, and a condition variable on the monotonic clock: the worker's
+ * deadlines must not move with the wall clock.  0 or -errno. */
+static int
+init_sync(struct publisher *p)
+{
+    pthread_condattr_t attr;
+    int r = pthread_condattr_init(&attr);
+
+    if (!r) {
+        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (!r) {
+            r = pthread_cond_init(&p->wake, &attr);
+        }
+        pthread_condattr_destroy(&attr);
+    }
+    if (!r) {
+        r = pthread_mutex_init(&p->lock, NULL);
+        if (r) {
+            pthread_cond_destroy(&p->wake);
+        }
+    }
+    return -r;
+}
+
+/* Copies 'value' or 'fallback' into '*ret'; false on ENOMEM. */
+static bool
+copy_string(char **ret, const char *value, const char *fallback)
+{
+    *ret = strdup(value && *value ? value : fallback);
+    return *ret != NULL;
+}
+
+static bool
+default_identity(char **ret)
+{
+    char host[64] = "", id[IDENTITY_MAX];
+
+    if (gethostname(host, sizeof host - 1)) {
+        snprintf(host, sizeof host, "unknown");
+    }
+    snprintf(id, sizeof id, "%s-%ld", host, (long) getpid());
+    return copy_string(ret, id, id);
+}
+
+static int
+copy_config(struct publisher *p, const struct publisher_config *cfg, struct errmsg *err)
+{
+    p->cfg = *cfg;
+    if (!copy_string(&p->namespace, cfg->namespace, "exportflows")
+        || !copy_string(&p->configmap, cfg->configmap, "exportflows-config")
+        || !copy_string(&p->network, cfg->network, "cluster")
+        || !copy_string(&p->lease_name, cfg->lease, "exportflows-publisher")
+        || !copy_string(&p->event_namespace, cfg->event_namespace, "default")
+        || !(cfg->identity && *cfg->identity ? copy_string(&p->identity, cfg->identity, "")
+             : default_identity(&p->identity))) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    p->cfg.namespace = p->namespace;
+    p->cfg.configmap = p->configmap;
+    p->cfg.network = p->network;
+    p->cfg.lease = p->lease_name;
+    p->cfg.identity = p->identity;
+    p->cfg.event_namespace = p->event_namespace;
+    p->cfg.resync_ms = cfg->resync_ms ? cfg->resync_ms : PUBLISHER_RESYNC_MS_DEFAULT;
+    p->cfg.retry_min_ms = cfg->retry_min_ms ? cfg->retry_min_ms : RETRY_MIN_MS;
+    p->cfg.retry_max_ms = cfg->retry_max_ms ? cfg->retry_max_ms : RETRY_MAX_MS;
+    if (p->cfg.retry_max_ms < p->cfg.retry_min_ms) {
+        return errmsg_set(err, -EINVAL, "publisher: retry_max_ms below retry_min_ms");
+    }
+    if (kube_path(p->cm_collection, sizeof p->cm_collection, "/api/v1/namespaces/%s/configmaps",
+                  p->namespace)
+        || kube_path(p->cm_path, sizeof p->cm_path, "%s/%s", p->cm_collection, p->configmap)) {
+        return errmsg_set(err, -EINVAL, "publisher: namespace or configmap name too long");
+    }
+    return 0;
+}
+
+static int
+make_watch(struct publisher *p, struct watched *w, const char *what, const char *path,
+           const char *name, struct errmsg *err)
+{
+    static const struct kubewatch_callbacks callbacks = { on_synced, on_event,
+                                                          on_watch_error };
+    char selector[300];
+    struct kubewatch_config wc = {
+        .path = path, .field_selector = selector,
+        .timeout_min_s = p->cfg.watch_timeout_min_s,
+        .timeout_max_s = p->cfg.watch_timeout_max_s,
+        .backoff_min_ms = p->cfg.watch_backoff_min_ms,
+        .backoff_max_ms = p->cfg.watch_backoff_max_ms,
+    };
+
+    w->p = p;
+    w->what = what;
+    w->name = name;
+    if (kube_path(selector, sizeof selector, "metadata.name=%s", name)) {
+        return errmsg_set(err, -EINVAL, "publisher: %s name too long", what);
+    }
+    return kubewatch_create(p->cfg.kubeconfig, &wc, &callbacks, w, &w->watch, err);
+}
+
+static int
+make_parts(struct publisher *p, struct errmsg *err)
+{
+    struct lease_config lc = {
+        .namespace = p->namespace, .name = p->lease_name, .identity = p->identity,
+        .duration_ms = p->cfg.lease_duration_ms,
+        .renew_deadline_ms = p->cfg.lease_renew_deadline_ms,
+        .retry_period_ms = p->cfg.lease_retry_period_ms,
+        .on_change = on_leader, .on_error = on_lease_error, .ctx = p,
+    };
+    int r = kube_client_create(p->cfg.kubeconfig, &p->client, err);
+
+    if (!r) {
+        r = make_watch(p, &p->net, "network", PUBLISHER_NETWORKS_PATH, p->network, err);
+    }
+    if (!r) {
+        r = make_watch(p, &p->cm, "configmap", p->cm_collection, p->configmap, err);
+    }
+    if (!r) {
+        r = lease_create(p->cfg.kubeconfig, &lc, &p->lease, err);
+    }
+    return r;
+}
+
+int
+publisher_create(const struct publisher_config *cfg, struct publisher **ret,
+                 struct errmsg *err)
+{
+    struct publisher *p;
+    int r;
+
+    if (!cfg->kubeconfig) {
+        return errmsg_set(err, -EINVAL, "publisher: no kubeconfig");
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    r = init_sync(p);
+    if (r) {
+        free(p);
+        return errmsg_set(err, r, "publisher: cannot make a lock: %s", strerror(-r));
+    }
+    p->stats.published_generation = -1;
+    p->stats.observed_generation = -1;
+    r = copy_config(p, cfg, err);
+    if (!r) {
+        r = make_parts(p, err);
+    }
+    if (r) {
+        publisher_destroy(p);
+        return r;
+    }
+    register_metrics(p, cfg->metrics);
+    *ret = p;
+    return 0;
+}
+
+static void
+stop_parts(struct publisher *p)
+{
+    kubewatch_stop(p->net.watch);
+    kubewatch_stop(p->cm.watch);
+}
+
+static void
+stop_worker(struct publisher *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    /* A request in progress ends at once with -ECANCELED. */
+    kube_client_interrupt(p->client);
+    pthread_join(p->worker, NULL);
+}
+
+int
+publisher_start(struct publisher *p, struct errmsg *err)
+{
+    int r;
+
+    if (p->started) {
+        return errmsg_set(err, -EALREADY, "publisher: already started");
+    }
+    r = kubewatch_start(p->net.watch, err);
+    if (!r) {
+        r = kubewatch_start(p->cm.watch, err);
+    }
+    if (!r) {
+        r = lease_start(p->lease, err);
+    }
+    if (!r) {
+        r = -pthread_create(&p->worker, NULL, worker_main, p);
+        if (r) {
+            errmsg_set(err, r, "publisher: cannot start a thread: %s", strerror(-r));
+        }
+    }
+    if (r) {
+        stop_parts(p);
+        lease_stop(p->lease, NULL);
+        return r;
+    }
+    p->started = true;
+    return 0;
+}
+
+int
+publisher_stop(struct publisher *p, struct errmsg *err)
+{
+    if (!p->started || p->stopped) {
+        return 0;
+    }
+    p->stopped = true;
+    /* The worker first: once it is gone nothing writes, and only then may the
+     * Lease go to someone else. */
+    stop_worker(p);
+    stop_parts(p);
+    return lease_stop(p->lease, err);
+}
+
+void
+publisher_destroy(struct publisher *p)
+{
+    if (!p) {
+        return;
+    }
+    publisher_stop(p, NULL);
+    kubewatch_destroy(p->net.watch);
+    kubewatch_destroy(p->cm.watch);
+    lease_destroy(p->lease);
+    kube_client_destroy(p->client);
+    json_decref(p->net.object);
+    json_decref(p->cm.object);
+    json_decref(p->event_network);
+    free(p->invalid);
+    free(p->namespace);
+    free(p->configmap);
+    free(p->network);
+    free(p->lease_name);
+    free(p->identity);
+    free(p->event_namespace);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+void
+publisher_stats(struct publisher *p, struct publisher_stats *ret)
+{
+    pthread_mutex_lock(&p->lock);
+    *ret = p->stats;
+    pthread_mutex_unlock(&p->lock);
+    /* The lease also lapses by itself when renewals stall. */
+    ret->leader = p->lease && lease_is_leader(p->lease);
+}
