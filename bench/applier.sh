@@ -13,10 +13,11 @@
 #   vsctl    `ovs-vsctl -- --id=@ipfix create ipfix ... -- set bridge br-base
 #            ipfix=@ipfix`, the same transaction, from spawn -> committed;
 # then drift: `ovs-vsctl clear bridge br-int netflow` -> netflow set again.
-# Prints p50/p99 of each, the ratios to the baseline, the applier's RSS next to
-# ovsdb-server's and sleep(1)'s, and the goals from docs/PERFORMANCE.md.  Exit 0
-# when the run completed: goals are reported, not enforced (the machine is
-# shared and noisy).
+# Prints p50/p99 (nearest rank) of each, the ratios to the baseline, the
+# applier's RSS next to that of an empty program linked with the same shared
+# libraries (the floor those libraries set), ovsdb-server's and sleep(1)'s, and
+# the goals from docs/PERFORMANCE.md.  Exit 0 when the run completed: goals are
+# reported, not enforced (the machine is shared and noisy).  About 20 s.
 #
 # Usage: bench/applier.sh [-n CHANGES] [--drifts N] [--gap-ms MS]
 #                         [--health-listen ADDR|none] [--samples FILE] [--settle-ms MS]
@@ -24,7 +25,7 @@
 # --settle-ms is the config settle delay of the applier under test, for the
 # breakdown (default: SETTLE_MS of src/configsource.c), when EXPORTFLOWS_BIN_DIR
 # holds one built with another.
-# Needs: openvswitch-switch (ovsdb-server, ovsdb-tool, ovs-vsctl), cc, pkg-config;
+# Needs: openvswitch-switch (ovsdb-server, ovsdb-tool, ovs-vsctl), cc, pkg-config, readelf;
 # builds bin/ and the library with make unless EXPORTFLOWS_BIN_DIR names a
 # directory with the programs (the library is then taken from
 # EXPORTFLOWS_BUILD_DIR, default build/).
@@ -51,9 +52,9 @@ done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-for tool in ovsdb-server ovsdb-tool ovs-vsctl cc pkg-config; do
+for tool in ovsdb-server ovsdb-tool ovs-vsctl cc pkg-config readelf; do
     command -v "$tool" >/dev/null || {
-        echo "bench: $tool is missing (apt-get install openvswitch-switch gcc pkg-config)" >&2
+        echo "bench: $tool is missing (apt-get install openvswitch-switch gcc pkg-config binutils)" >&2
         exit 2
     }
 done
@@ -76,10 +77,12 @@ applier_bin=$bin_dir/exportflows-applier
 work=$(mktemp -d "${TMPDIR:-/tmp}/exportflows-bench.XXXXXX")
 applier_pid=
 sleep_pid=
+empty_pid=
 cleanup() {
     local rc=$?
     if [ -n "$applier_pid" ]; then kill "$applier_pid" 2>/dev/null; wait "$applier_pid" 2>/dev/null || :; fi
     if [ -n "$sleep_pid" ]; then kill "$sleep_pid" 2>/dev/null; wait "$sleep_pid" 2>/dev/null || :; fi
+    if [ -n "$empty_pid" ]; then kill "$empty_pid" 2>/dev/null; wait "$empty_pid" 2>/dev/null || :; fi
     ovs_db_stop
     rm -rf "$work"
     exit "$rc"
@@ -125,6 +128,13 @@ elapsed=$(( $(date +%s) - started ))
 kill -0 "$applier_pid" 2>/dev/null || { say "the applier died:"; cat "$work/applier.log" >&2; exit 1; }
 
 # ---- memory: the applier after the run, next to two reference processes ---------
+# The empty program: main() { pause(); } with the applier's DT_NEEDED libraries.
+printf '#include <unistd.h>\nint main(void) { pause(); return 0; }\n' >"$work/empty.c"
+# shellcheck disable=SC2046 # one -l:LIB per library
+cc -O2 -o "$work/empty" "$work/empty.c" -Wl,--no-as-needed $(readelf -d "$applier_bin" |
+    awk '$2 == "(NEEDED)" { gsub(/[][]/, "", $5); printf " -l:%s", $5 }')
+"$work/empty" &
+empty_pid=$!
 sleep 60 &
 sleep_pid=$!
 sleep 0.2
@@ -147,6 +157,7 @@ top_mappings() {
 ovsdb_pid=$(cat "$work/ovs/ovsdb-server.pid")
 read -r applier_hwm applier_rss applier_anon applier_file applier_pss < <(mem "$applier_pid")
 read -r ovsdb_hwm ovsdb_rss ovsdb_anon ovsdb_file ovsdb_pss < <(mem "$ovsdb_pid")
+read -r empty_hwm empty_rss empty_anon empty_file empty_pss < <(mem "$empty_pid")
 read -r sleep_hwm sleep_rss sleep_anon sleep_file sleep_pss < <(mem "$sleep_pid")
 applier_top=$(top_mappings "$applier_pid" 8)
 applier_nlibs=$(awk '$6 ~ /\.so/ { print $6 }' "/proc/$applier_pid/maps" | sort -u | wc -l)
@@ -179,8 +190,9 @@ r50=$(pct 50 drift 3); r99=$(pct 99 drift 3)
 t50=$(pct 50 tx); t99=$(pct 99 tx)
 less_settle() { awk -v a="$1" -v s="$settle_ms" 'BEGIN { printf "%.2f", a - s }'; }
 
-printf 'machine: %s cores, %s\n' "$(nproc)" \
-    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" \
+    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'run: %s config changes alternating with %s ovs-vsctl changes, then %s drift repairs, %s ms apart; %s s; applier health server %s\n' \
     "$(count applier)" "$(count vsctl)" "$(count drift)" "$gap_ms" "$elapsed" "$health"
 printf '%-44s %9s %9s %14s\n' 'latency to committed in OVSDB (ms)' p50 p99 'ratio p50/p99'
@@ -200,13 +212,14 @@ row() { printf '%-44s %9s %9s %9s %9s %9s\n' "$@"; }
 row 'memory (KiB)' VmHWM VmRSS RssAnon RssFile Pss
 row applier "$applier_hwm" "$applier_rss" "$applier_anon" "$applier_file" "$applier_pss"
 row ovsdb-server "$ovsdb_hwm" "$ovsdb_rss" "$ovsdb_anon" "$ovsdb_file" "$ovsdb_pss"
+row 'empty program, same libraries' "$empty_hwm" "$empty_rss" "$empty_anon" "$empty_file" "$empty_pss"
 row 'sleep(1)' "$sleep_hwm" "$sleep_rss" "$sleep_anon" "$sleep_file" "$sleep_pss"
 printf 'applier RSS by mapping (KiB): %s; %s shared libraries mapped\n' "$applier_top" "$applier_nlibs"
-printf 'applier / ovsdb-server: peak RSS %s, RssAnon %s; applier / sleep(1): peak RSS %s\n' \
-    "$(ratio "$applier_hwm" "$ovsdb_hwm")" "$(ratio "$applier_anon" "$ovsdb_anon")" \
-    "$(ratio "$applier_hwm" "$sleep_hwm")"
+printf 'peak RSS ratios: applier / empty program %s (+%s KiB), / ovsdb-server %s, / sleep(1) %s\n' \
+    "$(ratio "$applier_hwm" "$empty_hwm")" "$((applier_hwm - empty_hwm))" \
+    "$(ratio "$applier_hwm" "$ovsdb_hwm")" "$(ratio "$applier_hwm" "$sleep_hwm")"
 printf 'goal: config change -> OVS p99 < 50 ms: %s (%s ms)\n' \
     "$(verdict "$(awk -v x="$a99" 'BEGIN { print (x < 50) }')")" "$a99"
-printf 'goal: applier RSS < 4 MiB: %s (peak RSS %s KiB, of which %s KiB anonymous)\n' \
+printf 'goal: applier RSS < 4 MiB: %s (peak RSS %s KiB, of which %s KiB anonymous; Pss %s KiB)\n' \
     "$(verdict "$(awk -v k="$applier_hwm" 'BEGIN { print (k < 4096) }')")" \
-    "$applier_hwm" "$applier_anon"
+    "$applier_hwm" "$applier_anon" "$applier_pss"

@@ -239,6 +239,37 @@ missing(struct kube_source *ks, enum observed obs, struct errmsg *err)
                       ks->has_config ? ": keeping the last config" : "");
 }
 
+/* Takes the latest observation when there is a new one; false otherwise. */
+static bool
+take_pending(struct kube_source *ks, enum observed *obs, char **text, size_t *len)
+{
+    bool news;
+
+    pthread_mutex_lock(&ks->lock);
+    news = ks->seq != ks->seen_seq;
+    if (news) {
+        ks->seen_seq = ks->seq;
+        *obs = ks->pending;
+        *text = ks->pending_text;
+        *len = ks->pending_len;
+        ks->pending_text = NULL;
+    }
+    pthread_mutex_unlock(&ks->lock);
+    return news;
+}
+
+/* True when 'obs' with 'text' is what was already acted on. */
+static bool
+same_as_last(const struct kube_source *ks, enum observed obs, const char *text, size_t len)
+{
+    if (obs != ks->last) {
+        return false;
+    } else if (obs != OBS_TEXT) {
+        return true;
+    }
+    return ks->content && len == ks->content_len && !memcmp(text, ks->content, len);
+}
+
 static int
 kube_run(struct configsource *source, uint64_t now, struct errmsg *err)
 {
@@ -249,26 +280,12 @@ kube_run(struct configsource *source, uint64_t now, struct errmsg *err)
 
     (void) now;
     drain_wake(ks);
-    pthread_mutex_lock(&ks->lock);
-    if (ks->seq == ks->seen_seq) {
-        pthread_mutex_unlock(&ks->lock);
+    if (!take_pending(ks, &obs, &text, &len)) {
         return CONFIGSOURCE_UNCHANGED;
     }
-    ks->seen_seq = ks->seq;
-    obs = ks->pending;
-    text = ks->pending_text;
-    len = ks->pending_len;
-    ks->pending_text = NULL;
-    pthread_mutex_unlock(&ks->lock);
-
-    if (obs == OBS_TEXT && ks->last == OBS_TEXT && ks->content
-        && len == ks->content_len && !memcmp(text, ks->content, len)) {
+    if (same_as_last(ks, obs, text, len)) {
         free(text);
-        return CONFIGSOURCE_UNCHANGED;
-    }
-    if (obs != OBS_TEXT && obs == ks->last) {
-        free(text);
-        return CONFIGSOURCE_UNCHANGED;
+        return CONFIGSOURCE_UNCHANGED;      /* e.g. a relist after a restart */
     }
     ks->last = obs;
     if (obs == OBS_TEXT) {

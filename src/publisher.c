@@ -319,7 +319,8 @@ on_leader(void *ctx, bool leader)
     pthread_mutex_unlock(&p->lock);
     metrics_set(p->m_leader, leader);
     report(p, leader ? PUBLISHER_REPORT_LEADER : PUBLISHER_REPORT_FOLLOWER, -1, NULL,
-           leader ? "acquired the lease, publishing" : "not holding the lease, standing by");
+           leader ? "acquired the lease, publishing"
+                  : "not holding the lease (lost or given up), not writing");
 }
 
 static void
@@ -440,7 +441,9 @@ choose(struct publisher *p, const struct snapshot *s, struct flowconfig *ret)
 static int
 post_event(struct publisher *p)
 {
-    char message[KUBEEVENT_MESSAGE_MAX + 1];
+    /* Longer than an Event may be: kubeevent then shortens it on a UTF-8
+     * boundary, whereas snprintf() may cut a character. */
+    char message[2 * KUBEEVENT_MESSAGE_MAX];
     struct kubeevent ev = {
         .namespace = p->event_namespace, .api_version = "operator.openshift.io/v1",
         .kind = "Network", .object = p->event_network, .type = "Warning",
@@ -453,9 +456,10 @@ post_event(struct publisher *p)
     if (!p->event_pending || !lease_is_leader(p->lease)) {
         return 0;
     }
-    snprintf(message, sizeof message, "%s is invalid and was not published; the last "
-             "good config stays in configmap %s/%s: %s", FLOWSPEC_FIELD, p->namespace,
-             p->configmap, p->invalid);
+    snprintf(message, sizeof message, "%s is invalid and was not published; %s "
+             "configmap %s/%s: %s", FLOWSPEC_FIELD,
+             p->have_good ? "the last good config stays in" : "nothing is published to",
+             p->namespace, p->configmap, p->invalid);
     r = kubeevent_post(p->client, &ev, &err);
     if (r) {
         report_error(p, "cannot create an event about network '%s': %s", p->network,

@@ -279,8 +279,8 @@ on_report(void *aux, const struct applier_report *r)
         log_config(r, "config loaded");
         break;
     case APPLIER_CONFIG_REFUSED:
-        log_event(LOG_ERROR, "config refused, keeping the last good one",
-                  "error", r->message, NULL);
+        log_event(LOG_ERROR, r->config ? "config refused, keeping the last good one"
+                  : "no usable config yet", "error", r->message, NULL);
         break;
     case APPLIER_OVSDB_CONNECTED:
         connect_failed_logged = false;

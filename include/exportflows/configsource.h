@@ -7,7 +7,8 @@
  *     --config-file and for a ConfigMap mounted as a volume: kubelet updates
  *     those by writing a new timestamped directory and atomically renaming the
  *     "..data" symlink, which the watch on the file's directory sees;
- *   - kubernetes: a watch on the ConfigMap (later; same interface).
+ *   - kubernetes: a watch on the ConfigMap through the API
+ *     (configsource_kube_create() in configsource_kube.h).
  *
  * A source keeps the last good config: new content that is unreadable or invalid
  * is reported once and refused, and the previous config stays current. */

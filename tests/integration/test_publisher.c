@@ -190,14 +190,15 @@ struct pub {
     struct metrics *metrics;
 };
 
+/* Starts a publisher for 'n' as 'identity'; 'resync_ms' 0 for the default. */
 static void
-pub_start(struct pub *pub, const struct names *n, const char *identity)
+pub_start(struct pub *pub, const struct names *n, const char *identity, unsigned resync_ms)
 {
     struct publisher_config pc = {
         .kubeconfig = cfg, .namespace = NS, .configmap = n->configmap,
         .network = n->network, .lease = n->lease, .identity = identity,
         .report = on_report, .report_aux = &pub->rec,
-        .retry_min_ms = 200, .retry_max_ms = 2000,
+        .retry_min_ms = 200, .retry_max_ms = 2000, .resync_ms = resync_ms,
         .lease_retry_period_ms = 200,
         /* Short watches: kube-apiserver's shutdown waits for open ones. */
         .watch_timeout_min_s = 2, .watch_timeout_max_s = 4,
@@ -414,11 +415,12 @@ test_publisher_publishes_and_follows_edits(void **state)
     json_t *cm, *labels;
     int64_t gen;
     struct errmsg err = { "" };
+    unsigned long long t0;
 
     make_names(&n, "edits");
     gen = put_network(n.network, SPEC_1);
     assert_int_equal(gen, 1);
-    pub_start(&pub, &n, "edits-a");
+    pub_start(&pub, &n, "edits-a", 0);
 
     /* The canonical config, byte for byte, with our labels. */
     expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
@@ -434,10 +436,13 @@ test_publisher_publishes_and_follows_edits(void **state)
     assert_true(stats(&pub).leader);
 
     /* An edit is published. */
+    t0 = testutil_now_us();
     gen = put_network(n.network, SPEC_2);
     assert_int_equal(gen, 2);
     expected(want, sizeof want, 2, NETFLOW_2);
     cm = wait_cm_text(&n, want);
+    fprintf(stderr, "edit to configmap: %llu ms (polled every 20 ms)\n",
+            (testutil_now_us() - t0) / 1000);
     snprintf(rv, sizeof rv, "%s", meta(cm, "resourceVersion"));
     json_decref(cm);
     wait_observed(&pub, 2);
@@ -497,7 +502,7 @@ test_publisher_keeps_last_good_when_stored_spec_is_invalid(void **state)
 
     make_names(&n, "invalid");
     put_network(n.network, SPEC_1);
-    pub_start(&pub, &n, "invalid-a");
+    pub_start(&pub, &n, "invalid-a", 0);
     expected(good, sizeof good, 1, NETFLOW_1 "," IPFIX_1);
     cm = wait_cm_text(&n, good);
     snprintf(rv, sizeof rv, "%s", meta(cm, "resourceVersion"));
@@ -539,6 +544,8 @@ test_publisher_keeps_last_good_when_stored_spec_is_invalid(void **state)
                         "involvedObject"), "kind")), "Network");
     assert_non_null(strstr(json_string_value(json_object_get(ev, "message")),
                            "port must be between 1 and 65535"));
+    assert_non_null(strstr(json_string_value(json_object_get(ev, "message")),
+                           "the last good config stays in configmap " NS "/"));
     snprintf(uid, sizeof uid, "%s", json_string_value(json_object_get(json_object_get(ev,
              "involvedObject"), "uid")));
     assert_true(strlen(uid) > 10);
@@ -580,7 +587,7 @@ test_publisher_starts_on_an_invalid_spec_without_publishing(void **state)
 
     make_names(&n, "badstart");
     put_network(n.network, SPEC_BAD);
-    pub_start(&pub, &n, "badstart-a");
+    pub_start(&pub, &n, "badstart-a", 0);
     wait_observed(&pub, 1);
     /* No good config was ever known: nothing is published, the problem is told. */
     cm = get_cm(&n);
@@ -596,6 +603,9 @@ test_publisher_starts_on_an_invalid_spec_without_publishing(void **state)
     }
     events = invalid_events(n.network);
     assert_int_equal(json_array_size(events), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(events, 0),
+                                                             "message")),
+                           "nothing is published to configmap"));
     json_decref(events);
 
     put_network(n.network, SPEC_2);
@@ -619,7 +629,7 @@ test_publisher_repairs_a_deleted_or_edited_configmap(void **state)
 
     /* No Network at all: the ConfigMap says export off. */
     make_names(&n, "repair");
-    pub_start(&pub, &n, "repair-a");
+    pub_start(&pub, &n, "repair-a", 0);
     expected(want, sizeof want, -1, "");
     json_decref(wait_cm_text(&n, want));
 
@@ -653,6 +663,43 @@ test_publisher_repairs_a_deleted_or_edited_configmap(void **state)
 }
 
 static void
+test_publisher_resync_rereads_and_writes_nothing_when_current(void **state)
+{
+    struct names n;
+    struct pub pub;
+    char want[2048], rv[64];
+    struct errmsg err = { "" };
+    struct testutil_deadline d;
+    unsigned long passes;
+    json_t *cm;
+
+    make_names(&n, "resync");
+    put_network(n.network, SPEC_1);
+    pub_start(&pub, &n, "resync-a", 300);
+    expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
+    cm = wait_cm_text(&n, want);
+    snprintf(rv, sizeof rv, "%s", meta(cm, "resourceVersion"));
+    json_decref(cm);
+
+    /* Nothing changes, yet passes keep coming: the periodic resync. */
+    passes = stats(&pub).reconciles;
+    d = testutil_deadline_ms(WAIT_MS);
+    while (stats(&pub).reconciles < passes + 3 && !testutil_deadline_passed(&d)) {
+        testutil_nap(20);
+    }
+    assert_true(stats(&pub).reconciles >= passes + 3);
+    assert_int_equal(stats(&pub).writes, 1);
+    cm = get_cm(&n);
+    assert_string_equal(meta(cm, "resourceVersion"), rv);
+    json_decref(cm);
+
+    assert_int_equal(publisher_stop(pub.p, &err), 0);
+    pub_destroy(&pub);
+    delete_network(n.network);
+    delete_object(n.cm_path);
+}
+
+static void
 test_publisher_only_the_leader_writes(void **state)
 {
     struct names n;
@@ -664,11 +711,11 @@ test_publisher_only_the_leader_writes(void **state)
 
     make_names(&n, "leader");
     put_network(n.network, SPEC_1);
-    pub_start(&a, &n, "leader-a");
+    pub_start(&a, &n, "leader-a", 0);
     wait_leader(&a);
     expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
     json_decref(wait_cm_text(&n, want));
-    pub_start(&b, &n, "leader-b");
+    pub_start(&b, &n, "leader-b", 0);
 
     /* B follows: it sees and validates everything, and writes nothing. */
     assert_int_equal(put_network(n.network, SPEC_2), 2);
@@ -716,7 +763,7 @@ test_publisher_survives_apiserver_restart(void **state)
 
     make_names(&n, "restart");
     put_network(n.network, SPEC_1);
-    pub_start(&pub, &n, "restart-a");
+    pub_start(&pub, &n, "restart-a", 0);
     expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
     json_decref(wait_cm_text(&n, want));
 
@@ -745,6 +792,7 @@ main(void)
         cmocka_unit_test(test_publisher_keeps_last_good_when_stored_spec_is_invalid),
         cmocka_unit_test(test_publisher_starts_on_an_invalid_spec_without_publishing),
         cmocka_unit_test(test_publisher_repairs_a_deleted_or_edited_configmap),
+        cmocka_unit_test(test_publisher_resync_rereads_and_writes_nothing_when_current),
         cmocka_unit_test(test_publisher_only_the_leader_writes),
         /* Last: it restarts the API server. */
         cmocka_unit_test(test_publisher_survives_apiserver_restart),

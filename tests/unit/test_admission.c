@@ -456,6 +456,108 @@ test_admission_allocation_failures(void **state)
     json_set_alloc_funcs(malloc, free);
 }
 
+/* admission_parse_body() must agree with jansson (JSON_REJECT_DUPLICATES) on
+ * every input: refuse what it refuses, and build an equal tree otherwise —
+ * whether its fast reader or jansson itself did the work. */
+static void
+check_parse_agrees(const char *body, size_t len)
+{
+    json_t *expected = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    struct errmsg err = { "" };
+    json_t *got = NULL;
+    int error = admission_parse_body(body, len, &got, &err);
+
+    if (!expected) {
+        if (error != -EINVAL) {
+            fail_msg("accepted what jansson refuses: %.*s", (int) len, body);
+        }
+        assert_null(got);
+        return;
+    }
+    if (error || !json_equal(expected, got)) {
+        fail_msg("differs from jansson (%d %s): %.*s", error, err.text, (int) len, body);
+    }
+    json_decref(got);
+    json_decref(expected);
+}
+
+static void
+test_admission_parse_body_matches_jansson(void **state)
+{
+    static const char doc[] =
+        "{\"a\": [1, 0, 123456789012345678, true, false, null, {}, []],\n"
+        " \"s\": \"x\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\",\n"
+        " \"k\\u0062\": {\"kb\": \"v\", \"\": \"empty key\"}, \"n\": {\"m\": [[\"deep\"]]}}";
+    static const char mutations[] = "\"\\{}[],:0-1eu x\x01\x7f\xc3\xa9";
+    static const char *const extra[] = {
+        "{}", " {} ", "{\"a\":1}x", "{\"a\":01}", "{\"a\":-1}", "{\"a\":1.5}",
+        "{\"a\":1e3}", "{\"a\":1234567890123456789}", "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "{\"a\":[1,]}", "{\"a\":1,}",
+        "{\"a\":tru}", "{\"a\":nul}", "{\"a\" 1}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
+        "[1]", "\"s\"", "", " ", "{\"a\":\"\xc3\xa9\"}", "{\"a\":\"\xff\"}",
+        "{\"a\":\"\\", "{\"a\":\"x", "{\"a\"", "{",
+    };
+    size_t n = sizeof doc - 1;
+    char *buf = malloc(n + 2);
+
+    assert_non_null(buf);
+    check_parse_agrees(doc, n);
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        check_parse_agrees(extra[i], strlen(extra[i]));
+    }
+    /* Every byte deleted, replaced, or preceded by each mutation character. */
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf, doc, i);
+        memcpy(buf + i, doc + i + 1, n - i - 1);
+        check_parse_agrees(buf, n - 1);
+        for (size_t m = 0; m < sizeof mutations - 1; m++) {
+            memcpy(buf, doc, n);
+            buf[i] = mutations[m];
+            check_parse_agrees(buf, n);
+            memcpy(buf, doc, i);
+            buf[i] = mutations[m];
+            memcpy(buf + i + 1, doc + i, n - i);
+            check_parse_agrees(buf, n + 1);
+        }
+    }
+    free(buf);
+}
+
+/* The data cases, as sent and re-serialised compactly, parse as jansson parses them. */
+static void
+test_admission_parse_body_data_cases(void **state)
+{
+    DIR *d = opendir(DATA_DIR);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char *dir, *body, *compact;
+        json_t *json;
+        size_t len;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        dir = testutil_path(DATA_DIR, e->d_name);
+        body = read_case_file(dir, "request.json");
+        assert_non_null(body);
+        len = strlen(body);
+        check_parse_agrees(body, len);
+        json = json_loadb(body, len, 0, NULL);
+        compact = json ? json_dumps(json, JSON_COMPACT) : NULL;
+        if (compact) {
+            check_parse_agrees(compact, strlen(compact));
+        }
+        free(compact);
+        json_decref(json);
+        free(body);
+        free(dir);
+    }
+    closedir(d);
+}
+
 int
 main(void)
 {
@@ -470,6 +572,8 @@ main(void)
         cmocka_unit_test(test_admission_warnings_within_limits),
         cmocka_unit_test(test_admission_parse_timeout),
         cmocka_unit_test(test_admission_allocation_failures),
+        cmocka_unit_test(test_admission_parse_body_matches_jansson),
+        cmocka_unit_test(test_admission_parse_body_data_cases),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
