@@ -21,8 +21,8 @@
  * with a quiet gap after each (the monitor is still read during it).  The version
  * directories are all written before the first change: the swap alone is the
  * change, as in kubelet's last step.  Output, one line per sample, in
- * microseconds: "applier US", "vsctl US", "drift US US".  Exit 0, or 1 with a
- * message on stderr. */
+ * microseconds: "applier US", "vsctl US", "drift US US" (the second "-" when
+ * the clear was not seen on its own).  Exit 0, or 1 with a message on stderr. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -135,6 +135,7 @@ expect_met(const json_t *cache, const struct expect *e)
 
 /* ---- the client ---- */
 
+/* Asks for the monitor, initial contents included; its reply resets the cache. */
 static int
 send_monitor(struct bench *b, uint64_t now_ms, struct errmsg *err)
 {
@@ -188,6 +189,7 @@ handle_event(struct bench *b, const struct ovsdb_event *ev, uint64_t now_ms,
     return ovsdb_cache_update(b->cache, updates, err);
 }
 
+/* The -ETIMEDOUT error for 'e', with what the monitor shows instead. */
 static int
 timed_out(const struct bench *b, const struct expect *e, struct errmsg *err)
 {
@@ -251,6 +253,7 @@ wait_for(struct bench *b, const struct expect *e, uint64_t deadline_us,
     }
 }
 
+/* Keeps reading the monitor for 'ms' milliseconds: the quiet gap between samples. */
 static int
 idle(struct bench *b, uint64_t ms, struct errmsg *err)
 {
@@ -259,6 +262,7 @@ idle(struct bench *b, uint64_t ms, struct errmsg *err)
 
 /* ---- the changes ---- */
 
+/* Creates or truncates 'path' and writes 'text' to it. */
 static int
 write_file(const char *path, const char *text, struct errmsg *err)
 {
@@ -345,6 +349,7 @@ spawn_vsctl(const struct bench *b, const char *const *args, pid_t *ret_pid,
     return rc ? errmsg_set(err, -rc, "cannot run ovs-vsctl: %s", strerror(rc)) : 0;
 }
 
+/* Waits for ovs-vsctl 'pid'; -EIO with a message unless it exited 0. */
 static int
 reap(pid_t pid, struct errmsg *err)
 {
@@ -361,6 +366,7 @@ reap(pid_t pid, struct errmsg *err)
     return 0;
 }
 
+/* One "applier" sample: swap to version 'i', wait for its IPFIX sampling. */
 static int
 measure_applier(struct bench *b, uint64_t i, struct errmsg *err)
 {
@@ -377,6 +383,7 @@ measure_applier(struct bench *b, uint64_t i, struct errmsg *err)
     return rc;
 }
 
+/* One "vsctl" sample: the same kind of change on br-base, by ovs-vsctl. */
 static int
 measure_vsctl(struct bench *b, uint64_t i, struct errmsg *err)
 {
@@ -442,6 +449,7 @@ out:
 
 /* ---- main ---- */
 
+/* Prepares the versions, waits for the applier's first apply, then samples. */
 static int
 run(struct bench *b, struct errmsg *err)
 {
@@ -480,6 +488,7 @@ run(struct bench *b, struct errmsg *err)
     return rc;
 }
 
+/* Fills 'b' from "--name value" pairs. */
 static int
 parse_args(int argc, char **argv, struct bench *b, struct errmsg *err)
 {

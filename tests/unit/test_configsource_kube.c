@@ -1,0 +1,339 @@
+/* test_configsource_kube — the ConfigMap config source against a loopback HTTP
+ * server that answers the LIST and then streams watch events the test pushes one
+ * at a time: a missing ConfigMap, its creation, the same text again (no change),
+ * an invalid text (refused once, the last good config kept), a missing key, a
+ * deletion (last config kept) and a recreation.  The end-to-end behaviour against
+ * a real kube-apiserver is tests/system/applier-kube.sh. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "exportflows/configsource_kube.h"
+#include "exportflows/kubeconfig.h"
+#include "../lib/testutil.h"
+
+#define HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+
+struct fake {
+    int listen_fd, quit[2], push[2], port;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    char list_line[512];        /* the LIST request line */
+    unsigned watches;
+};
+
+static bool
+wait_readable(struct fake *f, int fd)
+{
+    struct pollfd p[2] = { { fd, POLLIN, 0 }, { f->quit[0], POLLIN, 0 } };
+
+    return poll(p, 2, 10000) > 0 && !p[1].revents && p[0].revents;
+}
+
+static bool
+read_head(struct fake *f, int fd, char *line, size_t size)
+{
+    char buf[4096];
+    size_t len = 0;
+
+    while (len < sizeof buf - 1 && wait_readable(f, fd)) {
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n <= 0) {
+            return false;
+        }
+        len += (size_t) n;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n")) {
+            snprintf(line, size, "%.*s", (int) strcspn(buf, "\r"), buf);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Forwards what the test pushes to the watch stream until the client leaves or
+ * the server stops. */
+static void
+stream(struct fake *f, int fd)
+{
+    char buf[4096];
+
+    if (write(fd, HEAD, strlen(HEAD)) < 0) {
+        return;
+    }
+    for (;;) {
+        struct pollfd p[3] = { { f->push[0], POLLIN, 0 }, { f->quit[0], POLLIN, 0 },
+                               { fd, POLLIN, 0 } };
+        ssize_t n;
+
+        if (poll(p, 3, 10000) <= 0 || p[1].revents || p[2].revents) {
+            return;
+        }
+        n = read(f->push[0], buf, sizeof buf);
+        if (n <= 0 || write(fd, buf, (size_t) n) != n) {
+            return;
+        }
+    }
+}
+
+static void
+serve(struct fake *f, int fd)
+{
+    static const char list[] = HEAD "{\"kind\":\"ConfigMapList\",\"metadata\":"
+                               "{\"resourceVersion\":\"10\"},\"items\":[]}";
+    char line[512];
+
+    if (!read_head(f, fd, line, sizeof line)) {
+        return;
+    }
+    if (strstr(line, "watch=1")) {
+        pthread_mutex_lock(&f->lock);
+        f->watches++;
+        pthread_mutex_unlock(&f->lock);
+        stream(f, fd);
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->list_line, sizeof f->list_line, "%s", line);
+    pthread_mutex_unlock(&f->lock);
+    if (write(fd, list, strlen(list)) < 0) {
+        return;
+    }
+}
+
+static void *
+fake_run(void *arg)
+{
+    struct fake *f = arg;
+
+    while (wait_readable(f, f->listen_fd)) {
+        int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            serve(f, fd);
+            close(fd);
+        }
+    }
+    return NULL;
+}
+
+static void
+fake_start(struct fake *f)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof sin;
+
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(f->listen_fd >= 0);
+    assert_int_equal(bind(f->listen_fd, (struct sockaddr *) &sin, sizeof sin), 0);
+    assert_int_equal(listen(f->listen_fd, 8), 0);
+    assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *) &sin, &len), 0);
+    f->port = ntohs(sin.sin_port);
+    assert_int_equal(pipe2(f->quit, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(f->push, O_CLOEXEC), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+    assert_int_equal(write(f->quit[1], "q", 1), 1);
+    pthread_join(f->thread, NULL);
+    close(f->listen_fd);
+    close(f->quit[0]);
+    close(f->quit[1]);
+    close(f->push[0]);
+    close(f->push[1]);
+    pthread_mutex_destroy(&f->lock);
+}
+
+/* Sends one watch event: TYPE and a ConfigMap whose data is DATA (JSON). */
+static void
+push_event(struct fake *f, const char *type, const char *name, unsigned rv,
+           const char *data)
+{
+    char line[2048];
+    int n = snprintf(line, sizeof line, "{\"type\":\"%s\",\"object\":{\"kind\":\"ConfigMap\","
+                     "\"metadata\":{\"name\":\"%s\",\"namespace\":\"exportflows\","
+                     "\"resourceVersion\":\"%u\"}%s%s}}\n", type, name, rv,
+                     data ? ",\"data\":" : "", data ? data : "");
+
+    assert_true(n > 0 && (size_t) n < sizeof line);
+    assert_int_equal(write(f->push[1], line, (size_t) n), n);
+}
+
+struct rig {
+    struct fake fake;
+    char *dir;
+    struct kubeconfig *kube;
+    struct configsource *source;
+    unsigned rv;
+};
+
+static void
+rig_start(struct rig *r)
+{
+    struct configsource_kube_config kc = {
+        .namespace = "exportflows", .name = "exportflows-config",
+    };
+    char text[512], *path;
+    struct errmsg err;
+
+    fake_start(&r->fake);
+    r->rv = 10;
+    r->dir = testutil_tempdir("configsource-kube");
+    path = testutil_path(r->dir, "kubeconfig");
+    snprintf(text, sizeof text, "apiVersion: v1\nkind: Config\n"
+             "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
+             "contexts: [{name: fake, context: {cluster: fake}}]\n"
+             "current-context: fake\n", r->fake.port);
+    assert_int_equal(testutil_write_file(path, text, strlen(text)), 0);
+    if (kubeconfig_load_file(path, NULL, &r->kube, &err) < 0) {
+        fail_msg("%s", err.text);
+    }
+    free(path);
+    if (configsource_kube_create(r->kube, &kc, &r->source, &err) < 0) {
+        fail_msg("%s", err.text);
+    }
+}
+
+static void
+rig_stop(struct rig *r)
+{
+    configsource_destroy(r->source);
+    kubeconfig_destroy(r->kube);
+    fake_stop(&r->fake);
+    testutil_rmtree(r->dir);
+    free(r->dir);
+}
+
+/* Waits for the source's fd to wake, then runs it once; returns what run()
+ * returned. */
+static int
+next(struct rig *r, struct errmsg *err)
+{
+    struct pollfd pfd;
+    int timeout = -1;
+
+    configsource_wait(r->source, 0, &pfd, &timeout);
+    assert_true(pfd.fd >= 0);
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    err->text[0] = '\0';
+    return configsource_run(r->source, 0, err);
+}
+
+static void
+push(struct rig *r, const char *type, const char *data)
+{
+    push_event(&r->fake, type, "exportflows-config", ++r->rv, data);
+}
+
+#define GOOD1 "{\"config.json\":\"{\\\"generation\\\": 1, \\\"netFlow\\\": " \
+    "{\\\"collectors\\\": [\\\"10.0.0.1:2056\\\"]}}\"}"
+#define GOOD2 "{\"config.json\":\"{\\\"generation\\\": 2}\"}"
+#define BAD "{\"config.json\":\"{\\\"netFlow\\\": 7}\"}"
+
+static int64_t
+current_generation(const struct rig *r)
+{
+    const struct flowconfig *c = configsource_current(r->source);
+
+    return c ? c->generation : -1;
+}
+
+static void
+test_configsource_kube_follows_the_configmap(void **unused)
+{
+    struct rig r;
+    struct errmsg err;
+
+    (void) unused;
+    rig_start(&r);
+    assert_string_equal(configsource_describe(r.source),
+                        "configmap 'exportflows/exportflows-config'");
+    assert_int_equal(next(&r, &err), -ENOENT);  /* the LIST: nothing there */
+    assert_string_equal(err.text, "configmap 'exportflows/exportflows-config' not found");
+    assert_null(configsource_current(r.source));
+    pthread_mutex_lock(&r.fake.lock);
+    assert_non_null(strstr(r.fake.list_line, "GET /api/v1/namespaces/exportflows/configmaps?"));
+    assert_non_null(strstr(r.fake.list_line, "fieldSelector=metadata.name%3Dexportflows-config"));
+    pthread_mutex_unlock(&r.fake.lock);
+
+    push(&r, "ADDED", GOOD1);
+    assert_int_equal(next(&r, &err), CONFIGSOURCE_CHANGED);
+    assert_int_equal(current_generation(&r), 1);
+
+    push(&r, "MODIFIED", GOOD1);               /* only the resourceVersion moved */
+    assert_int_equal(next(&r, &err), CONFIGSOURCE_UNCHANGED);
+
+    push(&r, "MODIFIED", BAD);
+    assert_int_equal(next(&r, &err), -EINVAL);
+    assert_non_null(strstr(err.text, "refused configmap 'exportflows/exportflows-config': "));
+    assert_int_equal(current_generation(&r), 1);
+    push(&r, "MODIFIED", BAD);                 /* reported once */
+    assert_int_equal(next(&r, &err), CONFIGSOURCE_UNCHANGED);
+
+    push(&r, "MODIFIED", "{\"other\":\"x\"}");
+    assert_int_equal(next(&r, &err), -ENOENT);
+    assert_string_equal(err.text, "configmap 'exportflows/exportflows-config' has no key "
+                        "'config.json': keeping the last config");
+
+    push(&r, "MODIFIED", GOOD2);
+    assert_int_equal(next(&r, &err), CONFIGSOURCE_CHANGED);
+    assert_int_equal(current_generation(&r), 2);
+
+    push(&r, "DELETED", GOOD2);
+    assert_int_equal(next(&r, &err), -ENOENT);
+    assert_string_equal(err.text, "configmap 'exportflows/exportflows-config' not found: "
+                        "keeping the last config");
+    assert_int_equal(current_generation(&r), 2);
+
+    push(&r, "ADDED", GOOD2);                  /* back with the same text: news */
+    assert_int_equal(next(&r, &err), CONFIGSOURCE_CHANGED);
+    assert_int_equal(current_generation(&r), 2);
+    rig_stop(&r);
+}
+
+static void
+test_configsource_kube_refuses_bad_names(void **unused)
+{
+    struct configsource_kube_config kc = { .namespace = "exportflows", .name = "a/b" };
+    struct configsource *source = NULL;
+    struct errmsg err;
+
+    (void) unused;
+    assert_int_equal(configsource_kube_create(NULL, &kc, &source, &err), -EINVAL);
+    kc.name = "exportflows-config";
+    kc.namespace = "";
+    assert_int_equal(configsource_kube_create(NULL, &kc, &source, &err), -EINVAL);
+    kc.namespace = NULL;
+    assert_int_equal(configsource_kube_create(NULL, &kc, &source, &err), -EINVAL);
+    assert_null(source);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_configsource_kube_follows_the_configmap),
+        cmocka_unit_test(test_configsource_kube_refuses_bad_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
