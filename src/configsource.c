@@ -12,9 +12,18 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-/* Events come in bursts (a write then a close, kubelet's several renames); the
- * file is read once the burst has been quiet this long. */
-#define SETTLE_MS 50
+/* Events come in bursts (a write then a close, kubelet's several renames).  An
+ * event that says the content is complete -- the config file or kubelet's "..data"
+ * symlink renamed into place, or the file closed after writing -- reloads at once;
+ * any other event reloads once the burst has been quiet this long. */
+#define SETTLE_MS 10
+
+/* What the inotify events drained in one go ask for. */
+enum file_events {
+    FILE_EVENTS_NONE,
+    FILE_EVENTS_SETTLE,         /* something changed in the directory */
+    FILE_EVENTS_COMPLETE,       /* the content is complete: read it now */
+};
 
 int
 configsource_run(struct configsource *source, uint64_t now_ms, struct errmsg *err)
@@ -55,6 +64,7 @@ struct file_source {
     struct configsource up;
     char *path;
     char *dir;
+    const char *name;           /* the file's name in 'dir', points into 'path' */
     char description[600];
     unsigned recheck_ms;
     int inotify_fd;
@@ -108,13 +118,22 @@ file_try_watch(struct file_source *fs)
                                   | IN_MOVE_SELF | IN_ONLYDIR);
 }
 
-/* Drains the inotify queue; true when anything happened.  Any event in the
- * directory schedules a reload: the content comparison decides what changed. */
+/* True when 'ev' says that the watched content was just completed: kubelet's
+ * "..data" swap, a rename of the file into place, or the end of a write. */
 static bool
+file_event_completes(const struct file_source *fs, const struct inotify_event *ev)
+{
+    return ev->len && (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
+           && (!strcmp(ev->name, "..data") || !strcmp(ev->name, fs->name));
+}
+
+/* Drains the inotify queue.  Any event in the directory asks for a reload: the
+ * content comparison decides what changed. */
+static enum file_events
 file_drain_events(struct file_source *fs)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool any = false;
+    enum file_events result = FILE_EVENTS_NONE;
 
     for (;;) {
         ssize_t n = read(fs->inotify_fd, buf, sizeof buf);
@@ -122,16 +141,21 @@ file_drain_events(struct file_source *fs)
         if (n <= 0) {
             break;
         }
-        any = true;
+        if (result == FILE_EVENTS_NONE) {
+            result = FILE_EVENTS_SETTLE;
+        }
         for (ssize_t off = 0; off < n; ) {
             const struct inotify_event *ev = (const void *) (buf + off);
             if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
                 fs->watch = -1;         /* directory gone: re-watch on recheck */
             }
+            if (file_event_completes(fs, ev)) {
+                result = FILE_EVENTS_COMPLETE;
+            }
             off += (ssize_t) (sizeof *ev + ev->len);
         }
     }
-    return any;
+    return result;
 }
 
 /* Reads the whole file, at most FLOWCONFIG_MAX_BYTES.  Caller frees '*ret'. */
@@ -230,8 +254,17 @@ file_run(struct configsource *source, uint64_t now, struct errmsg *err)
 {
     struct file_source *fs = file_source_cast(source);
 
-    if (file_drain_events(fs) && !fs->reload_at) {
-        fs->reload_at = now + SETTLE_MS;
+    switch (file_drain_events(fs)) {
+    case FILE_EVENTS_COMPLETE:
+        fs->reload_at = now;
+        break;
+    case FILE_EVENTS_SETTLE:
+        if (!fs->reload_at) {
+            fs->reload_at = now + SETTLE_MS;
+        }
+        break;
+    case FILE_EVENTS_NONE:
+        break;
     }
     if (now >= fs->next_recheck) {
         file_try_watch(fs);
@@ -329,6 +362,7 @@ configsource_file_create(const char *path, unsigned recheck_ms,
         rc = errmsg_set(err, -ENOMEM, "out of memory");
         goto out;
     }
+    fs->name = strrchr(fs->path, '/') ? strrchr(fs->path, '/') + 1 : fs->path;
     snprintf(fs->description, sizeof fs->description, "config file '%s'", path);
     *ret = &fs->up;
     fs = NULL;
