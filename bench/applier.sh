@@ -9,7 +9,7 @@
 # (compiled here against build/libexportflows.a) monitors the database and times
 # with CLOCK_MONOTONIC, alternating:
 #   applier  swap of ..data to a version with a new IPFIX sampling -> the IPFIX
-#            row committed on br-int (includes the config file settle delay);
+#            row committed on br-int;
 #   vsctl    `ovs-vsctl -- --id=@ipfix create ipfix ... -- set bridge br-base
 #            ipfix=@ipfix`, the same transaction, from spawn -> committed;
 # then drift: `ovs-vsctl clear bridge br-int netflow` -> netflow set again.
@@ -20,11 +20,8 @@
 # reported, not enforced (the machine is shared and noisy).  About 20 s.
 #
 # Usage: bench/applier.sh [-n CHANGES] [--drifts N] [--gap-ms MS]
-#                         [--health-listen ADDR|none] [--samples FILE] [--settle-ms MS]
-# --samples keeps the raw samples (microseconds, one "KIND US" line each);
-# --settle-ms is the config settle delay of the applier under test, for the
-# breakdown (default: SETTLE_MS of src/configsource.c), when EXPORTFLOWS_BIN_DIR
-# holds one built with another.
+#                         [--health-listen ADDR|none] [--samples FILE]
+# --samples keeps the raw samples (microseconds, one "KIND US" line each).
 # Needs: openvswitch-switch (ovsdb-server, ovsdb-tool, ovs-vsctl), cc, pkg-config, readelf;
 # builds bin/ and the library with make unless EXPORTFLOWS_BIN_DIR names a
 # directory with the programs (the library is then taken from
@@ -36,7 +33,6 @@ drifts=20
 gap_ms=30
 health=127.0.0.1:0
 samples_out=
-settle_ms=
 while [ $# -gt 0 ]; do
     case "$1" in
     -n) changes=$2; shift 2 ;;
@@ -44,8 +40,7 @@ while [ $# -gt 0 ]; do
     --gap-ms) gap_ms=$2; shift 2 ;;
     --health-listen) health=$2; shift 2 ;;
     --samples) samples_out=$2; shift 2 ;;
-    --settle-ms) settle_ms=$2; shift 2 ;;
-    *) echo "usage: $0 [-n CHANGES] [--drifts N] [--gap-ms MS] [--health-listen ADDR|none] [--samples FILE] [--settle-ms MS]" >&2
+    *) echo "usage: $0 [-n CHANGES] [--drifts N] [--gap-ms MS] [--health-listen ADDR|none] [--samples FILE]" >&2
        exit 2 ;;
     esac
 done
@@ -76,18 +71,24 @@ applier_bin=$bin_dir/exportflows-applier
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/exportflows-bench.XXXXXX")
 applier_pid=
+helper_pid=
 sleep_pid=
 empty_pid=
+# Everything this script started, by pid; then the database and the directory.
 cleanup() {
-    local rc=$?
-    if [ -n "$applier_pid" ]; then kill "$applier_pid" 2>/dev/null; wait "$applier_pid" 2>/dev/null || :; fi
-    if [ -n "$sleep_pid" ]; then kill "$sleep_pid" 2>/dev/null; wait "$sleep_pid" 2>/dev/null || :; fi
-    if [ -n "$empty_pid" ]; then kill "$empty_pid" 2>/dev/null; wait "$empty_pid" 2>/dev/null || :; fi
+    local rc=$? pid
+    set +e
+    for pid in $helper_pid $applier_pid $empty_pid $sleep_pid; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     ovs_db_stop
     rm -rf "$work"
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ---- the helper ---------------------------------------------------------------
 # shellcheck disable=SC2046 # pkg-config output is a list of flags
@@ -118,12 +119,17 @@ applier_pid=$!
 
 # ---- measure ---------------------------------------------------------------------
 started=$(date +%s)
-if ! "$work/applier-latency" --ovsdb "$OVS_DB" --config-dir "$work/cm" --changes "$changes" \
-    --drifts "$drifts" --gap-ms "$gap_ms" >"$work/samples.txt"; then
+# In the background, so that a signal interrupts the wait and the traps run now.
+"$work/applier-latency" --ovsdb "$OVS_DB" --config-dir "$work/cm" --changes "$changes" \
+    --drifts "$drifts" --gap-ms "$gap_ms" >"$work/samples.txt" &
+helper_pid=$!
+if ! wait "$helper_pid"; then
+    helper_pid=
     say "measurement failed; applier log:"
     cat "$work/applier.log" >&2
     exit 1
 fi
+helper_pid=
 elapsed=$(( $(date +%s) - started ))
 kill -0 "$applier_pid" 2>/dev/null || { say "the applier died:"; cat "$work/applier.log" >&2; exit 1; }
 
@@ -175,8 +181,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
 count() { awk -v k="$1" '$1 == k { n++ } END { print n + 0 }' "$work/samples.txt"; }
 
-[ -n "$settle_ms" ] ||
-    settle_ms=$(sed -n 's/^#define SETTLE_MS \([0-9]*\).*/\1/p' "$root/src/configsource.c")
 # The applier's own send -> reply time of each config transaction (not drift).
 sed -n '/applied flow export/{/drift=false/s/.*duration_us=\([0-9]*\).*/tx \1/p}' \
     "$work/applier.log" | tail -n "$changes" >>"$work/samples.txt"
@@ -188,7 +192,6 @@ v50=$(pct 50 vsctl); v99=$(pct 99 vsctl)
 d50=$(pct 50 drift); d99=$(pct 99 drift)
 r50=$(pct 50 drift 3); r99=$(pct 99 drift 3)
 t50=$(pct 50 tx); t99=$(pct 99 tx)
-less_settle() { awk -v a="$1" -v s="$settle_ms" 'BEGIN { printf "%.2f", a - s }'; }
 
 printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" \
     "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
@@ -198,9 +201,6 @@ printf 'run: %s config changes alternating with %s ovs-vsctl changes, then %s dr
 printf '%-44s %9s %9s %14s\n' 'latency to committed in OVSDB (ms)' p50 p99 'ratio p50/p99'
 printf '%-44s %9s %9s %14s\n' 'applier: config swap -> OVS' "$a50" "$a99" \
     "$(ratio "$a50" "$v50")/$(ratio "$a99" "$v99")"
-printf '%-44s %9s %9s %14s\n' "  of which settle delay (fixed)" "$settle_ms" "$settle_ms" ''
-printf '%-44s %9s %9s %14s\n' "  the rest (read, plan, transaction)" "$(less_settle "$a50")" \
-    "$(less_settle "$a99")" "$(ratio "$(less_settle "$a50")" "$v50")/$(ratio "$(less_settle "$a99")" "$v99")"
 printf '%-44s %9s %9s %14s\n' "  applier's transaction send -> reply" "$t50" "$t99" ''
 printf '%-44s %9s %9s %14s\n' 'baseline: ovs-vsctl same change -> OVS' "$v50" "$v99" '1.00/1.00'
 printf '%-44s %9s %9s %14s\n' 'drift: ovs-vsctl clear -> repaired' "$d50" "$d99" \

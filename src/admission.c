@@ -46,6 +46,7 @@ copy_printable(char *dst, size_t size, const char *src)
     dst[i] = '\0';
 }
 
+/* True when 'deadline' (CLOCK_MONOTONIC, NULL for none) is now or past. */
 static bool
 deadline_passed(const struct timespec *deadline)
 {
@@ -89,6 +90,7 @@ struct fast {
 
 static json_t *fast_value(struct fast *f);
 
+/* Skips JSON white space: the four characters RFC 8259 allows. */
 static void
 fast_skip_space(struct fast *f)
 {
@@ -97,6 +99,7 @@ fast_skip_space(struct fast *f)
     }
 }
 
+/* The value of one hex digit, -1 when 'c' is none. */
 static int
 hex_value(char c)
 {
@@ -125,6 +128,7 @@ read_u4(const char *p, const char *end)
     return v;
 }
 
+/* Writes code point 'cp' (not a surrogate) as UTF-8; returns its length. */
 static size_t
 put_utf8(char *out, long cp)
 {
@@ -242,6 +246,7 @@ fast_string(struct fast *f, const char **text, size_t *len, char **owned)
     return 0;
 }
 
+/* A string value: new reference, NULL to give up. */
 static json_t *
 fast_string_value(struct fast *f)
 {
@@ -278,6 +283,8 @@ fast_number(struct fast *f)
     return json_integer(v);
 }
 
+/* Matches 'word' at f->p; takes ownership of 'value' and returns it on a
+ * match, NULL (having released it) otherwise. */
 static json_t *
 fast_literal(struct fast *f, const char *word, json_t *value)
 {
@@ -314,7 +321,9 @@ fast_member(struct fast *f, json_t *object)
     return error;
 }
 
-/* Reads the members or elements of a container after its opening bracket. */
+/* Reads the members or elements of a container after its opening bracket.
+ * Takes ownership of 'container' (may be NULL on ENOMEM): returns it filled,
+ * or NULL having released it. */
 static json_t *
 fast_container(struct fast *f, json_t *container, char close)
 {
@@ -346,6 +355,7 @@ fast_container(struct fast *f, json_t *container, char close)
     return NULL;
 }
 
+/* Any value at f->p: new reference, NULL to give up. */
 static json_t *
 fast_value(struct fast *f)
 {
@@ -510,6 +520,8 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
     return 0;
 }
 
+/* Parses 'body' into rv->root (owned by 'rv' also on failure) and fills the
+ * fields 'rv' borrows from it. */
 static int
 decode(struct review *rv, const char *body, size_t len, struct errmsg *err)
 {
@@ -544,6 +556,8 @@ warn_ratcheted(struct review *rv)
     }
 }
 
+/* Validates the new spec into rv->report and gathers rv->warnings: the
+ * ratcheting notes first, then the validation warnings. */
 static void
 evaluate(struct review *rv)
 {
@@ -563,13 +577,15 @@ evaluate(struct review *rv)
     }
 }
 
+/* Rule 9 aside, any error denies. */
 static bool
 is_allowed(const struct review *rv)
 {
     return !rv->checked || rv->ratcheted || fielderr_list_count(&rv->report) == 0;
 }
 
-/* One details.causes entry, as Kubernetes builds it from a field.Error. */
+/* One details.causes entry, as Kubernetes builds it from a field.Error.  New
+ * reference, NULL on ENOMEM (as for every *_new() below). */
 static json_t *
 cause_new(const struct fielderr *e)
 {
@@ -584,6 +600,7 @@ cause_new(const struct fielderr *e)
     return cause;
 }
 
+/* details.causes: one entry per error kept in 'report'. */
 static json_t *
 causes_new(const struct fielderr_list *report)
 {
@@ -627,6 +644,7 @@ status_new(const struct review *rv)
                      "code", 422);
 }
 
+/* response.warnings, already within Kubernetes' limits (fielderr_warn()). */
 static json_t *
 warnings_new(const struct fielderr_list *warnings)
 {
@@ -641,6 +659,8 @@ warnings_new(const struct fielderr_list *warnings)
     return array;
 }
 
+/* The AdmissionResponse: uid, allowed, and status and warnings when there
+ * are any; never a patch. */
 static json_t *
 response_new(const struct review *rv)
 {
@@ -662,6 +682,7 @@ fail:
     return NULL;
 }
 
+/* The reply text into '*ret_reply' (caller frees) and its length. */
 static int
 encode(const struct review *rv, char **ret_reply, size_t *ret_len)
 {
@@ -678,6 +699,7 @@ encode(const struct review *rv, char **ret_reply, size_t *ret_len)
     return 0;
 }
 
+/* Copies what the caller logs and counts into 'summary' (may be NULL). */
 static void
 summarise(const struct review *rv, struct admission_summary *summary)
 {

@@ -165,6 +165,15 @@ valid_label_value(const char *s)
     return valid_subdomain(s, LABEL_VALUE_MAX);
 }
 
+const char *
+nodestatus_state_word(const struct nodestatus_state *s)
+{
+    if (s->last_error[0]) {
+        return "Failed";
+    }
+    return s->in_sync ? "Applied" : "Pending";
+}
+
 static json_t *
 annotations_json(const struct nodestatus_state *s)
 {
@@ -176,50 +185,110 @@ annotations_json(const struct nodestatus_state *s)
     if (s->last_apply_time) {
         nodestatus_format_time(s->last_apply_time, when);
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+                     NODESTATUS_ANNOTATION_STATE, nodestatus_state_word(s),
+                     NODESTATUS_ANNOTATION_IN_SYNC, s->in_sync ? "true" : "false",
                      NODESTATUS_ANNOTATION_HASH, s->has_applied ? s->hash : "",
                      NODESTATUS_ANNOTATION_GENERATION, generation,
                      NODESTATUS_ANNOTATION_ERROR, s->last_error,
-                     NODESTATUS_ANNOTATION_APPLY_TIME, when,
-                     NODESTATUS_ANNOTATION_IN_SYNC, s->in_sync ? "true" : "false");
+                     NODESTATUS_ANNOTATION_APPLY_TIME, when);
 }
 
-json_t *
-nodestatus_lease_json(const char *namespace, const char *node,
-                      const struct nodestatus_state *s, const struct timespec *now)
+static json_t *
+labels_json(const char *node)
 {
-    char name[NODESTATUS_NAME_MAX], renew[40];
-    json_t *labels, *annotations;
+    json_t *labels = json_pack("{s:s, s:s, s:s}", "app.kubernetes.io/name", "exportflows",
+                               "app.kubernetes.io/component", "applier",
+                               "app.kubernetes.io/part-of", "exportflows");
 
-    if (nodestatus_lease_name(node, name, NULL) < 0) {
-        return NULL;
-    }
-    nodestatus_format_microtime(now, renew);
-    labels = json_pack("{s:s, s:s}", "app.kubernetes.io/name", "exportflows",
-                       "app.kubernetes.io/component", "applier");
     if (labels && valid_label_value(node)
         && json_object_set_new(labels, NODESTATUS_LABEL_NODE, json_string(node)) < 0) {
         json_decref(labels);
-        labels = NULL;
-    }
-    annotations = annotations_json(s);
-    if (!labels || !annotations) {
-        json_decref(labels);
-        json_decref(annotations);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:o}, s:{s:s, s:s}}",
-                     "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
-                     "metadata", "name", name, "namespace", namespace,
-                     "labels", labels, "annotations", annotations,
-                     "spec", "holderIdentity", node, "renewTime", renew);
+    return labels;
+}
+
+/* Not the controller, and no blockOwnerDeletion (which would need rights on
+ * Pods): the owner only makes the garbage collector remove the Lease with the
+ * pod, e.g. when its node goes away. */
+static int
+add_owner(json_t *metadata, const struct nodestatus_identity *id)
+{
+    if (!id->pod_name || !id->pod_uid) {
+        return 0;
+    }
+    return json_object_set_new(metadata, "ownerReferences",
+                               json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1",
+                                         "kind", "Pod", "name", id->pod_name,
+                                         "uid", id->pod_uid));
+}
+
+static json_t *
+spec_json(const struct nodestatus_identity *id, const struct timespec *now)
+{
+    char renew[40], acquired[40];
+    json_t *spec;
+
+    nodestatus_format_microtime(now, renew);
+    spec = json_pack("{s:s, s:s}", "holderIdentity", id->node, "renewTime", renew);
+    if (spec && id->acquired) {
+        nodestatus_format_microtime(id->acquired, acquired);
+        if (json_object_set_new(spec, "acquireTime", json_string(acquired)) < 0) {
+            goto fail;
+        }
+    }
+    if (spec && id->lease_duration_s
+        && json_object_set_new(spec, "leaseDurationSeconds",
+                               json_integer(id->lease_duration_s)) < 0) {
+        goto fail;
+    }
+    return spec;
+fail:
+    json_decref(spec);
+    return NULL;
+}
+
+json_t *
+nodestatus_lease_json(const struct nodestatus_identity *id,
+                      const struct nodestatus_state *s, const struct timespec *now)
+{
+    char name[NODESTATUS_NAME_MAX];
+    json_t *labels, *annotations, *metadata = NULL, *spec = NULL;
+
+    if (nodestatus_lease_name(id->node, name, NULL) < 0) {
+        return NULL;
+    }
+    labels = labels_json(id->node);
+    annotations = annotations_json(s);
+    if (labels && annotations) {
+        /* json_pack() takes "o" references also when it fails. */
+        metadata = json_pack("{s:s, s:s, s:o, s:o}", "name", name, "namespace",
+                             id->namespace, "labels", labels, "annotations", annotations);
+        labels = annotations = NULL;
+    }
+    json_decref(labels);
+    json_decref(annotations);
+    spec = metadata ? spec_json(id, now) : NULL;
+    if (!spec || add_owner(metadata, id) < 0) {
+        json_decref(metadata);
+        json_decref(spec);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "coordination.k8s.io/v1",
+                     "kind", "Lease", "metadata", metadata, "spec", spec);
 }
 
 /* ---- the writer ---- */
 
+/* resourceVersions are short opaque strings. */
+#define RV_MAX 128
+#define WRITE_ATTEMPTS 4
+
 struct nodestatus {
-    char *namespace, *node;
-    char path[KUBE_PATH_MAX];
+    char *namespace, *node, *pod_name, *pod_uid;
+    char collection[KUBE_PATH_MAX]; /* .../leases, for POST */
+    char path[KUBE_PATH_MAX];       /* .../leases/exportflows-node-<node> */
     unsigned min_interval_ms, heartbeat_ms, timeout_ms, backoff_max_ms;
     void (*on_error)(void *ctx, int code, const char *message);
     void *ctx;
@@ -241,8 +310,11 @@ struct nodestatus {
     uint64_t next_write_at;         /* monotonic ms: rate limit or backoff */
     uint64_t last_write_at;
     unsigned backoff_ms;
+    char rv[RV_MAX];                /* of the Lease as last written; "": unknown */
+    bool has_acquired;
+    struct timespec acquired;       /* the first write attempt, wall clock */
 
-    atomic_ulong writes, errors;
+    atomic_ulong writes, errors, requests;
 };
 
 static uint64_t
@@ -309,6 +381,8 @@ free_nodestatus(struct nodestatus *ns, bool synced)
     }
     free(ns->namespace);
     free(ns->node);
+    free(ns->pod_name);
+    free(ns->pod_uid);
     free(ns);
 }
 
@@ -327,6 +401,9 @@ nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
         return errmsg_set(err, -EINVAL, "invalid namespace '%s'",
                           nc->namespace ? nc->namespace : "");
     }
+    if (!nc->pod_name != !nc->pod_uid) {
+        return errmsg_set(err, -EINVAL, "the pod's name and uid go together");
+    }
     ns = calloc(1, sizeof *ns);
     if (!ns) {
         return errmsg_set(err, -ENOMEM, "out of memory");
@@ -339,13 +416,18 @@ nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
     nodestatus_state_init(&ns->wanted);
     ns->namespace = strdup(nc->namespace);
     ns->node = strdup(nc->node);
-    if (!ns->namespace || !ns->node) {
+    ns->pod_name = nc->pod_name ? strdup(nc->pod_name) : NULL;
+    ns->pod_uid = nc->pod_uid ? strdup(nc->pod_uid) : NULL;
+    if (!ns->namespace || !ns->node || !ns->pod_name != !nc->pod_name
+        || !ns->pod_uid != !nc->pod_uid) {
         rc = errmsg_set(err, -ENOMEM, "out of memory");
         goto out;
     }
-    rc = kube_path(ns->path, sizeof ns->path,
-                   "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s",
-                   nc->namespace, name);
+    rc = kube_path(ns->collection, sizeof ns->collection,
+                   "/apis/coordination.k8s.io/v1/namespaces/%s/leases", nc->namespace);
+    if (rc == 0) {
+        rc = kube_path(ns->path, sizeof ns->path, "%s/%s", ns->collection, name);
+    }
     if (rc < 0) {
         errmsg_set(err, -EINVAL, "Lease path too long");
         goto out;
@@ -364,23 +446,106 @@ out:
     return rc;
 }
 
-/* One server-side apply of 'state'; on the writer thread, without the lock. */
+/* Keeps the resourceVersion of 'lease' (borrowed) for the next update. */
+static void
+keep_rv(struct nodestatus *ns, const json_t *lease)
+{
+    const char *rv = json_string_value(json_object_get(json_object_get(lease, "metadata"),
+                                                       "resourceVersion"));
+
+    snprintf(ns->rv, sizeof ns->rv, "%s", rv && strlen(rv) < RV_MAX ? rv : "");
+}
+
+/* GETs the Lease for its resourceVersion: 0, -ENOENT when absent, or -errno. */
+static int
+fetch_rv(struct nodestatus *ns, struct errmsg *err)
+{
+    json_t *stored = NULL;
+    int rc;
+
+    atomic_fetch_add(&ns->requests, 1);
+    rc = kube_get(ns->client, ns->path, ns->timeout_ms, &stored, err);
+    if (rc == 0) {
+        keep_rv(ns, stored);
+    }
+    json_decref(stored);
+    return rc;
+}
+
+/* POSTs 'lease' when the GET said it is absent, or PUTs it with the kept
+ * resourceVersion.  -EAGAIN (409: changed meanwhile), -ENOENT (deleted
+ * meanwhile), -EEXIST (created meanwhile) or another -errno. */
+static int
+send_lease(struct nodestatus *ns, json_t *lease, bool create, struct errmsg *err)
+{
+    json_t *stored = NULL;
+    int rc;
+
+    atomic_fetch_add(&ns->requests, 1);
+    if (create) {
+        json_object_del(json_object_get(lease, "metadata"), "resourceVersion");
+        rc = kube_create(ns->client, ns->collection, lease, ns->timeout_ms, &stored, err);
+    } else {
+        rc = json_object_set_new(json_object_get(lease, "metadata"), "resourceVersion",
+                                 json_string(ns->rv)) < 0
+             ? errmsg_set(err, -ENOMEM, "out of memory")
+             : kube_update(ns->client, ns->path, lease, ns->timeout_ms, &stored, err);
+    }
+    if (rc == 0) {
+        keep_rv(ns, stored);
+    }
+    json_decref(stored);
+    return rc;
+}
+
+/* Writes 'lease' with optimistic concurrency: one PUT when the resourceVersion
+ * of the last write is known and still current, else GET then PUT or POST. */
+static int
+put_lease(struct nodestatus *ns, json_t *lease, struct errmsg *err)
+{
+    int rc = -EAGAIN;
+
+    for (int i = 0; i < WRITE_ATTEMPTS && (rc == -EAGAIN || rc == -EEXIST
+                                           || rc == -ENOENT); i++) {
+        bool create = false;
+
+        if (!ns->rv[0]) {
+            rc = fetch_rv(ns, err);
+            if (rc < 0 && rc != -ENOENT) {
+                return rc;
+            }
+            create = rc == -ENOENT;
+        }
+        rc = send_lease(ns, lease, create, err);
+        if (rc == -EAGAIN || rc == -ENOENT || rc == -EEXIST) {
+            ns->rv[0] = '\0';  /* someone else changed it: read it again */
+        }
+    }
+    return rc;
+}
+
+/* One write of 'state'; on the writer thread, without the lock. */
 static int
 write_lease(struct nodestatus *ns, const struct nodestatus_state *state)
 {
+    struct nodestatus_identity id = {
+        .namespace = ns->namespace, .node = ns->node,
+        .pod_name = ns->pod_name, .pod_uid = ns->pod_uid,
+        .lease_duration_s = ns->heartbeat_ms ? 3 * ((ns->heartbeat_ms + 999) / 1000) : 0,
+        .acquired = &ns->acquired,
+    };
     struct timespec now;
     struct errmsg err;
     json_t *lease;
     int rc;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    lease = nodestatus_lease_json(ns->namespace, ns->node, state, &now);
-    if (!lease) {
-        rc = errmsg_set(&err, -ENOMEM, "out of memory");
-    } else {
-        rc = kube_apply(ns->client, ns->path, lease, NODESTATUS_FIELD_MANAGER, true,
-                        ns->timeout_ms, NULL, &err);
+    if (!ns->has_acquired) {
+        ns->acquired = now;
+        ns->has_acquired = true;
     }
+    lease = nodestatus_lease_json(&id, state, &now);
+    rc = lease ? put_lease(ns, lease, &err) : errmsg_set(&err, -ENOMEM, "out of memory");
     json_decref(lease);
     if (rc < 0) {
         atomic_fetch_add(&ns->errors, 1);
@@ -549,4 +714,5 @@ nodestatus_get_stats(const struct nodestatus *ns, struct nodestatus_stats *ret)
 {
     ret->writes = atomic_load(&((struct nodestatus *) ns)->writes);
     ret->errors = atomic_load(&((struct nodestatus *) ns)->errors);
+    ret->requests = atomic_load(&((struct nodestatus *) ns)->requests);
 }

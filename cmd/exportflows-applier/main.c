@@ -32,7 +32,7 @@
 
 #define PROGRAM "exportflows-applier"
 
-#define N_SPECS 16
+#define N_SPECS 18
 
 struct args {
     const char *config_file;
@@ -41,6 +41,8 @@ struct args {
     const char *configmap;
     bool status;
     uint64_t status_heartbeat_s;
+    const char *pod_name;
+    const char *pod_uid;
     const char *ovsdb;
     const char *bridge;
     const char *node_name;
@@ -94,6 +96,9 @@ make_specs(struct args *a, struct option_spec specs[N_SPECS])
         { "status-heartbeat", OPTION_UINT, &a->status_heartbeat_s, "SECONDS",
           "rewrite the status Lease this often even when nothing changed (default 0: "
           "only on change)", 0, 86400 },
+        { "pod-name", OPTION_STRING, &a->pod_name, "NAME",
+          "this pod, made the owner of the status Lease (with --pod-uid)", 0, 0 },
+        { "pod-uid", OPTION_STRING, &a->pod_uid, "UID", "this pod's uid", 0, 0 },
         { "ovsdb", OPTION_STRING, &a->ovsdb, "REMOTE",
           "OVSDB remote (default " OVSDB_DEFAULT_ADDRESS ")", 0, 0 },
         { "bridge", OPTION_STRING, &a->bridge, "NAME", "bridge (default br-int)", 0, 0 },
@@ -436,6 +441,8 @@ start_status(struct program *p, struct errmsg *err)
     struct nodestatus_config nc = {
         .namespace = p->args.namespace,
         .node = p->args.node_name,
+        .pod_name = p->args.pod_name && *p->args.pod_name ? p->args.pod_name : NULL,
+        .pod_uid = p->args.pod_uid && *p->args.pod_uid ? p->args.pod_uid : NULL,
         .heartbeat_ms = (unsigned) p->args.status_heartbeat_s * 1000,
         .metrics = p->metrics,
         .on_error = on_status_error,
@@ -448,6 +455,12 @@ start_status(struct program *p, struct errmsg *err)
     }
     nodestatus_state_init(&p->status_state);
     rc = nodestatus_create(p->kube, &nc, &p->status, err);
+    if (rc == -EINVAL) {
+        /* E.g. a node name too long for a Lease name: flow export matters more
+         * than its report, so run without status. */
+        log_event(LOG_ERROR, "node status disabled", "error", err->text, NULL);
+        return 0;
+    }
     if (rc == 0) {
         rc = nodestatus_start(p->status, err);
     }

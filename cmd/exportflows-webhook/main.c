@@ -151,6 +151,7 @@ agent_ok(const char *agent)
                          "0123456789._:-") == len;
 }
 
+/* The tuning the publisher writes next to the collectors, from the flags. */
 static void
 build_tuning(struct flowtuning *t)
 {
@@ -217,6 +218,7 @@ check_options(void)
     return 0;
 }
 
+/* "" and "off" turn the plain HTTP listener off. */
 static bool
 health_enabled(void)
 {
@@ -247,6 +249,8 @@ log_listening(const char *listen, const struct httpserver *server, const char *n
     log_event(LOG_INFO, "listening", "address", address, "server", name, NULL);
 }
 
+/* Starts the HTTPS server with /validate and the health routes; '*ret' is the
+ * caller's to destroy. */
 static int
 start_https(const struct httpserver_route *route, struct metrics *metrics,
             struct webhook_state *state, struct httpserver **ret)
@@ -280,6 +284,7 @@ start_https(const struct httpserver_route *route, struct metrics *metrics,
     return 0;
 }
 
+/* Starts the plain HTTP health server, or writes NULL when it is off. */
 static int
 start_health(struct metrics *metrics, struct webhook_state *state, struct httpserver **ret)
 {
@@ -310,6 +315,7 @@ start_health(struct metrics *metrics, struct webhook_state *state, struct httpse
     return 0;
 }
 
+/* exportflows_webhook_build_info{version="..."} 1 */
 static void
 register_build_info(struct metrics *metrics)
 {
@@ -336,6 +342,7 @@ block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);   /* a peer gone mid-write is an error return, not death */
 }
 
+/* SIGHUP: re-read the certificate now rather than at the next file event. */
 static void
 reload_certificate(struct httpserver *https)
 {
@@ -367,6 +374,8 @@ wait_for_signals(const sigset_t *set, struct httpserver *https)
     }
 }
 
+/* Not ready any more, stop accepting, let reviews in flight finish, close
+ * idle keep-alive connections. */
 static void
 shut_down(struct webhook_state *state, struct httpserver *https, struct httpserver *health,
           int sig)
@@ -380,6 +389,8 @@ shut_down(struct webhook_state *state, struct httpserver *https, struct httpserv
     }
 }
 
+/* Returns 0, or the exit status to leave with (--help and --version exit 0
+ * here). */
 static int
 parse_command_line(int argc, char **argv)
 {
@@ -419,7 +430,7 @@ main(int argc, char **argv)
     if (status) {
         return status;
     }
-    build_tuning(&tuning);
+    build_tuning(&tuning);     /* for the publisher, once it is wired in */
     block_signals(&signals);
     atomic_init(&state.https, NULL);
     atomic_init(&state.draining, false);

@@ -53,6 +53,7 @@ review_handler_init(struct review_handler *h, struct metrics *metrics)
     h->duration = metrics_series(duration, "");
 }
 
+/* Microseconds on the monotonic clock, for durations. */
 static unsigned long long
 now_us(void)
 {
@@ -101,6 +102,7 @@ request_deadline(const struct http_request *req, struct timespec *deadline,
     return 0;
 }
 
+/* The one line per review: who, what, the verdict, how long. */
 static void
 log_review(const struct admission_summary *s, unsigned long long us)
 {
@@ -116,6 +118,8 @@ log_review(const struct admission_summary *s, unsigned long long us)
               "errors", errors, "duration_us", micros, NULL);
 }
 
+/* The one line for a request that got no review: the 400's reason, a timeout
+ * or ENOMEM. */
 static void
 log_failure(const struct admission_summary *s, int error, const char *why,
             unsigned long long us)
@@ -127,6 +131,7 @@ log_failure(const struct admission_summary *s, int error, const char *why,
               "uid", s->uid, "error", why, "duration_us", micros, NULL);
 }
 
+/* The HTTP status for admission_review()'s error. */
 static unsigned
 failure_status(int error)
 {
@@ -173,7 +178,9 @@ review_handle(void *aux, const struct http_request *req, struct http_response *r
         return;
     }
     metrics_add(summary.allowed ? h->allowed : h->denied, 1);
-    metrics_add(h->ratcheted, summary.ratcheted ? 1 : 0);
+    if (summary.ratcheted) {
+        metrics_add(h->ratcheted, 1);
+    }
     metrics_add(h->warnings, (double) summary.n_warnings);
     log_review(&summary, us);
     resp->status = 200;

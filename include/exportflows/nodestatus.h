@@ -13,23 +13,34 @@
  *     name: exportflows-node-<node>
  *     labels: {app.kubernetes.io/name: exportflows,
  *              app.kubernetes.io/component: applier,
+ *              app.kubernetes.io/part-of: exportflows,
  *              exportflows.io/node: <node>}    # only when <node> is a valid label value
+ *     ownerReferences: [{apiVersion: v1, kind: Pod, name: <pod>, uid: <uid>}]
+ *                                              # when the pod is known: the garbage
+ *                                              # collector removes the Lease with it
  *     annotations:
+ *       exportflows.io/state: "Applied"             # "Applied" | "Failed" | "Pending"
+ *       exportflows.io/in-sync: "true"              # "true" | "false"
  *       exportflows.io/applied-hash: "sha256:..."   # "" before anything was applied
  *       exportflows.io/applied-generation: "7"      # "" when the config had none
  *       exportflows.io/last-error: ""               # "" when ok
  *       exportflows.io/last-apply-time: "2026-01-02T03:04:05Z"  # "" when never
- *       exportflows.io/in-sync: "true"              # "true" | "false"
- *   spec: {holderIdentity: <node>, renewTime: <time of this write>}
+ *   spec: {holderIdentity: <node>, acquireTime: <this writer's first write>,
+ *          renewTime: <time of this write>,
+ *          leaseDurationSeconds: <3 x heartbeat>}  # only with a heartbeat
  *
  * "in-sync" is true when OVS matches the last config and the latest published
  * content was accepted; a refused config keeps the last good one applied but
- * shows in-sync "false" with the reason in last-error.
+ * shows in-sync "false" with the reason in last-error.  "state" says the same in
+ * one word: Applied (in sync), Failed (last-error is set), Pending (neither yet).
  *
- * Writes are server-side apply (one PATCH that also creates the Lease), force
- * true, field manager "exportflows-applier".  They are made only when the state
- * changed, at most once per min_interval (changes in between are coalesced into
- * the latest state), plus an optional heartbeat; an idle node writes nothing.
+ * Writes need only get, create and update on Leases: the writer keeps the
+ * resourceVersion of its last write and PUTs the whole Lease with it (one
+ * request per change); a 409 Conflict or a 404 (someone changed or deleted the
+ * Lease) makes it GET the Lease again, or POST it when absent.  Writes are made
+ * only when the state changed, at most once per min_interval (changes in between
+ * are coalesced into the latest state), plus an optional heartbeat; an idle node
+ * writes nothing.
  *
  * Threading contract: nodestatus_start() runs the writer in its own thread with
  * its own kube_client.  nodestatus_set() and nodestatus_get_stats() may be called
@@ -58,6 +69,7 @@
 #define NODESTATUS_ANNOTATION_ERROR "exportflows.io/last-error"
 #define NODESTATUS_ANNOTATION_APPLY_TIME "exportflows.io/last-apply-time"
 #define NODESTATUS_ANNOTATION_IN_SYNC "exportflows.io/in-sync"
+#define NODESTATUS_ANNOTATION_STATE "exportflows.io/state"
 #define NODESTATUS_LABEL_NODE "exportflows.io/node"
 
 /* Object names are DNS-1123 subdomains of at most 253 characters. */
@@ -95,9 +107,22 @@ bool nodestatus_state_equal(const struct nodestatus_state *a,
 int nodestatus_lease_name(const char *node, char buf[NODESTATUS_NAME_MAX],
                           struct errmsg *err);
 
-/* The Lease to apply for 'state' written at 'now' (wall clock).  New reference;
- * NULL on ENOMEM. */
-json_t *nodestatus_lease_json(const char *namespace, const char *node,
+/* "Applied", "Failed" or "Pending" (see above). */
+const char *nodestatus_state_word(const struct nodestatus_state *state);
+
+/* Who writes the Lease, and where. */
+struct nodestatus_identity {
+    const char *namespace;      /* required */
+    const char *node;           /* required */
+    const char *pod_name;       /* optional: the owner Pod, with 'pod_uid' */
+    const char *pod_uid;
+    unsigned lease_duration_s;  /* 0: leaseDurationSeconds omitted */
+    const struct timespec *acquired;    /* optional: spec.acquireTime */
+};
+
+/* The Lease for 'state' written at 'now' (wall clock), without a
+ * resourceVersion.  New reference; NULL on ENOMEM or an invalid node name. */
+json_t *nodestatus_lease_json(const struct nodestatus_identity *id,
                               const struct nodestatus_state *state,
                               const struct timespec *now);
 
@@ -111,8 +136,11 @@ void nodestatus_format_microtime(const struct timespec *ts, char buf[40]);
 struct nodestatus_config {
     const char *namespace;      /* required, e.g. "exportflows" */
     const char *node;           /* required: this node's name */
+    const char *pod_name;       /* optional: this pod, the Lease's owner; */
+    const char *pod_uid;        /* both or neither */
     unsigned min_interval_ms;   /* 0: NODESTATUS_MIN_INTERVAL_MS */
-    unsigned heartbeat_ms;      /* rewrite unchanged state this often; 0: never */
+    unsigned heartbeat_ms;      /* rewrite unchanged state this often (and set
+                                 * leaseDurationSeconds to 3 times it); 0: never */
     unsigned timeout_ms;        /* one request; 0: NODESTATUS_TIMEOUT_MS */
     unsigned backoff_max_ms;    /* retries after failures: 1 s doubling up to
                                  * this; 0: NODESTATUS_BACKOFF_MAX_MS */
@@ -123,15 +151,16 @@ struct nodestatus_config {
 };
 
 struct nodestatus_stats {
-    unsigned long writes;       /* successful applies */
-    unsigned long errors;       /* failed applies (retried) */
+    unsigned long writes;       /* successful writes */
+    unsigned long errors;       /* failed writes (retried) */
+    unsigned long requests;     /* API requests made, successful or not */
 };
 
 struct nodestatus;
 
 /* Copies the strings of 'nc'; 'cfg' is borrowed and must outlive the writer.
- * Caller destroys '*ret' with nodestatus_destroy().  -EINVAL (bad names) or
- * -ENOMEM with a message. */
+ * Caller destroys '*ret' with nodestatus_destroy().  -EINVAL (bad names, only
+ * one of the pod's name and uid) or -ENOMEM with a message. */
 int nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
                       struct nodestatus **ret, struct errmsg *err);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # applier-kube.sh — exportflows-applier with its Kubernetes source against a real
 # kube-apiserver (tests/k8s/control-plane.sh) and a real ovsdb-server: it runs as
-# an identity that has only the documented Role (get/list/watch ConfigMaps,
-# create/get/update/patch Leases in namespace exportflows), waits for a
+# the service account of manifests/base/applier-rbac.yaml, with only that Role
+# (get/list/watch the ConfigMap exportflows-config, create/get/update Leases in
+# namespace exportflows) and a token from the TokenRequest API, waits for a
 # ConfigMap that does not exist yet, applies it, follows edits, keeps the last
 # good config on a corrupt payload and on deletion, reports everything in its
 # status Lease (checked with kubectl -o jsonpath and the documented
@@ -64,15 +65,12 @@ pass "kube-apiserver at $APISERVER_URL"
 ovs_db_start "$dir" || fail "cannot start ovsdb-server"
 ovs_vsctl add-br br-int || fail "add-br"
 
-# The applier's identity: a client certificate for user exportflows-applier,
-# bound to exactly the Role documented for the DaemonSet's service account.
-(
-    cd "$dir"
-    openssl req -new -nodes -newkey rsa:2048 -keyout applier.key -out applier.csr \
-        -subj "/CN=exportflows-applier" 2>/dev/null &&
-    openssl x509 -req -in applier.csr -CA "$K8S_CA_CERT" -CAkey "$K8S_CA_KEY" \
-        -CAcreateserial -days 1 -out applier.crt 2>/dev/null
-) || fail "cannot make the applier's client certificate"
+# The applier's identity: the DaemonSet's service account with the Role of the
+# manifests, authenticated by a service account token as in a pod.
+kubectl apply -f manifests/base/namespace.yaml -f manifests/base/applier-rbac.yaml >/dev/null ||
+    fail "cannot apply the namespace and the applier's RBAC from manifests/base"
+token=$(kubectl -n "$NS" create token exportflows-applier --duration=2h) ||
+    fail "cannot get a service account token"
 cat >"$dir/applier.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -81,38 +79,18 @@ clusters:
   cluster: {server: "$APISERVER_URL", certificate-authority: "$K8S_CA_CERT"}
 users:
 - name: applier
-  user: {client-certificate: applier.crt, client-key: applier.key}
+  user: {token: "$token"}
 contexts:
 - name: applier
   context: {cluster: test, user: applier}
 current-context: applier
 EOF
-kubectl apply -f - >/dev/null <<EOF || fail "cannot create the namespace and RBAC"
-apiVersion: v1
-kind: Namespace
-metadata: {name: $NS}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: exportflows-applier, namespace: $NS}
-rules:
-- apiGroups: [""]
-  resources: [configmaps]
-  resourceNames: [exportflows-config]
-  verbs: [get, list, watch]
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [create, get, update, patch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: exportflows-applier, namespace: $NS}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exportflows-applier}
-subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: User, name: exportflows-applier}
-EOF
-[ "$(kubectl auth can-i list secrets -n "$NS" --as exportflows-applier)" = no ] ||
-    fail "the applier's identity can read secrets"
+sa=system:serviceaccount:$NS:exportflows-applier
+[ "$(kubectl auth can-i list secrets -n "$NS" --as "$sa")" = no ] &&
+    [ "$(kubectl auth can-i patch leases -n "$NS" --as "$sa")" = no ] &&
+    [ "$(kubectl auth can-i get configmaps/other -n "$NS" --as "$sa")" = no ] ||
+    fail "the applier's service account has more rights than documented"
+pass "applier runs as $sa with the Role of manifests/base"
 
 # ---- helpers ----
 
@@ -158,11 +136,13 @@ api_metric() {  # api_metric NAME VERB RESOURCE [MATCH]: summed over the other l
         -v x="$4" 'index($0, m) == 1 && index($0, v) && index($0, r) && (x == "" || index($0, x)) { n += $NF }
         END { print n + 0 }'
 }
+POD_UID=6f1d2c3b-0000-4000-8000-00000000000a
 start_applier() {
     log=$1
     shift
     "$BIN/exportflows-applier" --kubeconfig "$dir/applier.kubeconfig" --namespace "$NS" \
         --configmap exportflows-config --ovsdb "$OVS_DB" --node-name "$NODE" \
+        --pod-name exportflows-applier-test --pod-uid "$POD_UID" \
         --node-ip 10.0.0.9 --health-listen 127.0.0.1:0 --log-level debug "$@" >"$log" 2>&1 &
     applier_pid=$!
     ovs_wait_for "health server port logged" 10 log_has "serving health and metrics" ||
@@ -200,9 +180,6 @@ cfg4='{"generation": 4, "netFlow": {"collectors": ["10.1.1.2:9995"], "activeTime
 env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST "$BIN/exportflows-applier" \
     --health-listen none >/dev/null 2>&1
 [ $? = 2 ] || fail "no source outside a cluster is not a usage error"
-"$BIN/exportflows-applier" --kubeconfig "$dir/applier.kubeconfig" --node-name Not_Valid \
-    --health-listen none >/dev/null 2>&1
-[ $? = 2 ] || fail "an invalid node name with --status is not a usage error"
 pass "usage errors exit 2"
 
 # ---- the ConfigMap appears, changes, breaks, is fixed ----
@@ -210,7 +187,9 @@ pass "usage errors exit 2"
 start_applier "$dir/applier.log"
 expect "missing ConfigMap reported" 20 log_has "configmap 'exportflows/exportflows-config' not found"
 expect "status Lease shows the missing ConfigMap" 20 ann_has last-error "not found"
-ann_is in-sync false || fail "in-sync with no config"
+ann_is in-sync false && ann_is state Failed || fail "in-sync with no config"
+[ "$(kubectl -n "$NS" get lease "$LEASE" -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].uid}')" = \
+    "Pod/exportflows-applier-test/$POD_UID" ] || fail "owner reference"
 [ "$(kubectl -n "$NS" get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}')" = "$NODE" ] ||
     fail "holderIdentity"
 [ "$(kubectl -n "$NS" get lease "$LEASE" -o jsonpath='{.metadata.labels.exportflows\.io/node}')" = "$NODE" ] ||
@@ -220,8 +199,8 @@ pass "Lease holder and labels"
 set_config "$cfg1"
 expect "ConfigMap created -> netflow row" 20 col_is netflow targets '["172.30.158.150:2056"]'
 expect "status: generation 1" 20 ann_is applied-generation 1
-ann_is applied-hash "$h1" && ann_is in-sync true && ann_is last-error "" ||
-    fail "status after generation 1"
+ann_is applied-hash "$h1" && ann_is in-sync true && ann_is last-error "" &&
+    ann_is state Applied || fail "status after generation 1"
 ann last-apply-time | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' ||
     fail "last-apply-time '$(ann last-apply-time)'"
 pass "status: hash, in-sync, no error, RFC 3339 apply time"
@@ -238,7 +217,8 @@ kubectl -n "$NS" create configmap exportflows-config \
     --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 expect "corrupt config.json refused" 20 log_has "config refused"
 expect "status: last-error names the refusal" 20 ann_has last-error "refused configmap"
-ann_is in-sync false && ann_is applied-generation 2 || fail "status after refusal"
+ann_is in-sync false && ann_is state Failed && ann_is applied-generation 2 ||
+    fail "status after refusal"
 col_is sflow targets '["172.30.158.150:6343"]' || fail "last good config lost"
 [ "$(metric "$tx_ok")" = "$tx_before" ] || fail "a refused config caused a transaction"
 pass "last good config kept"
@@ -250,11 +230,12 @@ expect "status: in sync again, error cleared" 20 ann_is last-error ""
 ann_is in-sync true && ann_is applied-generation 3 && ann_is applied-hash "$h3" ||
     fail "status after the fix"
 
-# The documented kubectl view.
-kubectl get leases -n "$NS" -l app.kubernetes.io/component=applier -o custom-columns='NODE:.spec.holderIdentity,IN-SYNC:.metadata.annotations.exportflows\.io/in-sync,GENERATION:.metadata.annotations.exportflows\.io/applied-generation,HASH:.metadata.annotations.exportflows\.io/applied-hash,APPLIED:.metadata.annotations.exportflows\.io/last-apply-time,ERROR:.metadata.annotations.exportflows\.io/last-error' \
+# The documented kubectl view (docs/DEPLOY.md "Per-node status").
+kubectl -n "$NS" get leases -l app.kubernetes.io/component=applier \
+  -o custom-columns='NODE:.spec.holderIdentity,STATE:.metadata.annotations.exportflows\.io/state,GENERATION:.metadata.annotations.exportflows\.io/applied-generation,HASH:.metadata.annotations.exportflows\.io/applied-hash,APPLIED:.metadata.annotations.exportflows\.io/last-apply-time,RENEWED:.spec.renewTime,ERROR:.metadata.annotations.exportflows\.io/last-error' \
     >"$dir/view.txt" || fail "custom-columns view"
 cat "$dir/view.txt"
-grep -q "^$NODE  *true  *3  *$h3 " "$dir/view.txt" || fail "custom-columns view content"
+grep -q "^$NODE  *Applied  *3  *$h3 " "$dir/view.txt" || fail "custom-columns view content"
 pass "kubectl custom-columns view"
 
 # ---- idle: the watch and nothing else ----
@@ -306,6 +287,13 @@ log_has "applied flow export" && fail "restarted applier applied something"
 expect "status still in sync after the restart" 20 ann_is in-sync true
 ann_is applied-generation 4 || fail "generation after the restart"
 pass "no OVS transaction after an applier restart"
+
+# ---- a node name that cannot be a Lease name: flow export without status ----
+
+stop_applier
+start_applier "$dir/applier-bad-node.log" --node-name "$(printf 'n%.0s' $(seq 240))"
+expect "status disabled for an unusable node name" 20 log_has "node status disabled"
+expect "flow export still runs" 20 log_has "flow export already in place"
 
 # ---- --no-status writes nothing ----
 

@@ -103,6 +103,7 @@ test_nodestatus_state_error_keeps_applied_and_clears_on_success(void **unused)
     assert_true(nodestatus_state_update(&s, &bad, 20));
     assert_false(s.in_sync);
     assert_string_equal(s.last_error, "refused configmap 'a/b': bad???");
+    assert_string_equal(nodestatus_state_word(&s), "Failed");
     assert_int_equal(s.generation, 3);          /* the last good one stays */
     assert_int_equal(s.last_apply_time, 10);
     assert_false(nodestatus_state_update(&s, &bad, 30));    /* same error again */
@@ -185,13 +186,20 @@ test_nodestatus_lease_json_carries_the_state(void **unused)
     struct flowconfig c = config_from("{\"generation\": 7, \"hash\": \"" HASH7 "\"}");
     struct applier_report r = report_of(APPLIER_APPLIED, &c, NULL);
     struct timespec now = { .tv_sec = 1767323045, .tv_nsec = 0 };
+    struct timespec acquired = { .tv_sec = 1767323000, .tv_nsec = 0 };
+    struct nodestatus_identity id = {
+        .namespace = "exportflows", .node = "node-a", .pod_name = "applier-x1",
+        .pod_uid = "0b7c6a1e-1111-2222-3333-444455556666", .lease_duration_s = 180,
+        .acquired = &acquired,
+    };
+    const json_t *owner, *spec;
     struct nodestatus_state s;
     json_t *lease, *labels;
 
     (void) unused;
     nodestatus_state_init(&s);
     nodestatus_state_update(&s, &r, 1767323040);
-    lease = nodestatus_lease_json("exportflows", "node-a", &s, &now);
+    lease = nodestatus_lease_json(&id, &s, &now);
     assert_non_null(lease);
     assert_string_equal(json_string_value(json_object_get(lease, "apiVersion")),
                         "coordination.k8s.io/v1");
@@ -209,10 +217,21 @@ test_nodestatus_lease_json_carries_the_state(void **unused)
     assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_APPLY_TIME),
                         "2026-01-02T03:04:00Z");
     assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_IN_SYNC), "true");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(lease, "spec"),
-                        "holderIdentity")), "node-a");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(lease, "spec"),
-                        "renewTime")), "2026-01-02T03:04:05.000000Z");
+    assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_STATE), "Applied");
+    spec = json_object_get(lease, "spec");
+    assert_string_equal(json_string_value(json_object_get(spec, "holderIdentity")), "node-a");
+    assert_string_equal(json_string_value(json_object_get(spec, "renewTime")),
+                        "2026-01-02T03:04:05.000000Z");
+    assert_string_equal(json_string_value(json_object_get(spec, "acquireTime")),
+                        "2026-01-02T03:03:20.000000Z");
+    assert_int_equal(json_integer_value(json_object_get(spec, "leaseDurationSeconds")), 180);
+    owner = json_array_get(json_object_get(json_object_get(lease, "metadata"),
+                                           "ownerReferences"), 0);
+    assert_string_equal(json_string_value(json_object_get(owner, "kind")), "Pod");
+    assert_string_equal(json_string_value(json_object_get(owner, "name")), "applier-x1");
+    assert_string_equal(json_string_value(json_object_get(owner, "uid")),
+                        "0b7c6a1e-1111-2222-3333-444455556666");
+    assert_null(json_object_get(owner, "blockOwnerDeletion"));
     json_decref(lease);
 }
 
@@ -221,6 +240,7 @@ test_nodestatus_lease_json_before_anything_applied(void **unused)
 {
     char node[80];
     struct timespec now = { 0, 0 };
+    struct nodestatus_identity id = { .namespace = "exportflows", .node = node };
     struct nodestatus_state s;
     json_t *lease;
 
@@ -228,16 +248,21 @@ test_nodestatus_lease_json_before_anything_applied(void **unused)
     nodestatus_state_init(&s);
     memset(node, 'n', 70);                      /* too long for a label value */
     node[70] = '\0';
-    lease = nodestatus_lease_json("exportflows", node, &s, &now);
+    lease = nodestatus_lease_json(&id, &s, &now);
     assert_non_null(lease);
     assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_HASH), "");
     assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_GENERATION), "");
     assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_APPLY_TIME), "");
     assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_IN_SYNC), "false");
+    assert_string_equal(annotation(lease, NODESTATUS_ANNOTATION_STATE), "Pending");
     assert_null(json_object_get(json_object_get(json_object_get(lease, "metadata"),
                 "labels"), NODESTATUS_LABEL_NODE));
+    assert_null(json_object_get(json_object_get(lease, "metadata"), "ownerReferences"));
+    assert_null(json_object_get(json_object_get(lease, "spec"), "leaseDurationSeconds"));
+    assert_null(json_object_get(json_object_get(lease, "spec"), "acquireTime"));
     json_decref(lease);
-    assert_null(nodestatus_lease_json("exportflows", "Bad", &s, &now));
+    id.node = "Bad";
+    assert_null(nodestatus_lease_json(&id, &s, &now));
 }
 
 static void
@@ -252,24 +277,31 @@ test_nodestatus_create_checks_names(void **unused)
     nc.node = "node-a";
     nc.namespace = "Bad Namespace";
     assert_int_equal(nodestatus_create(NULL, &nc, &ns, &err), -EINVAL);
+    nc.namespace = "exportflows";
+    nc.pod_name = "applier-x1";                 /* without its uid */
+    assert_int_equal(nodestatus_create(NULL, &nc, &ns, &err), -EINVAL);
     assert_null(ns);
     nodestatus_destroy(NULL);
 }
 
-/* ---- the writer against a recording HTTP server ---- */
+/* ---- the writer against a one-Lease API server ---- */
 
 #define MAX_BODY 16384
 
+/* Keeps one Lease as the API server would: GET, POST (409 AlreadyExists when it
+ * exists), PUT (404 when absent, 409 Conflict on a stale resourceVersion). */
 struct fake {
     int listen_fd, quit[2], port;
     pthread_t thread;
     unsigned fail_first;        /* answer 500 to this many requests */
     unsigned delay_ms;          /* before each reply */
     pthread_mutex_t lock;
+    bool exists;
+    unsigned rv;
     unsigned requests;
+    char methods[64];           /* one letter per request: G, P(OST), U(PUT) */
     char line[512];             /* the last request line */
-    char content_type[128];
-    char body[MAX_BODY];        /* the last request body */
+    char body[MAX_BODY];        /* the last Lease sent */
 };
 
 static bool
@@ -325,27 +357,84 @@ read_request(struct fake *f, int fd, char *buf, size_t size)
 }
 
 static void
-record(struct fake *f, const char *buf)
+reply(int fd, int code, const char *reason, const char *body)
 {
-    const char *body = strstr(buf, "\r\n\r\n");
+    char out[1024];
+    int n = snprintf(out, sizeof out, "HTTP/1.1 %d %s\r\nContent-Type: application/json"
+                     "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     code, reason, strlen(body), body);
 
-    pthread_mutex_lock(&f->lock);
+    if (write(fd, out, (size_t) n) < 0) {
+        /* the client gave up: nothing to do */
+    }
+}
+
+static void
+reply_status(int fd, int code, const char *reason)
+{
+    char body[256];
+
+    snprintf(body, sizeof body, "{\"kind\":\"Status\",\"status\":\"Failure\","
+             "\"code\":%d,\"reason\":\"%s\",\"message\":\"%s\"}", code, reason, reason);
+    reply(fd, code, reason, body);
+}
+
+static void
+reply_lease(int fd, int code, unsigned rv)
+{
+    char body[128];
+
+    snprintf(body, sizeof body, "{\"metadata\":{\"resourceVersion\":\"%u\"}}", rv);
+    reply(fd, code, code == 201 ? "Created" : "OK", body);
+}
+
+static unsigned
+body_rv(const char *body)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"),
+                                                       "resourceVersion"));
+    unsigned n = rv ? (unsigned) strtoul(rv, NULL, 10) : 0;
+
+    json_decref(j);
+    return n;
+}
+
+/* Plays the API server for one request; with the lock held. */
+static void
+answer(struct fake *f, int fd, const char *buf)
+{
+    const char *body = strstr(buf, "\r\n\r\n") + 4;
+    size_t used = strlen(f->methods);
+
     f->requests++;
     snprintf(f->line, sizeof f->line, "%.*s", (int) strcspn(buf, "\r"), buf);
-    header(buf, "Content-Type", f->content_type, sizeof f->content_type);
-    snprintf(f->body, sizeof f->body, "%s", body ? body + 4 : "");
-    pthread_mutex_unlock(&f->lock);
+    if (used < sizeof f->methods - 1) {
+        f->methods[used] = !strncmp(buf, "GET", 3) ? 'G' : !strncmp(buf, "POST", 4) ? 'P' : 'U';
+    }
+    if (f->fail_first) {
+        f->fail_first--;
+        reply_status(fd, 500, "InternalError");
+    } else if (!strncmp(buf, "GET", 3)) {
+        f->exists ? reply_lease(fd, 200, f->rv) : reply_status(fd, 404, "NotFound");
+    } else if (!strncmp(buf, "POST", 4) && f->exists) {
+        reply_status(fd, 409, "AlreadyExists");
+    } else if (!strncmp(buf, "PUT", 3) && !f->exists) {
+        reply_status(fd, 404, "NotFound");
+    } else if (!strncmp(buf, "PUT", 3) && body_rv(body) != f->rv) {
+        reply_status(fd, 409, "Conflict");
+    } else {
+        f->exists = true;
+        f->rv++;
+        snprintf(f->body, sizeof f->body, "%s", body);
+        reply_lease(fd, buf[1] == 'O' ? 201 : 200, f->rv);
+    }
 }
 
 static void
 serve(struct fake *f, int fd)
 {
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
-    static const char bad[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
-        "application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
     char *buf = malloc(MAX_BODY + 4096);
-    const char *reply;
 
     assert_non_null(buf);
     if (read_request(f, fd, buf, MAX_BODY + 4096)) {
@@ -353,13 +442,8 @@ serve(struct fake *f, int fd)
             wait_readable(f, f->quit[0], (int) f->delay_ms);
         }
         pthread_mutex_lock(&f->lock);
-        reply = f->fail_first ? bad : ok;
-        f->fail_first -= f->fail_first ? 1 : 0;
+        answer(f, fd, buf);
         pthread_mutex_unlock(&f->lock);
-        record(f, buf);
-        if (write(fd, reply, strlen(reply)) < 0) {
-            /* the client gave up: nothing to do */
-        }
     }
     free(buf);
 }
@@ -431,19 +515,13 @@ fake_body_has(struct fake *f, const char *text)
     return has;
 }
 
-/* Polls until the server saw 'n' requests; false after 'ms'. */
-static bool
-wait_requests(struct fake *f, unsigned n, unsigned ms)
+/* The methods of the requests so far, e.g. "GPU". */
+static void
+assert_methods(struct fake *f, const char *want)
 {
-    struct testutil_deadline d = testutil_deadline_ms(ms);
-
-    while (fake_requests(f) < n) {
-        if (testutil_deadline_passed(&d)) {
-            return false;
-        }
-        testutil_nap(10);
-    }
-    return true;
+    pthread_mutex_lock(&f->lock);
+    assert_string_equal(f->methods, want);
+    pthread_mutex_unlock(&f->lock);
 }
 
 struct rig {
@@ -518,6 +596,24 @@ state_with_error(const char *text)
     return s;
 }
 
+/* Polls until the writer made 'n' successful writes; false after 'ms'. */
+static bool
+wait_writes(struct rig *r, unsigned long n, unsigned ms)
+{
+    struct testutil_deadline d = testutil_deadline_ms(ms);
+    struct nodestatus_stats stats;
+
+    for (;;) {
+        nodestatus_get_stats(r->ns, &stats);
+        if (stats.writes >= n) {
+            return true;
+        } else if (testutil_deadline_passed(&d)) {
+            return false;
+        }
+        testutil_nap(10);
+    }
+}
+
 static void
 test_nodestatus_writes_on_change_and_coalesces(void **unused)
 {
@@ -530,25 +626,58 @@ test_nodestatus_writes_on_change_and_coalesces(void **unused)
     (void) unused;
     rig_start(&r, 300, 0);
     nodestatus_set(r.ns, &a);
-    assert_true(wait_requests(&r.fake, 1, 5000));
+    assert_true(wait_writes(&r, 1, 5000));
+    assert_methods(&r.fake, "GP");              /* absent: created */
     assert_true(fake_body_has(&r.fake, "error-a"));
-    assert_string_equal(r.fake.line, "PATCH /apis/coordination.k8s.io/v1/namespaces/"
-                        "exportflows/leases/exportflows-node-node-a?fieldManager="
-                        "exportflows-applier&force=true HTTP/1.1");
-    assert_string_equal(r.fake.content_type, "application/apply-patch+yaml");
-    /* Three changes inside the rate limit: one write, of the latest. */
+    assert_string_equal(r.fake.line, "POST /apis/coordination.k8s.io/v1/namespaces/"
+                        "exportflows/leases HTTP/1.1");
+    /* Three changes inside the rate limit: one write, of the latest, with the
+     * resourceVersion kept from the last write: a single PUT. */
     nodestatus_set(r.ns, &b);
     nodestatus_set(r.ns, &a);
     nodestatus_set(r.ns, &c);
-    assert_true(wait_requests(&r.fake, 2, 5000));
+    assert_true(wait_writes(&r, 2, 5000));
+    assert_methods(&r.fake, "GPU");
     assert_true(fake_body_has(&r.fake, "error-c"));
+    assert_string_equal(r.fake.line, "PUT /apis/coordination.k8s.io/v1/namespaces/"
+                        "exportflows/leases/exportflows-node-node-a HTTP/1.1");
     /* The same state again: nothing to write. */
     nodestatus_set(r.ns, &c);
     testutil_nap(700);          /* a window in which no request may come */
-    assert_int_equal(fake_requests(&r.fake), 2);
+    assert_int_equal(fake_requests(&r.fake), 3);
     nodestatus_get_stats(r.ns, &stats);
     assert_int_equal(stats.writes, 2);
     assert_int_equal(stats.errors, 0);
+    assert_int_equal(stats.requests, 3);
+    rig_stop(&r);
+}
+
+static void
+test_nodestatus_rereads_after_a_conflict_or_deletion(void **unused)
+{
+    struct rig r = { 0 };
+    struct nodestatus_state a = state_with_error("error-a");
+    struct nodestatus_state b = state_with_error("error-b");
+    struct nodestatus_state c = state_with_error("error-c");
+
+    (void) unused;
+    rig_start(&r, 100, 0);
+    nodestatus_set(r.ns, &a);
+    assert_true(wait_writes(&r, 1, 5000));
+    pthread_mutex_lock(&r.fake.lock);
+    r.fake.rv += 5;             /* someone else updated the Lease */
+    pthread_mutex_unlock(&r.fake.lock);
+    nodestatus_set(r.ns, &b);
+    assert_true(wait_writes(&r, 2, 5000));
+    assert_methods(&r.fake, "GPUGU");           /* 409, read again, write */
+    assert_true(fake_body_has(&r.fake, "error-b"));
+    pthread_mutex_lock(&r.fake.lock);
+    r.fake.exists = false;      /* deleted, e.g. by the garbage collector */
+    pthread_mutex_unlock(&r.fake.lock);
+    nodestatus_set(r.ns, &c);
+    assert_true(wait_writes(&r, 3, 5000));
+    assert_methods(&r.fake, "GPUGUUGP");        /* 404, read: absent, create */
+    assert_true(fake_body_has(&r.fake, "error-c"));
     rig_stop(&r);
 }
 
@@ -563,11 +692,11 @@ test_nodestatus_retries_after_a_failure(void **unused)
     r.fake.fail_first = 1;
     rig_start(&r, 100, 0);
     nodestatus_set(r.ns, &a);
-    assert_true(wait_requests(&r.fake, 2, 5000));       /* 500, then after backoff */
+    assert_true(wait_writes(&r, 1, 5000));     /* 500, then after the backoff */
+    assert_methods(&r.fake, "GGP");
     assert_true(fake_body_has(&r.fake, "error-a"));
     nodestatus_get_stats(r.ns, &stats);
     assert_int_equal(stats.errors, 1);
-    assert_int_equal(stats.writes, 1);
     pthread_mutex_lock(&r.lock);
     assert_int_equal(r.errors, 1);
     pthread_mutex_unlock(&r.lock);
@@ -580,14 +709,16 @@ test_nodestatus_stop_writes_the_pending_state(void **unused)
     struct rig r = { 0 };
     struct nodestatus_state a = state_with_error("error-a");
     struct nodestatus_state b = state_with_error("error-b");
+    struct nodestatus_stats stats;
 
     (void) unused;
     rig_start(&r, 60000, 0);
     nodestatus_set(r.ns, &a);
-    assert_true(wait_requests(&r.fake, 1, 5000));
+    assert_true(wait_writes(&r, 1, 5000));
     nodestatus_set(r.ns, &b);   /* held back by the one-minute rate limit */
     nodestatus_stop(r.ns);
-    assert_int_equal(fake_requests(&r.fake), 2);
+    nodestatus_get_stats(r.ns, &stats);
+    assert_int_equal(stats.writes, 2);
     assert_true(fake_body_has(&r.fake, "error-b"));
     rig_stop(&r);
 }
@@ -601,8 +732,9 @@ test_nodestatus_heartbeat_rewrites_unchanged_state(void **unused)
     (void) unused;
     rig_start(&r, 100, 200);
     nodestatus_set(r.ns, &a);
-    assert_true(wait_requests(&r.fake, 3, 5000));
+    assert_true(wait_writes(&r, 3, 5000));
     assert_true(fake_body_has(&r.fake, "error-a"));
+    assert_true(fake_body_has(&r.fake, "\"leaseDurationSeconds\":3"));
     rig_stop(&r);
 }
 
@@ -615,7 +747,7 @@ test_nodestatus_set_never_waits_for_a_slow_server(void **unused)
     unsigned long long start;
 
     (void) unused;
-    r.fake.delay_ms = 1500;
+    r.fake.delay_ms = 1000;
     rig_start(&r, 100, 0);
     nodestatus_set(r.ns, &a);
     testutil_nap(200);          /* let the writer get into its slow request */
@@ -624,7 +756,7 @@ test_nodestatus_set_never_waits_for_a_slow_server(void **unused)
         nodestatus_set(r.ns, i % 2 ? &b : &a);
     }
     assert_true(testutil_now_us() - start < 100000);
-    assert_true(wait_requests(&r.fake, 2, 10000));
+    assert_true(wait_writes(&r, 2, 15000));
     assert_true(fake_body_has(&r.fake, "error-b"));
     rig_stop(&r);
 }
@@ -643,6 +775,7 @@ main(void)
         cmocka_unit_test(test_nodestatus_lease_json_before_anything_applied),
         cmocka_unit_test(test_nodestatus_create_checks_names),
         cmocka_unit_test(test_nodestatus_writes_on_change_and_coalesces),
+        cmocka_unit_test(test_nodestatus_rereads_after_a_conflict_or_deletion),
         cmocka_unit_test(test_nodestatus_retries_after_a_failure),
         cmocka_unit_test(test_nodestatus_stop_writes_the_pending_state),
         cmocka_unit_test(test_nodestatus_heartbeat_rewrites_unchanged_state),
