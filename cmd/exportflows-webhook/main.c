@@ -1,9 +1,11 @@
 /* exportflows-webhook — the HTTPS admission webhook for spec.exportNetworkFlows.
  *
  * Serves POST /validate (AdmissionReview v1) on --listen over TLS, and /healthz,
- * /readyz and /metrics there and on --health-listen (plain HTTP).  The publisher
- * (Network -> ConfigMap) belongs here too and is wired in by a later change;
- * until then --publish only logs that it is not available.
+ * /readyz and /metrics there and on --health-listen (plain HTTP).  With --publish
+ * (the default) it also runs the publisher (src/publisher.c): it watches the
+ * Network object and, while it holds the Lease, writes the validated config into
+ * the ConfigMap.  Without a kubeconfig, a service account or --no-publish it
+ * refuses to start rather than silently publish nothing.
  *
  * Signals are handled synchronously: every thread starts with SIGTERM, SIGINT
  * and SIGHUP blocked and the main thread takes them with sigwait(), so no code
@@ -25,9 +27,11 @@
 #include "exportflows/errmsg.h"
 #include "exportflows/flowconfig.h"
 #include "exportflows/httpserver.h"
+#include "exportflows/kubeconfig.h"
 #include "exportflows/log.h"
 #include "exportflows/metrics.h"
 #include "exportflows/options.h"
+#include "exportflows/publisher.h"
 #include "review.h"
 
 #define PROGRAM "exportflows-webhook"
@@ -374,6 +378,68 @@ wait_for_signals(const sigset_t *set, struct httpserver *https)
     }
 }
 
+/* Turns the publisher's reports into log lines (called from its threads). */
+static void
+log_publisher_report(void *aux, const struct publisher_report *r)
+{
+    static const struct { enum log_level level; const char *msg; } kinds[] = {
+        [PUBLISHER_REPORT_PUBLISHED] = { LOG_INFO, "published config" },
+        [PUBLISHER_REPORT_INVALID] = { LOG_WARN, "stored spec.exportNetworkFlows is invalid, "
+                                                 "keeping the last good config" },
+        [PUBLISHER_REPORT_LEADER] = { LOG_INFO, "publisher is leader" },
+        [PUBLISHER_REPORT_FOLLOWER] = { LOG_INFO, "publisher is standing by" },
+        [PUBLISHER_REPORT_ERROR] = { LOG_ERROR, "publisher failed, retrying" },
+    };
+    char generation[24] = "none";
+
+    if (r->generation >= 0) {
+        snprintf(generation, sizeof generation, "%lld", (long long) r->generation);
+    }
+    log_event(kinds[r->kind].level, kinds[r->kind].msg, "detail", r->message,
+              "generation", generation, "hash", r->hash ? r->hash : "none", NULL);
+}
+
+/* Starts the publisher; '*kubeconfig' must outlive it.  Both results are for
+ * the caller to destroy, also on failure. */
+static int
+start_publisher(const struct flowtuning *tuning, struct metrics *metrics,
+                struct kubeconfig **kubeconfig, struct publisher **ret)
+{
+    struct publisher_config config = {
+        .namespace = opts.namespace_name, .configmap = opts.configmap,
+        .tuning = *tuning, .metrics = metrics, .report = log_publisher_report,
+    };
+    struct errmsg err = { "" };
+    int error = kubeconfig_load_default(opts.kubeconfig, kubeconfig, &err);
+
+    if (!error) {
+        config.kubeconfig = *kubeconfig;
+        error = publisher_create(&config, ret, &err);
+    }
+    if (!error) {
+        error = publisher_start(*ret, &err);
+    }
+    if (error) {
+        log_event(LOG_ERROR, "cannot start the publisher (--no-publish to only validate)",
+                  "error", err.text, NULL);
+        return error;
+    }
+    log_event(LOG_INFO, "publisher started", "namespace", opts.namespace_name,
+              "configmap", opts.configmap, NULL);
+    return 0;
+}
+
+/* Stops publishing and gives the Lease up, so a standby takes over at once. */
+static void
+stop_publisher(struct publisher *publisher)
+{
+    struct errmsg err = { "" };
+
+    if (publisher && publisher_stop(publisher, &err)) {
+        log_event(LOG_WARN, "cannot release the publisher lease", "error", err.text, NULL);
+    }
+}
+
 /* Not ready any more, stop accepting, let reviews in flight finish, close
  * idle keep-alive connections. */
 static void
@@ -423,14 +489,17 @@ main(int argc, char **argv)
     struct webhook_state state;
     struct httpserver *https = NULL, *health = NULL;
     struct metrics *metrics = NULL;
+    struct kubeconfig *kubeconfig = NULL;
+    struct publisher *publisher = NULL;
     struct flowtuning tuning;
     sigset_t signals;
+    int sig;
     int status = parse_command_line(argc, argv);
 
     if (status) {
         return status;
     }
-    build_tuning(&tuning);     /* for the publisher, once it is wired in */
+    build_tuning(&tuning);
     block_signals(&signals);
     atomic_init(&state.https, NULL);
     atomic_init(&state.draining, false);
@@ -447,14 +516,18 @@ main(int argc, char **argv)
     if (start_https(&route, metrics, &state, &https) || start_health(metrics, &state, &health)) {
         goto out;
     }
-    if (opts.publish) {
-        log_event(LOG_WARN, "publisher not available in this build, only validating",
-                  "namespace", opts.namespace_name, "configmap", opts.configmap, NULL);
+    /* After block_signals(): the publisher's threads inherit the blocked set. */
+    if (opts.publish && start_publisher(&tuning, metrics, &kubeconfig, &publisher)) {
+        goto out;
     }
-    shut_down(&state, https, health, wait_for_signals(&signals, https));
+    sig = wait_for_signals(&signals, https);
+    stop_publisher(publisher);
+    shut_down(&state, https, health, sig);
     status = 0;
 
 out:
+    publisher_destroy(publisher);
+    kubeconfig_destroy(kubeconfig);
     httpserver_destroy(health);
     httpserver_destroy(https);
     metrics_destroy(metrics);
