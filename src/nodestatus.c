@@ -292,7 +292,7 @@ struct nodestatus {
     unsigned min_interval_ms, heartbeat_ms, timeout_ms, backoff_max_ms;
     void (*on_error)(void *ctx, int code, const char *message);
     void *ctx;
-    struct metrics_series *writes_ok, *writes_error;
+    struct metrics_series *writes_ok, *writes_error, *requests_total;
     struct kube_client *client;     /* the writer thread's */
 
     pthread_mutex_t lock;           /* guards everything below */
@@ -339,6 +339,9 @@ register_metrics(struct nodestatus *ns, struct metrics *m)
     f = metrics_family(m, METRICS_COUNTER, name, help, NULL, 0);
     ns->writes_ok = metrics_series(f, "result=\"ok\"");
     ns->writes_error = metrics_series(f, "result=\"error\"");
+    ns->requests_total = metrics_series(metrics_family(m, METRICS_COUNTER,
+        "exportflows_applier_status_requests_total",
+        "Kubernetes API requests made to write this node's status Lease.", NULL, 0), "");
 }
 
 static int
@@ -446,6 +449,13 @@ out:
     return rc;
 }
 
+static void
+count_request(struct nodestatus *ns)
+{
+    atomic_fetch_add(&ns->requests, 1);
+    metrics_add(ns->requests_total, 1);
+}
+
 /* Keeps the resourceVersion of 'lease' (borrowed) for the next update. */
 static void
 keep_rv(struct nodestatus *ns, const json_t *lease)
@@ -463,7 +473,7 @@ fetch_rv(struct nodestatus *ns, struct errmsg *err)
     json_t *stored = NULL;
     int rc;
 
-    atomic_fetch_add(&ns->requests, 1);
+    count_request(ns);
     rc = kube_get(ns->client, ns->path, ns->timeout_ms, &stored, err);
     if (rc == 0) {
         keep_rv(ns, stored);
@@ -481,7 +491,7 @@ send_lease(struct nodestatus *ns, json_t *lease, bool create, struct errmsg *err
     json_t *stored = NULL;
     int rc;
 
-    atomic_fetch_add(&ns->requests, 1);
+    count_request(ns);
     if (create) {
         json_object_del(json_object_get(lease, "metadata"), "resourceVersion");
         rc = kube_create(ns->client, ns->collection, lease, ns->timeout_ms, &stored, err);

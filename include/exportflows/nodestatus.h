@@ -145,7 +145,8 @@ struct nodestatus_config {
     unsigned backoff_max_ms;    /* retries after failures: 1 s doubling up to
                                  * this; 0: NODESTATUS_BACKOFF_MAX_MS */
     struct metrics *metrics;    /* borrowed, may be NULL:
-                                 * exportflows_applier_status_writes_total{result} */
+                                 * exportflows_applier_status_writes_total{result},
+                                 * exportflows_applier_status_requests_total */
     void (*on_error)(void *ctx, int code, const char *message); /* optional */
     void *ctx;
 };

@@ -1,0 +1,92 @@
+/* jsonscan — fast JSON reading for the requests the webhook answers.
+ *
+ * jansson's parser reads about 50 MB/s and allocates a node per value, so a
+ * 3 KB AdmissionReview costs more to parse than everything else a review does.
+ * This module reads JSON two cheaper ways, both held to one rule: it may only
+ * ever accept what json_loadb(..., JSON_REJECT_DUPLICATES) accepts, and what it
+ * reports must be what jansson would have built.
+ *
+ *   jsonscan_fields()  validates a whole document without allocating and
+ *                      reports where a few chosen members are (by key path);
+ *   jsonscan_load()    builds a jansson tree from a text (a document, or a
+ *                      value jsonscan_fields() found).
+ *
+ * Both give up (-ENOTSUP) on what they do not handle rather than guess: keys
+ * with escapes, numbers whose range they cannot prove, nesting past
+ * JSONSCAN_MAX_DEPTH, objects wider than JSONSCAN_MAX_OBJECT_KEYS.  A caller
+ * then parses with jansson, which decides and words any error.  So a refusal
+ * by this module is never final: only jansson's is.
+ *
+ * What jsonscan_fields() validates, everywhere in the document (also in the
+ * members it skips): RFC 8259 syntax, the four white-space characters, strings
+ * (no control characters, valid escapes, no \u0000, paired surrogates, UTF-8
+ * as jansson checks it: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), numbers (no leading zeros; integers of at most 18 digits, which
+ * always fit json_int_t; fractions with at most 18 integer digits, which cannot
+ * overflow a double; no exponent), nothing after the top-level value, and no
+ * duplicate key in any object (keys are compared as written, which is exact
+ * because keys with escapes are given up on).  The top level must be an object
+ * or an array, as jansson requires without JSON_DECODE_ANY. */
+#ifndef EXPORTFLOWS_JSONSCAN_H
+#define EXPORTFLOWS_JSONSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define JSONSCAN_MAX_DEPTH 64           /* nesting; jansson allows 2048 */
+#define JSONSCAN_MAX_OBJECT_KEYS 64     /* keys of one object (duplicate checks) */
+#define JSONSCAN_MAX_OPEN_KEYS 512      /* keys of all the objects open at once */
+#define JSONSCAN_MAX_PATHS 32
+
+enum jsonscan_type {
+    JSONSCAN_ABSENT = 0,
+    JSONSCAN_OBJECT,
+    JSONSCAN_ARRAY,
+    JSONSCAN_STRING,
+    JSONSCAN_NUMBER,
+    JSONSCAN_TRUE,
+    JSONSCAN_FALSE,
+    JSONSCAN_NULL,
+};
+
+/* One value found in a document: its type and its JSON text, borrowed from the
+ * document (a string's text includes its quotes). */
+struct jsonscan_value {
+    enum jsonscan_type type;
+    const char *text;
+    size_t len;
+};
+
+/* Validates 'text' ('len' bytes, borrowed) and finds members by key path.
+ * 'paths' holds 'n_paths' (at most JSONSCAN_MAX_PATHS) NULL-terminated key
+ * lists, such as { "request", "uid", NULL }; a path only goes through objects.
+ * Returns 0 and sets values[i] for path i (type JSONSCAN_ABSENT when the
+ * document has no such member); -EINVAL when jansson would refuse the text;
+ * -ENOTSUP when the text is beyond what this module reads (see above); -E2BIG
+ * for too many paths.  'values' is written in full in every case. */
+int jsonscan_fields(const char *text, size_t len, const char *const *const *paths,
+                    size_t n_paths, struct jsonscan_value *values);
+
+/* Builds the jansson value of the JSON text 'text' ('len' bytes; any value,
+ * white space around it allowed), equal to what json_loadb() with
+ * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY builds.  Validates as
+ * jsonscan_fields() does, but keys may hold escapes and objects be of any width;
+ * numbers must be integers (a fraction is given up on: its double would have to
+ * match jansson's strtod() to the bit).  Returns 0 and a new reference in
+ * '*ret'; -ENOTSUP when this reader gives up, invalid JSON included (jansson
+ * words the error); -ENOMEM. */
+int jsonscan_load(const char *text, size_t len, json_t **ret);
+
+/* Decodes the string 'value' (found by jsonscan_fields(), so valid) into 'buf'
+ * ('size' bytes, NUL-terminated).  Returns 0 and its length without the NUL in
+ * '*ret_len' (the text may hold no NUL: \u0000 is refused); -EINVAL when
+ * 'value' is not a string; -ENOSPC when it does not fit. */
+int jsonscan_string(const struct jsonscan_value *value, char *buf, size_t size,
+                    size_t *ret_len);
+
+/* True when 'value' is a string equal to 's' once decoded. */
+bool jsonscan_string_is(const struct jsonscan_value *value, const char *s);
+
+#endif

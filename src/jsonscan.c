@@ -1,0 +1,793 @@
+/* jsonscan — see include/exportflows/jsonscan.h.
+ *
+ * Two readers share one lexer: the scanner (jsonscan_fields()), which only
+ * moves a cursor and remembers where the wanted members are, and the builder
+ * (jsonscan_load()), which makes jansson values.  The lexer's string, number
+ * and literal rules are written after jansson's own (load.c: lex_scan_string,
+ * lex_scan_number, utf8.c), and test_jsonscan.c checks both readers against
+ * jansson on many thousands of altered documents. */
+#include "exportflows/jsonscan.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Integers of up to 18 digits fit json_int_t (int64) whatever their value. */
+#define MAX_INT_DIGITS 18
+/* Decoded strings up to this size need no heap buffer. */
+#define SMALL_STRING 256
+
+struct cursor {
+    const char *p, *end;
+    unsigned depth;
+};
+
+static void
+skip_space(struct cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r'
+                             || *c->p == '\t')) {
+        c->p++;
+    }
+}
+
+/* The length of the valid UTF-8 sequence at 'p' (its first byte >= 0x80), 0
+ * when invalid as jansson's utf8_check_first/utf8_check_full judge it. */
+static size_t
+utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    uint32_t cp;
+    size_t n;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2, cp = p[0] & 0x1fu;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3, cp = p[0] & 0x0fu;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4, cp = p[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if ((size_t) (end - p) < n) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (p[i] & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff
+        || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return n;
+}
+
+/* The value of one hex digit, -1 when 'c' is none. */
+static int
+hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The 4 hex digits at 'p' (the "XXXX" of "\uXXXX"); -1 when malformed. */
+static long
+read_u4(const char *p, const char *end)
+{
+    long v = 0;
+
+    if (end - p < 4) {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        int h = hex_value(p[i]);
+
+        if (h < 0) {
+            return -1;
+        }
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Checks the escape at 'p' (just after the backslash) and returns the bytes it
+ * spans, 0 when jansson refuses it: unknown, short, \u0000, a surrogate alone. */
+static size_t
+escape_length(const char *p, const char *end)
+{
+    long cp, low;
+
+    if (p >= end) {
+        return 0;
+    }
+    if (*p != 'u') {
+        return *p && strchr("\"\\/bfnrt", *p) ? 1 : 0;
+    }
+    cp = read_u4(p + 1, end);
+    if (cp <= 0 || (cp >= 0xdc00 && cp <= 0xdfff)) {
+        return 0;
+    }
+    if (cp < 0xd800 || cp > 0xdbff) {
+        return 5;
+    }
+    if (end - p < 7 || p[5] != '\\' || p[6] != 'u'
+        || (low = read_u4(p + 7, end)) < 0xdc00 || low > 0xdfff) {
+        return 0;
+    }
+    return 11;
+}
+
+/* Moves over the string at c->p (on its opening quote) and checks it.
+ * '*escaped' tells whether it holds an escape.  0 or -EINVAL. */
+static int
+scan_string(struct cursor *c, bool *escaped)
+{
+    const unsigned char *p = (const unsigned char *) c->p + 1;
+    const unsigned char *end = (const unsigned char *) c->end;
+
+    *escaped = false;
+    for (;;) {
+        /* Plain ASCII is most of any document: one test per byte. */
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            p++;
+        }
+        if (p >= end || *p < 0x20) {
+            return -EINVAL;
+        }
+        if (*p == '"') {
+            break;
+        }
+        if (*p == '\\') {
+            size_t n = escape_length((const char *) p + 1, c->end);
+
+            if (!n) {
+                return -EINVAL;
+            }
+            *escaped = true;
+            p += 1 + n;
+        } else {
+            size_t n = utf8_sequence(p, end);
+
+            if (!n) {
+                return -EINVAL;
+            }
+            p += n;
+        }
+    }
+    c->p = (const char *) p + 1;
+    return 0;
+}
+
+/* Writes code point 'cp' (not a surrogate) as UTF-8; returns its length. */
+static size_t
+put_utf8(char *out, long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char) cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char) (0xc0 | (cp >> 6));
+        out[1] = (char) (0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char) (0xe0 | (cp >> 12));
+        out[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char) (0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char) (0xf0 | (cp >> 18));
+    out[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char) (0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Decodes one byte or escape of a checked string body at '*in' (before 'end')
+ * into 'out' (room for 4 bytes), moves '*in' past it and returns the bytes
+ * written. */
+static size_t
+decode_unit(const char **in, const char *end, char *out)
+{
+    static const char plain[] = "\"\\/bfnrt", decoded[] = "\"\\/\b\f\n\r\t";
+    const char *p = *in;
+    long cp;
+
+    if (*p != '\\') {
+        *out = *p;
+        *in = p + 1;
+        return 1;
+    }
+    if (p[1] != 'u') {
+        *out = decoded[strchr(plain, p[1]) - plain];
+        *in = p + 2;
+        return 1;
+    }
+    cp = read_u4(p + 2, end);
+    p += 6;
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (read_u4(p + 2, end) - 0xdc00);
+        p += 6;
+    }
+    *in = p;
+    return put_utf8(out, cp);
+}
+
+/* Decodes the checked string body [in, end) (no quotes) into 'out', which has
+ * room for end - in bytes (decoding never grows the text); returns the length. */
+static size_t
+decode_string(const char *in, const char *end, char *out)
+{
+    size_t n = 0;
+
+    while (in < end) {
+        n += decode_unit(&in, end, out + n);
+    }
+    return n;
+}
+
+/* Moves over the number at c->p.  '*is_int' tells whether it is an integer of
+ * at most MAX_INT_DIGITS digits.  0, -EINVAL, or -ENOTSUP for what cannot be
+ * proven in range (longer integers, exponents). */
+static int
+scan_number(struct cursor *c, bool *is_int)
+{
+    const char *p = c->p, *digits;
+
+    if (p < c->end && *p == '-') {
+        p++;
+    }
+    digits = p;
+    while (p < c->end && *p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p == digits || (*digits == '0' && p - digits > 1)) {
+        return -EINVAL;
+    }
+    if (p - digits > MAX_INT_DIGITS) {
+        return -ENOTSUP;
+    }
+    *is_int = true;
+    if (p < c->end && *p == '.') {
+        const char *frac = ++p;
+
+        while (p < c->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == frac) {
+            return -EINVAL;
+        }
+        *is_int = false;
+    }
+    if (p < c->end && (*p == 'e' || *p == 'E')) {
+        return -ENOTSUP;
+    }
+    c->p = p;
+    return 0;
+}
+
+/* Matches the literal 'word' at c->p.  0 or -EINVAL. */
+static int
+scan_literal(struct cursor *c, const char *word, size_t n)
+{
+    if ((size_t) (c->end - c->p) < n || memcmp(c->p, word, n)) {
+        return -EINVAL;
+    }
+    c->p += n;
+    return 0;
+}
+
+static enum jsonscan_type
+type_at(char first)
+{
+    switch (first) {
+    case '{': return JSONSCAN_OBJECT;
+    case '[': return JSONSCAN_ARRAY;
+    case '"': return JSONSCAN_STRING;
+    case 't': return JSONSCAN_TRUE;
+    case 'f': return JSONSCAN_FALSE;
+    case 'n': return JSONSCAN_NULL;
+    default: return JSONSCAN_NUMBER;
+    }
+}
+
+/* ---- the scanner ----------------------------------------------------------- */
+
+struct key {
+    const char *text;
+    size_t len;
+};
+
+struct scan {
+    struct cursor c;
+    const char *const *const *paths;
+    size_t n_paths;
+    struct jsonscan_value *values;
+    struct key keys[JSONSCAN_MAX_OPEN_KEYS];    /* of the objects open now */
+    size_t n_keys;
+};
+
+static int scan_value(struct scan *s, uint32_t mask, unsigned level);
+
+/* Whether the key [text, text + len) is the C string 'name'. */
+static bool
+key_is(const char *text, size_t len, const char *name)
+{
+    return !strncmp(text, name, len) && name[len] == '\0';
+}
+
+/* Remembers the key of a member of the object whose keys start at 'first';
+ * -EINVAL when it repeats one of them. */
+static int
+push_key(struct scan *s, size_t first, const char *text, size_t len)
+{
+    if (s->n_keys - first >= JSONSCAN_MAX_OBJECT_KEYS || s->n_keys >= JSONSCAN_MAX_OPEN_KEYS) {
+        return -ENOTSUP;
+    }
+    for (size_t i = first; i < s->n_keys; i++) {
+        if (s->keys[i].len == len && !memcmp(s->keys[i].text, text, len)) {
+            return -EINVAL;
+        }
+    }
+    s->keys[s->n_keys++] = (struct key) { text, len };
+    return 0;
+}
+
+/* The paths of 'mask' whose key at 'level' is the key [text, text + len). */
+static uint32_t
+paths_through(const struct scan *s, uint32_t mask, unsigned level, const char *text,
+              size_t len)
+{
+    uint32_t through = 0;
+
+    for (size_t i = 0; mask >> i; i++) {
+        if ((mask >> i & 1) && s->paths[i][level] && key_is(text, len, s->paths[i][level])) {
+            through |= UINT32_C(1) << i;
+        }
+    }
+    return through;
+}
+
+/* One "key": value.  Paths in 'mask' matched the keys above; a value they end
+ * at is recorded, the others look inside it. */
+static int
+scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
+{
+    const char *key = s->c.p + 1, *start;
+    uint32_t through, ending = 0;
+    size_t key_len;
+    bool escaped;
+    int error;
+
+    if (s->c.p >= s->c.end || *s->c.p != '"') {
+        return -EINVAL;
+    }
+    if ((error = scan_string(&s->c, &escaped)) < 0) {
+        return error;
+    }
+    if (escaped) {
+        return -ENOTSUP;
+    }
+    key_len = (size_t) (s->c.p - 1 - key);
+    if ((error = push_key(s, first, key, key_len)) < 0) {
+        return error;
+    }
+    skip_space(&s->c);
+    if (s->c.p >= s->c.end || *s->c.p++ != ':') {
+        return -EINVAL;
+    }
+    through = mask ? paths_through(s, mask, level, key, key_len) : 0;
+    for (size_t i = 0; through >> i; i++) {
+        if ((through >> i & 1) && !s->paths[i][level + 1]) {
+            ending |= UINT32_C(1) << i;
+        }
+    }
+    skip_space(&s->c);
+    start = s->c.p;
+    if ((error = scan_value(s, through & ~ending, level + 1)) < 0) {
+        return error;
+    }
+    for (size_t i = 0; ending >> i; i++) {
+        if (ending >> i & 1) {
+            s->values[i] = (struct jsonscan_value) { type_at(*start), start,
+                                                     (size_t) (s->c.p - start) };
+        }
+    }
+    return 0;
+}
+
+/* The members or elements of a container, after its opening bracket. */
+static int
+scan_container(struct scan *s, char close, uint32_t mask, unsigned level)
+{
+    size_t first = s->n_keys;
+    int error;
+
+    skip_space(&s->c);
+    if (s->c.p < s->c.end && *s->c.p == close) {
+        s->c.p++;
+        return 0;
+    }
+    for (;;) {
+        skip_space(&s->c);
+        error = close == '}' ? scan_member(s, first, mask, level) : scan_value(s, 0, level);
+        if (error < 0) {
+            return error;
+        }
+        skip_space(&s->c);
+        if (s->c.p < s->c.end && *s->c.p == ',') {
+            s->c.p++;
+        } else if (s->c.p < s->c.end && *s->c.p == close) {
+            s->c.p++;
+            s->n_keys = first;
+            return 0;
+        } else {
+            return -EINVAL;
+        }
+    }
+}
+
+/* Any value at the cursor (white space already skipped). */
+static int
+scan_value(struct scan *s, uint32_t mask, unsigned level)
+{
+    struct cursor *c = &s->c;
+    bool flag;
+    int error;
+
+    if (c->p >= c->end) {
+        return -EINVAL;
+    }
+    switch (*c->p) {
+    case '{':
+    case '[':
+        if (++c->depth > JSONSCAN_MAX_DEPTH) {
+            return -ENOTSUP;
+        }
+        c->p++;
+        error = scan_container(s, *(c->p - 1) == '{' ? '}' : ']',
+                               *(c->p - 1) == '{' ? mask : 0, level);
+        c->depth--;
+        return error;
+    case '"':
+        return scan_string(c, &flag);
+    case 't':
+        return scan_literal(c, "true", 4);
+    case 'f':
+        return scan_literal(c, "false", 5);
+    case 'n':
+        return scan_literal(c, "null", 4);
+    default:
+        return *c->p == '-' || (*c->p >= '0' && *c->p <= '9') ? scan_number(c, &flag)
+                                                                : -EINVAL;
+    }
+}
+
+/* The paths of 'paths' that go through at least one key. */
+static uint32_t
+paths_below_root(const char *const *const *paths, size_t n_paths)
+{
+    uint32_t mask = 0;
+
+    for (size_t i = 0; i < n_paths; i++) {
+        if (paths[i][0]) {
+            mask |= UINT32_C(1) << i;
+        }
+    }
+    return mask;
+}
+
+int
+jsonscan_fields(const char *text, size_t len, const char *const *const *paths,
+                size_t n_paths, struct jsonscan_value *values)
+{
+    struct scan s;
+    const char *start;
+    int error;
+
+    for (size_t i = 0; i < n_paths; i++) {
+        values[i] = (struct jsonscan_value) { JSONSCAN_ABSENT, NULL, 0 };
+    }
+    if (n_paths > JSONSCAN_MAX_PATHS) {
+        return -E2BIG;
+    }
+    s.c = (struct cursor) { text, text + len, 0 };
+    s.paths = paths;
+    s.n_paths = n_paths;
+    s.values = values;
+    s.n_keys = 0;
+    skip_space(&s.c);
+    start = s.c.p;
+    if (s.c.p >= s.c.end || (*s.c.p != '{' && *s.c.p != '[')) {
+        return -EINVAL;
+    }
+    error = scan_value(&s, paths_below_root(paths, n_paths), 0);
+    skip_space(&s.c);
+    if (!error && s.c.p != s.c.end) {
+        error = -EINVAL;
+    }
+    for (size_t i = 0; i < n_paths; i++) {
+        if (error) {
+            values[i] = (struct jsonscan_value) { JSONSCAN_ABSENT, NULL, 0 };
+        } else if (!paths[i][0]) {
+            values[i] = (struct jsonscan_value) { type_at(*start), start,
+                                                  (size_t) (s.c.p - start) };
+        }
+    }
+    return error;
+}
+
+/* ---- decoded strings --------------------------------------------------------- */
+
+int
+jsonscan_string(const struct jsonscan_value *value, char *buf, size_t size,
+                size_t *ret_len)
+{
+    size_t n;
+
+    if (value->type != JSONSCAN_STRING) {
+        return -EINVAL;
+    }
+    if (value->len - 2 >= size) {   /* decoding never makes the text longer */
+        return -ENOSPC;
+    }
+    n = decode_string(value->text + 1, value->text + value->len - 1, buf);
+    buf[n] = '\0';
+    *ret_len = n;
+    return 0;
+}
+
+bool
+jsonscan_string_is(const struct jsonscan_value *value, const char *s)
+{
+    const char *in, *end;
+    size_t len;
+
+    if (value->type != JSONSCAN_STRING) {
+        return false;
+    }
+    in = value->text + 1;
+    end = value->text + value->len - 1;
+    len = strlen(s);
+    if (!memchr(in, '\\', (size_t) (end - in))) {
+        return (size_t) (end - in) == len && !memcmp(in, s, len);
+    }
+    while (in < end) {
+        char unit[4];
+        size_t n = decode_unit(&in, end, unit);
+
+        if (n > len || memcmp(unit, s, n)) {
+            return false;
+        }
+        s += n;
+        len -= n;
+    }
+    return len == 0;
+}
+
+/* ---- the builder --------------------------------------------------------------- */
+
+struct build {
+    struct cursor c;
+    int error;                      /* why the last step failed */
+};
+
+static json_t *build_value(struct build *b);
+
+/* Fails the build with 'error'; always NULL, for 'return fail(...)'. */
+static json_t *
+fail(struct build *b, int error)
+{
+    b->error = error;
+    return NULL;
+}
+
+/* Reads the string at the cursor and hands its decoded text to 'use' with
+ * 'aux' (the text is only valid during the call).  0 or -errno. */
+static int
+build_string_text(struct build *b, int (*use)(void *aux, const char *text, size_t len),
+                  void *aux)
+{
+    const char *start = b->c.p + 1;
+    char small[SMALL_STRING] = "", *out = small;
+    bool escaped;
+    size_t n;
+    int error;
+
+    if ((error = scan_string(&b->c, &escaped)) < 0) {
+        return -ENOTSUP;
+    }
+    n = (size_t) (b->c.p - 1 - start);
+    if (!escaped) {
+        return use(aux, start, n);
+    }
+    if (n > sizeof small) {
+        out = calloc(1, n);     /* zeroed only to quiet gcc 12's uninitialized-read check */
+        if (!out) {
+            return -ENOMEM;
+        }
+    }
+    n = decode_string(start, b->c.p - 1, out);
+    error = use(aux, out, n);
+    if (out != small) {
+        free(out);
+    }
+    return error;
+}
+
+static int
+use_as_string(void *aux, const char *text, size_t len)
+{
+    json_t **ret = aux;
+
+    *ret = json_stringn_nocheck(text, len);
+    return *ret ? 0 : -ENOMEM;
+}
+
+/* What use_as_key() needs: the object, and the builder to read the value. */
+struct member {
+    struct build *b;
+    json_t *object;
+};
+
+/* Reads ': value' after the key 'text' and adds the member; a duplicate key
+ * gives up (jansson refuses it and words the error). */
+static int
+use_as_key(void *aux, const char *text, size_t len)
+{
+    struct member *m = aux;
+    struct build *b = m->b;
+    json_t *value;
+
+    skip_space(&b->c);
+    if (b->c.p >= b->c.end || *b->c.p != ':' || json_object_getn(m->object, text, len)) {
+        return -ENOTSUP;
+    }
+    b->c.p++;
+    value = build_value(b);
+    if (!value) {
+        return b->error;
+    }
+    return json_object_setn_new_nocheck(m->object, text, len, value) ? -ENOMEM : 0;
+}
+
+static json_t *
+build_string(struct build *b)
+{
+    json_t *value = NULL;
+    int error = build_string_text(b, use_as_string, &value);
+
+    return error ? fail(b, error) : value;
+}
+
+/* An integer of at most MAX_INT_DIGITS digits, as jansson's strtoll reads it. */
+static json_t *
+build_number(struct build *b)
+{
+    const char *p = b->c.p;
+    bool is_int = false, negative = *p == '-';
+    json_int_t v = 0;
+
+    if (scan_number(&b->c, &is_int) < 0 || !is_int) {
+        return fail(b, -ENOTSUP);
+    }
+    for (p += negative; p < b->c.p; p++) {
+        v = v * 10 + (*p - '0');
+    }
+    json_t *value = json_integer(negative ? -v : v);
+
+    return value ? value : fail(b, -ENOMEM);
+}
+
+/* Takes ownership of 'value' (NULL on ENOMEM) for a matched literal. */
+static json_t *
+build_literal(struct build *b, const char *word, size_t n, json_t *value)
+{
+    if (scan_literal(&b->c, word, n) < 0) {
+        json_decref(value);
+        return fail(b, -ENOTSUP);
+    }
+    return value ? value : fail(b, -ENOMEM);
+}
+
+/* Adds one element or member to 'container'. */
+static int
+build_item(struct build *b, json_t *container, bool object)
+{
+    struct member m = { b, container };
+    json_t *value;
+
+    if (object) {
+        if (b->c.p >= b->c.end || *b->c.p != '"') {
+            return -ENOTSUP;
+        }
+        return build_string_text(b, use_as_key, &m);
+    }
+    value = build_value(b);
+    if (!value) {
+        return b->error;
+    }
+    return json_array_append_new(container, value) ? -ENOMEM : 0;
+}
+
+/* The members or elements after the opening bracket.  Takes ownership of
+ * 'container' (NULL on ENOMEM): returns it filled, or NULL having released it. */
+static json_t *
+build_container(struct build *b, json_t *container, char close)
+{
+    int error = container ? 0 : -ENOMEM;
+
+    if (++b->c.depth > JSONSCAN_MAX_DEPTH) {
+        error = -ENOTSUP;
+    }
+    b->c.p++;
+    skip_space(&b->c);
+    if (!error && b->c.p < b->c.end && *b->c.p == close) {
+        b->c.p++;
+        b->c.depth--;
+        return container;
+    }
+    while (!error) {
+        skip_space(&b->c);
+        if ((error = build_item(b, container, close == '}')) < 0) {
+            break;
+        }
+        skip_space(&b->c);
+        if (b->c.p < b->c.end && *b->c.p == ',') {
+            b->c.p++;
+        } else if (b->c.p < b->c.end && *b->c.p == close) {
+            b->c.p++;
+            b->c.depth--;
+            return container;
+        } else {
+            error = -ENOTSUP;
+        }
+    }
+    b->c.depth--;
+    json_decref(container);
+    return fail(b, error);
+}
+
+static json_t *
+build_value(struct build *b)
+{
+    json_t *value;
+
+    skip_space(&b->c);
+    if (b->c.p >= b->c.end) {
+        return fail(b, -ENOTSUP);
+    }
+    switch (*b->c.p) {
+    case '{': value = build_container(b, json_object(), '}'); break;
+    case '[': value = build_container(b, json_array(), ']'); break;
+    case '"': value = build_string(b); break;
+    case 't': value = build_literal(b, "true", 4, json_true()); break;
+    case 'f': value = build_literal(b, "false", 5, json_false()); break;
+    case 'n': value = build_literal(b, "null", 4, json_null()); break;
+    default: value = build_number(b); break;
+    }
+    return value;
+}
+
+int
+jsonscan_load(const char *text, size_t len, json_t **ret)
+{
+    struct build b = { { text, text + len, 0 }, -ENOTSUP };
+    json_t *value = build_value(&b);
+
+    if (!value) {
+        return b.error;
+    }
+    skip_space(&b.c);
+    if (b.c.p != b.c.end) {
+        json_decref(value);
+        return -ENOTSUP;
+    }
+    *ret = value;
+    return 0;
+}
