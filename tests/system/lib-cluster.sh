@@ -104,14 +104,14 @@ cluster_alive() {
 cluster_stop_process() {
     local name=$1 pid=${CLUSTER_PID[$1]:-} _ rc=0
     [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
         cluster_alive "$name" || break
         sleep 0.1
     done
     if cluster_alive "$name"; then
         cluster_log "$name (pid $pid) ignored SIGTERM for 10 s, killing it"
-        kill -KILL "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || rc=$?
     unset "CLUSTER_PID[$name]"
@@ -159,12 +159,12 @@ cluster_control_plane_start() {
 # only starts it again.  Watches break either way, which is what is tested.
 cluster_apiserver_restart() {
     local pid=$APISERVER_PID _
-    kill -TERM "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 20); do
         [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || break
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
     "$CLUSTER_ROOT/tests/k8s/control-plane.sh" restart-apiserver "$CLUSTER_DIR/cp" || return 1
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/cp/env"
@@ -302,7 +302,8 @@ EOF
 # cluster_webhook_effective: true when a dry run of a Network with port 0 is
 # refused by the webhook at the current URL.
 cluster_webhook_effective() {
-    cluster_kubectl apply --dry-run=server -f - 2>&1 >/dev/null <<'EOF' |
+    local out
+    out=$(cluster_kubectl apply --dry-run=server -f - 2>&1 <<'EOF'
 apiVersion: operator.openshift.io/v1
 kind: Network
 metadata:
@@ -311,7 +312,8 @@ spec:
   exportNetworkFlows:
     netFlow: ["10.0.0.1:0"]
 EOF
-        grep -q 'spec.exportNetworkFlows.netFlow\[0\]: Invalid value'
+    )
+    grep -q 'spec.exportNetworkFlows.netFlow\[0\]: Invalid value' <<<"$out"
 }
 
 # ------------------------------------------------------------------ OVS and appliers
@@ -440,7 +442,7 @@ cluster_up() {
 cluster_down() {
     local name dir
     for name in "${!CLUSTER_PID[@]}"; do
-        kill -TERM "${CLUSTER_PID[$name]}" 2>/dev/null
+        kill -TERM "${CLUSTER_PID[$name]}" 2>/dev/null || true
     done
     for name in "${!CLUSTER_PID[@]}"; do
         cluster_stop_process "$name"

@@ -1,0 +1,403 @@
+/* Tests of the jsonscan module: both readers against jansson itself.
+ *
+ * The rule under test (jsonscan.h): never accept what json_loadb() with
+ * JSON_REJECT_DUPLICATES refuses, never report a value other than what jansson
+ * builds, and say -EINVAL only for texts jansson refuses.  Each check below
+ * feeds the same text to jansson and to jsonscan; the documents are altered
+ * byte by byte (deleted, replaced, inserted) and at random, several tens of
+ * thousands of texts in all. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "exportflows/jsonscan.h"
+#include "../lib/testutil.h"
+
+/* A document full of escapes, numbers and nesting. */
+static const char escapes_doc[] =
+    "{\"a\": [1, 0, -7, 123456789012345678, true, false, null, {}, []],\n"
+    " \"s\": \"x\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\xc3\xa9\xe2\x82\xac\",\n"
+    " \"kb\": {\"kb\": \"v\", \"\": \"empty key\"}, \"n\": {\"m\": [[\"deep\"]], \"o\": 1}}";
+
+/* Keys with escapes (the builder reads them, the scanner gives up) and a
+ * fraction (the scanner reads it, the builder gives up). */
+static const char keys_doc[] =
+    "{\"k\\u0062\": {\"kb\": \"v\", \"\\u00e9\\n\": 1}, \"f\": [2.5, -0.25]}";
+
+/* An AdmissionReview as the apiserver sends it, shortened. */
+static const char review_doc[] =
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+    "\"uid\":\"0e1b9a9c-5e3f\",\"resource\":{\"group\":\"operator.openshift.io\","
+    "\"resource\":\"networks\"},\"operation\":\"UPDATE\",\"userInfo\":{\"groups\":"
+    "[\"system:masters\"]},\"object\":{\"metadata\":{\"name\":\"cluster\",\"generation\":7,"
+    "\"annotations\":{\"a/b\":\"{\\\"x\\\":1}\"}},\"spec\":{\"defaultNetwork\":{\"type\":"
+    "\"OVNKubernetes\"},\"exportNetworkFlows\":{\"netFlow\":{\"collectors\":"
+    "[\"10.0.0.1:2056\",\"[fd00::1]:2056\"]},\"ipfix\":null}}},\"dryRun\":false}}";
+
+static const char *const p_root[] = { NULL };
+static const char *const p_a[] = { "a", NULL };
+static const char *const p_s[] = { "s", NULL };
+static const char *const p_nm[] = { "n", "m", NULL };
+static const char *const p_no[] = { "n", "o", NULL };
+static const char *const p_kb[] = { "kb", NULL };
+static const char *const p_uid[] = { "request", "uid", NULL };
+static const char *const p_group[] = { "request", "resource", "group", NULL };
+static const char *const p_name[] = { "request", "object", "metadata", "name", NULL };
+static const char *const p_spec[] = { "request", "object", "spec", NULL };
+static const char *const p_export[] = { "request", "object", "spec", "exportNetworkFlows",
+                                        NULL };
+static const char *const p_type[] = { "request", "object", "spec", "defaultNetwork", "type",
+                                      NULL };
+static const char *const p_request[] = { "request", NULL };
+static const char *const p_missing[] = { "request", "nothing", "here", NULL };
+
+static const char *const *const all_paths[] = {
+    p_root, p_a, p_s, p_nm, p_no, p_kb, p_uid, p_group, p_name, p_spec, p_export, p_type,
+    p_request, p_missing,
+};
+#define N_PATHS (sizeof all_paths / sizeof all_paths[0])
+
+/* Counts of what the readers did, so the tests can tell they were exercised. */
+static size_t n_checked, n_scanned, n_loaded;
+
+/* jansson's value at 'path' (borrowed), NULL when absent. */
+static const json_t *
+jansson_at(const json_t *root, const char *const *path)
+{
+    for (; root && *path; path++) {
+        root = json_object_get(root, *path);
+    }
+    return root;
+}
+
+static enum jsonscan_type
+jansson_type(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return JSONSCAN_OBJECT;
+    case JSON_ARRAY: return JSONSCAN_ARRAY;
+    case JSON_STRING: return JSONSCAN_STRING;
+    case JSON_INTEGER:
+    case JSON_REAL: return JSONSCAN_NUMBER;
+    case JSON_TRUE: return JSONSCAN_TRUE;
+    case JSON_FALSE: return JSONSCAN_FALSE;
+    default: return JSONSCAN_NULL;
+    }
+}
+
+/* A value found by the scanner is, as JSON text, what jansson has there. */
+static void
+check_value(const struct jsonscan_value *got, const json_t *expected, const char *text,
+            size_t len)
+{
+    json_t *parsed;
+
+    if (!expected) {
+        if (got->type != JSONSCAN_ABSENT) {
+            fail_msg("found a member jansson does not have in: %.*s", (int) len, text);
+        }
+        return;
+    }
+    assert_int_equal(got->type, jansson_type(expected));
+    parsed = json_loadb(got->text, got->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    if (!parsed || !json_equal(parsed, expected)) {
+        fail_msg("value '%.*s' differs from jansson's in: %.*s", (int) got->len, got->text,
+                 (int) len, text);
+    }
+    json_decref(parsed);
+}
+
+/* Both readers against jansson on one text. */
+static void
+check_text(const char *text, size_t len)
+{
+    json_t *expected = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *any = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    struct jsonscan_value values[N_PATHS];
+    json_t *loaded = NULL;
+    int error;
+
+    n_checked++;
+    error = jsonscan_fields(text, len, all_paths, N_PATHS, values);
+    if (error == 0) {
+        if (!expected) {
+            fail_msg("scanner accepted what jansson refuses: %.*s", (int) len, text);
+        }
+        for (size_t i = 0; i < N_PATHS; i++) {
+            check_value(&values[i], jansson_at(expected, all_paths[i]), text, len);
+        }
+        n_scanned++;
+    } else if (error == -EINVAL && expected) {
+        fail_msg("scanner called invalid what jansson accepts: %.*s", (int) len, text);
+    } else if (error != -EINVAL && error != -ENOTSUP) {
+        fail_msg("scanner: unexpected %d", error);
+    }
+    error = jsonscan_load(text, len, &loaded);
+    if (error == 0) {
+        if (!any || !json_equal(any, loaded)) {
+            fail_msg("builder differs from jansson: %.*s", (int) len, text);
+        }
+        n_loaded++;
+        json_decref(loaded);
+    } else if (error != -ENOTSUP) {
+        fail_msg("builder: unexpected %d", error);
+    }
+    json_decref(any);
+    json_decref(expected);
+}
+
+static const char mutations[] = "\"\\{}[],:0-1.eu x\x01\x7f\xc3\xa9\xed\xa0\x80\xf4\x90";
+
+/* Every byte of 'doc' deleted, replaced by and preceded by each mutation. */
+static void
+check_mutations(const char *doc)
+{
+    size_t n = strlen(doc);
+    char *buf = malloc(n + 2);
+
+    assert_non_null(buf);
+    check_text(doc, n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf, doc, i);
+        memcpy(buf + i, doc + i + 1, n - i - 1);
+        check_text(buf, n - 1);
+        for (size_t m = 0; m < sizeof mutations - 1; m++) {
+            memcpy(buf, doc, n);
+            buf[i] = mutations[m];
+            check_text(buf, n);
+            memcpy(buf, doc, i);
+            buf[i] = mutations[m];
+            memcpy(buf + i + 1, doc + i, n - i);
+            check_text(buf, n + 1);
+        }
+    }
+    free(buf);
+}
+
+static void
+test_jsonscan_documents_parse(void **state)
+{
+    struct jsonscan_value values[N_PATHS];
+
+    assert_int_equal(jsonscan_fields(escapes_doc, strlen(escapes_doc), all_paths, N_PATHS,
+                                     values), 0);
+    assert_int_equal(jsonscan_fields(keys_doc, strlen(keys_doc), all_paths, N_PATHS,
+                                     values), -ENOTSUP);     /* "k\u0062" has an escape */
+    assert_int_equal(jsonscan_fields(review_doc, strlen(review_doc), all_paths, N_PATHS,
+                                     values), 0);
+    assert_int_equal(values[7].type, JSONSCAN_STRING);
+    assert_true(jsonscan_string_is(&values[7], "operator.openshift.io"));
+    assert_int_equal(values[10].type, JSONSCAN_OBJECT);
+    assert_int_equal(values[13].type, JSONSCAN_ABSENT);
+    n_checked = n_scanned = n_loaded = 0;
+    check_text(escapes_doc, strlen(escapes_doc));
+    check_text(review_doc, strlen(review_doc));
+    assert_int_equal(n_scanned, 2);
+    assert_int_equal(n_loaded, 2);
+    json_t *tree = NULL;
+
+    assert_int_equal(jsonscan_load(keys_doc, strlen(keys_doc), &tree), -ENOTSUP);
+    assert_int_equal(jsonscan_load(keys_doc, strchr(keys_doc, ',') - keys_doc + 0, &tree),
+                     -ENOTSUP);         /* cut short */
+}
+
+static void
+test_jsonscan_mutations_match_jansson(void **state)
+{
+    n_checked = n_scanned = n_loaded = 0;
+    check_mutations(escapes_doc);
+    check_mutations(review_doc);
+    check_mutations(keys_doc);
+    /* Most single alterations are errors; the rest must have been read here. */
+    assert_true(n_checked > 30000);
+    assert_true(n_scanned > 1000);
+    assert_true(n_loaded > 1000);
+}
+
+/* Random alterations of 1 to 4 bytes, from a fixed seed so failures repeat. */
+static void
+test_jsonscan_random_alterations_match_jansson(void **state)
+{
+    static const char alphabet[] = "{}[]\",:\\ -0123456789.eEtrufalsn\x01\x80\xc3\xa9\xff";
+    size_t n = strlen(review_doc);
+    char *buf = malloc(n + 8);
+    uint32_t seed = 12345;
+
+    assert_non_null(buf);
+    n_checked = n_scanned = 0;
+    for (int round = 0; round < 30000; round++) {
+        size_t len = n, k;
+
+        memcpy(buf, review_doc, n);
+        for (k = 0; k < 1 + (size_t) round % 4; k++) {
+            size_t at;
+
+            seed = seed * 1103515245u + 12345u;
+            at = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            buf[at] = alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+            if (round % 3 == 0 && len < n + 7) {
+                memmove(buf + at + 1, buf + at, len - at);
+                len++;
+            }
+        }
+        check_text(buf, len);
+    }
+    assert_true(n_scanned > 1000);
+    free(buf);
+}
+
+static void
+test_jsonscan_edge_cases_match_jansson(void **state)
+{
+    static const char *const cases[] = {
+        "{}", " {} ", "[]", "{\"a\":1}x", "{\"a\":01}", "{\"a\":-1}", "{\"a\":-0}",
+        "{\"a\":-01}", "{\"a\":-}", "{\"a\":1.5}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e3}",
+        "{\"a\":1234567890123456789}", "{\"a\":-123456789012345678}", "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"\\ud800\\udbff\"}", "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}",
+        "{\"x\":{\"a\":1,\"b\":{},\"a\":2}}", "[{\"a\":1,\"a\":1}]", "{\"a\":[1,]}",
+        "{\"a\":1,}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":truex}", "{\"a\" 1}",
+        "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\u12g4\"}", "[1]", "\"s\"", "1",
+        "", " ", "{\"a\":\"\xc3\xa9\"}", "{\"a\":\"\xff\"}", "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xe0\x80\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":\"\xf0\x9f\x98\x80\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\\", "{\"a\":\"x",
+        "{\"a\"", "{", "{\"a\":1}\x00", "{\"a\":\"\x7f\"}", "{\"a\":\"\t\"}", "{\"\":1}",
+        "{\"a\":[[[[[[[[[[]]]]]]]]]]}", "{\n\r\t\"a\"\n:\r1\t}", "{\"a\":1}\xc3\xa9",
+        "{\"request\":{\"uid\":1,\"uid\":1}}", "{\"request\":[],\"request\":{}}",
+        "{\"a\":\"\\/\"}", "{\"a\":\"\\U0041\"}", "{\"a\":\"\xe2\x82\"}",
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_text(cases[i], strlen(cases[i]));
+    }
+    check_text("{\"a\":1}\0", 8);
+}
+
+/* The limits give up instead of failing: jansson decides. */
+static void
+test_jsonscan_limits_give_up(void **state)
+{
+    char buf[4096];
+    struct jsonscan_value v;
+    size_t n = 0;
+
+    for (int i = 0; i <= JSONSCAN_MAX_DEPTH; i++) {
+        buf[n++] = '[';
+    }
+    for (int i = 0; i <= JSONSCAN_MAX_DEPTH; i++) {
+        buf[n++] = ']';
+    }
+    assert_int_equal(jsonscan_fields(buf, n, all_paths, 1, &v), -ENOTSUP);
+    assert_int_equal(jsonscan_fields(buf + 1, n - 2, all_paths, 1, &v), 0);
+    n = 0;
+    buf[n++] = '{';
+    for (int i = 0; i <= JSONSCAN_MAX_OBJECT_KEYS; i++) {
+        n += (size_t) snprintf(buf + n, sizeof buf - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    }
+    buf[n++] = '}';
+    assert_int_equal(jsonscan_fields(buf, n, all_paths, 1, &v), -ENOTSUP);
+    check_text(buf, n);
+    assert_int_equal(jsonscan_fields("{\"\\u0061\":1}", 12, all_paths, 1, &v), -ENOTSUP);
+    assert_int_equal(jsonscan_fields("{\"a\":1e5}", 9, all_paths, 1, &v), -ENOTSUP);
+    assert_int_equal(jsonscan_fields("{\"a\":1,\"a\":1}", 13, all_paths, 1, &v), -EINVAL);
+    assert_int_equal(jsonscan_fields("{}", 2, all_paths, JSONSCAN_MAX_PATHS + 1, &v),
+                     -E2BIG);
+}
+
+static void
+test_jsonscan_string_decodes(void **state)
+{
+    static const char *const paths[][2] = { { "s", NULL }, { "t", NULL }, { "n", NULL } };
+    const char *const *p[] = { paths[0], paths[1], paths[2] };
+    const char doc[] = "{\"s\":\"a\\u00e9\\n\\ud83d\\ude00\\\"\",\"t\":\"plain\",\"n\":5}";
+    struct jsonscan_value v[3];
+    char buf[32];
+    size_t len = 0;
+
+    assert_int_equal(jsonscan_fields(doc, strlen(doc), p, 3, v), 0);
+    assert_int_equal(jsonscan_string(&v[0], buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 9);
+    assert_memory_equal(buf, "a\xc3\xa9\n\xf0\x9f\x98\x80\"", 10);
+    assert_true(jsonscan_string_is(&v[0], "a\xc3\xa9\n\xf0\x9f\x98\x80\""));
+    assert_false(jsonscan_string_is(&v[0], "a\xc3\xa9\n\xf0\x9f\x98\x80"));
+    assert_false(jsonscan_string_is(&v[0], "a\xc3\xa9\n\xf0\x9f\x98\x80\"x"));
+    assert_true(jsonscan_string_is(&v[1], "plain"));
+    assert_false(jsonscan_string_is(&v[1], "plai"));
+    assert_false(jsonscan_string_is(&v[2], "5"));
+    assert_int_equal(jsonscan_string(&v[1], buf, 5, &len), -ENOSPC);
+    assert_int_equal(jsonscan_string(&v[1], buf, 6, &len), 0);
+    assert_string_equal(buf, "plain");
+    assert_int_equal(jsonscan_string(&v[2], buf, sizeof buf, &len), -EINVAL);
+}
+
+/* jsonscan_load() under failing allocations: -ENOMEM, never a leak (ASan) or
+ * a wrong tree, and the normal result once allocations succeed. */
+static size_t alloc_budget;
+static bool alloc_limited;
+
+static void *
+limited_malloc(size_t size)
+{
+    if (alloc_limited) {
+        if (alloc_budget == 0) {
+            return NULL;
+        }
+        alloc_budget--;
+    }
+    return malloc(size);
+}
+
+static void
+test_jsonscan_load_allocation_failures(void **state)
+{
+    json_t *expected = json_loads(review_doc, JSON_REJECT_DUPLICATES, NULL);
+    size_t budget = 0;
+
+    assert_non_null(expected);
+    json_set_alloc_funcs(limited_malloc, free);
+    for (;; budget++) {
+        json_t *got = NULL;
+        int error;
+
+        alloc_budget = budget;
+        alloc_limited = true;
+        error = jsonscan_load(review_doc, strlen(review_doc), &got);
+        alloc_limited = false;
+        if (error == 0) {
+            assert_true(json_equal(expected, got));
+            json_decref(got);
+            break;
+        }
+        assert_int_equal(error, -ENOMEM);
+        assert_null(got);
+        assert_true(budget < 100000);
+    }
+    json_set_alloc_funcs(malloc, free);
+    assert_true(budget > 20);
+    json_decref(expected);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jsonscan_documents_parse),
+        cmocka_unit_test(test_jsonscan_mutations_match_jansson),
+        cmocka_unit_test(test_jsonscan_random_alterations_match_jansson),
+        cmocka_unit_test(test_jsonscan_edge_cases_match_jansson),
+        cmocka_unit_test(test_jsonscan_limits_give_up),
+        cmocka_unit_test(test_jsonscan_string_decodes),
+        cmocka_unit_test(test_jsonscan_load_allocation_failures),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
