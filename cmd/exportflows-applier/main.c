@@ -108,8 +108,8 @@ make_specs(struct args *a, struct option_spec specs[N_SPECS])
         { "node-ip", OPTION_STRING, &a->node_ip, "IP",
           "this node's primary IP, for ':PORT' collectors", 0, 0 },
         { "health-listen", OPTION_STRING, &a->health_listen, "ADDR",
-          "plain HTTP /healthz, /readyz, /metrics (default 0.0.0.0:8082; 'none' "
-          "disables)", 0, 0 },
+          "plain HTTP /healthz, /readyz, /metrics; \"off\" disables (default "
+          "0.0.0.0:8082)", 0, 0 },
         { "timeout", OPTION_UINT, &a->timeout_s, "SECONDS",
           "OVSDB connect and reply timeout (default 10)", 1, 3600 },
         { "log-format", OPTION_STRING, &a->log_format, "FORMAT", "text or json", 0, 0 },
@@ -406,7 +406,9 @@ start_http(struct program *p, struct errmsg *err)
     char port[8];
     int rc;
 
-    if (!strcmp(p->args.health_listen, "none") || !p->args.health_listen[0]) {
+    /* "", "off" and "none" turn the health listener off, as in the webhook. */
+    if (!p->args.health_listen[0] || !strcmp(p->args.health_listen, "off")
+        || !strcmp(p->args.health_listen, "none")) {
         return 0;
     }
     rc = httpserver_create(&config, &p->http, err);

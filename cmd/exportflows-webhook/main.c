@@ -222,11 +222,12 @@ check_options(void)
     return 0;
 }
 
-/* "" and "off" turn the plain HTTP listener off. */
+/* "", "off" and "none" turn the plain HTTP listener off, as in the applier. */
 static bool
 health_enabled(void)
 {
-    return opts.health_listen && *opts.health_listen && strcmp(opts.health_listen, "off");
+    return opts.health_listen && *opts.health_listen && strcmp(opts.health_listen, "off")
+           && strcmp(opts.health_listen, "none");
 }
 
 /* Ready: a valid certificate is loaded and we are not shutting down. */
