@@ -89,16 +89,23 @@ env_name(const char *option, char buf[ENV_NAME_MAX])
     buf[n] = '\0';
 }
 
-/* A list from the environment is comma-separated; the variable's text is copied
- * once and kept for the life of the process, like argv. */
+/* Lists from the environment are comma-separated; their items are copied here,
+ * NUL-terminated, since the environment itself must not be modified.  The
+ * buffer is reused by the next options_parse() call. */
+static char env_lists[4096];
+static size_t env_lists_used;
+
 static int
 store_env_list(const struct option_spec *s, const char *value, struct errmsg *err)
 {
-    char *copy = strdup(value);
+    size_t len = strlen(value);
+    char *copy = env_lists + env_lists_used;
 
-    if (!copy) {
-        return errmsg_set(err, -ENOMEM, "out of memory");
+    if (len >= sizeof env_lists - env_lists_used) {
+        return errmsg_set(err, -E2BIG, "list longer than %zu bytes", sizeof env_lists - 1);
     }
+    memcpy(copy, value, len + 1);
+    env_lists_used += len + 1;
     for (char *item = copy; item; ) {
         char *comma = strchr(item, ',');
         int error;
@@ -117,6 +124,7 @@ store_env_list(const struct option_spec *s, const char *value, struct errmsg *er
 static int
 parse_environment(const struct option_spec *specs, struct errmsg *err)
 {
+    env_lists_used = 0;
     for (const struct option_spec *s = specs; s->name; s++) {
         char name[ENV_NAME_MAX];
         const char *value;

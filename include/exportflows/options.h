@@ -10,7 +10,9 @@
  *
  * The table is caller-owned and static; parsing writes straight into the 'dest'
  * pointers.  String results point into argv or the environment (never freed);
- * list results are a caller-supplied array. */
+ * list results are a caller-supplied array whose items from the environment
+ * (comma-separated) point into a buffer of this module that the next
+ * options_parse() call reuses.  Not thread-safe: parse once, at start-up. */
 #ifndef EXPORTFLOWS_OPTIONS_H
 #define EXPORTFLOWS_OPTIONS_H
 
