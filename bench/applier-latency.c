@@ -34,9 +34,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/errmsg.h"
 #include "exportflows/numparse.h"
 #include "exportflows/ovsdb.h"
@@ -65,15 +65,6 @@ struct expect {
     int64_t sampling;
     const json_t *netflow_not;
 };
-
-static uint64_t
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* ---- the monitor cache ---- */
 
@@ -219,11 +210,11 @@ wait_for(struct bench *b, const struct expect *e, uint64_t deadline_us,
         struct ovsdb_event ev;
         struct pollfd pfd;
         int timeout = -1, rc;
-        uint64_t now_ms = ovsdb_now_ms(), t, left;
+        uint64_t now_ms = clock_monotonic_ms(), t, left;
         bool updated = false;
 
         while (ovsdb_client_recv(b->client, now_ms, &ev) == 0) {
-            t = now_us();
+            t = clock_monotonic_us();
             rc = handle_event(b, &ev, now_ms, &updated, err);
             ovsdb_event_release(&ev);
             if (rc < 0) {
@@ -238,7 +229,7 @@ wait_for(struct bench *b, const struct expect *e, uint64_t deadline_us,
                 return 0;
             }
         }
-        t = now_us();
+        t = clock_monotonic_us();
         if (t >= deadline_us) {
             return e ? timed_out(b, e, err) : 0;
         }
@@ -257,7 +248,7 @@ wait_for(struct bench *b, const struct expect *e, uint64_t deadline_us,
 static int
 idle(struct bench *b, uint64_t ms, struct errmsg *err)
 {
-    return wait_for(b, NULL, now_us() + ms * 1000, NULL, err);
+    return wait_for(b, NULL, clock_monotonic_us() + ms * 1000, NULL, err);
 }
 
 /* ---- the changes ---- */
@@ -317,7 +308,7 @@ swap_version(const struct bench *b, uint64_t i, uint64_t *ret_us, struct errmsg 
     if (symlink(target, tmp) < 0) {
         return errmsg_set(err, -errno, "cannot create '%s': %s", tmp, strerror(errno));
     }
-    *ret_us = now_us();
+    *ret_us = clock_monotonic_us();
     if (rename(tmp, data) < 0) {
         return errmsg_set(err, -errno, "cannot rename '%s': %s", tmp, strerror(errno));
     }
@@ -343,7 +334,7 @@ spawn_vsctl(const struct bench *b, const char *const *args, pid_t *ret_pid,
     argv[n] = NULL;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    *ret_us = now_us();
+    *ret_us = clock_monotonic_us();
     rc = posix_spawnp(ret_pid, "ovs-vsctl", &fa, NULL, (char *const *) argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     return rc ? errmsg_set(err, -rc, "cannot run ovs-vsctl: %s", strerror(rc)) : 0;
@@ -461,7 +452,7 @@ run(struct bench *b, struct errmsg *err)
         rc = prepare_version(b, i, err);
     }
     if (rc == 0) {
-        rc = wait_for(b, &ready, now_us() + WAIT_US, &t, err);
+        rc = wait_for(b, &ready, clock_monotonic_us() + WAIT_US, &t, err);
     }
     if (rc == 0) {
         rc = idle(b, 200, err);     /* the applier's reload of the prepared dirs */

@@ -240,7 +240,7 @@ mem() {
 # median_max COLUMN FILE: "median max" of a column of numbers.
 median_max() {
     awk -v c="$1" '{ print $c }' "$2" | sort -n |
-        awk '{ v[NR] = $1 } END { printf "%s %s", v[int((NR + 1) / 2)], v[NR] }'
+        awk '{ v[NR] = $1 } END { printf "%s %s\n", v[int((NR + 1) / 2)], v[NR] }'
 }
 
 # ---- run -----------------------------------------------------------------------------
@@ -271,6 +271,8 @@ for n in $node_counts; do
 
     if [ "$n" = "$(awk '{ print $NF }' <<<"$node_counts")" ]; then
         # Idle: nothing changes; count what the appliers and the publisher ask.
+        # The status writes that follow the last change are not idle traffic.
+        sleep 10
         say "$n nodes idle for $idle s"
         a0=$(cluster_requests exportflows-applier); w0=$(cluster_requests exportflows-webhook)
         sleep "$idle"

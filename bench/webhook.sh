@@ -248,6 +248,17 @@ curl -sS --fail --cacert "$work/certs/ca.crt" -H 'Content-Type: application/json
     "https://127.0.0.1:$nginx_port/validate"
 cmp -s "$work/reply.json" "$work/nginx-reply.json" || { say "nginx does not answer the same reply"; exit 1; }
 
+# ---- fairness: the same TLS version and cipher on both ---------------------------
+# tls_of PORT: "TLSv1.3 TLS_AES_256_GCM_SHA384", as OpenSSL's client (wrk's
+# library, with its defaults) negotiates it.
+tls_of() {
+    openssl s_client -connect "127.0.0.1:$1" -CAfile "$work/certs/ca.crt" </dev/null 2>/dev/null |
+        awk '/^New, / { sub(/,$/, "", $2); print $2, $5; exit }'
+}
+webhook_tls=$(tls_of "$webhook_port")
+nginx_tls=$(tls_of "$nginx_port")
+[ "$webhook_tls" = "$nginx_tls" ] || say "warning: TLS differs: webhook '$webhook_tls', nginx '$nginx_tls'"
+
 # ---- measure ----------------------------------------------------------------
 # to_us VALUE: wrk prints latencies as 812.00us, 1.23ms or 1.01s.
 to_us() {
@@ -308,6 +319,7 @@ printf 'machine: %s cores, %s\n' "$(nproc)" \
 printf 'load: wrk -t%s -c%s -d%ss, HTTPS keep-alive, request %s bytes, reply %s bytes; server threads %s; webhook log level %s\n' \
     "$wrk_threads" "$connections" "$duration" "$(wc -c <"$work/request.json")" \
     "$(wc -c <"$work/reply.json")" "$server_threads" "$log_level"
+printf 'tls: webhook %s, nginx %s\n' "$webhook_tls" "$nginx_tls"
 printf '%-10s %12s %12s %12s %14s\n' server req/s p50_us p99_us cpu_us/request
 printf '%-10s %12s %12s %12s %14s\n' webhook "$webhook_rps" "$webhook_p50" "$webhook_p99" \
     "$webhook_cpu"

@@ -2,8 +2,22 @@
  *
  * A review runs in three steps, each a small function: decode (is this an
  * AdmissionReview v1 request, and what does it ask about), evaluate (validate,
- * ratchet) and encode (the reply).  Everything borrowed from the parsed request
- * lives in 'struct review', which owns the parsed JSON and the report. */
+ * ratchet) and encode (the reply).  Everything borrowed from the request lives
+ * in 'struct review', which owns what was parsed and the report.
+ *
+ * Decoding takes one of two paths with the same outcome:
+ *   - the fast path (decode_fast()) validates the whole body with jsonscan
+ *     without building anything, and builds jansson trees only for the two
+ *     members flowspec reads (spec.exportNetworkFlows, spec.defaultNetwork.type)
+ *     and, only when the new spec is invalid, for oldObject's; it handles the
+ *     requests Kubernetes sends, and gives up (-ENOTSUP) on anything else:
+ *     invalid JSON, a field of the wrong type, a missing field, text too long
+ *     for its buffer, what jsonscan does not read;
+ *   - the tree path (decode()) parses the whole body into a tree, and decides
+ *     and words every error.
+ * A request the fast path gives up on is reviewed again from the start on the
+ * tree path, so the fast path only needs to be right on what it accepts, and
+ * the unit tests compare the two paths' replies byte for byte. */
 #include "exportflows/admission.h"
 
 #include <errno.h>
@@ -19,18 +33,59 @@
 /* Longest ?timeout= text; Go durations Kubernetes sends are a few characters. */
 #define TIMEOUT_TEXT_MAX 32
 
+/* Longest uid, operation and name the fast path copies; longer ones (never
+ * sent by Kubernetes: uids are 36 bytes, names at most 253) take the tree path. */
+#define FAST_UID_SIZE 256
+#define FAST_OPERATION_SIZE 32
+#define FAST_NAME_SIZE 256
+
 struct review {
-    json_t *root;                   /* owned: the parsed request body */
-    const char *uid;                /* borrowed from 'root' */
+    const char *uid;                /* borrowed from 'root' or the buffers below */
     const char *operation;
     const char *name;               /* "" when the request names nothing */
-    const json_t *object;           /* NULL unless CREATE/UPDATE of a Network */
-    const json_t *old_object;       /* UPDATE only; may be NULL */
     bool checked;                   /* a Network CREATE/UPDATE */
+    bool has_old;                   /* ... an UPDATE with an oldObject object */
+    const json_t *spec;             /* the object's spec (borrowed), may be NULL */
     bool ratcheted;
     struct fielderr_list report;    /* errors and warnings of the new spec */
     struct fielderr_list warnings;  /* what goes into response.warnings */
+
+    /* The tree path. */
+    json_t *root;                   /* owned: the parsed request body */
+    const json_t *old_object;       /* borrowed from 'root'; may be NULL */
+
+    /* The fast path. */
+    bool fast;
+    json_t *fast_spec;              /* owned: the members of spec flowspec reads */
+    json_t *fast_old_spec;          /* owned: oldObject's, built when needed */
+    struct jsonscan_value old_export;   /* oldObject.spec.exportNetworkFlows */
+    char uid_buf[FAST_UID_SIZE];
+    char operation_buf[FAST_OPERATION_SIZE];
+    char name_buf[FAST_NAME_SIZE];
 };
+
+static void
+review_init(struct review *rv)
+{
+    rv->uid = rv->operation = NULL;
+    rv->name = "";
+    rv->checked = rv->has_old = rv->ratcheted = rv->fast = false;
+    rv->spec = rv->old_object = NULL;
+    rv->root = rv->fast_spec = rv->fast_old_spec = NULL;
+    fielderr_list_init(&rv->report);
+    fielderr_list_init(&rv->warnings);
+}
+
+/* Frees what 'rv' owns; review_init() makes it usable again. */
+static void
+review_release(struct review *rv)
+{
+    fielderr_list_release(&rv->warnings);
+    fielderr_list_release(&rv->report);
+    json_decref(rv->root);
+    json_decref(rv->fast_spec);
+    json_decref(rv->fast_old_spec);
+}
 
 /* Copies 'src' (may be NULL) into 'dst' for logging: cut to fit, control
  * characters replaced, so a hostile uid cannot forge log lines. */
@@ -173,6 +228,7 @@ object_name(const json_t *request, const json_t *object)
 static int
 decode_request(struct review *rv, const json_t *request, struct errmsg *err)
 {
+    const json_t *object;
     bool network = false;
     int error;
 
@@ -194,12 +250,14 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
     if (!rv->checked) {
         return 0;
     }
-    rv->object = json_object_get(request, "object");
-    if (!json_is_object(rv->object)) {
+    object = json_object_get(request, "object");
+    if (!json_is_object(object)) {
         return errmsg_set(err, -EINVAL, "request.object is missing or not an object");
     }
+    rv->spec = json_object_get(object, "spec");
     if (!strcmp(rv->operation, "UPDATE")) {
         rv->old_object = json_object_get(request, "oldObject");
+        rv->has_old = json_is_object(rv->old_object);
     }
     return 0;
 }
@@ -222,6 +280,186 @@ decode(struct review *rv, const char *body, size_t len, struct errmsg *err)
     return error;
 }
 
+/* ---- the fast path ---------------------------------------------------------- */
+
+/* What the fast path reads, by key path; every other member is only checked. */
+enum fast_field {
+    F_API_VERSION, F_KIND, F_UID, F_OPERATION, F_GROUP, F_RESOURCE, F_SUB_RESOURCE,
+    F_NAME, F_OBJECT, F_OBJECT_NAME, F_SPEC, F_EXPORT, F_NETWORK_TYPE, F_OLD_OBJECT,
+    F_OLD_EXPORT, F_N
+};
+
+static const char *const path_api_version[] = { "apiVersion", NULL };
+static const char *const path_kind[] = { "kind", NULL };
+static const char *const path_uid[] = { "request", "uid", NULL };
+static const char *const path_operation[] = { "request", "operation", NULL };
+static const char *const path_group[] = { "request", "resource", "group", NULL };
+static const char *const path_resource[] = { "request", "resource", "resource", NULL };
+static const char *const path_sub_resource[] = { "request", "subResource", NULL };
+static const char *const path_name[] = { "request", "name", NULL };
+static const char *const path_object[] = { "request", "object", NULL };
+static const char *const path_object_name[] = { "request", "object", "metadata", "name",
+                                                NULL };
+static const char *const path_spec[] = { "request", "object", "spec", NULL };
+static const char *const path_export[] = { "request", "object", "spec",
+                                           "exportNetworkFlows", NULL };
+static const char *const path_network_type[] = { "request", "object", "spec",
+                                                 "defaultNetwork", "type", NULL };
+static const char *const path_old_object[] = { "request", "oldObject", NULL };
+static const char *const path_old_export[] = { "request", "oldObject", "spec",
+                                               "exportNetworkFlows", NULL };
+
+static const char *const *const fast_paths[F_N] = {
+    [F_API_VERSION] = path_api_version, [F_KIND] = path_kind, [F_UID] = path_uid,
+    [F_OPERATION] = path_operation, [F_GROUP] = path_group, [F_RESOURCE] = path_resource,
+    [F_SUB_RESOURCE] = path_sub_resource, [F_NAME] = path_name, [F_OBJECT] = path_object,
+    [F_OBJECT_NAME] = path_object_name, [F_SPEC] = path_spec, [F_EXPORT] = path_export,
+    [F_NETWORK_TYPE] = path_network_type, [F_OLD_OBJECT] = path_old_object,
+    [F_OLD_EXPORT] = path_old_export,
+};
+
+/* Decodes the string 'v' into 'buf'; -ENOTSUP when it is not a string or too
+ * long. */
+static int
+fast_text(const struct jsonscan_value *v, char *buf, size_t size, const char **ret)
+{
+    size_t len;
+
+    if (jsonscan_string(v, buf, size, &len)) {
+        return -ENOTSUP;
+    }
+    *ret = buf;
+    return 0;
+}
+
+/* Sets 'key' of 'object' to the tree of 'v' unless 'v' is absent. */
+static int
+fast_set(json_t *object, const char *key, const struct jsonscan_value *v)
+{
+    json_t *value;
+    int error;
+
+    if (v->type == JSONSCAN_ABSENT) {
+        return 0;
+    }
+    error = jsonscan_load(v->text, v->len, &value);
+    if (error) {
+        return error;
+    }
+    return json_object_set_new(object, key, value) ? -ENOMEM : 0;
+}
+
+/* A spec holding only what flowspec reads: exportNetworkFlows and
+ * defaultNetwork.type, each when present ('type' may be NULL). */
+static int
+fast_spec_new(const struct jsonscan_value *export, const struct jsonscan_value *type,
+              json_t **ret)
+{
+    json_t *spec = json_object(), *network = NULL;
+    int error = spec ? fast_set(spec, "exportNetworkFlows", export) : -ENOMEM;
+
+    if (!error && type && type->type != JSONSCAN_ABSENT) {
+        network = json_object();
+        error = network ? fast_set(network, "type", type) : -ENOMEM;
+        if (!error && json_object_set(spec, "defaultNetwork", network)) {
+            error = -ENOMEM;
+        }
+    }
+    json_decref(network);
+    if (error) {
+        json_decref(spec);
+        return error;
+    }
+    *ret = spec;
+    return 0;
+}
+
+/* The object's name as object_name() finds it: metadata.name, else
+ * request.name, else "". */
+static int
+fast_name(struct review *rv, const struct jsonscan_value *v)
+{
+    const struct jsonscan_value *name = v[F_OBJECT_NAME].type == JSONSCAN_STRING
+                                        ? &v[F_OBJECT_NAME] : &v[F_NAME];
+
+    if (name->type != JSONSCAN_STRING) {
+        rv->name = "";
+        return 0;
+    }
+    return fast_text(name, rv->name_buf, sizeof rv->name_buf, &rv->name);
+}
+
+/* What decode_envelope(), decode_request() and resource_is_network() accept,
+ * or -ENOTSUP. */
+static int
+fast_request(struct review *rv, const struct jsonscan_value *v)
+{
+    const struct jsonscan_value *sub = &v[F_SUB_RESOURCE];
+    bool network;
+
+    if (!jsonscan_string_is(&v[F_API_VERSION], ADMISSION_API_VERSION)
+        || !jsonscan_string_is(&v[F_KIND], "AdmissionReview")
+        || fast_text(&v[F_UID], rv->uid_buf, sizeof rv->uid_buf, &rv->uid) || !*rv->uid
+        || fast_text(&v[F_OPERATION], rv->operation_buf, sizeof rv->operation_buf,
+                     &rv->operation)
+        || v[F_GROUP].type != JSONSCAN_STRING || v[F_RESOURCE].type != JSONSCAN_STRING
+        || fast_name(rv, v)) {
+        return -ENOTSUP;
+    }
+    /* A subResource that is not a string counts as none, as in the tree path. */
+    network = jsonscan_string_is(&v[F_GROUP], ADMISSION_GROUP)
+              && jsonscan_string_is(&v[F_RESOURCE], ADMISSION_RESOURCE)
+              && (sub->type != JSONSCAN_STRING || jsonscan_string_is(sub, ""));
+    rv->checked = network && (!strcmp(rv->operation, "CREATE")
+                              || !strcmp(rv->operation, "UPDATE"));
+    return 0;
+}
+
+/* The fast path's decode: 0, or -ENOTSUP for the tree path to take over. */
+static int
+decode_fast(struct review *rv, const char *body, size_t len)
+{
+    struct jsonscan_value v[F_N];
+
+    rv->fast = true;
+    if (jsonscan_fields(body, len, fast_paths, F_N, v) || fast_request(rv, v)) {
+        return -ENOTSUP;
+    }
+    if (!rv->checked) {
+        return 0;
+    }
+    if (v[F_OBJECT].type != JSONSCAN_OBJECT
+        || (v[F_SPEC].type != JSONSCAN_ABSENT && v[F_SPEC].type != JSONSCAN_OBJECT)) {
+        return -ENOTSUP;
+    }
+    if (v[F_SPEC].type == JSONSCAN_OBJECT) {
+        if (fast_spec_new(&v[F_EXPORT], &v[F_NETWORK_TYPE], &rv->fast_spec)) {
+            return -ENOTSUP;
+        }
+        rv->spec = rv->fast_spec;
+    }
+    rv->has_old = !strcmp(rv->operation, "UPDATE") && v[F_OLD_OBJECT].type == JSONSCAN_OBJECT;
+    rv->old_export = v[F_OLD_EXPORT];
+    return 0;
+}
+
+/* oldObject's spec for flowspec_same(), which reads only exportNetworkFlows:
+ * on the fast path a spec holding that alone (absent when oldObject's spec is
+ * absent or not an object, which flowspec_same() reads alike).  0 or -ENOTSUP. */
+static int
+old_spec(struct review *rv, const json_t **ret)
+{
+    if (!rv->fast) {
+        *ret = json_object_get(rv->old_object, "spec");
+        return 0;
+    }
+    if (!rv->fast_old_spec && fast_spec_new(&rv->old_export, NULL, &rv->fast_old_spec)) {
+        return -ENOTSUP;
+    }
+    *ret = rv->fast_old_spec;
+    return 0;
+}
+
 /* Ratcheting (rule 9): an UPDATE that leaves exportNetworkFlows as it was is
  * allowed, and the errors it still has become warnings. */
 static void
@@ -241,24 +479,30 @@ warn_ratcheted(struct review *rv)
 }
 
 /* Validates the new spec into rv->report and gathers rv->warnings: the
- * ratcheting notes first, then the validation warnings. */
-static void
+ * ratcheting notes first, then the validation warnings.  0, or -ENOTSUP when
+ * the fast path cannot read oldObject. */
+static int
 evaluate(struct review *rv)
 {
-    const json_t *spec = json_object_get(rv->object, "spec");
     struct flowspec normalised;
+    const json_t *old = NULL;
 
     if (!rv->checked) {
-        return;
+        return 0;
     }
-    if (flowspec_validate(spec, &rv->report, &normalised) && json_is_object(rv->old_object)
-        && flowspec_same(json_object_get(rv->old_object, "spec"), spec)) {
-        rv->ratcheted = true;
-        warn_ratcheted(rv);
+    if (flowspec_validate(rv->spec, &rv->report, &normalised) && rv->has_old) {
+        if (old_spec(rv, &old)) {
+            return -ENOTSUP;
+        }
+        if (flowspec_same(old, rv->spec)) {
+            rv->ratcheted = true;
+            warn_ratcheted(rv);
+        }
     }
     for (size_t i = 0; i < rv->report.n_warnings; i++) {
         fielderr_warn(&rv->warnings, "%s", rv->report.warnings[i]);
     }
+    return 0;
 }
 
 /* Rule 9 aside, any error denies. */
@@ -366,14 +610,54 @@ fail:
     return NULL;
 }
 
+/* The reply to a plain allow, written from a template: what json_dumps()
+ * writes for it, byte for byte, when the uid needs no escaping.  -ENOTSUP when
+ * it does. */
+static int
+encode_allowed(const struct review *rv, char **ret_reply, size_t *ret_len)
+{
+    static const char head[] = "{\"apiVersion\":\"" ADMISSION_API_VERSION "\","
+                               "\"kind\":\"AdmissionReview\",\"response\":{\"uid\":\"";
+    static const char tail[] = "\",\"allowed\":true}}";
+    size_t uid_len = strlen(rv->uid), len;
+    char *text;
+
+    for (size_t i = 0; i < uid_len; i++) {
+        unsigned char c = (unsigned char) rv->uid[i];
+
+        if (c < 0x20 || c == '"' || c == '\\') {
+            return -ENOTSUP;
+        }
+    }
+    len = sizeof head - 1 + uid_len + sizeof tail - 1;
+    text = malloc(len + 1);
+    if (!text) {
+        return -ENOMEM;
+    }
+    memcpy(text, head, sizeof head - 1);
+    memcpy(text + sizeof head - 1, rv->uid, uid_len);
+    memcpy(text + sizeof head - 1 + uid_len, tail, sizeof tail);
+    *ret_reply = text;
+    *ret_len = len;
+    return 0;
+}
+
 /* The reply text into '*ret_reply' (caller frees) and its length. */
 static int
 encode(const struct review *rv, char **ret_reply, size_t *ret_len)
 {
-    json_t *reply = json_pack("{s:s, s:s, s:o}", "apiVersion", ADMISSION_API_VERSION,
-                              "kind", "AdmissionReview", "response", response_new(rv));
-    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    json_t *reply;
+    char *text;
+    int error;
 
+    if (is_allowed(rv) && rv->warnings.n_warnings == 0
+        && (error = encode_allowed(rv, ret_reply, ret_len)) != -ENOTSUP) {
+        return error;
+    }
+
+    reply = json_pack("{s:s, s:s, s:o}", "apiVersion", ADMISSION_API_VERSION,
+                              "kind", "AdmissionReview", "response", response_new(rv));
+    text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
     json_decref(reply);
     if (!text) {
         return -ENOMEM;
@@ -400,22 +684,36 @@ summarise(const struct review *rv, struct admission_summary *summary)
     summary->n_warnings = rv->warnings.n_warnings;
 }
 
+/* Decodes along one path and evaluates: 0, -EINVAL and -ETIMEDOUT with 'err'
+ * set, -ENOMEM, or -ENOTSUP when the fast path gives up. */
+static int
+review_run(struct review *rv, bool fast, const char *body, size_t len,
+           const struct timespec *deadline, struct errmsg *err)
+{
+    int error = fast ? decode_fast(rv, body, len) : decode(rv, body, len, err);
+
+    if (!error && deadline_passed(deadline)) {
+        error = errmsg_set(err, -ETIMEDOUT, "the request's timeout passed");
+    }
+    return error ? error : evaluate(rv);
+}
+
 int
 admission_review(const char *body, size_t len, const struct timespec *deadline,
                  char **ret_reply, size_t *ret_len,
                  struct admission_summary *summary, struct errmsg *err)
 {
-    struct review rv = { .name = "" };
+    struct review rv;
     int error;
 
-    fielderr_list_init(&rv.report);
-    fielderr_list_init(&rv.warnings);
-    error = decode(&rv, body, len, err);
-    if (!error && deadline_passed(deadline)) {
-        error = errmsg_set(err, -ETIMEDOUT, "the request's timeout passed");
+    review_init(&rv);
+    error = review_run(&rv, true, body, len, deadline, err);
+    if (error == -ENOTSUP) {
+        review_release(&rv);
+        review_init(&rv);
+        error = review_run(&rv, false, body, len, deadline, err);
     }
     if (!error) {
-        evaluate(&rv);
         error = deadline_passed(deadline)
                 ? errmsg_set(err, -ETIMEDOUT, "the request's timeout passed")
                 : encode(&rv, ret_reply, ret_len);
@@ -424,9 +722,7 @@ admission_review(const char *body, size_t len, const struct timespec *deadline,
         }
     }
     summarise(&rv, summary);
-    fielderr_list_release(&rv.warnings);
-    fielderr_list_release(&rv.report);
-    json_decref(rv.root);
+    review_release(&rv);
     return error;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/ovsdb.h"
 #include "exportflows/ovsplan.h"
 
@@ -56,15 +57,6 @@ struct applier {
     struct errmsg last_plan_error;
     struct applier_stats stats;
 };
-
-static uint64_t
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void
 report(struct applier *a, enum applier_report_type type,
@@ -351,7 +343,7 @@ tx_failed(struct applier *a, const char *why, uint64_t duration_us, uint64_t now
 static void
 got_tx_reply(struct applier *a, const struct ovsdb_event *ev, uint64_t now)
 {
-    uint64_t duration_us = now_us() - a->tx_start_us;
+    uint64_t duration_us = clock_monotonic_us() - a->tx_start_us;
     struct errmsg err;
 
     a->in_flight = false;
@@ -453,7 +445,7 @@ send_transaction(struct applier *a, const struct flowconfig *config, json_t *ops
     a->tx_config = *config;
     a->tx_changed = changed;
     a->tx_drift = a->has_applied && flowconfig_same(&a->applied, config);
-    a->tx_start_us = now_us();
+    a->tx_start_us = clock_monotonic_us();
     set_in_sync(a, false);
     if (ovsdb_client_transact(a->client, ops, now, &a->tx_req, &err) < 0) {
         tx_failed(a, err.text, 0, now);

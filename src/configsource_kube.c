@@ -17,7 +17,6 @@
 #include "exportflows/kubewatch.h"
 
 /* Object names: DNS-1123 subdomains. */
-#define NAME_MAX_LEN 253
 
 /* What the watch thread last saw of the ConfigMap. */
 enum observed {
@@ -333,27 +332,6 @@ static const struct configsource_class kube_class = {
 
 /* ---- creation ---- */
 
-/* DNS-1123 subdomain: what Kubernetes accepts as a namespace or ConfigMap name
- * (namespaces are stricter labels, which the API server checks).  Checked here
- * because the names go into a URL path. */
-static bool
-valid_name(const char *s)
-{
-    size_t len = s ? strlen(s) : 0;
-
-    if (len == 0 || len > NAME_MAX_LEN) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == len - 1)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static int
 start_watch(struct kube_source *ks, struct kubeconfig *cfg,
             const struct configsource_kube_config *kc, struct errmsg *err)
@@ -361,7 +339,7 @@ start_watch(struct kube_source *ks, struct kubeconfig *cfg,
     static const struct kubewatch_callbacks cb = {
         .synced = on_synced, .event = on_event, .error = on_error,
     };
-    char path[KUBE_PATH_MAX], selector[NAME_MAX_LEN + 32];
+    char path[KUBE_PATH_MAX], selector[KUBE_NAME_MAX + 32];
     struct kubewatch_config wc = {
         .path = path, .field_selector = selector,
         .timeout_min_s = kc->watch_timeout_min_s,
@@ -388,7 +366,11 @@ configsource_kube_create(struct kubeconfig *cfg, const struct configsource_kube_
     struct kube_source *ks;
     int rc;
 
-    if (!valid_name(kc->namespace) || !valid_name(kc->name)) {
+    /* DNS-1123 subdomains, what Kubernetes accepts as a namespace or ConfigMap
+     * name (namespaces are stricter labels, which the API server checks).
+     * Checked here because the names go into a URL path. */
+    if (!kube_name_valid(kc->namespace, KUBE_NAME_MAX)
+        || !kube_name_valid(kc->name, KUBE_NAME_MAX)) {
         return errmsg_set(err, -EINVAL, "invalid ConfigMap namespace or name '%s/%s'",
                           kc->namespace ? kc->namespace : "",
                           kc->name ? kc->name : "");

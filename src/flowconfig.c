@@ -225,36 +225,13 @@ flowconfig_hash(const struct flowconfig *config, char ret[FLOWCONFIG_HASH_SIZE])
     ret[7 + 2 * md_len] = '\0';
 }
 
-static int
-compare_collectors(const void *a_, const void *b_)
-{
-    const struct collector *a = a_, *b = b_;
-    int cmp;
-
-    if (a->kind != b->kind) {
-        return a->kind < b->kind ? -1 : 1;
-    }
-    cmp = memcmp(a->addr, b->addr, sizeof a->addr);
-    return cmp ? cmp : (a->port > b->port) - (a->port < b->port);
-}
-
-/* Sorts the collectors the way flowspec_validate() does. */
-static void
-sort_spec(struct flowspec *spec)
-{
-    for (int p = 0; p < FLOWPROTO_N; p++) {
-        qsort(spec->proto[p].items, spec->proto[p].n, sizeof spec->proto[p].items[0],
-              compare_collectors);
-    }
-}
-
 void
 flowconfig_build(const struct flowspec *spec, const struct flowtuning *tuning,
                  int64_t generation, struct flowconfig *ret)
 {
     memset(ret, 0, sizeof *ret);
     ret->spec = *spec;
-    sort_spec(&ret->spec);
+    flowspec_sort(&ret->spec);
     ret->tuning = *tuning;
     ret->tuning.sflow_agent[FLOWCONFIG_AGENT_MAX - 1] = '\0';
     ret->has_generation = generation >= 0;
@@ -410,7 +387,7 @@ parse_collectors(enum flowproto proto, const json_t *list,
             }
         }
     }
-    qsort(cs.items, n, sizeof cs.items[0], compare_collectors);
+    flowspec_sort_collectors(&cs);
     *ret = cs;
     return 0;
 }

@@ -396,12 +396,17 @@ compare_collectors(const void *a_, const void *b_)
     return cmp ? cmp : (a->port > b->port) - (a->port < b->port);
 }
 
-static void
-normalise(struct flowspec *spec)
+void
+flowspec_sort_collectors(struct flowspec_collectors *cs)
+{
+    qsort(cs->items, cs->n, sizeof cs->items[0], compare_collectors);
+}
+
+void
+flowspec_sort(struct flowspec *spec)
 {
     for (int p = 0; p < FLOWPROTO_N; p++) {
-        qsort(spec->proto[p].items, spec->proto[p].n, sizeof spec->proto[p].items[0],
-              compare_collectors);
+        flowspec_sort_collectors(&spec->proto[p]);
     }
 }
 
@@ -430,7 +435,7 @@ flowspec_validate(const json_t *spec, struct fielderr_list *report,
     if (fielderr_list_count(report) != errors_before) {
         return -EINVAL;
     }
-    normalise(&v.out);
+    flowspec_sort(&v.out);
     *ret = v.out;
     return 0;
 }

@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,11 @@
 #define HTTPSERVER_DEFAULT_IDLE_S 30
 /* Header bytes and libmicrohttpd's bookkeeping per connection; the body is
  * copied out to the request, so this only bounds what a client can make the
- * server hold before the request is even known. */
-#define HTTPSERVER_CONN_MEMORY (64 * 1024)
+ * server hold before the request is even known.  libmicrohttpd clears the
+ * read buffer it carves from this pool (half of it) for every request, so a
+ * bigger pool costs CPU per request, not just memory: 32 KiB still holds
+ * headers far larger than any Kubernetes client sends. */
+#define HTTPSERVER_CONN_MEMORY (32 * 1024)
 #define HTTPSERVER_MAX_THREADS 64
 #define HTTPSERVER_MAX_ROUTES 64
 #define HTTPSERVER_MAX_CA_FILE (1024 * 1024)
@@ -112,6 +116,9 @@ struct http_request {
 
 struct httpserver_metrics {
     struct metrics_family *requests;
+    /* requests{code="200"}, looked up on the first 200 and kept: most requests
+     * then update it without the registry lock. */
+    struct metrics_series *_Atomic requests_ok;
     struct metrics_series *duration;
     struct metrics_series *in_flight;
     struct metrics_series *not_after;
@@ -141,8 +148,11 @@ struct httpserver {
 
     pthread_mutex_t lock;           /* guards the fields below */
     pthread_cond_t drained;         /* signalled when in_flight drops to 0 */
-    unsigned in_flight;
-    bool draining;
+    /* Read and changed by every request in every worker: atomics, so that no
+     * request waits on a lock held by a preempted worker.  'draining' is only
+     * set under 'lock'; 'in_flight' reaching 0 is signalled under it. */
+    atomic_uint in_flight;
+    atomic_bool draining;
     bool shut_down;
 
     pthread_mutex_t conns_lock;
@@ -581,9 +591,7 @@ respond(struct http_request *req, unsigned status, const char *content_type,
     if (allow) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     }
-    pthread_mutex_lock(&s->lock);
-    draining = s->draining;
-    pthread_mutex_unlock(&s->lock);
+    draining = atomic_load(&s->draining);
     /* Shutting down: keep-alive clients go elsewhere for the next request.  A
      * client that sent too much once is not kept either. */
     if (draining || status == MHD_HTTP_CONTENT_TOO_LARGE) {
@@ -889,9 +897,7 @@ request_new(struct httpserver *s, struct MHD_Connection *mhd, const char *method
     info = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->conn = info ? info->socket_context : NULL;
     conn_set_in_request(req->conn, true);
-    pthread_mutex_lock(&s->lock);
-    s->in_flight++;
-    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_add(&s->in_flight, 1);
     metrics_add(s->m.in_flight, 1);
     return req;
 }
@@ -930,20 +936,36 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
     return request_finish(req);
 }
 
+/* The requests{code=...} series for 'status' (borrowed; NULL on ENOMEM). */
+static struct metrics_series *
+requests_series(struct httpserver *s, unsigned status)
+{
+    struct metrics_series *series;
+    char labels[32];
+
+    if (status == MHD_HTTP_OK && (series = atomic_load(&s->m.requests_ok))) {
+        return series;
+    }
+    snprintf(labels, sizeof labels, "code=\"%u\"", status);
+    series = metrics_series(s->m.requests, labels);
+    if (status == MHD_HTTP_OK) {
+        atomic_store(&s->m.requests_ok, series);
+    }
+    return series;
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
              enum MHD_RequestTerminationCode toe)
 {
     struct httpserver *s = cls;
     struct http_request *req = *req_cls;
-    char labels[32];
 
     if (!req) {
         return;
     }
     if (req->status) {
-        snprintf(labels, sizeof labels, "code=\"%u\"", req->status);
-        metrics_add(metrics_series(s->m.requests, labels), 1);
+        metrics_add(requests_series(s, req->status), 1);
     }
     metrics_observe(s->m.duration, seconds_since(&req->start));
     metrics_add(s->m.in_flight, -1);
@@ -951,11 +973,13 @@ on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     free(req->body);
     free(req);
     *req_cls = NULL;
-    pthread_mutex_lock(&s->lock);
-    if (--s->in_flight == 0) {
+    /* The drain checks in_flight and waits under the lock: broadcasting under
+     * it too means the last request's signal cannot fall between the two. */
+    if (atomic_fetch_sub(&s->in_flight, 1) == 1) {
+        pthread_mutex_lock(&s->lock);
         pthread_cond_broadcast(&s->drained);
+        pthread_mutex_unlock(&s->lock);
     }
-    pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- accessors for handlers --------------------------------------------- */
@@ -1386,7 +1410,7 @@ httpserver_shutdown(struct httpserver *server, unsigned drain_s)
         pthread_mutex_unlock(&s->lock);
         return;
     }
-    s->draining = true;
+    atomic_store(&s->draining, true);
     pthread_mutex_unlock(&s->lock);
 
     if (s->daemon) {

@@ -26,10 +26,12 @@ struct cursor {
 static void
 skip_space(struct cursor *c)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r'
-                             || *c->p == '\t')) {
-        c->p++;
+    const char *p = c->p;       /* a local, so the loop stays in registers */
+
+    while (p < c->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+        p++;
     }
+    c->p = p;
 }
 
 /* The length of the valid UTF-8 sequence at 'p' (its first byte >= 0x80), 0
@@ -318,7 +320,9 @@ static int scan_value(struct scan *s, uint32_t mask, unsigned level);
 static bool
 key_is(const char *text, size_t len, const char *name)
 {
-    return !strncmp(text, name, len) && name[len] == '\0';
+    /* The first byte rules out most candidates without a call. */
+    return len ? name[0] == text[0] && !strncmp(text, name, len) && name[len] == '\0'
+               : name[0] == '\0';
 }
 
 /* Remembers the key of a member of the object whose keys start at 'first';
@@ -345,7 +349,7 @@ paths_through(const struct scan *s, uint32_t mask, unsigned level, const char *t
 {
     uint32_t through = 0;
 
-    for (size_t i = 0; mask >> i; i++) {
+    for (size_t i = 0; i < s->n_paths; i++) {
         if ((mask >> i & 1) && s->paths[i][level] && key_is(text, len, s->paths[i][level])) {
             through |= UINT32_C(1) << i;
         }
@@ -382,7 +386,7 @@ scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
         return -EINVAL;
     }
     through = mask ? paths_through(s, mask, level, key, key_len) : 0;
-    for (size_t i = 0; through >> i; i++) {
+    for (size_t i = 0; through && i < s->n_paths; i++) {
         if ((through >> i & 1) && !s->paths[i][level + 1]) {
             ending |= UINT32_C(1) << i;
         }
@@ -392,7 +396,7 @@ scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
     if ((error = scan_value(s, through & ~ending, level + 1)) < 0) {
         return error;
     }
-    for (size_t i = 0; ending >> i; i++) {
+    for (size_t i = 0; ending && i < s->n_paths; i++) {
         if (ending >> i & 1) {
             s->values[i] = (struct jsonscan_value) { type_at(*start), start,
                                                      (size_t) (s->c.p - start) };

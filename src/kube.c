@@ -117,6 +117,24 @@ kube_path(char *buf, size_t size, const char *fmt, ...)
     return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
+bool
+kube_name_valid(const char *s, size_t max)
+{
+    size_t len = s ? strlen(s) : 0;
+
+    if (len == 0 || len > max) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == len - 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int
 kube_status_errno(long status, const char *reason)
 {

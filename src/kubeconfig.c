@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/numparse.h"
 
 struct kubeconfig {
@@ -28,15 +28,6 @@ struct kubeconfig {
     uint64_t token_read_ms;     /* CLOCK_MONOTONIC of the last successful read */
     unsigned token_refresh_ms;
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 static void
 wipe_free(void *p, size_t len)
@@ -386,7 +377,7 @@ set_token(struct kubeconfig *cfg, const char *token, const char *token_file,
     if (!cfg->token_file) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    cfg->token_read_ms = now_ms();
+    cfg->token_read_ms = clock_monotonic_ms();
     return read_token_file(cfg->token_file, &cfg->token, err);
 }
 
@@ -728,7 +719,7 @@ kubeconfig_client_key(const struct kubeconfig *cfg)
 static int
 refresh_token_locked(struct kubeconfig *cfg, bool reload, struct errmsg *err)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_monotonic_ms();
     char *fresh = NULL;
     int r;
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exportflows/clock.h"
+
 /* Leaves the longest prefix of 's' that fits 'max' bytes and does not end inside a
  * UTF-8 sequence: the API refuses invalid UTF-8. */
 static size_t
@@ -58,12 +60,11 @@ json_t *
 kubeevent_build(const struct kubeevent *ev, time_t now)
 {
     const char *name = meta_string(ev->object, "name");
-    char stamp[32], prefix[300];
-    struct tm tm;
+    char stamp[CLOCK_RFC3339_MAX], prefix[300];
     json_t *obj, *ref;
 
-    if (!name || !*name || !gmtime_r(&now, &tm)
-        || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+    clock_format_rfc3339(now, stamp);
+    if (!name || !*name || !stamp[0]) {
         return NULL;
     }
     /* kubectl's own events are "<name>.<suffix>"; the server picks the suffix. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "exportflows/kube.h"
+#include "exportflows/monowait.h"
 
 #define RV_MAX 128              /* resourceVersions are short opaque strings */
 #define LIST_PAGE 500
@@ -140,22 +141,6 @@ seed(struct kubewatch *w)
     }
 }
 
-static int
-init_sync(struct kubewatch *w)
-{
-    pthread_condattr_t attr;
-    int r;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    r = -pthread_cond_init(&w->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (!r) {
-        pthread_mutex_init(&w->lock, NULL);
-    }
-    return r;
-}
-
 int
 kubewatch_create(struct kubeconfig *cfg, const struct kubewatch_config *wc,
                  const struct kubewatch_callbacks *cb, void *ctx, struct kubewatch **ret,
@@ -173,7 +158,7 @@ kubewatch_create(struct kubeconfig *cfg, const struct kubewatch_config *wc,
         return errmsg_set(err, -EINVAL, "watch: resourceVersion too long");
     }
     w = calloc(1, sizeof *w);
-    if (!w || init_sync(w)) {
+    if (!w || monowait_init(&w->lock, &w->wake)) {
         free(w);
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
@@ -221,26 +206,6 @@ set_rv(struct kubewatch *w, const char *rv)
     if (rv && strlen(rv) < sizeof w->rv) {
         memcpy(w->rv, rv, strlen(rv) + 1);
     }
-}
-
-/* Sleeps 'ms' unless kubewatch_stop() comes first. */
-static void
-wait_ms(struct kubewatch *w, unsigned ms)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long) (ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&w->lock);
-    while (!atomic_load(&w->stopping)
-           && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT) {
-    }
-    pthread_mutex_unlock(&w->lock);
 }
 
 /* Moves the items of one LIST page into 'all'. */
@@ -430,8 +395,10 @@ run(void *arg)
         }
         if (r) {
             report(w, r, err.text);
-            wait_ms(w, kubewatch_backoff_ms(attempt, w->cfg.backoff_min_ms,
-                                            w->cfg.backoff_max_ms, next_random(w)));
+            /* Until the backoff ends or kubewatch_stop() comes. */
+            monowait_sleep(&w->lock, &w->wake, &w->stopping,
+                           kubewatch_backoff_ms(attempt, w->cfg.backoff_min_ms,
+                                                w->cfg.backoff_max_ms, next_random(w)));
             attempt += attempt < 32;
         }
     }
@@ -479,8 +446,7 @@ kubewatch_destroy(struct kubewatch *w)
     kubewatch_stop(w);
     kube_client_destroy(w->client);
     watchstream_destroy(w->stream);
-    pthread_cond_destroy(&w->wake);
-    pthread_mutex_destroy(&w->lock);
+    monowait_release(&w->lock, &w->wake);
     free(w->path);
     free(w->query);
     free(w);

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/kube.h"
+#include "exportflows/monowait.h"
 
 #define RECORD_MAX 512
 
@@ -36,27 +38,14 @@ struct lease {
     pthread_cond_t wake;
 };
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* The current time as a Kubernetes MicroTime: "2026-11-29T20:00:00.123456Z". */
 static void
-micro_time(char *buf, size_t size)
+micro_time(char buf[CLOCK_RFC3339_MICRO_MAX])
 {
     struct timespec ts;
-    struct tm tm;
-    char secs[32];
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%.20s.%06uZ", secs, (unsigned) (ts.tv_nsec / 1000) % 1000000u);
+    clock_format_rfc3339_micro(&ts, buf);
 }
 
 /* ---- setup ---- */
@@ -74,22 +63,6 @@ check_config(const struct lease_config *c, struct errmsg *err)
                           "lease duration");
     }
     return 0;
-}
-
-static int
-init_sync(struct lease *l)
-{
-    pthread_condattr_t attr;
-    int r;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    r = -pthread_cond_init(&l->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (!r) {
-        pthread_mutex_init(&l->lock, NULL);
-    }
-    return r;
 }
 
 static void
@@ -125,7 +98,8 @@ lease_create(struct kubeconfig *cfg, const struct lease_config *lc, struct lease
     l->cfg.name = strdup(c.name);
     l->cfg.identity = strdup(c.identity);
     l->request_timeout_ms = c.renew_deadline_ms / 2 > 1000 ? c.renew_deadline_ms / 2 : 1000;
-    if (!l->cfg.namespace || !l->cfg.name || !l->cfg.identity || init_sync(l)) {
+    if (!l->cfg.namespace || !l->cfg.name || !l->cfg.identity
+        || monowait_init(&l->lock, &l->wake)) {
         free_strings(l);
         free(l);
         return errmsg_set(err, -ENOMEM, "out of memory");
@@ -186,11 +160,11 @@ observe(struct lease *l, const json_t *spec, uint64_t now)
 static int
 create_lease(struct lease *l, uint64_t mono, struct errmsg *err)
 {
-    char now[64];
+    char now[CLOCK_RFC3339_MICRO_MAX];
     json_t *obj, *stored = NULL;
     int r;
 
-    micro_time(now, sizeof now);
+    micro_time(now);
     obj = new_lease(l, now);
     if (!obj) {
         return errmsg_set(err, -ENOMEM, "out of memory");
@@ -210,11 +184,11 @@ create_lease(struct lease *l, uint64_t mono, struct errmsg *err)
 static int
 take_spec(struct lease *l, json_t *spec, bool was_ours)
 {
-    char now[64];
+    char now[CLOCK_RFC3339_MICRO_MAX];
     json_int_t transitions = json_integer_value(json_object_get(spec, "leaseTransitions"));
     int r = 0;
 
-    micro_time(now, sizeof now);
+    micro_time(now);
     if (!was_ours) {
         r |= json_object_set_new(spec, "acquireTime", json_string(now));
         r |= json_object_set_new(spec, "leaseTransitions", json_integer(transitions + 1));
@@ -228,7 +202,7 @@ take_spec(struct lease *l, json_t *spec, bool was_ours)
 int
 lease_step(struct lease *l, struct errmsg *err)
 {
-    uint64_t mono = now_ms();
+    uint64_t mono = clock_monotonic_ms();
     json_t *obj = NULL, *stored = NULL, *spec;
     const char *holder;
     bool ours;
@@ -272,7 +246,7 @@ lease_release(struct lease *l, struct errmsg *err)
 {
     json_t *obj = NULL, *spec;
     const char *holder;
-    char now[64];
+    char now[CLOCK_RFC3339_MICRO_MAX];
     int r;
 
     atomic_store(&l->leader, false);
@@ -288,7 +262,7 @@ lease_release(struct lease *l, struct errmsg *err)
     }
     /* As client-go: no holder, and a 1 s duration for candidates that look at the
      * duration rather than the holder. */
-    micro_time(now, sizeof now);
+    micro_time(now);
     if (json_object_set_new(spec, "holderIdentity", json_string(""))
         || json_object_set_new(spec, "leaseDurationSeconds", json_integer(1))
         || json_object_set_new(spec, "renewTime", json_string(now))) {
@@ -306,7 +280,7 @@ lease_is_leader(const struct lease *l)
     struct lease *m = (struct lease *) l;
 
     return atomic_load(&m->leader)
-           && now_ms() - atomic_load(&m->renewed_ms) < l->cfg.renew_deadline_ms;
+           && clock_monotonic_ms() - atomic_load(&m->renewed_ms) < l->cfg.renew_deadline_ms;
 }
 
 /* ---- the thread ---- */
@@ -319,26 +293,6 @@ set_leader(struct lease *l, bool leader)
     if (was != leader && l->cfg.on_change) {
         l->cfg.on_change(l->cfg.ctx, leader);
     }
-}
-
-/* Sleeps 'ms' unless lease_stop() comes first. */
-static void
-wait_ms(struct lease *l, unsigned ms)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long) (ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&l->lock);
-    while (!atomic_load(&l->stopping)
-           && pthread_cond_timedwait(&l->wake, &l->lock, &until) != ETIMEDOUT) {
-    }
-    pthread_mutex_unlock(&l->lock);
 }
 
 /* A random delay in [0, max] ms; for spreading retries only. */
@@ -355,7 +309,7 @@ jitter(unsigned max)
 static void
 after_step(struct lease *l, int r)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_monotonic_ms();
 
     if (!r) {
         atomic_store(&l->renewed_ms, now);
@@ -383,8 +337,9 @@ run(void *arg)
         }
         after_step(l, r);
         /* Candidates spread their tries a little (x1..1.2) as client-go does. */
-        wait_ms(l, atomic_load(&l->leader) ? l->cfg.retry_period_ms
-                : l->cfg.retry_period_ms + jitter(l->cfg.retry_period_ms / 5));
+        monowait_sleep(&l->lock, &l->wake, &l->stopping, atomic_load(&l->leader)
+                       ? l->cfg.retry_period_ms
+                       : l->cfg.retry_period_ms + jitter(l->cfg.retry_period_ms / 5));
     }
     return NULL;
 }
@@ -446,8 +401,7 @@ lease_destroy(struct lease *l)
     }
     lease_stop(l, NULL);
     kube_client_destroy(l->client);
-    pthread_cond_destroy(&l->wake);
-    pthread_mutex_destroy(&l->lock);
+    monowait_release(&l->lock, &l->wake);
     free_strings(l);
     free(l);
 }

@@ -1,8 +1,8 @@
 /* metrics — a small Prometheus registry and its text exposition format 0.0.4.
  *
- * The registry lock guards the lists (families, and each family's series); each
- * series has its own lock for its values, so updates from request threads never
- * contend on the registry.  Lists only grow, in creation order, which is also the
+ * The registry lock guards the lists (families, and each family's series); the
+ * values of a series are atomics, so updates from request threads take no lock
+ * at all.  Lists only grow, in creation order, which is also the
  * rendering order: the output is deterministic and diffable. */
 #include "exportflows/metrics.h"
 
@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +22,16 @@
 #define METRICS_MAX_BUCKETS 64
 #define METRICS_MAX_LABELS 1024
 
+/* Values are atomics, not under a lock: every request updates several
+ * series from every worker thread, and a worker preempted while holding a
+ * series lock would stall the others' requests behind it. */
 struct metrics_series {
     struct metrics_series *next;
     const struct metrics_family *family;
-    pthread_mutex_t lock;
     char *labels;
-    double value;               /* counter, gauge; histogram sum */
-    unsigned long long count;   /* histogram */
-    unsigned long long *bucket_counts;  /* histogram, per bucket, not cumulative */
+    _Atomic double value;       /* counter, gauge; histogram sum */
+    atomic_ullong count;        /* histogram */
+    atomic_ullong *bucket_counts;   /* histogram, per bucket, not cumulative */
 };
 
 struct metrics_family {
@@ -66,7 +69,6 @@ metrics_create(void)
 static void
 series_destroy(struct metrics_series *s)
 {
-    pthread_mutex_destroy(&s->lock);
     free(s->labels);
     free(s->bucket_counts);
     free(s);
@@ -226,7 +228,6 @@ series_new(const struct metrics_family *f, const char *labels)
     if (!s) {
         return NULL;
     }
-    pthread_mutex_init(&s->lock, NULL);
     s->family = f;
     s->labels = strdup(labels);
     if (f->type == METRICS_HISTOGRAM) {
@@ -274,15 +275,24 @@ metrics_series(struct metrics_family *family, const char *labels)
     return s;
 }
 
+/* Adds 'delta' to '*value' without a lock. */
+static void
+atomic_add_double(_Atomic double *value, double delta)
+{
+    double old = atomic_load(value);
+
+    while (!atomic_compare_exchange_weak(value, &old, old + delta)) {
+        continue;       /* 'old' now holds the current value: retry with it */
+    }
+}
+
 void
 metrics_add(struct metrics_series *s, double delta)
 {
     if (!s || s->family->type == METRICS_HISTOGRAM) {
         return;
     }
-    pthread_mutex_lock(&s->lock);
-    s->value += delta;
-    pthread_mutex_unlock(&s->lock);
+    atomic_add_double(&s->value, delta);
 }
 
 void
@@ -291,9 +301,7 @@ metrics_set(struct metrics_series *s, double value)
     if (!s || s->family->type == METRICS_HISTOGRAM) {
         return;
     }
-    pthread_mutex_lock(&s->lock);
-    s->value = value;
-    pthread_mutex_unlock(&s->lock);
+    atomic_store(&s->value, value);
 }
 
 void
@@ -309,11 +317,11 @@ metrics_observe(struct metrics_series *s, double value)
     for (i = 0; i < f->n_buckets && value > f->buckets[i]; i++) {
         continue;
     }
-    pthread_mutex_lock(&s->lock);
-    s->bucket_counts[i]++;
-    s->count++;
-    s->value += value;
-    pthread_mutex_unlock(&s->lock);
+    /* The count first, the bucket last: render_histogram() reads the buckets
+     * first and the count last, so its +Inf bucket is never below the others. */
+    atomic_fetch_add(&s->count, 1);
+    atomic_add_double(&s->value, value);
+    atomic_fetch_add(&s->bucket_counts[i], 1);
 }
 
 /* Growable output for metrics_render(). */
@@ -428,16 +436,14 @@ render_histogram(struct strbuf *sb, const struct metrics_family *f,
     const char *sep = s->labels[0] ? "," : "";
     char le[64];
 
-    pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < f->n_buckets; i++) {
-        cumulative += s->bucket_counts[i];
+        cumulative += atomic_load(&s->bucket_counts[i]);
         format_double(f->buckets[i], le, sizeof le);
         strbuf_printf(sb, "%s_bucket{%s%sle=\"%s\"} %llu\n",
                       f->name, s->labels, sep, le, cumulative);
     }
-    count = s->count;
-    sum = s->value;
-    pthread_mutex_unlock(&s->lock);
+    count = atomic_load(&s->count);
+    sum = atomic_load(&s->value);
     strbuf_printf(sb, "%s_bucket{%s%sle=\"+Inf\"} %llu\n",
                   f->name, s->labels, sep, count);
     render_sample(sb, f->name, "_sum", s->labels, sum);
@@ -454,9 +460,7 @@ render_family(struct strbuf *sb, const struct metrics_family *f)
         } else {
             double value;
 
-            pthread_mutex_lock(&s->lock);
-            value = s->value;
-            pthread_mutex_unlock(&s->lock);
+            value = atomic_load(&s->value);
             render_sample(sb, f->name, "", s->labels, value);
         }
     }

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/kube.h"
+#include "exportflows/monowait.h"
 
 #define BACKOFF_MIN_MS 1000u
 #define LABEL_VALUE_MAX 63
@@ -95,32 +97,12 @@ nodestatus_state_equal(const struct nodestatus_state *a, const struct nodestatus
 
 /* ---- names and JSON ---- */
 
-/* DNS-1123 subdomain: lowercase alphanumerics, '-' and '.', alphanumeric at
- * both ends. */
-static bool
-valid_subdomain(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-
-    if (len == 0 || len > max) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && ((c != '-' && c != '.') || i == 0 || i == len - 1)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 int
 nodestatus_lease_name(const char *node, char buf[NODESTATUS_NAME_MAX], struct errmsg *err)
 {
     int n;
 
-    if (!node || !valid_subdomain(node, NODESTATUS_NAME_MAX - 1)) {
+    if (!node || !kube_name_valid(node, NODESTATUS_NAME_MAX - 1)) {
         return errmsg_set(err, -EINVAL, "node name '%.253s' is not a valid object name",
                           node ? node : "");
     }
@@ -133,36 +115,12 @@ nodestatus_lease_name(const char *node, char buf[NODESTATUS_NAME_MAX], struct er
     return 0;
 }
 
-void
-nodestatus_format_time(int64_t unix_s, char buf[32])
-{
-    time_t t = (time_t) unix_s;
-    struct tm tm;
-
-    if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-        buf[0] = '\0';
-    }
-}
-
-void
-nodestatus_format_microtime(const struct timespec *ts, char buf[40])
-{
-    char secs[24];
-    struct tm tm;
-
-    if (!gmtime_r(&ts->tv_sec, &tm) || !strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm)) {
-        buf[0] = '\0';
-        return;
-    }
-    snprintf(buf, 40, "%s.%06uZ", secs, (unsigned) (ts->tv_nsec / 1000) % 1000000u);
-}
-
 /* A node name is usable as a label value when it has at most 63 characters
  * (the subdomain characters are all allowed). */
 static bool
 valid_label_value(const char *s)
 {
-    return valid_subdomain(s, LABEL_VALUE_MAX);
+    return kube_name_valid(s, LABEL_VALUE_MAX);
 }
 
 const char *
@@ -177,13 +135,13 @@ nodestatus_state_word(const struct nodestatus_state *s)
 static json_t *
 annotations_json(const struct nodestatus_state *s)
 {
-    char generation[24] = "", when[32] = "";
+    char generation[24] = "", when[CLOCK_RFC3339_MAX] = "";
 
     if (s->has_applied && s->has_generation) {
         snprintf(generation, sizeof generation, "%lld", (long long) s->generation);
     }
     if (s->last_apply_time) {
-        nodestatus_format_time(s->last_apply_time, when);
+        clock_format_rfc3339(s->last_apply_time, when);
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
                      NODESTATUS_ANNOTATION_STATE, nodestatus_state_word(s),
@@ -227,13 +185,13 @@ add_owner(json_t *metadata, const struct nodestatus_identity *id)
 static json_t *
 spec_json(const struct nodestatus_identity *id, const struct timespec *now)
 {
-    char renew[40], acquired[40];
+    char renew[CLOCK_RFC3339_MICRO_MAX], acquired[CLOCK_RFC3339_MICRO_MAX];
     json_t *spec;
 
-    nodestatus_format_microtime(now, renew);
+    clock_format_rfc3339_micro(now, renew);
     spec = json_pack("{s:s, s:s}", "holderIdentity", id->node, "renewTime", renew);
     if (spec && id->acquired) {
-        nodestatus_format_microtime(id->acquired, acquired);
+        clock_format_rfc3339_micro(id->acquired, acquired);
         if (json_object_set_new(spec, "acquireTime", json_string(acquired)) < 0) {
             goto fail;
         }
@@ -296,7 +254,7 @@ struct nodestatus {
     struct kube_client *client;     /* the writer thread's */
 
     pthread_mutex_t lock;           /* guards everything below */
-    pthread_cond_t wake;
+    pthread_cond_t wake;            /* monowait: deadlines on the monotonic clock */
     struct nodestatus_state wanted; /* the latest nodestatus_set() */
     bool dirty;                     /* 'wanted' not written yet */
     bool stopping;
@@ -317,15 +275,6 @@ struct nodestatus {
     atomic_ulong writes, errors, requests;
 };
 
-static uint64_t
-monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static void
 register_metrics(struct nodestatus *ns, struct metrics *m)
 {
@@ -342,22 +291,6 @@ register_metrics(struct nodestatus *ns, struct metrics *m)
     ns->requests_total = metrics_series(metrics_family(m, METRICS_COUNTER,
         "exportflows_applier_status_requests_total",
         "Kubernetes API requests made to write this node's status Lease.", NULL, 0), "");
-}
-
-static int
-init_sync(struct nodestatus *ns)
-{
-    pthread_condattr_t attr;
-    int r;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    r = pthread_cond_init(&ns->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (r == 0) {
-        pthread_mutex_init(&ns->lock, NULL);
-    }
-    return -r;
 }
 
 static void
@@ -379,8 +312,7 @@ free_nodestatus(struct nodestatus *ns, bool synced)
 {
     kube_client_destroy(ns->client);
     if (synced) {
-        pthread_cond_destroy(&ns->wake);
-        pthread_mutex_destroy(&ns->lock);
+        monowait_release(&ns->lock, &ns->wake);
     }
     free(ns->namespace);
     free(ns->node);
@@ -400,7 +332,7 @@ nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
     if (rc < 0) {
         return rc;
     }
-    if (!nc->namespace || !valid_subdomain(nc->namespace, 63)) {
+    if (!nc->namespace || !kube_name_valid(nc->namespace, 63)) {
         return errmsg_set(err, -EINVAL, "invalid namespace '%s'",
                           nc->namespace ? nc->namespace : "");
     }
@@ -411,7 +343,7 @@ nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
     if (!ns) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    if (init_sync(ns) < 0) {
+    if (monowait_init(&ns->lock, &ns->wake) < 0) {
         free(ns);
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
@@ -609,20 +541,6 @@ next_deadline(const struct nodestatus *ns)
     return at;
 }
 
-static void
-wait_until(struct nodestatus *ns, uint64_t at)
-{
-    struct timespec ts;
-
-    if (at == UINT64_MAX) {
-        pthread_cond_wait(&ns->wake, &ns->lock);
-        return;
-    }
-    ts.tv_sec = (time_t) (at / 1000);
-    ts.tv_nsec = (long) (at % 1000) * 1000000;
-    pthread_cond_timedwait(&ns->wake, &ns->lock, &ts);
-}
-
 /* Writes the wanted state when it differs from what was written or a heartbeat
  * is due; with the lock held (released during the request). */
 static void
@@ -639,7 +557,7 @@ write_now(struct nodestatus *ns, uint64_t now)
     pthread_mutex_unlock(&ns->lock);
     rc = write_lease(ns, &state);
     pthread_mutex_lock(&ns->lock);
-    wrote(ns, &state, rc, monotonic_ms());
+    wrote(ns, &state, rc, clock_monotonic_ms());
 }
 
 static void *
@@ -649,19 +567,19 @@ writer_thread(void *arg)
 
     pthread_mutex_lock(&ns->lock);
     while (!ns->stopping) {
-        uint64_t now = monotonic_ms();
+        uint64_t now = clock_monotonic_ms();
         uint64_t at = next_deadline(ns);
 
         if (now >= at) {
             write_now(ns, now);
         } else {
-            wait_until(ns, at);
+            monowait_until(&ns->lock, &ns->wake, at);
         }
     }
     /* A last change made just before stopping (e.g. inside the rate limit) is
      * still worth one try, unless the API server is known to be failing. */
     if (ns->dirty && !ns->last_failed) {
-        write_now(ns, monotonic_ms());
+        write_now(ns, clock_monotonic_ms());
     }
     pthread_mutex_unlock(&ns->lock);
     return NULL;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,6 +232,19 @@ options_usage(FILE *out, const char *synopsis, const struct option_spec *specs)
     }
     fprintf(out, "  %-34s %s\n  %-34s %s\n", "--help", "print this help and exit",
             "--version", "print the version and exit");
+}
+
+int
+options_usage_error(const char *program, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", program);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", program);
+    return 2;
 }
 
 void

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "exportflows/numparse.h"
@@ -19,15 +18,6 @@
 #define MAX_DEPTH 512           /* far deeper than any OVSDB message */
 #define MAX_PENDING 64
 #define ECHO_METHOD "echo"
-
-uint64_t
-ovsdb_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* ---- ovsdb_rpc ---- */
 

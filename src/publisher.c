@@ -16,11 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/flowspec.h"
 #include "exportflows/kube.h"
 #include "exportflows/kubeevent.h"
 #include "exportflows/kubewatch.h"
 #include "exportflows/lease.h"
+#include "exportflows/monowait.h"
 
 #define LABEL_NAME_KEY "app.kubernetes.io/name"
 #define LABEL_NAME "exportflows"
@@ -174,7 +176,7 @@ struct publisher {
     pthread_t worker;
     bool started, stopped;
     pthread_mutex_t lock;       /* guards what follows, 'net' and 'cm' */
-    pthread_cond_t wake;
+    pthread_cond_t wake;        /* monowait: deadlines on the monotonic clock */
     bool stopping;
     bool dirty;                 /* something changed since the last pass */
     bool force;                 /* the next pass re-reads the ConfigMap */
@@ -190,15 +192,6 @@ struct publisher {
     struct metrics_series *m_writes, *m_invalid, *m_errors, *m_leader, *m_last_publish,
         *m_generation;
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 static void
 report(struct publisher *p, enum publisher_report_kind kind, int64_t generation,
@@ -613,33 +606,17 @@ reconcile_and_note(struct publisher *p, const struct snapshot *s)
     return r;
 }
 
-static void
-wait_until(struct publisher *p, uint64_t deadline_ms)
-{
-    uint64_t now = now_ms(), ms = deadline_ms > now ? deadline_ms - now : 0;
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t) (ms / 1000);
-    until.tv_nsec += (long) (ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&p->wake, &p->lock, &until);
-}
-
 static void *
 worker_main(void *arg)
 {
     struct publisher *p = arg;
     unsigned retry_ms = p->cfg.retry_min_ms;
-    uint64_t resync_at = now_ms() + p->cfg.resync_ms, retry_at = UINT64_MAX;
+    uint64_t resync_at = clock_monotonic_ms() + p->cfg.resync_ms, retry_at = UINT64_MAX;
 
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         struct snapshot s;
-        uint64_t now = now_ms();
+        uint64_t now = clock_monotonic_ms();
         int r;
 
         if (now >= resync_at) {
@@ -651,7 +628,7 @@ worker_main(void *arg)
             poke(p, false);
         }
         if (!p->dirty) {
-            wait_until(p, resync_at < retry_at ? resync_at : retry_at);
+            monowait_until(&p->lock, &p->wake, resync_at < retry_at ? resync_at : retry_at);
             continue;
         }
         snapshot_take(p, &s);
@@ -661,7 +638,7 @@ worker_main(void *arg)
         pthread_mutex_lock(&p->lock);
         if (r) {
             /* Retry with backoff; anything new that arrives meanwhile goes first. */
-            retry_at = now_ms() + retry_ms;
+            retry_at = clock_monotonic_ms() + retry_ms;
             retry_ms = retry_ms * 2 < p->cfg.retry_max_ms ? retry_ms * 2 : p->cfg.retry_max_ms;
             p->force = p->force || s.force;
         } else {
@@ -708,30 +685,6 @@ register_metrics(struct publisher *p, struct metrics *m)
     }
     metrics_set(p->m_leader, 0);
     metrics_set(p->m_generation, -1);
-}
-
-/* The lock, and a condition variable on the monotonic clock: the worker's
- * deadlines must not move with the wall clock.  0 or -errno. */
-static int
-init_sync(struct publisher *p)
-{
-    pthread_condattr_t attr;
-    int r = pthread_condattr_init(&attr);
-
-    if (!r) {
-        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        if (!r) {
-            r = pthread_cond_init(&p->wake, &attr);
-        }
-        pthread_condattr_destroy(&attr);
-    }
-    if (!r) {
-        r = pthread_mutex_init(&p->lock, NULL);
-        if (r) {
-            pthread_cond_destroy(&p->wake);
-        }
-    }
-    return -r;
 }
 
 /* Copies 'value' or 'fallback' into '*ret'; false on ENOMEM. */
@@ -849,7 +802,7 @@ publisher_create(const struct publisher_config *cfg, struct publisher **ret,
     if (!p) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    r = init_sync(p);
+    r = monowait_init(&p->lock, &p->wake);
     if (r) {
         free(p);
         return errmsg_set(err, r, "publisher: cannot make a lock: %s", strerror(-r));
@@ -953,8 +906,7 @@ publisher_destroy(struct publisher *p)
     free(p->lease_name);
     free(p->identity);
     free(p->event_namespace);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->lock);
+    monowait_release(&p->lock, &p->wake);
     free(p);
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "exportflows/applier.h"
+#include "exportflows/clock.h"
 #include "exportflows/collector.h"
 #include "exportflows/configsource.h"
 #include "exportflows/configsource_kube.h"
@@ -557,7 +558,7 @@ loop(struct program *p)
     for (;;) {
         struct pollfd pfds[1 + APPLIER_N_POLLFDS];
         struct applier_stats stats;
-        uint64_t now = ovsdb_now_ms();
+        uint64_t now = clock_monotonic_ms();
         int timeout = -1;
 
         applier_run(p->applier, now);

@@ -14,7 +14,6 @@
  * certificate now (it is also re-read when the files change). */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -172,22 +171,6 @@ build_tuning(struct flowtuning *t)
     t->ipfix_obs_point_id = (uint32_t) opts.ipfix_obs_point_id;
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Prints "exportflows-webhook: <message>" and a hint; returns exit status 2. */
-static int
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", PROGRAM);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", PROGRAM);
-    return EXIT_USAGE;
-}
-
 /* Checks what options_parse() cannot: required and related options, readable
  * files.  Returns 0 or an exit status. */
 static int
@@ -198,19 +181,23 @@ check_options(void)
     const char *files[] = { opts.tls_cert_file, opts.tls_key_file, opts.client_ca_file };
 
     if (log_parse_format(opts.log_format, &format)) {
-        return usage_error("--log-format: '%s' is not text or json", opts.log_format);
+        return options_usage_error(PROGRAM, "--log-format: '%s' is not text or json",
+                                   opts.log_format);
     }
     if (log_parse_level(opts.log_level, &level)) {
-        return usage_error("--log-level: '%s' is not debug, info, warn or error",
-                           opts.log_level);
+        return options_usage_error(PROGRAM,
+                                   "--log-level: '%s' is not debug, info, warn or error",
+                                   opts.log_level);
     }
     log_configure(format, level);
     if (!opts.tls_cert_file || !opts.tls_key_file) {
-        return usage_error("%s", "--tls-cert-file and --tls-private-key-file are required");
+        return options_usage_error(PROGRAM, "%s", "--tls-cert-file and "
+                                   "--tls-private-key-file are required");
     }
     if (!agent_ok(opts.sflow_agent)) {
-        return usage_error("--sflow-agent: '%s' must be an interface name or an IP",
-                           opts.sflow_agent);
+        return options_usage_error(PROGRAM,
+                                   "--sflow-agent: '%s' must be an interface name or an IP",
+                                   opts.sflow_agent);
     }
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (files[i] && access(files[i], R_OK)) {
@@ -466,7 +453,7 @@ parse_command_line(int argc, char **argv)
     int result = options_parse(specs, argc, argv, &first_arg, &err);
 
     if (result < 0) {
-        return usage_error("%s", err.text);
+        return options_usage_error(PROGRAM, "%s", err.text);
     }
     if (result == OPTIONS_HELP) {
         options_usage(stdout, synopsis, specs);
@@ -477,7 +464,7 @@ parse_command_line(int argc, char **argv)
         exit(0);
     }
     if (first_arg < argc) {
-        return usage_error("unexpected argument '%s'", argv[first_arg]);
+        return options_usage_error(PROGRAM, "unexpected argument '%s'", argv[first_arg]);
     }
     return check_options();
 }

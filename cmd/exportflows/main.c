@@ -25,15 +25,15 @@ static const struct command commands[] = {
 int
 cmd_usage_error(const char *command, const char *fmt, ...)
 {
-    char message[ERRMSG_MAX];
+    char message[ERRMSG_MAX], program[64];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s%s%s: %s\nTry '%s%s%s --help'.\n", PROGRAM, command ? " " : "",
-            command ? command : "", message, PROGRAM, command ? " " : "",
-            command ? command : "");
+    snprintf(program, sizeof program, "%s%s%s", PROGRAM, command ? " " : "",
+             command ? command : "");
+    options_usage_error(program, "%s", message);
     return EXIT_USAGE;
 }
 

@@ -14,6 +14,8 @@
  * Warnings stay within Kubernetes' limits (see fielderr.h).  A reply never holds
  * a patch.  The request is parsed with duplicate keys refused; a body that is not
  * an AdmissionReview v1 request is an error for the caller to answer with 400.
+ * The requests Kubernetes sends are read without building a tree of them (see
+ * jsonscan.h); anything else is parsed whole by jansson, with the same result.
  *
  * The work is bounded by the body size (the caller's cap), FIELDERR_MAX_ERRORS
  * and FLOWSPEC_MAX_COLLECTORS; an optional deadline (the apiserver's ?timeout=)
@@ -74,8 +76,8 @@ int admission_review(const char *body, size_t len, const struct timespec *deadli
                      char **ret_reply, size_t *ret_len,
                      struct admission_summary *summary, struct errmsg *err);
 
-/* Parses a request body as admission_review() does: the JSON Kubernetes sends
- * through a fast reader, anything else through jansson with duplicate keys
+/* Parses a request body into a tree as admission_review()'s fallback does:
+ * through jsonscan_load() when it can, else through jansson with duplicate keys
  * refused, with the same result either way.  Returns 0 and a new reference in
  * '*ret', -EINVAL with a one-line reason, or -ENOMEM. */
 int admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *err);

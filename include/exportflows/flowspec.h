@@ -59,4 +59,9 @@ bool flowspec_same(const json_t *a, const json_t *b);
 
 bool flowspec_equal(const struct flowspec *a, const struct flowspec *b);
 
+/* Sort collectors into the normalised order (kind, then address, then port),
+ * the order flowspec_validate() yields: one protocol's, or every protocol's. */
+void flowspec_sort_collectors(struct flowspec_collectors *cs);
+void flowspec_sort(struct flowspec *spec);
+
 #endif

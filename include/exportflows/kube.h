@@ -40,6 +40,7 @@
 #define KUBE_TIMEOUT_DEFAULT_MS 10000u
 #define KUBE_CONNECT_TIMEOUT_MS 5000u
 #define KUBE_PATH_MAX 1024
+#define KUBE_NAME_MAX 253       /* the longest DNS-1123 subdomain */
 
 struct kube_client;
 
@@ -142,6 +143,11 @@ int kube_stream(struct kube_client *client, const char *path, unsigned timeout_m
 /* Formats a path into 'buf' like snprintf(); -ENAMETOOLONG when it does not fit. */
 int kube_path(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* True when 's' (may be NULL) is a DNS-1123 subdomain of at most 'max'
+ * characters: lowercase alphanumerics, '-' and '.', alphanumeric at both ends.
+ * Most object names are; check names before they go into a path. */
+bool kube_name_valid(const char *s, size_t max);
 
 /* The negative errno value kube_request() uses for HTTP status 'status' and the
  * Kubernetes Status 'reason' (may be NULL). */

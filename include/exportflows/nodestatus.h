@@ -126,11 +126,6 @@ json_t *nodestatus_lease_json(const struct nodestatus_identity *id,
                               const struct nodestatus_state *state,
                               const struct timespec *now);
 
-/* RFC 3339 in UTC: "2026-01-02T03:04:05Z" (seconds, for annotations) and
- * "2026-01-02T03:04:05.123456Z" (a Kubernetes MicroTime, for renewTime). */
-void nodestatus_format_time(int64_t unix_s, char buf[32]);
-void nodestatus_format_microtime(const struct timespec *ts, char buf[40]);
-
 /* ---- the writer ---- */
 
 struct nodestatus_config {

@@ -64,4 +64,10 @@ void options_usage(FILE *out, const char *synopsis, const struct option_spec *sp
 /* Prints "<program> <version>" to stdout. */
 void options_version(const char *program);
 
+/* Prints "<program>: <message>" and "Try '<program> --help'." to stderr, for a
+ * usage error; 'program' may be a program and subcommand ("exportflows render").
+ * Returns exit status 2. */
+int options_usage_error(const char *program, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -19,11 +19,11 @@
  *                 "update" notifications, and OVSDB datum comparison.
  *
  * Nothing here logs: the client hands back events and messages, the program logs.
- * Times are milliseconds of CLOCK_MONOTONIC (see ovsdb_now_ms()).
+ * Times are milliseconds of CLOCK_MONOTONIC (clock_monotonic_ms() in clock.h).
  *
  * Typical loop:
  *     for (;;) {
- *         uint64_t now = ovsdb_now_ms();
+ *         uint64_t now = clock_monotonic_ms();
  *         struct ovsdb_event ev;
  *         while (ovsdb_client_recv(client, now, &ev) == 0) {
  *             handle(&ev);
@@ -50,9 +50,6 @@
 
 /* Default cap on one message and on the output backlog. */
 #define OVSDB_MAX_MSG_DEFAULT (4u * 1024 * 1024)
-
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t ovsdb_now_ms(void);
 
 /* ---- ovsdb_rpc: one JSON-RPC stream ---- */
 

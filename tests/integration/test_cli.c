@@ -6,7 +6,6 @@
  * "expected.stdout" and "expected.stderr"; the program runs in the case's
  * directory so that file names print as given.  JSON output, certs, render and
  * --help/--version are checked here in code. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +29,8 @@
 
 #include "exportflows/certs.h"
 #include "exportflows/numparse.h"
+
+#include "../lib/testutil.h"
 
 #define CASES_DIR "tests/data/manifests/cli"
 #define MAX_CASES 64
@@ -56,15 +57,6 @@ run_result_release(struct run_result *r)
 {
     free(r->out.data);
     free(r->err.data);
-}
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Appends what is ready on 'fd'; returns false at end of file. */
@@ -125,7 +117,7 @@ run_cli(const char *cwd, const char *input, char *const argv[], struct run_resul
     int in[2], out[2], err[2];
     size_t in_len = input ? strlen(input) : 0, in_done = 0;
     bool out_open = true, err_open = true;
-    int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+    struct testutil_deadline deadline = testutil_deadline_ms(RUN_TIMEOUT_MS);
     pid_t pid = spawn(cwd, argv, in, out, err);
     int wstatus;
 
@@ -140,9 +132,9 @@ run_cli(const char *cwd, const char *input, char *const argv[], struct run_resul
             { .fd = err_open ? err[0] : -1, .events = POLLIN },
             { .fd = in[1], .events = POLLOUT },
         };
-        int64_t left = deadline - now_ms();
+        unsigned left = testutil_deadline_left_ms(&deadline);
 
-        if (left <= 0) {
+        if (left == 0) {
             kill(pid, SIGKILL);
             fail_msg("%s did not finish within %d ms", argv[1] ? argv[1] : argv[0],
                      RUN_TIMEOUT_MS);
@@ -295,34 +287,19 @@ run_case(const char *name)
     free(want_err);
 }
 
-static int
-compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 static void
 test_cli_data_cases(void **state)
 {
-    DIR *dir = opendir(CASES_DIR);
-    char *names[MAX_CASES];
-    struct dirent *entry;
     size_t n = 0;
+    char **names = testutil_list_dir(CASES_DIR, &n);
 
-    assert_non_null(dir);
-    while ((entry = readdir(dir))) {
-        if (entry->d_name[0] != '.') {
-            assert_true(n < MAX_CASES);
-            names[n++] = strdup(entry->d_name);
-        }
-    }
-    closedir(dir);
-    qsort(names, n, sizeof *names, compare_names);
+    assert_non_null(names);
+    assert_true(n <= MAX_CASES);
     assert_true(n >= 15);
     for (size_t i = 0; i < n; i++) {
         run_case(names[i]);
-        free(names[i]);
     }
+    testutil_free_names(names);
 }
 
 /* ---- JSON output ---------------------------------------------------------------- */

@@ -17,10 +17,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/kube.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/kubewatch.h"
 #include "exportflows/lease.h"
+
+#include "../lib/testutil.h"
 
 #define CM_PATH "/api/v1/namespaces/default/configmaps"
 
@@ -29,34 +32,17 @@ static struct kubeconfig *cfg;
 
 /* ---- helpers ---- */
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000 };
-
-    nanosleep(&ts, NULL);
-}
-
 /* Polls 'cond' every 20 ms until it holds or 'ms' passed. */
 static bool
 eventually(bool (*cond)(void *), void *arg, unsigned ms)
 {
-    uint64_t end = now_ms() + ms;
+    uint64_t end = clock_monotonic_ms() + ms;
 
     while (!cond(arg)) {
-        if (now_ms() > end) {
+        if (clock_monotonic_ms() > end) {
             return false;
         }
-        pause_ms(20);
+        testutil_nap(20);
     }
     return true;
 }
@@ -579,9 +565,9 @@ test_kubewatch_sees_added_modified_deleted(void **state)
     assert_int_equal(stats.errors, 0);
 
     /* Stopping interrupts the blocked watch transfer at once. */
-    t0 = now_ms();
+    t0 = clock_monotonic_ms();
     kubewatch_stop(w);
-    assert_true(now_ms() - t0 < 500);
+    assert_true(clock_monotonic_ms() - t0 < 500);
     kubewatch_destroy(w);
     snprintf(path, sizeof path, CM_PATH "/not-selected");
     assert_int_equal(kube_delete(c, path, 0, &err), 0);
@@ -690,7 +676,7 @@ test_lease_acquire_renew_release_takeover(void **state)
     assert_int_equal(lease_start(b, &err), 0);
     /* B keeps trying while A renews; it must never win (a negative over time). */
     for (int i = 0; i < 10; i++) {
-        pause_ms(200);
+        testutil_nap(200);
         assert_false(lease_is_leader(b));
         assert_true(lease_is_leader(a));
     }
@@ -698,11 +684,11 @@ test_lease_acquire_renew_release_takeover(void **state)
     assert_int_equal(transitions, 0);
 
     /* A gives the lease up: B takes over long before the 15 s expiry. */
-    t0 = now_ms();
+    t0 = clock_monotonic_ms();
     assert_int_equal(lease_stop(a, &err), 0);
     assert_false(lease_is_leader(a));
     assert_true(eventually(is_leader, b, 5000));
-    assert_true(now_ms() - t0 < 5000);
+    assert_true(clock_monotonic_ms() - t0 < 5000);
     assert_string_equal(lease_holder(c, name, &transitions), "node-b");
     assert_int_equal(transitions, 1);
 

@@ -1,6 +1,7 @@
 /* testutil — see testutil.h. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -9,21 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exportflows/clock.h"
+
 /* Files larger than this are not test data. */
 #define READ_FILE_MAX (64u << 20)
 
 struct testutil_deadline
 testutil_deadline_ms(unsigned ms)
 {
-    struct testutil_deadline d;
+    struct testutil_deadline d = { clock_monotonic_after(ms) };
 
-    clock_gettime(CLOCK_MONOTONIC, &d.at);
-    d.at.tv_sec += ms / 1000;
-    d.at.tv_nsec += (long) (ms % 1000) * 1000000;
-    if (d.at.tv_nsec >= 1000000000) {
-        d.at.tv_sec++;
-        d.at.tv_nsec -= 1000000000;
-    }
     return d;
 }
 
@@ -55,13 +51,49 @@ testutil_nap(unsigned ms)
     }
 }
 
-unsigned long long
-testutil_now_us(void)
+static int
+compare_names(const void *a, const void *b)
 {
-    struct timespec t;
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (unsigned long long) t.tv_sec * 1000000 + (unsigned long long) t.tv_nsec / 1000;
+char **
+testutil_list_dir(const char *dir, size_t *n)
+{
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t count = 0;
+    struct dirent *de;
+
+    if (!d) {
+        return NULL;
+    }
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        names = realloc(names, (count + 2) * sizeof *names);
+        if (!names || !(names[count++] = strdup(de->d_name))) {
+            abort();
+        }
+    }
+    closedir(d);
+    if (!names && !(names = malloc(sizeof *names))) {
+        abort();
+    }
+    names[count] = NULL;
+    qsort(names, count, sizeof *names, compare_names);
+    *n = count;
+    return names;
+}
+
+void
+testutil_free_names(char **names)
+{
+    for (size_t i = 0; names && names[i]; i++) {
+        free(names[i]);
+    }
+    free(names);
 }
 
 char *

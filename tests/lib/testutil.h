@@ -1,5 +1,5 @@
 /* testutil — small helpers for tests: deadlines, temporary directories, files,
- * where the built programs are.
+ * the case directories of data-driven tests, where the built programs are.
  *
  * Tests never sleep to synchronise: they poll a condition until a deadline,
  * napping a few milliseconds between checks (testutil_nap()). */
@@ -21,8 +21,6 @@ bool testutil_deadline_passed(const struct testutil_deadline *d);
 unsigned testutil_deadline_left_ms(const struct testutil_deadline *d);
 /* Sleeps 'ms' milliseconds: only between polls of a condition. */
 void testutil_nap(unsigned ms);
-/* Microseconds since an arbitrary point, for measuring. */
-unsigned long long testutil_now_us(void);
 
 /* Creates a fresh directory "$TMPDIR/exportflows-<tag>.XXXXXX".  Caller removes it
  * with testutil_rmtree() and frees the name with free(); NULL on failure. */
@@ -35,6 +33,14 @@ void testutil_rmtree(const char *path);
 char *testutil_read_file(const char *path, size_t *len);
 /* Writes 'len' bytes to 'path' (created or truncated, mode 0644).  0 or -errno. */
 int testutil_write_file(const char *path, const char *data, size_t len);
+
+/* The names in directory 'dir' that do not start with '.' (data-driven test
+ * cases), sorted with strcmp(), in a NULL-terminated malloc()ed array that the
+ * caller frees with testutil_free_names(); '*n' is how many.  NULL when the
+ * directory cannot be read; aborts on ENOMEM. */
+char **testutil_list_dir(const char *dir, size_t *n);
+/* Frees a NULL-terminated array of malloc()ed strings; accepts NULL. */
+void testutil_free_names(char **names);
 
 /* "<dir>/<name>" in a malloc()ed string the caller frees; aborts on ENOMEM. */
 char *testutil_path(const char *dir, const char *name);

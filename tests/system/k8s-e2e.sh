@@ -150,17 +150,19 @@ all_nodes_match() {
 }
 
 # expect_nodes DESCRIPTION DEADLINE_MS NETFLOW SFLOW IPFIX: every node matches
-# within DEADLINE_MS of APPLIED_AT.
+# within DEADLINE_MS of APPLIED_AT, the time of the event SINCE names.
+SINCE="kubectl apply returned"
 expect_nodes() {
     local what=$1 limit=$2 left
     shift 2
     left=$((APPLIED_AT + limit - $(cluster_now_ms)))
     [ $left -gt 0 ] || left=1
     if cluster_wait_ms "$what" $left all_nodes_match "$@"; then
-        pass "$what: all ${#NODES[@]} nodes match $(( $(cluster_now_ms) - APPLIED_AT )) ms after kubectl apply returned"
+        pass "$what: all ${#NODES[@]} nodes match $(( $(cluster_now_ms) - APPLIED_AT )) ms after $SINCE"
     else
-        fail "$what: not every node matches ${limit} ms after kubectl apply: $MISMATCH"
+        fail "$what: not every node matches ${limit} ms after $SINCE: $MISMATCH"
     fi
+    SINCE="kubectl apply returned"
 }
 
 # configmap_hash: the hash in the published ConfigMap ("" when absent).
@@ -311,7 +313,7 @@ expect_status "change after the restart"
 D_NF=172.30.158.150:2058 D_SF=172.30.158.150:6343
 apply_network '{netFlow: ["172.30.158.150:2058"], sFlow: ["172.30.158.150:6343"]}'
 cluster_apiserver_restart || die "kube-apiserver did not come back"
-APPLIED_AT=$(cluster_now_ms)
+APPLIED_AT=$(cluster_now_ms) SINCE="kube-apiserver was ready again"
 expect_nodes "change just before a restart" $RESTART_DEADLINE_MS "$D_NF" "$D_SF" ""
 expect_status "change just before a restart"
 
@@ -327,7 +329,7 @@ if cluster_wait_ms "the ConfigMap to come back" 10000 configmap_has "$hash"; the
 else
     fail "publisher did not recreate the ConfigMap with hash $hash (now: '$(configmap_hash)')"
 fi
-APPLIED_AT=$(cluster_now_ms)
+APPLIED_AT=$(cluster_now_ms) SINCE="the ConfigMap came back"
 expect_nodes "after the ConfigMap came back" $DEADLINE_MS "$D_NF" "$D_SF" ""
 E_NF=172.30.158.150:2059
 apply_network '{netFlow: ["172.30.158.150:2059"]}' &&

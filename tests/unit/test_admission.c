@@ -558,6 +558,183 @@ test_admission_parse_body_data_cases(void **state)
     closedir(d);
 }
 
+/* ---- the fast path and the tree path agree --------------------------------
+ *
+ * admission_review() reads what Kubernetes sends on a fast path and anything
+ * else on the tree path (see admission.c).  The tree path is forced here by an
+ * extra top-level member whose key holds an escape ("\u0078"): the fast path
+ * gives up on escaped keys, and the review ignores unknown top-level members. */
+
+static char *
+force_tree_path(const char *body, size_t len, size_t *ret_len)
+{
+    static const char extra[] = "\"\\u0078\":0,";
+    const char *brace = memchr(body, '{', len);
+    size_t at = brace ? (size_t) (brace - body) + 1 : 0;
+    char *out = malloc(len + sizeof extra);
+
+    assert_non_null(out);
+    memcpy(out, body, at);
+    memcpy(out + at, extra, sizeof extra - 1);
+    memcpy(out + at + sizeof extra - 1, body + at, len - at);
+    *ret_len = len + sizeof extra - 1;
+    return out;
+}
+
+static size_t n_agreed_ok, n_agreed_refused;
+
+/* Same outcome, same reply bytes, same summary on both paths.  The 400's
+ * wording may differ: jansson's column numbers count the extra member. */
+static void
+check_paths_agree(const char *body, size_t len)
+{
+    struct admission_summary a = { .allowed = false }, b = { .allowed = false };
+    struct errmsg err_a = { "" }, err_b = { "" };
+    char *reply_a = NULL, *reply_b = NULL, *slow;
+    size_t len_a = 0, len_b = 0, slow_len;
+    int error_a, error_b;
+
+    slow = force_tree_path(body, len, &slow_len);
+    error_a = admission_review(body, len, NULL, &reply_a, &len_a, &a, &err_a);
+    error_b = admission_review(slow, slow_len, NULL, &reply_b, &len_b, &b, &err_b);
+    if (error_a != error_b) {
+        fail_msg("fast path %d (%s), tree path %d (%s): %.*s", error_a, err_a.text, error_b,
+                 err_b.text, (int) len, body);
+    }
+    if (!error_a) {
+        if (len_a != len_b || memcmp(reply_a, reply_b, len_a)) {
+            fail_msg("replies differ:\n%s\n%s\nfor: %.*s", reply_a, reply_b, (int) len, body);
+        }
+        assert_string_equal(a.uid, b.uid);
+        assert_string_equal(a.operation, b.operation);
+        assert_string_equal(a.name, b.name);
+        assert_int_equal(a.allowed, b.allowed);
+        assert_int_equal(a.checked, b.checked);
+        assert_int_equal(a.ratcheted, b.ratcheted);
+        assert_int_equal(a.n_errors, b.n_errors);
+        assert_int_equal(a.n_warnings, b.n_warnings);
+        n_agreed_ok++;
+    } else {
+        n_agreed_refused++;
+    }
+    free(reply_a);
+    free(reply_b);
+    free(slow);
+}
+
+/* Every data case, as written and compacted. */
+static void
+test_admission_fast_path_matches_tree_path(void **state)
+{
+    DIR *d = opendir(DATA_DIR);
+    struct dirent *e;
+
+    assert_non_null(d);
+    n_agreed_ok = n_agreed_refused = 0;
+    while ((e = readdir(d))) {
+        char *body, *compact;
+        json_t *json;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        body = case_body(e->d_name);
+        check_paths_agree(body, strlen(body));
+        json = json_loads(body, 0, NULL);
+        compact = json ? json_dumps(json, JSON_COMPACT) : NULL;
+        if (compact) {
+            check_paths_agree(compact, strlen(compact));
+        }
+        free(compact);
+        json_decref(json);
+        free(body);
+    }
+    closedir(d);
+    assert_true(n_agreed_ok >= 30);
+}
+
+/* Requests altered byte by byte: every deletion, and every replacement with
+ * characters that change structure, types or values.  Most alterations are
+ * refused; the rest are allowed, denied or ratcheted alike on both paths. */
+static void
+test_admission_fast_path_matches_tree_path_altered(void **state)
+{
+    static const char *const names[] = { "allowed-update-valid",
+                                         "allowed-ratchet-unchanged-invalid",
+                                         "denied-update-changed", "allowed-status-subresource" };
+    static const char replacements[] = "\"{}:,x1\\";
+
+    n_agreed_ok = n_agreed_refused = 0;
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        char *body = case_body(names[c]);
+        json_t *json = json_loads(body, 0, NULL);
+        char *doc = json_dumps(json, JSON_COMPACT);
+        size_t n = strlen(doc);
+        char *buf = malloc(n + 1);
+
+        assert_non_null(buf);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(buf, doc, i);
+            memcpy(buf + i, doc + i + 1, n - i - 1);
+            check_paths_agree(buf, n - 1);
+            for (size_t m = 0; m < sizeof replacements - 1; m++) {
+                if (doc[i] == replacements[m]) {
+                    continue;
+                }
+                memcpy(buf, doc, n);
+                buf[i] = replacements[m];
+                check_paths_agree(buf, n);
+            }
+        }
+        free(buf);
+        free(doc);
+        json_decref(json);
+        free(body);
+    }
+    assert_true(n_agreed_ok > 1000);
+    assert_true(n_agreed_refused > 1000);
+}
+
+/* The fast path is what the requests Kubernetes sends take: reviewing one
+ * allocates a fraction of what the tree path does. */
+static size_t n_allocs;
+
+static void *
+counting_malloc(size_t size)
+{
+    n_allocs++;
+    return malloc(size);
+}
+
+static size_t
+allocations_of(const char *body, size_t len)
+{
+    struct errmsg err = { "" };
+    char *reply = NULL;
+    size_t reply_len;
+
+    n_allocs = 0;
+    json_set_alloc_funcs(counting_malloc, free);
+    assert_int_equal(admission_review(body, len, NULL, &reply, &reply_len, NULL, &err), 0);
+    json_set_alloc_funcs(malloc, free);
+    free(reply);
+    return n_allocs;
+}
+
+static void
+test_admission_fast_path_allocates_little(void **state)
+{
+    char *body = case_body("allowed-update-valid");
+    size_t len = strlen(body), slow_len;
+    char *slow = force_tree_path(body, len, &slow_len);
+    size_t fast = allocations_of(body, len), tree = allocations_of(slow, slow_len);
+
+    print_message("jansson allocations: fast path %zu, tree path %zu\n", fast, tree);
+    assert_true(fast * 4 < tree);
+    free(slow);
+    free(body);
+}
+
 int
 main(void)
 {
@@ -574,6 +751,9 @@ main(void)
         cmocka_unit_test(test_admission_allocation_failures),
         cmocka_unit_test(test_admission_parse_body_matches_jansson),
         cmocka_unit_test(test_admission_parse_body_data_cases),
+        cmocka_unit_test(test_admission_fast_path_matches_tree_path),
+        cmocka_unit_test(test_admission_fast_path_matches_tree_path_altered),
+        cmocka_unit_test(test_admission_fast_path_allocates_little),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,13 +1,11 @@
 /* test_configsource_kube — the ConfigMap config source against a loopback HTTP
- * server that answers the LIST and then streams watch events the test pushes one
- * at a time: a missing ConfigMap, its creation, the same text again (no change),
- * an invalid text (refused once, the last good config kept), a missing key, a
- * deletion (last config kept) and a recreation.  The end-to-end behaviour against
+ * server (tests/lib/testhttp) that answers the LIST and then streams watch events
+ * the test pushes one at a time: a missing ConfigMap, its creation, the same text
+ * again (no change), an invalid text (refused once, the last good config kept), a
+ * missing key, a deletion (last config kept) and a recreation.  The end-to-end behaviour against
  * a real kube-apiserver is tests/system/applier-kube.sh. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,52 +15,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "exportflows/configsource_kube.h"
 #include "exportflows/kubeconfig.h"
+#include "../lib/testhttp.h"
 #include "../lib/testutil.h"
 
 #define HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
 
+/* Answers the LIST with an empty list and streams to each watch what the test
+ * pushes into 'push'. */
 struct fake {
-    int listen_fd, quit[2], push[2], port;
-    pthread_t thread;
+    struct testhttp http;
+    int push[2];
     pthread_mutex_t lock;
     char list_line[512];        /* the LIST request line */
     unsigned watches;
 };
-
-static bool
-wait_readable(struct fake *f, int fd)
-{
-    struct pollfd p[2] = { { fd, POLLIN, 0 }, { f->quit[0], POLLIN, 0 } };
-
-    return poll(p, 2, 10000) > 0 && !p[1].revents && p[0].revents;
-}
-
-static bool
-read_head(struct fake *f, int fd, char *line, size_t size)
-{
-    char buf[4096];
-    size_t len = 0;
-
-    while (len < sizeof buf - 1 && wait_readable(f, fd)) {
-        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-        if (n <= 0) {
-            return false;
-        }
-        len += (size_t) n;
-        buf[len] = '\0';
-        if (strstr(buf, "\r\n\r\n")) {
-            snprintf(line, size, "%.*s", (int) strcspn(buf, "\r"), buf);
-            return true;
-        }
-    }
-    return false;
-}
 
 /* Forwards what the test pushes to the watch stream until the client leaves or
  * the server stops. */
@@ -75,11 +46,11 @@ stream(struct fake *f, int fd)
         return;
     }
     for (;;) {
-        struct pollfd p[3] = { { f->push[0], POLLIN, 0 }, { f->quit[0], POLLIN, 0 },
+        struct pollfd p[3] = { { f->push[0], POLLIN, 0 }, { f->http.quit[0], POLLIN, 0 },
                                { fd, POLLIN, 0 } };
         ssize_t n;
 
-        if (poll(p, 3, 10000) <= 0 || p[1].revents || p[2].revents) {
+        if (poll(p, 3, TESTHTTP_WAIT_MS) <= 0 || p[1].revents || p[2].revents) {
             return;
         }
         n = read(f->push[0], buf, sizeof buf);
@@ -90,15 +61,14 @@ stream(struct fake *f, int fd)
 }
 
 static void
-serve(struct fake *f, int fd)
+serve(void *ctx, int fd, const char *request)
 {
     static const char list[] = HEAD "{\"kind\":\"ConfigMapList\",\"metadata\":"
                                "{\"resourceVersion\":\"10\"},\"items\":[]}";
+    struct fake *f = ctx;
     char line[512];
 
-    if (!read_head(f, fd, line, sizeof line)) {
-        return;
-    }
+    testhttp_request_line(request, line, sizeof line);
     if (strstr(line, "watch=1")) {
         pthread_mutex_lock(&f->lock);
         f->watches++;
@@ -114,50 +84,19 @@ serve(struct fake *f, int fd)
     }
 }
 
-static void *
-fake_run(void *arg)
-{
-    struct fake *f = arg;
-
-    while (wait_readable(f, f->listen_fd)) {
-        int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-        if (fd >= 0) {
-            serve(f, fd);
-            close(fd);
-        }
-    }
-    return NULL;
-}
-
 static void
 fake_start(struct fake *f)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t len = sizeof sin;
-
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(f->listen_fd >= 0);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *) &sin, sizeof sin), 0);
-    assert_int_equal(listen(f->listen_fd, 8), 0);
-    assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *) &sin, &len), 0);
-    f->port = ntohs(sin.sin_port);
-    assert_int_equal(pipe2(f->quit, O_CLOEXEC), 0);
     assert_int_equal(pipe2(f->push, O_CLOEXEC), 0);
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+    assert_int_equal(testhttp_start(&f->http, serve, f), 0);
 }
 
 static void
 fake_stop(struct fake *f)
 {
-    assert_int_equal(write(f->quit[1], "q", 1), 1);
-    pthread_join(f->thread, NULL);
-    close(f->listen_fd);
-    close(f->quit[0]);
-    close(f->quit[1]);
+    testhttp_stop(&f->http);
     close(f->push[0]);
     close(f->push[1]);
     pthread_mutex_destroy(&f->lock);
@@ -192,18 +131,14 @@ rig_start(struct rig *r)
     struct configsource_kube_config kc = {
         .namespace = "exportflows", .name = "exportflows-config",
     };
-    char text[512], *path;
     struct errmsg err;
+    char *path;
 
     fake_start(&r->fake);
     r->rv = 10;
     r->dir = testutil_tempdir("configsource-kube");
     path = testutil_path(r->dir, "kubeconfig");
-    snprintf(text, sizeof text, "apiVersion: v1\nkind: Config\n"
-             "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-             "contexts: [{name: fake, context: {cluster: fake}}]\n"
-             "current-context: fake\n", r->fake.port);
-    assert_int_equal(testutil_write_file(path, text, strlen(text)), 0);
+    assert_int_equal(testhttp_write_kubeconfig(&r->fake.http, path), 0);
     if (kubeconfig_load_file(path, NULL, &r->kube, &err) < 0) {
         fail_msg("%s", err.text);
     }

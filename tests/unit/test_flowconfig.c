@@ -12,7 +12,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,36 +94,21 @@ run_case(const char *dir)
     return ok;
 }
 
-static int
-compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 static void
 test_flowconfig_data_cases(void **state)
 {
-    DIR *d = opendir(DATA_DIR);
-    char **names = NULL;
     size_t n = 0, failed = 0;
-    struct dirent *de;
+    char **names = testutil_list_dir(DATA_DIR, &n);
 
-    assert_non_null(d);
-    while ((de = readdir(d))) {
-        if (de->d_name[0] != '.') {
-            names = realloc(names, (n + 1) * sizeof *names);
-            assert_non_null(names);
-            names[n++] = testutil_path(DATA_DIR, de->d_name);
-        }
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, compare_names);
+    assert_non_null(names);
     assert_true(n >= 40);
     for (size_t i = 0; i < n; i++) {
-        failed += !run_case(names[i]);
-        free(names[i]);
+        char *path = testutil_path(DATA_DIR, names[i]);
+
+        failed += !run_case(path);
+        free(path);
     }
-    free(names);
+    testutil_free_names(names);
     assert_int_equal(failed, 0);
 }
 

@@ -16,7 +16,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,47 +173,21 @@ run_case(const char *dir)
     return ok;
 }
 
-static int
-compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The case directories, sorted.  Caller frees each name and the array. */
-static char **
-case_names(size_t *n)
-{
-    DIR *d = opendir(DATA_DIR);
-    char **names = NULL;
-    struct dirent *de;
-
-    assert_non_null(d);
-    *n = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') {
-            continue;
-        }
-        names = realloc(names, (*n + 1) * sizeof *names);
-        assert_non_null(names);
-        names[(*n)++] = testutil_path(DATA_DIR, de->d_name);
-    }
-    closedir(d);
-    qsort(names, *n, sizeof *names, compare_names);
-    return names;
-}
-
 static void
 test_flowspec_data_cases(void **state)
 {
-    size_t n, failed = 0;
-    char **names = case_names(&n);
+    size_t n = 0, failed = 0;
+    char **names = testutil_list_dir(DATA_DIR, &n);
 
+    assert_non_null(names);
     assert_true(n >= 30);
     for (size_t i = 0; i < n; i++) {
-        failed += !run_case(names[i]);
-        free(names[i]);
+        char *path = testutil_path(DATA_DIR, names[i]);
+
+        failed += !run_case(path);
+        free(path);
     }
-    free(names);
+    testutil_free_names(names);
     assert_int_equal(failed, 0);
 }
 

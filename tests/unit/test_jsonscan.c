@@ -309,8 +309,17 @@ test_jsonscan_limits_give_up(void **state)
     assert_int_equal(jsonscan_fields("{\"\\u0061\":1}", 12, all_paths, 1, &v), -ENOTSUP);
     assert_int_equal(jsonscan_fields("{\"a\":1e5}", 9, all_paths, 1, &v), -ENOTSUP);
     assert_int_equal(jsonscan_fields("{\"a\":1,\"a\":1}", 13, all_paths, 1, &v), -EINVAL);
-    assert_int_equal(jsonscan_fields("{}", 2, all_paths, JSONSCAN_MAX_PATHS + 1, &v),
-                     -E2BIG);
+    const char *const *many[JSONSCAN_MAX_PATHS + 1];
+    struct jsonscan_value many_values[JSONSCAN_MAX_PATHS + 1];
+
+    for (size_t i = 0; i < JSONSCAN_MAX_PATHS + 1; i++) {
+        many[i] = p_a;
+    }
+    assert_int_equal(jsonscan_fields("{\"a\":1}", 7, many, JSONSCAN_MAX_PATHS + 1,
+                                     many_values), -E2BIG);
+    assert_int_equal(many_values[JSONSCAN_MAX_PATHS].type, JSONSCAN_ABSENT);
+    assert_int_equal(jsonscan_fields("{\"a\":1}", 7, many, JSONSCAN_MAX_PATHS, many_values), 0);
+    assert_int_equal(many_values[JSONSCAN_MAX_PATHS - 1].type, JSONSCAN_NUMBER);
 }
 
 static void

@@ -1,12 +1,8 @@
 /* Unit tests for kubewatch: the decisions (event -> action, backoff, watch
  * timeouts) and the whole list/watch state machine against a scripted HTTP server
- * on loopback that plays 410 Gone (as a reply and as an in-stream ERROR event), a
- * 500, a cut stream and an oversized event. */
-#include <arpa/inet.h>
+ * on loopback (tests/lib/testhttp) that plays 410 Gone (as a reply and as an
+ * in-stream ERROR event), a 500, a cut stream and an oversized event. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,14 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <curl/curl.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/kubewatch.h"
+
+#include "../lib/testhttp.h"
 
 /* ---- decisions ---- */
 
@@ -87,9 +85,9 @@ struct step {
     bool hold;                  /* keep the connection open until the server stops */
 };
 
+/* Answers request i with script[i] (the last step once the script is over). */
 struct fake {
-    int listen_fd, quit[2], port;
-    pthread_t thread;
+    struct testhttp http;
     const struct step *script;
     size_t n_script;
     pthread_mutex_t lock;
@@ -97,51 +95,17 @@ struct fake {
     size_t n_requests;
 };
 
-/* Waits for 'fd' to be readable or the server to be told to quit. */
-static bool
-wait_readable(struct fake *f, int fd)
-{
-    struct pollfd p[2] = { { fd, POLLIN, 0 }, { f->quit[0], POLLIN, 0 } };
-
-    return poll(p, 2, 10000) > 0 && !p[1].revents && p[0].revents;
-}
-
-static bool
-read_request(struct fake *f, int fd, char *line, size_t size)
-{
-    char buf[4096];
-    size_t len = 0;
-
-    while (len < sizeof buf - 1 && wait_readable(f, fd)) {
-        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-
-        if (n <= 0) {
-            return false;
-        }
-        len += (size_t) n;
-        buf[len] = '\0';
-        if (strstr(buf, "\r\n\r\n")) {
-            snprintf(line, size, "%.*s", (int) strcspn(buf, "\r"), buf);
-            return true;
-        }
-    }
-    return false;
-}
-
 static void
-serve(struct fake *f, int fd)
+serve(void *ctx, int fd, const char *request)
 {
-    char line[512];
+    struct fake *f = ctx;
     const struct step *s;
     size_t i;
 
-    if (!read_request(f, fd, line, sizeof line)) {
-        return;
-    }
     pthread_mutex_lock(&f->lock);
     i = f->n_requests;
     if (i < MAX_REQUESTS) {
-        memcpy(f->requests[i], line, sizeof line);
+        testhttp_request_line(request, f->requests[i], sizeof f->requests[i]);
         f->n_requests++;
     }
     pthread_mutex_unlock(&f->lock);
@@ -150,55 +114,25 @@ serve(struct fake *f, int fd)
         return;
     }
     if (s->hold) {
-        wait_readable(f, f->quit[0]);   /* until quit (or the client goes away) */
+        /* until the server stops (or the wait gives up) */
+        testhttp_wait_readable(&f->http, f->http.quit[0], TESTHTTP_WAIT_MS);
     }
-}
-
-static void *
-fake_run(void *arg)
-{
-    struct fake *f = arg;
-
-    while (wait_readable(f, f->listen_fd)) {
-        int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-        if (fd >= 0) {
-            serve(f, fd);
-            close(fd);
-        }
-    }
-    return NULL;
 }
 
 static void
 fake_start(struct fake *f, const struct step *script, size_t n)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t len = sizeof sin;
-
     memset(f, 0, sizeof *f);
     f->script = script;
     f->n_script = n;
     pthread_mutex_init(&f->lock, NULL);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(f->listen_fd >= 0);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *) &sin, sizeof sin), 0);
-    assert_int_equal(listen(f->listen_fd, 8), 0);
-    assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *) &sin, &len), 0);
-    f->port = ntohs(sin.sin_port);
-    assert_int_equal(pipe2(f->quit, O_CLOEXEC), 0);
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+    assert_int_equal(testhttp_start(&f->http, serve, f), 0);
 }
 
 static void
 fake_stop(struct fake *f)
 {
-    assert_int_equal(write(f->quit[1], "q", 1), 1);
-    pthread_join(f->thread, NULL);
-    close(f->listen_fd);
-    close(f->quit[0]);
-    close(f->quit[1]);
+    testhttp_stop(&f->http);
     pthread_mutex_destroy(&f->lock);
 }
 
@@ -299,28 +233,6 @@ on_error(void *ctx, int code, const char *message)
     pthread_mutex_unlock(&s->lock);
 }
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void
-write_kubeconfig(const char *path, int port)
-{
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    fprintf(f, "apiVersion: v1\nkind: Config\n"
-            "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-            "contexts: [{name: fake, context: {cluster: fake}}]\n"
-            "current-context: fake\n", port);
-    assert_int_equal(fclose(f), 0);
-}
-
 static bool
 script_done(struct fake *f, struct seen *s)
 {
@@ -356,21 +268,21 @@ test_kubewatch_relists_on_gone_and_resumes_after_errors(void **state)
     fd = mkstemp(kubeconfig);
     assert_true(fd >= 0);
     close(fd);
-    write_kubeconfig(kubeconfig, f.port);
+    assert_int_equal(testhttp_write_kubeconfig(&f.http, kubeconfig), 0);
     assert_int_equal(kubeconfig_load_file(kubeconfig, NULL, &cfg, &err), 0);
     assert_int_equal(kubewatch_create(cfg, &wc, &cb, &seen, &w, &err), 0);
     assert_int_equal(kubewatch_start(w, &err), 0);
 
-    deadline = now_ms() + 10000;
-    while (!script_done(&f, &seen) && now_ms() < deadline) {
+    deadline = clock_monotonic_ms() + 10000;
+    while (!script_done(&f, &seen) && clock_monotonic_ms() < deadline) {
         struct timespec ts = { 0, 10000000 };
 
         nanosleep(&ts, NULL);
     }
     assert_true(script_done(&f, &seen));
-    t0 = now_ms();
+    t0 = clock_monotonic_ms();
     kubewatch_stop(w);          /* interrupts the held watch */
-    assert_true(now_ms() - t0 < 500);
+    assert_true(clock_monotonic_ms() - t0 < 500);
 
     assert_string_equal(seen.log, "SYNCED:1 ADDED:b@11 SYNCED:2 SYNCED:3 MODIFIED:c@31 ");
     assert_string_equal(f.requests[0], "GET /api/v1/namespaces/ns/configmaps?limit=500"

@@ -4,7 +4,6 @@
  * "input.json" and either "expected.json" (an array of {document, item, line,
  * object}, one per object) or "expected-error" (manifest_parse()'s message).
  * The limits and file handling are tested here with generated input. */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -19,6 +18,8 @@
 #include <cmocka.h>
 
 #include "exportflows/manifest.h"
+
+#include "../lib/testutil.h"
 
 #define CASES_DIR "tests/data/manifests/parse"
 #define MAX_CASES 64
@@ -64,32 +65,6 @@ describe(const struct manifest *m)
                                                "object", o->json));
     }
     return array;
-}
-
-static int
-compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The case directories, sorted; returns how many. */
-static size_t
-list_cases(char *names[MAX_CASES])
-{
-    DIR *dir = opendir(CASES_DIR);
-    struct dirent *entry;
-    size_t n = 0;
-
-    assert_non_null(dir);
-    while ((entry = readdir(dir))) {
-        if (entry->d_name[0] != '.') {
-            assert_true(n < MAX_CASES);
-            names[n++] = strdup(entry->d_name);
-        }
-    }
-    closedir(dir);
-    qsort(names, n, sizeof *names, compare_names);
-    return n;
 }
 
 /* The path of 'file' in case 'name', or NULL when the file is not there. */
@@ -163,14 +138,16 @@ run_case(const char *name)
 static void
 test_manifest_data_cases(void **state)
 {
-    char *names[MAX_CASES];
-    size_t n = list_cases(names);
+    size_t n = 0;
+    char **names = testutil_list_dir(CASES_DIR, &n);
 
+    assert_non_null(names);
+    assert_true(n <= MAX_CASES);
     assert_true(n >= 10);
     for (size_t i = 0; i < n; i++) {
         run_case(names[i]);
-        free(names[i]);
     }
+    testutil_free_names(names);
 }
 
 static void

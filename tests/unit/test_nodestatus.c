@@ -1,14 +1,10 @@
 /* test_nodestatus — the per-node status Lease: how applier reports fold into the
- * state, the Lease's JSON, names and times, and the writer thread against a
- * loopback HTTP server that records each request and can fail or stall: writes
- * only on change, coalesces changes inside the rate limit, retries failures,
- * writes a pending state on stop, sends heartbeats, and never makes
+ * state, the Lease's JSON and names, and the writer thread against a loopback
+ * HTTP server (tests/lib/testhttp) that records each request and can fail or
+ * stall: writes only on change, coalesces changes inside the rate limit, retries
+ * failures, writes a pending state on stop, sends heartbeats, and never makes
  * nodestatus_set() wait for a slow server. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/nodestatus.h"
+#include "../lib/testhttp.h"
 #include "../lib/testutil.h"
 
 #define HASH7 "sha256:7777777777777777777777777777777777777777777777777777777777777777"
@@ -158,21 +154,6 @@ test_nodestatus_lease_name_checks_the_node_name(void **unused)
     assert_non_null(strstr(err.text, "too long"));
 }
 
-static void
-test_nodestatus_format_times_rfc3339(void **unused)
-{
-    struct timespec ts = { .tv_sec = 1767323045, .tv_nsec = 5001000 };
-    char buf[40];
-
-    (void) unused;
-    nodestatus_format_time(0, buf);
-    assert_string_equal(buf, "1970-01-01T00:00:00Z");
-    nodestatus_format_time(1767323045, buf);
-    assert_string_equal(buf, "2026-01-02T03:04:05Z");
-    nodestatus_format_microtime(&ts, buf);
-    assert_string_equal(buf, "2026-01-02T03:04:05.005001Z");
-}
-
 static const char *
 annotation(const json_t *lease, const char *key)
 {
@@ -291,8 +272,7 @@ test_nodestatus_create_checks_names(void **unused)
 /* Keeps one Lease as the API server would: GET, POST (409 AlreadyExists when it
  * exists), PUT (404 when absent, 409 Conflict on a stale resourceVersion). */
 struct fake {
-    int listen_fd, quit[2], port;
-    pthread_t thread;
+    struct testhttp http;
     unsigned fail_first;        /* answer 500 to this many requests */
     unsigned delay_ms;          /* before each reply */
     pthread_mutex_t lock;
@@ -303,58 +283,6 @@ struct fake {
     char line[512];             /* the last request line */
     char body[MAX_BODY];        /* the last Lease sent */
 };
-
-static bool
-wait_readable(struct fake *f, int fd, int timeout_ms)
-{
-    struct pollfd p[2] = { { fd, POLLIN, 0 }, { f->quit[0], POLLIN, 0 } };
-
-    return poll(p, 2, timeout_ms) > 0 && !p[1].revents && p[0].revents;
-}
-
-/* The value of header 'name' in the head 'buf', copied to 'out'. */
-static void
-header(const char *buf, const char *name, char *out, size_t size)
-{
-    const char *p = buf;
-    size_t n = strlen(name);
-
-    out[0] = '\0';
-    while ((p = strstr(p, "\r\n")) != NULL) {
-        p += 2;
-        if (!strncasecmp(p, name, n) && p[n] == ':') {
-            p += n + 1;
-            p += strspn(p, " ");
-            snprintf(out, size, "%.*s", (int) strcspn(p, "\r"), p);
-            return;
-        }
-    }
-}
-
-/* Reads one request; false when the client went away. */
-static bool
-read_request(struct fake *f, int fd, char *buf, size_t size)
-{
-    size_t len = 0, want = 0;
-    char *end = NULL, length[32];
-
-    while (len < size - 1 && wait_readable(f, fd, 10000)) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n <= 0) {
-            return false;
-        }
-        len += (size_t) n;
-        buf[len] = '\0';
-        if (!end && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-            header(buf, "Content-Length", length, sizeof length);
-            want = (size_t) (end + 4 - buf) + strtoul(length, NULL, 10);
-        }
-        if (end && len >= want) {
-            return true;
-        }
-    }
-    return false;
-}
 
 static void
 reply(int fd, int code, const char *reason, const char *body)
@@ -408,7 +336,7 @@ answer(struct fake *f, int fd, const char *buf)
     size_t used = strlen(f->methods);
 
     f->requests++;
-    snprintf(f->line, sizeof f->line, "%.*s", (int) strcspn(buf, "\r"), buf);
+    testhttp_request_line(buf, f->line, sizeof f->line);
     if (used < sizeof f->methods - 1) {
         f->methods[used] = !strncmp(buf, "GET", 3) ? 'G' : !strncmp(buf, "POST", 4) ? 'P' : 'U';
     }
@@ -432,64 +360,29 @@ answer(struct fake *f, int fd, const char *buf)
 }
 
 static void
-serve(struct fake *f, int fd)
+serve(void *ctx, int fd, const char *request)
 {
-    char *buf = malloc(MAX_BODY + 4096);
+    struct fake *f = ctx;
 
-    assert_non_null(buf);
-    if (read_request(f, fd, buf, MAX_BODY + 4096)) {
-        if (f->delay_ms) {
-            wait_readable(f, f->quit[0], (int) f->delay_ms);
-        }
-        pthread_mutex_lock(&f->lock);
-        answer(f, fd, buf);
-        pthread_mutex_unlock(&f->lock);
+    if (f->delay_ms) {
+        testhttp_wait_readable(&f->http, f->http.quit[0], (int) f->delay_ms);
     }
-    free(buf);
-}
-
-static void *
-fake_run(void *arg)
-{
-    struct fake *f = arg;
-
-    while (wait_readable(f, f->listen_fd, 10000)) {
-        int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-        if (fd >= 0) {
-            serve(f, fd);
-            close(fd);
-        }
-    }
-    return NULL;
+    pthread_mutex_lock(&f->lock);
+    answer(f, fd, request);
+    pthread_mutex_unlock(&f->lock);
 }
 
 static void
 fake_start(struct fake *f)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t len = sizeof sin;
-
     pthread_mutex_init(&f->lock, NULL);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(f->listen_fd >= 0);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *) &sin, sizeof sin), 0);
-    assert_int_equal(listen(f->listen_fd, 8), 0);
-    assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *) &sin, &len), 0);
-    f->port = ntohs(sin.sin_port);
-    assert_int_equal(pipe2(f->quit, O_CLOEXEC), 0);
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+    assert_int_equal(testhttp_start(&f->http, serve, f), 0);
 }
 
 static void
 fake_stop(struct fake *f)
 {
-    assert_int_equal(write(f->quit[1], "q", 1), 1);
-    pthread_join(f->thread, NULL);
-    close(f->listen_fd);
-    close(f->quit[0]);
-    close(f->quit[1]);
+    testhttp_stop(&f->http);
     pthread_mutex_destroy(&f->lock);
 }
 
@@ -553,18 +446,14 @@ rig_start(struct rig *r, unsigned min_interval_ms, unsigned heartbeat_ms)
         .min_interval_ms = min_interval_ms, .heartbeat_ms = heartbeat_ms,
         .timeout_ms = 5000, .on_error = count_error, .ctx = r,
     };
-    char text[512], *path;
     struct errmsg err;
+    char *path;
 
     pthread_mutex_init(&r->lock, NULL);
     fake_start(&r->fake);
     r->dir = testutil_tempdir("nodestatus");
     path = testutil_path(r->dir, "kubeconfig");
-    snprintf(text, sizeof text, "apiVersion: v1\nkind: Config\n"
-             "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-             "contexts: [{name: fake, context: {cluster: fake}}]\n"
-             "current-context: fake\n", r->fake.port);
-    assert_int_equal(testutil_write_file(path, text, strlen(text)), 0);
+    assert_int_equal(testhttp_write_kubeconfig(&r->fake.http, path), 0);
     if (kubeconfig_load_file(path, NULL, &r->kube, &err) < 0) {
         fail_msg("%s", err.text);
     }
@@ -751,11 +640,11 @@ test_nodestatus_set_never_waits_for_a_slow_server(void **unused)
     rig_start(&r, 100, 0);
     nodestatus_set(r.ns, &a);
     testutil_nap(200);          /* let the writer get into its slow request */
-    start = testutil_now_us();
+    start = clock_monotonic_us();
     for (int i = 0; i < 50; i++) {
         nodestatus_set(r.ns, i % 2 ? &b : &a);
     }
-    assert_true(testutil_now_us() - start < 100000);
+    assert_true(clock_monotonic_us() - start < 100000);
     assert_true(wait_writes(&r, 2, 15000));
     assert_true(fake_body_has(&r.fake, "error-b"));
     rig_stop(&r);
@@ -770,7 +659,6 @@ main(void)
         cmocka_unit_test(test_nodestatus_state_error_keeps_applied_and_clears_on_success),
         cmocka_unit_test(test_nodestatus_state_ignores_reports_that_say_nothing_yet),
         cmocka_unit_test(test_nodestatus_lease_name_checks_the_node_name),
-        cmocka_unit_test(test_nodestatus_format_times_rfc3339),
         cmocka_unit_test(test_nodestatus_lease_json_carries_the_state),
         cmocka_unit_test(test_nodestatus_lease_json_before_anything_applied),
         cmocka_unit_test(test_nodestatus_create_checks_names),

@@ -5,7 +5,6 @@
  * OVSPLAN_WRITE_EXPECTED=1 to (re)write expected.json from the current output
  * when adding a case — then read every line of it before committing.
  * Also: the monitor requests and ovsplan_render()'s transaction and ovs-vsctl line. */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,18 +119,14 @@ check_case(const char *name)
 static void
 test_ovsplan_cases(void **state)
 {
-    DIR *d = opendir(DATA_DIR);
-    struct dirent *e;
-    int n = 0;
+    size_t n = 0;
+    char **names = testutil_list_dir(DATA_DIR, &n);
 
-    assert_non_null(d);
-    while ((e = readdir(d))) {
-        if (e->d_name[0] != '.') {
-            check_case(e->d_name);
-            n++;
-        }
+    assert_non_null(names);
+    for (size_t i = 0; i < n; i++) {
+        check_case(names[i]);
     }
-    closedir(d);
+    testutil_free_names(names);
     assert_true(n >= 10);
 }
 
