@@ -13,7 +13,7 @@
 # enforced, since shared machines are noisy).
 #
 # Usage: bench/webhook.sh [-d SECONDS] [-c CONNECTIONS] [-t WRK_THREADS]
-#                         [--log-level LEVEL] [--threads N]
+#                         [--log-level LEVEL] [--log-format FORMAT] [--threads N]
 # Needs: wrk, nginx (Debian nginx-light), curl, openssl; builds bin/ with make
 # unless EXPORTFLOWS_BIN_DIR names a directory with the programs.
 set -euo pipefail
@@ -22,6 +22,7 @@ duration=10
 connections=16
 wrk_threads=1
 log_level=info
+log_format=json     # as the Deployment runs it
 server_threads=$(nproc)
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -29,8 +30,9 @@ while [ $# -gt 0 ]; do
     -c) connections=$2; shift 2 ;;
     -t) wrk_threads=$2; shift 2 ;;
     --log-level) log_level=$2; shift 2 ;;
+    --log-format) log_format=$2; shift 2 ;;
     --threads) server_threads=$2; shift 2 ;;
-    *) echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-t WRK_THREADS] [--log-level L] [--threads N]" >&2
+    *) echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-t WRK_THREADS] [--log-level L] [--log-format F] [--threads N]" >&2
        exit 2 ;;
     esac
 done
@@ -167,8 +169,15 @@ wrk.headers["Content-Type"] = "application/json"
 EOF
 
 # ---- the webhook ------------------------------------------------------------
-"$webhook_bin" --tls-cert-file "$work/certs/tls.crt" --tls-private-key-file "$work/certs/tls.key" \
-    --listen 127.0.0.1:0 --health-listen off --no-publish --log-level "$log_level" \
+# The webhook runs with the environment the Deployment gives it that changes
+# its speed: GLIBC_TUNABLES (malloc's per-thread cache), read from the manifest
+# so the bench measures what is deployed.
+tunables=$(awk '/- name: GLIBC_TUNABLES$/ { found = 1; next }
+                found && $1 == "value:" { print $2; exit }' \
+    "$root/manifests/base/webhook-deployment.yaml")
+[ -n "$tunables" ] || say "warning: no GLIBC_TUNABLES in the webhook Deployment"
+GLIBC_TUNABLES=$tunables "$webhook_bin" --tls-cert-file "$work/certs/tls.crt" --tls-private-key-file "$work/certs/tls.key" \
+    --listen 127.0.0.1:0 --health-listen off --no-publish --log-level "$log_level" --log-format "$log_format" \
     --threads "$server_threads" 2>"$work/webhook.log" &
 webhook_pid=$!
 webhook_port=
@@ -316,10 +325,11 @@ verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
 
 printf 'machine: %s cores, %s\n' "$(nproc)" \
     "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-printf 'load: wrk -t%s -c%s -d%ss, HTTPS keep-alive, request %s bytes, reply %s bytes; server threads %s; webhook log level %s\n' \
+printf 'load: wrk -t%s -c%s -d%ss, HTTPS keep-alive, request %s bytes, reply %s bytes; server threads %s; webhook log level %s, format %s\n' \
     "$wrk_threads" "$connections" "$duration" "$(wc -c <"$work/request.json")" \
-    "$(wc -c <"$work/reply.json")" "$server_threads" "$log_level"
+    "$(wc -c <"$work/reply.json")" "$server_threads" "$log_level" "$log_format"
 printf 'tls: webhook %s, nginx %s\n' "$webhook_tls" "$nginx_tls"
+printf 'webhook environment: GLIBC_TUNABLES=%s\n' "$tunables"
 printf '%-10s %12s %12s %12s %14s\n' server req/s p50_us p99_us cpu_us/request
 printf '%-10s %12s %12s %12s %14s\n' webhook "$webhook_rps" "$webhook_p50" "$webhook_p99" \
     "$webhook_cpu"

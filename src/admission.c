@@ -38,6 +38,10 @@
 #define FAST_UID_SIZE 256
 #define FAST_OPERATION_SIZE 32
 #define FAST_NAME_SIZE 256
+/* Longest collector and network type the fast path copies; a longer collector
+ * is an error anyway ("at most 64 characters"), reported by the tree path. */
+#define FAST_COLLECTOR_SIZE (COLLECTOR_INPUT_MAX + 2)
+#define FAST_TYPE_SIZE 64
 
 struct review {
     const char *uid;                /* borrowed from 'root' or the buffers below */
@@ -58,10 +62,16 @@ struct review {
     bool fast;
     json_t *fast_spec;              /* owned: the members of spec flowspec reads */
     json_t *fast_old_spec;          /* owned: oldObject's, built when needed */
+    bool spec_as_text;              /* validate 'text_spec', not 'spec' */
+    struct flowspec_text text_spec; /* borrows the buffers below */
+    struct jsonscan_value export;   /* spec.exportNetworkFlows */
+    struct jsonscan_value network_type;     /* spec.defaultNetwork.type */
     struct jsonscan_value old_export;   /* oldObject.spec.exportNetworkFlows */
     char uid_buf[FAST_UID_SIZE];
     char operation_buf[FAST_OPERATION_SIZE];
     char name_buf[FAST_NAME_SIZE];
+    char type_buf[FAST_TYPE_SIZE];
+    char collector_buf[FLOWPROTO_N][FLOWSPEC_MAX_COLLECTORS][FAST_COLLECTOR_SIZE];
 };
 
 static void
@@ -69,7 +79,7 @@ review_init(struct review *rv)
 {
     rv->uid = rv->operation = NULL;
     rv->name = "";
-    rv->checked = rv->has_old = rv->ratcheted = rv->fast = false;
+    rv->checked = rv->has_old = rv->ratcheted = rv->fast = rv->spec_as_text = false;
     rv->spec = rv->old_object = NULL;
     rv->root = rv->fast_spec = rv->fast_old_spec = NULL;
     fielderr_list_init(&rv->report);
@@ -415,6 +425,122 @@ fast_request(struct review *rv, const struct jsonscan_value *v)
     return 0;
 }
 
+/* The collector list 'list' (an array) as text into 'out', decoded into
+ * 'bufs'.  -ENOTSUP for what flowspec_validate_text() does not take: an entry
+ * that is not a string, too many or too long entries. */
+static int
+text_list(const struct jsonscan_value *list, struct flowspec_text_list *out,
+          char (*bufs)[FAST_COLLECTOR_SIZE])
+{
+    struct jsonscan_value item;
+    struct jsonscan_iter it;
+
+    if (jsonscan_iter_init(&it, list)) {
+        return -ENOTSUP;
+    }
+    out->n = 0;
+    while (jsonscan_iter_next(&it, NULL, &item)) {
+        if (out->n == FLOWSPEC_MAX_COLLECTORS
+            || fast_text(&item, bufs[out->n], FAST_COLLECTOR_SIZE, &out->items[out->n])) {
+            return -ENOTSUP;
+        }
+        out->n++;
+    }
+    return 0;
+}
+
+/* A protocol's value in 'out': null, a list, or {"collectors": list or null}
+ * and nothing else.  -ENOTSUP for any other shape. */
+static int
+text_protocol(const struct jsonscan_value *value, struct flowspec_text_list *out,
+              char (*bufs)[FAST_COLLECTOR_SIZE])
+{
+    struct jsonscan_value key, list = { JSONSCAN_ABSENT, NULL, 0 };
+    struct jsonscan_iter it;
+
+    out->n = 0;
+    if (value->type == JSONSCAN_NULL) {
+        out->shape = FLOWSPEC_SHAPE_OFF;
+        return 0;
+    }
+    if (value->type == JSONSCAN_ARRAY) {
+        out->shape = FLOWSPEC_SHAPE_LIST;
+        return text_list(value, out, bufs);
+    }
+    if (jsonscan_iter_init(&it, value) || value->type != JSONSCAN_OBJECT) {
+        return -ENOTSUP;
+    }
+    out->shape = FLOWSPEC_SHAPE_RELEASED;
+    while (jsonscan_iter_next(&it, &key, &list)) {
+        if (!jsonscan_string_is(&key, "collectors")) {
+            return -ENOTSUP;
+        }
+    }
+    if (list.type == JSONSCAN_ABSENT || list.type == JSONSCAN_NULL) {
+        return 0;
+    }
+    return list.type == JSONSCAN_ARRAY ? text_list(&list, out, bufs) : -ENOTSUP;
+}
+
+/* The protocol a key of exportNetworkFlows names, FLOWPROTO_N for none. */
+static enum flowproto
+text_protocol_key(const struct jsonscan_value *key)
+{
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        if (jsonscan_string_is(key, flowproto_name((enum flowproto) p))) {
+            return (enum flowproto) p;
+        }
+    }
+    return FLOWPROTO_N;
+}
+
+/* Reads the spec as flowspec_validate_text() takes it, sparing the trees of
+ * the collector lists: 0, or -ENOTSUP (a shape it does not take; a tree then
+ * goes to flowspec_validate()). */
+static int
+text_spec(struct review *rv)
+{
+    struct flowspec_text *t = &rv->text_spec;
+    struct jsonscan_value key, value;
+    struct jsonscan_iter it;
+
+    memset(t, 0, sizeof *t);
+    if (rv->network_type.type == JSONSCAN_STRING) {
+        if (fast_text(&rv->network_type, rv->type_buf, sizeof rv->type_buf,
+                      &t->network_type)) {
+            return -ENOTSUP;
+        }
+    } else if (rv->network_type.type != JSONSCAN_ABSENT) {
+        return -ENOTSUP;
+    }
+    if (rv->export.type == JSONSCAN_ABSENT || rv->export.type == JSONSCAN_NULL) {
+        return 0;
+    }
+    if (rv->export.type != JSONSCAN_OBJECT || jsonscan_iter_init(&it, &rv->export)) {
+        return -ENOTSUP;
+    }
+    while (jsonscan_iter_next(&it, &key, &value)) {
+        enum flowproto p = text_protocol_key(&key);
+
+        if (p == FLOWPROTO_N || text_protocol(&value, &t->proto[p], rv->collector_buf[p])) {
+            return -ENOTSUP;
+        }
+    }
+    return 0;
+}
+
+/* The new spec's tree (only what flowspec reads), for flowspec_validate() or
+ * flowspec_same().  0 or -ENOTSUP. */
+static int
+fast_new_spec(struct review *rv)
+{
+    if (!rv->fast_spec && fast_spec_new(&rv->export, &rv->network_type, &rv->fast_spec)) {
+        return -ENOTSUP;
+    }
+    rv->spec = rv->fast_spec;
+    return 0;
+}
+
 /* The fast path's decode: 0, or -ENOTSUP for the tree path to take over. */
 static int
 decode_fast(struct review *rv, const char *body, size_t len)
@@ -433,10 +559,12 @@ decode_fast(struct review *rv, const char *body, size_t len)
         return -ENOTSUP;
     }
     if (v[F_SPEC].type == JSONSCAN_OBJECT) {
-        if (fast_spec_new(&v[F_EXPORT], &v[F_NETWORK_TYPE], &rv->fast_spec)) {
+        rv->export = v[F_EXPORT];
+        rv->network_type = v[F_NETWORK_TYPE];
+        rv->spec_as_text = text_spec(rv) == 0;
+        if (!rv->spec_as_text && fast_new_spec(rv)) {
             return -ENOTSUP;
         }
-        rv->spec = rv->fast_spec;
     }
     rv->has_old = !strcmp(rv->operation, "UPDATE") && v[F_OLD_OBJECT].type == JSONSCAN_OBJECT;
     rv->old_export = v[F_OLD_EXPORT];
@@ -486,12 +614,18 @@ evaluate(struct review *rv)
 {
     struct flowspec normalised;
     const json_t *old = NULL;
+    int error;
 
     if (!rv->checked) {
         return 0;
     }
-    if (flowspec_validate(rv->spec, &rv->report, &normalised) && rv->has_old) {
-        if (old_spec(rv, &old)) {
+    error = rv->spec_as_text
+            ? flowspec_validate_text(&rv->text_spec, &rv->report, &normalised)
+            : flowspec_validate(rv->spec, &rv->report, &normalised);
+    if (error && rv->has_old) {
+        /* flowspec_same() compares trees: an invalid spec read as text gets
+         * one now. */
+        if ((rv->spec_as_text && fast_new_spec(rv)) || old_spec(rv, &old)) {
             return -ENOTSUP;
         }
         if (flowspec_same(old, rv->spec)) {

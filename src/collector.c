@@ -41,6 +41,9 @@ check_characters(const char *text, size_t len, const char **why)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = text[i];
 
+        if (c > 0x20 && c < 0x7f) {
+            continue;           /* printable ASCII: all a valid collector holds */
+        }
         if (is_space(c)) {
             return refuse(why, "must not contain white space");
         }
@@ -165,8 +168,10 @@ parse_host_ipv4(const char *text, size_t len, uint8_t addr[4], const char **why)
     if (len == 0) {
         return refuse(why, "address is missing: use IP:PORT, [IPv6]:PORT or :PORT");
     }
-    if (strspn(text, "0123456789.") < len) {
-        return refuse(why, "host names are not allowed: use an IP address");
+    for (size_t i = 0; i < len; i++) {
+        if ((text[i] < '0' || text[i] > '9') && text[i] != '.') {
+            return refuse(why, "host names are not allowed: use an IP address");
+        }
     }
     return parse_ipv4(text, len, addr, why);
 }

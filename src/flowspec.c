@@ -71,6 +71,15 @@ struct walk {
     size_t seen_index[FLOWSPEC_SCAN_MAX];
 };
 
+/* One list entry as the rules read it, from either entry point: its text when
+ * it is a string, and its JSON value when the caller has one (reports render
+ * it; flowspec_validate_text() has none, so one is made for a report). */
+struct item {
+    const char *text;           /* NUL-terminated; NULL when not a string */
+    size_t len;                 /* of 'text', NULs inside included */
+    const json_t *json;         /* borrowed; NULL only when 'text' is set */
+};
+
 /* Writes 'key' into 'buf' for use in a field path: characters that would make
  * the message ambiguous or span lines become '?', and long keys end in "...". */
 static void
@@ -138,13 +147,18 @@ item_field(const struct walk *w, size_t index, char buf[FLOWSPEC_PATH_SIZE])
     return buf;
 }
 
+/* Reports 'detail' about entry 'index' with its value.  An entry given as text
+ * gets a JSON string made for the report: errors are rare, trees are not. */
 static void
 report_item(const struct walk *w, size_t index, enum fielderr_type type,
-            const json_t *item, const char *detail)
+            const struct item *item, const char *detail)
 {
     char field[FLOWSPEC_PATH_SIZE];
+    json_t *made = item->json ? NULL : json_stringn_nocheck(item->text, item->len);
 
-    fielderr_add(w->v->report, type, item_field(w, index, field), item, "%s", detail);
+    fielderr_add(w->v->report, type, item_field(w, index, field),
+                 item->json ? item->json : made, "%s", detail);
+    json_decref(made);
 }
 
 /* Warns when 'c' is also a collector of an earlier protocol (rule 7). */
@@ -186,18 +200,18 @@ check_destination(enum flowproto proto, const struct collector *c,
 
 /* Parses one list entry; reports and returns -1 when it is not a collector. */
 static int
-parse_item(const struct walk *w, size_t index, const json_t *item,
+parse_item(const struct walk *w, size_t index, const struct item *item,
            struct collector *c)
 {
     const char *why = NULL;
 
-    if (!json_is_string(item)) {
+    if (!item->text) {
         report_item(w, index, FIELDERR_TYPE_INVALID, item, "must be a string");
         return -1;
     }
-    if (strlen(json_string_value(item)) != json_string_length(item)) {
+    if (strlen(item->text) != item->len) {
         why = "must not contain control characters";
-    } else if (collector_parse(json_string_value(item), c, &why) == 0) {
+    } else if (collector_parse(item->text, c, &why) == 0) {
         return 0;
     }
     report_item(w, index, FIELDERR_INVALID, item, why);
@@ -225,17 +239,17 @@ accept_item(struct walk *w, size_t index, const struct collector *c,
 }
 
 static void
-report_duplicate(const struct walk *w, size_t index, const json_t *item,
+report_duplicate(const struct walk *w, size_t index, const struct item *item,
                  size_t earlier)
 {
-    char field[FLOWSPEC_PATH_SIZE];
+    char detail[FLOWSPEC_PATH_SIZE];
 
-    fielderr_add(w->v->report, FIELDERR_DUPLICATE, item_field(w, index, field),
-                 item, "same as %s[%zu]", w->rel, earlier);
+    snprintf(detail, sizeof detail, "same as %s[%zu]", w->rel, earlier);
+    report_item(w, index, FIELDERR_DUPLICATE, item, detail);
 }
 
 static void
-check_item(struct walk *w, size_t index, const json_t *item)
+check_item(struct walk *w, size_t index, const struct item *item)
 {
     struct collector c;
     enum collector_scope scope;
@@ -258,23 +272,37 @@ check_item(struct walk *w, size_t index, const json_t *item)
     }
 }
 
+/* Rule 3 on a list of 'n' entries ('list' renders it; NULL only when 'n' is
+ * at most FLOWSPEC_MAX_COLLECTORS).  False when the entries need no check. */
+static bool
+check_count(struct walk *w, size_t n, const json_t *list)
+{
+    if (n == 0) {
+        fielderr_add(w->v->report, FIELDERR_REQUIRED, w->base, NULL,
+                     "must list 1 to %d collectors", FLOWSPEC_MAX_COLLECTORS);
+        return false;
+    }
+    if (n > FLOWSPEC_MAX_COLLECTORS) {
+        fielderr_add(w->v->report, FIELDERR_TOO_MANY, w->base, list,
+                     "must have at most %d items", FLOWSPEC_MAX_COLLECTORS);
+    }
+    return true;
+}
+
 /* Rule 3, then every entry: the list of one protocol, in either shape. */
 static void
 check_list(struct walk *w, const json_t *list)
 {
     size_t n = json_array_size(list);
 
-    if (n == 0) {
-        fielderr_add(w->v->report, FIELDERR_REQUIRED, w->base, NULL,
-                     "must list 1 to %d collectors", FLOWSPEC_MAX_COLLECTORS);
+    if (!check_count(w, n, list)) {
         return;
     }
-    if (n > FLOWSPEC_MAX_COLLECTORS) {
-        fielderr_add(w->v->report, FIELDERR_TOO_MANY, w->base, list,
-                     "must have at most %d items", FLOWSPEC_MAX_COLLECTORS);
-    }
     for (size_t i = 0; i < n; i++) {
-        check_item(w, i, json_array_get(list, i));
+        const json_t *json = json_array_get(list, i);
+        struct item item = { json_string_value(json), json_string_length(json), json };
+
+        check_item(w, i, &item);
     }
 }
 
@@ -306,23 +334,32 @@ check_released(struct walk *w, const json_t *object)
     }
 }
 
+/* Starts the walk of a protocol that is present and not null, given as
+ * {collectors: [...]} ('released') or as a bare list. */
 static void
-check_protocol(struct validation *v, enum flowproto proto, const json_t *value)
+walk_init(struct walk *w, struct validation *v, enum flowproto proto, bool released)
 {
     static const char *const released_rel[FLOWPROTO_N] = {
         "netFlow.collectors", "sFlow.collectors", "ipfix.collectors",
     };
+
+    v->configured = true;
+    w->v = v;
+    w->proto = proto;
+    w->n_seen = 0;
+    w->rel = released ? released_rel[proto] : proto_names[proto];
+    snprintf(w->base, sizeof w->base, FLOWSPEC_FIELD ".%s", proto_names[proto]);
+}
+
+static void
+check_protocol(struct validation *v, enum flowproto proto, const json_t *value)
+{
     struct walk w;
 
     if (!value || json_is_null(value)) {
         return;
     }
-    v->configured = true;
-    w.v = v;
-    w.proto = proto;
-    w.n_seen = 0;
-    w.rel = json_is_object(value) ? released_rel[proto] : proto_names[proto];
-    snprintf(w.base, sizeof w.base, FLOWSPEC_FIELD ".%s", proto_names[proto]);
+    walk_init(&w, v, proto, json_is_object(value));
     if (json_is_array(value)) {
         check_list(&w, value);
     } else if (json_is_object(value)) {
@@ -368,19 +405,32 @@ check_export(struct validation *v, const json_t *export)
     }
 }
 
-/* Rule 8: flows are exported by OVN-Kubernetes only. */
+/* Rule 8: flows are exported by OVN-Kubernetes only.  'text' is the type's
+ * text when it is a string (compared as a C string, as it always was); 'json'
+ * the type (NULL when absent, or when 'text' comes without one: one is then
+ * made for the report). */
 static void
-check_network_type(struct validation *v, const json_t *spec)
+check_network_type(struct validation *v, const char *text, const json_t *json)
+{
+    json_t *made;
+
+    if ((!text && !json) || (text && !strcmp(text, "OVNKubernetes"))) {
+        return;
+    }
+    made = json ? NULL : json_string_nocheck(text);
+    fielderr_add(v->report, FIELDERR_NOT_SUPPORTED, "spec.defaultNetwork.type",
+                 json ? json : made, "supported values: \"OVNKubernetes\" when "
+                 FLOWSPEC_FIELD " is set");
+    json_decref(made);
+}
+
+static void
+check_spec_network_type(struct validation *v, const json_t *spec)
 {
     const json_t *type = json_object_get(json_object_get(spec, "defaultNetwork"),
                                          "type");
 
-    if (type && !(json_is_string(type)
-                  && !strcmp(json_string_value(type), "OVNKubernetes"))) {
-        fielderr_add(v->report, FIELDERR_NOT_SUPPORTED, "spec.defaultNetwork.type",
-                     type, "supported values: \"OVNKubernetes\" when "
-                     FLOWSPEC_FIELD " is set");
-    }
+    check_network_type(v, json_string_value(type), type);
 }
 
 static int
@@ -396,10 +446,21 @@ compare_collectors(const void *a_, const void *b_)
     return cmp ? cmp : (a->port > b->port) - (a->port < b->port);
 }
 
+/* Insertion sort: at most FLOWSPEC_MAX_COLLECTORS items, where qsort()'s
+ * set-up and indirect calls cost more than the sort (the webhook sorts three
+ * lists per review). */
 void
 flowspec_sort_collectors(struct flowspec_collectors *cs)
 {
-    qsort(cs->items, cs->n, sizeof cs->items[0], compare_collectors);
+    for (size_t i = 1; i < cs->n && i < FLOWSPEC_MAX_COLLECTORS; i++) {
+        struct collector c = cs->items[i];
+        size_t j = i;
+
+        for (; j > 0 && compare_collectors(&cs->items[j - 1], &c) > 0; j--) {
+            cs->items[j] = cs->items[j - 1];
+        }
+        cs->items[j] = c;
+    }
 }
 
 void
@@ -408,6 +469,19 @@ flowspec_sort(struct flowspec *spec)
     for (int p = 0; p < FLOWPROTO_N; p++) {
         flowspec_sort_collectors(&spec->proto[p]);
     }
+}
+
+/* The result of a validation: -EINVAL when it reported an error, else 0 and
+ * the normalised spec in '*ret'. */
+static int
+validation_finish(struct validation *v, size_t errors_before, struct flowspec *ret)
+{
+    if (fielderr_list_count(v->report) != errors_before) {
+        return -EINVAL;
+    }
+    flowspec_sort(&v->out);
+    *ret = v->out;
+    return 0;
 }
 
 int
@@ -429,15 +503,59 @@ flowspec_validate(const json_t *spec, struct fielderr_list *report,
     if (export && !json_is_null(export)) {
         check_export(&v, export);
         if (v.configured) {
-            check_network_type(&v, spec);
+            check_spec_network_type(&v, spec);
         }
     }
-    if (fielderr_list_count(report) != errors_before) {
-        return -EINVAL;
+    return validation_finish(&v, errors_before, ret);
+}
+
+/* One protocol of flowspec_validate_text(), with the rules check_protocol()
+ * applies to a list of strings. */
+static void
+check_text_protocol(struct validation *v, enum flowproto proto,
+                    const struct flowspec_text_list *list)
+{
+    struct walk w;
+
+    if (list->shape == FLOWSPEC_SHAPE_OFF) {
+        return;
     }
-    flowspec_sort(&v.out);
-    *ret = v.out;
-    return 0;
+    walk_init(&w, v, proto, list->shape == FLOWSPEC_SHAPE_RELEASED);
+    if (list->shape == FLOWSPEC_SHAPE_RELEASED) {
+        snprintf(w.base, sizeof w.base, FLOWSPEC_FIELD ".%s.collectors",
+                 proto_names[proto]);
+    }
+    if (!check_count(&w, list->n, NULL)) {
+        return;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        struct item item = { list->items[i], strlen(list->items[i]), NULL };
+
+        check_item(&w, i, &item);
+    }
+}
+
+int
+flowspec_validate_text(const struct flowspec_text *spec, struct fielderr_list *report,
+                       struct flowspec *ret)
+{
+    struct validation v;
+    size_t errors_before = fielderr_list_count(report);
+
+    memset(&v, 0, sizeof v);
+    v.report = report;
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        if (spec->proto[p].n > FLOWSPEC_MAX_COLLECTORS) {
+            return -E2BIG;
+        }
+    }
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        check_text_protocol(&v, (enum flowproto) p, &spec->proto[p]);
+    }
+    if (v.configured) {
+        check_network_type(&v, spec->network_type, NULL);
+    }
+    return validation_finish(&v, errors_before, ret);
 }
 
 /* ---- flowspec_same(): semantic comparison, also of invalid values ---- */

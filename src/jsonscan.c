@@ -28,6 +28,15 @@ skip_space(struct cursor *c)
 {
     const char *p = c->p;       /* a local, so the loop stays in registers */
 
+    /* Most calls find a token at once: compact JSON, as Kubernetes sends it,
+     * has no white space at all. */
+    if (p < c->end && (unsigned char) *p > ' ') {
+        return;
+    }
+    /* Indentation, 8 spaces per step. */
+    while (c->end - p >= 8 && !memcmp(p, "        ", 8)) {
+        p += 8;
+    }
     while (p < c->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
         p++;
     }
@@ -123,6 +132,55 @@ escape_length(const char *p, const char *end)
     return 11;
 }
 
+#if defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_ONES UINT64_C(0x0101010101010101)
+#define WORD_HIGHS UINT64_C(0x8080808080808080)
+
+/* The high bit of each byte of 'x' that may end a run of plain string bytes:
+ * '"', '\\', a control character or a byte >= 0x80.  The lowest flagged byte
+ * is always a true one (a subtraction's borrow can only wrongly flag bytes
+ * above a true one), which is all plain_run() uses. */
+static uint64_t
+word_specials(uint64_t x)
+{
+    uint64_t quote = x ^ (WORD_ONES * '"'), backslash = x ^ (WORD_ONES * '\\');
+
+    return (((quote - WORD_ONES) & ~quote) | ((backslash - WORD_ONES) & ~backslash)
+            | (x - WORD_ONES * 0x20) | x) & WORD_HIGHS;
+}
+
+/* Where the run of plain ASCII string bytes (not '"', '\\', a control
+ * character or >= 0x80) starting at 'p' ends: 8 bytes per step, as a
+ * memchr() for four kinds of byte would. */
+static const unsigned char *
+plain_run(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t x, specials;
+
+        memcpy(&x, p, sizeof x);
+        specials = word_specials(x);
+        if (specials) {
+            return p + __builtin_ctzll(specials) / 8;
+        }
+        p += 8;
+    }
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+        p++;
+    }
+    return p;
+}
+#else
+static const unsigned char *
+plain_run(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+        p++;
+    }
+    return p;
+}
+#endif
+
 /* Moves over the string at c->p (on its opening quote) and checks it.
  * '*escaped' tells whether it holds an escape.  0 or -EINVAL. */
 static int
@@ -133,10 +191,8 @@ scan_string(struct cursor *c, bool *escaped)
 
     *escaped = false;
     for (;;) {
-        /* Plain ASCII is most of any document: one test per byte. */
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            p++;
-        }
+        /* Plain ASCII is most of any document. */
+        p = plain_run(p, end);
         if (p >= end || *p < 0x20) {
             return -EINVAL;
         }
@@ -349,8 +405,11 @@ paths_through(const struct scan *s, uint32_t mask, unsigned level, const char *t
 {
     uint32_t through = 0;
 
-    for (size_t i = 0; i < s->n_paths; i++) {
-        if ((mask >> i & 1) && s->paths[i][level] && key_is(text, len, s->paths[i][level])) {
+    /* Only the paths in 'mask': most keys are under a few paths or none. */
+    for (uint32_t left = mask; left; left &= left - 1) {
+        unsigned i = (unsigned) __builtin_ctz(left);
+
+        if (s->paths[i][level] && key_is(text, len, s->paths[i][level])) {
             through |= UINT32_C(1) << i;
         }
     }
@@ -386,8 +445,10 @@ scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
         return -EINVAL;
     }
     through = mask ? paths_through(s, mask, level, key, key_len) : 0;
-    for (size_t i = 0; through && i < s->n_paths; i++) {
-        if ((through >> i & 1) && !s->paths[i][level + 1]) {
+    for (uint32_t left = through; left; left &= left - 1) {
+        unsigned i = (unsigned) __builtin_ctz(left);
+
+        if (!s->paths[i][level + 1]) {
             ending |= UINT32_C(1) << i;
         }
     }
@@ -396,11 +457,9 @@ scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
     if ((error = scan_value(s, through & ~ending, level + 1)) < 0) {
         return error;
     }
-    for (size_t i = 0; ending && i < s->n_paths; i++) {
-        if (ending >> i & 1) {
-            s->values[i] = (struct jsonscan_value) { type_at(*start), start,
-                                                     (size_t) (s->c.p - start) };
-        }
+    for (uint32_t left = ending; left; left &= left - 1) {
+        s->values[__builtin_ctz(left)] = (struct jsonscan_value) {
+            type_at(*start), start, (size_t) (s->c.p - start) };
     }
     return 0;
 }
@@ -526,6 +585,98 @@ jsonscan_fields(const char *text, size_t len, const char *const *const *paths,
     return error;
 }
 
+/* ---- walking a container found by the scanner ------------------------------ */
+
+/* Moves over the value at the cursor, known valid: containers by bracket
+ * depth, strings whole (a bracket inside one does not count), anything else
+ * up to the next delimiter.  Stops at the end of the text whatever it holds. */
+static void
+skip_valid(struct cursor *c)
+{
+    unsigned depth = 0;
+    bool escaped;
+
+    do {
+        if (c->p >= c->end) {
+            return;
+        }
+        switch (*c->p) {
+        case '"':
+            if (scan_string(c, &escaped) < 0) {
+                c->p = c->end;
+            }
+            break;
+        case '{':
+        case '[':
+            depth++;
+            c->p++;
+            break;
+        case '}':
+        case ']':
+            depth -= depth > 0;
+            c->p++;
+            break;
+        default:
+            if (depth) {
+                c->p++;
+                break;
+            }
+            while (c->p < c->end && !strchr(",]} \t\n\r", *c->p)) {
+                c->p++;
+            }
+        }
+    } while (depth);
+}
+
+int
+jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *container)
+{
+    if ((container->type != JSONSCAN_OBJECT && container->type != JSONSCAN_ARRAY)
+        || container->len < 2) {
+        return -EINVAL;
+    }
+    /* Inside the brackets. */
+    *it = (struct jsonscan_iter) { container->text + 1,
+                                   container->text + container->len - 1,
+                                   container->type == JSONSCAN_OBJECT };
+    return 0;
+}
+
+bool
+jsonscan_iter_next(struct jsonscan_iter *it, struct jsonscan_value *key,
+                   struct jsonscan_value *value)
+{
+    struct cursor c = { it->p, it->end, 0 };
+    const char *start;
+
+    skip_space(&c);
+    if (c.p < c.end && *c.p == ',') {
+        c.p++;
+        skip_space(&c);
+    }
+    if (c.p >= c.end) {
+        return false;
+    }
+    if (it->object) {
+        start = c.p;
+        skip_valid(&c);
+        if (key) {
+            *key = (struct jsonscan_value) { JSONSCAN_STRING, start, (size_t) (c.p - start) };
+        }
+        skip_space(&c);
+        c.p += c.p < c.end && *c.p == ':';
+        skip_space(&c);
+        if (c.p >= c.end) {
+            return false;
+        }
+    }
+    start = c.p;
+    skip_valid(&c);
+    *value = (struct jsonscan_value) { type_at(*start), start, (size_t) (c.p - start) };
+    it->p = c.p;
+    return true;
+}
+
 /* ---- decoded strings --------------------------------------------------------- */
 
 int
@@ -540,7 +691,12 @@ jsonscan_string(const struct jsonscan_value *value, char *buf, size_t size,
     if (value->len - 2 >= size) {   /* decoding never makes the text longer */
         return -ENOSPC;
     }
-    n = decode_string(value->text + 1, value->text + value->len - 1, buf);
+    n = value->len - 2;
+    if (memchr(value->text + 1, '\\', n)) {
+        n = decode_string(value->text + 1, value->text + value->len - 1, buf);
+    } else {
+        memcpy(buf, value->text + 1, n);    /* most strings: nothing to decode */
+    }
     buf[n] = '\0';
     *ret_len = n;
     return 0;

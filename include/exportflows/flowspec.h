@@ -52,6 +52,36 @@ struct flowspec {
 int flowspec_validate(const json_t *spec, struct fielderr_list *report,
                       struct flowspec *ret);
 
+/* spec.exportNetworkFlows in its common shapes, as text: what a caller that
+ * reads the object without building a jansson tree (the webhook) can give
+ * flowspec_validate_text(), which applies the same rules, with the same
+ * messages, as flowspec_validate() on the equivalent object.  Other shapes
+ * (unknown keys, a list entry that is not a string, a protocol or list of
+ * another type, a type that is not a string) need flowspec_validate(). */
+enum flowspec_shape {
+    FLOWSPEC_SHAPE_OFF,         /* absent or null */
+    FLOWSPEC_SHAPE_LIST,        /* "netFlow": ["..."] */
+    FLOWSPEC_SHAPE_RELEASED,    /* "netFlow": {"collectors": [...]}, and nothing
+                                 * else; a null or absent list is n == 0 */
+};
+
+struct flowspec_text_list {
+    enum flowspec_shape shape;
+    size_t n;                                   /* at most FLOWSPEC_MAX_COLLECTORS */
+    const char *items[FLOWSPEC_MAX_COLLECTORS]; /* borrowed strings (no NUL inside) */
+};
+
+struct flowspec_text {
+    struct flowspec_text_list proto[FLOWPROTO_N];
+    const char *network_type;   /* spec.defaultNetwork.type (a string), NULL if absent */
+};
+
+/* flowspec_validate() on the spec 'spec' describes (borrowed): same rules,
+ * same report, same result; -E2BIG (nothing reported) when a list holds more
+ * than FLOWSPEC_MAX_COLLECTORS items. */
+int flowspec_validate_text(const struct flowspec_text *spec, struct fielderr_list *report,
+                           struct flowspec *ret);
+
 /* True when spec.exportNetworkFlows of 'a' and 'b' (borrowed specs, may be NULL)
  * mean the same thing: both shapes, collector spelling and absent-vs-null are
  * compared after canonicalising, so invalid values compare too. */

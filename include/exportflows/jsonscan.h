@@ -89,4 +89,21 @@ int jsonscan_string(const struct jsonscan_value *value, char *buf, size_t size,
 /* True when 'value' is a string equal to 's' once decoded. */
 bool jsonscan_string_is(const struct jsonscan_value *value, const char *s);
 
+/* A walk over the members of an object, or the elements of an array, that
+ * jsonscan_fields() found (so valid text: the walk does not check it again). */
+struct jsonscan_iter {
+    const char *p, *end;
+    bool object;
+};
+
+/* Starts a walk over 'container' (borrowed, with the document it points
+ * into).  0, or -EINVAL when it is neither an object nor an array. */
+int jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *container);
+
+/* Moves to the next member or element: true, with its key in '*key' (a
+ * string value; objects only, 'key' may be NULL for arrays) and its value in
+ * '*value'; false at the end. */
+bool jsonscan_iter_next(struct jsonscan_iter *it, struct jsonscan_value *key,
+                        struct jsonscan_value *value);
+
 #endif

@@ -300,16 +300,6 @@ request_token(struct kube_client *c, const char *sa, char *token, size_t size)
 }
 
 static void
-write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static void
 test_kube_incluster_token_is_reread_after_401(void **state)
 {
     struct kube_client *admin = new_client(), *c = NULL;
@@ -326,8 +316,8 @@ test_kube_incluster_token_is_reread_after_401(void **state)
     snprintf(ca_file, sizeof ca_file, "%s/pki/ca.crt", cp_dir);
     snprintf(ns_file, sizeof ns_file, "%s/namespace", cp_dir);
     snprintf(port, sizeof port, "%s", strrchr(server, ':') + 1);
-    write_file(ns_file, "default\n");
-    write_file(token_file, "not-a-valid-token\n");
+    assert_int_equal(testutil_write_text(ns_file, "default\n"), 0);
+    assert_int_equal(testutil_write_text(token_file, "not-a-valid-token\n"), 0);
 
     assert_int_equal(kubeconfig_load_incluster(&paths, &incluster, &err), 0);
     assert_string_equal(kubeconfig_namespace(incluster), "default");
@@ -336,7 +326,7 @@ test_kube_incluster_token_is_reread_after_401(void **state)
 
     /* The token rotates; the 401 makes the client re-read it at once.  The service
      * account has no RBAC rights: a 403 naming it proves the token was accepted. */
-    write_file(token_file, token);
+    assert_int_equal(testutil_write_text(token_file, token), 0);
     assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/default/pods", NULL, NULL, 0,
                                   &status, NULL, &err), -EACCES);
     assert_int_equal(status, 403);

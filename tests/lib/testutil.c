@@ -96,6 +96,26 @@ testutil_free_names(char **names)
     free(names);
 }
 
+size_t
+testutil_run_cases(const char *dir, bool (*run)(const char *path), size_t *n)
+{
+    char **names = testutil_list_dir(dir, n);
+    size_t failed = 0;
+
+    if (!names) {
+        *n = 0;
+        return 0;
+    }
+    for (size_t i = 0; names[i]; i++) {
+        char *path = testutil_path(dir, names[i]);
+
+        failed += !run(path);
+        free(path);
+    }
+    testutil_free_names(names);
+    return failed;
+}
+
 char *
 testutil_tempdir(const char *tag)
 {
@@ -194,6 +214,12 @@ testutil_write_file(const char *path, const char *data, size_t len)
         error = -errno;
     }
     return error;
+}
+
+int
+testutil_write_text(const char *path, const char *text)
+{
+    return testutil_write_file(path, text, strlen(text));
 }
 
 char *

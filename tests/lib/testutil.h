@@ -33,6 +33,8 @@ void testutil_rmtree(const char *path);
 char *testutil_read_file(const char *path, size_t *len);
 /* Writes 'len' bytes to 'path' (created or truncated, mode 0644).  0 or -errno. */
 int testutil_write_file(const char *path, const char *data, size_t len);
+/* The same with the string 'text', without its NUL. */
+int testutil_write_text(const char *path, const char *text);
 
 /* The names in directory 'dir' that do not start with '.' (data-driven test
  * cases), sorted with strcmp(), in a NULL-terminated malloc()ed array that the
@@ -41,6 +43,11 @@ int testutil_write_file(const char *path, const char *data, size_t len);
 char **testutil_list_dir(const char *dir, size_t *n);
 /* Frees a NULL-terminated array of malloc()ed strings; accepts NULL. */
 void testutil_free_names(char **names);
+/* Calls 'run' with "<dir>/<name>" for each name testutil_list_dir() lists, all of
+ * them even after a failure so that one run reports every failing case.  Returns
+ * how many failed (run returned false); '*n' is how many ran, 0 when 'dir'
+ * cannot be read. */
+size_t testutil_run_cases(const char *dir, bool (*run)(const char *path), size_t *n);
 
 /* "<dir>/<name>" in a malloc()ed string the caller frees; aborts on ENOMEM. */
 char *testutil_path(const char *dir, const char *name);

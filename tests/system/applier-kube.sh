@@ -14,6 +14,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/system/lib-ovs.sh
+. tests/system/lib-applier.sh
 
 BIN=${EXPORTFLOWS_BIN_DIR:-bin}
 CP=tests/k8s/control-plane.sh
@@ -35,11 +36,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log=$dir/applier.log
+applier_log=$dir/applier.log
 fail() {
     echo "FAIL: $*" >&2
-    echo "--- applier log ($log)" >&2
-    tail -n 60 "$log" >&2
+    echo "--- applier log ($applier_log)" >&2
+    tail -n 60 "$applier_log" >&2
     echo "--- status lease" >&2
     kubectl -n "$NS" get lease "$LEASE" -o yaml >&2 2>/dev/null
     echo "$passed passed, 1 failed"
@@ -100,27 +101,11 @@ set_config() {
     kubectl -n "$NS" create configmap exportflows-config --from-file=config.json="$dir/config.json" \
         --dry-run=client -o yaml | kubectl apply -f - >/dev/null || fail "cannot write the ConfigMap"
 }
-col() {  # col TABLE COLUMN: the column of the row br-int points to, or ""
-    local ref
-    ref=$(ovs_vsctl --if-exists get bridge br-int "$1" 2>/dev/null) || return 0
-    [ -n "$ref" ] && [ "$ref" != "[]" ] || return 0
-    ovs_vsctl get "$1" "$ref" "$2"
-}
-col_is() { [ "$(col "$1" "$2")" = "$3" ]; }
-log_has() { grep -q -- "$1" "$log"; }
-log_count() { grep -c -- "$1" "$log"; }
 ann() {  # ann KEY: an annotation of the status Lease
     kubectl -n "$NS" get lease "$LEASE" -o jsonpath="{.metadata.annotations.exportflows\.io/$1}" 2>/dev/null
 }
 ann_is() { [ "$(ann "$1")" = "$2" ]; }
 ann_has() { ann "$1" | grep -q -- "$2"; }
-metrics_port=
-metric() {
-    curl -s --max-time 5 "http://127.0.0.1:$metrics_port/metrics" |
-        awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print "missing" }'
-}
-metric_is() { [ "$(metric "$1")" = "$2" ]; }
-tx_ok='exportflows_applier_transactions_total{result="ok"}'
 status_ok='exportflows_applier_status_writes_total{result="ok"}'
 # api_requests VERB RESOURCE: kube-apiserver's count of such requests so far
 # (a WATCH is counted when it ends).
@@ -138,16 +123,16 @@ api_metric() {  # api_metric NAME VERB RESOURCE [MATCH]: summed over the other l
 }
 POD_UID=6f1d2c3b-0000-4000-8000-00000000000a
 start_applier() {
-    log=$1
+    applier_log=$1
     shift
     "$BIN/exportflows-applier" --kubeconfig "$dir/applier.kubeconfig" --namespace "$NS" \
         --configmap exportflows-config --ovsdb "$OVS_DB" --node-name "$NODE" \
         --pod-name exportflows-applier-test --pod-uid "$POD_UID" \
-        --node-ip 10.0.0.9 --health-listen 127.0.0.1:0 --log-level debug "$@" >"$log" 2>&1 &
+        --node-ip 10.0.0.9 --health-listen 127.0.0.1:0 --log-level debug "$@" >"$applier_log" 2>&1 &
     applier_pid=$!
     ovs_wait_for "health server port logged" 10 log_has "serving health and metrics" ||
         fail "applier did not start"
-    metrics_port=$(sed -n 's/.*serving health and metrics.* port=\([0-9]*\).*/\1/p' "$log")
+    metrics_port=$(applier_metrics_port)
 }
 stop_applier() {
     kill -TERM "$applier_pid"

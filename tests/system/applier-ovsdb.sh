@@ -10,9 +10,11 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/system/lib-ovs.sh
+. tests/system/lib-applier.sh
 
 BIN=${EXPORTFLOWS_BIN_DIR:-bin}
 dir=$(mktemp -d)
+applier_log=$dir/applier.log
 applier_pid=
 cleanup() {
     [ -n "${EXPORTFLOWS_APPLIER_LOG:-}" ] && cp "$dir/applier.log" "$EXPORTFLOWS_APPLIER_LOG"
@@ -42,27 +44,9 @@ set_config() {
     [ -e "$dir/cm/config.json" ] || ln -s ..data/config.json "$dir/cm/config.json"
 }
 
-# col TABLE COLUMN: the value of COLUMN of the row br-int points to, or "" when none.
-col() {
-    local ref
-    ref=$(ovs_vsctl --if-exists get bridge br-int "$1" 2>/dev/null) || return 0
-    [ -n "$ref" ] && [ "$ref" != "[]" ] || return 0
-    ovs_vsctl get "$1" "$ref" "$2"
-}
-col_is() { [ "$(col "$1" "$2")" = "$3" ]; }
 bridge_col_empty() { [ "$(ovs_vsctl get bridge br-int "$1")" = "[]" ]; }
-log_has() { grep -q -- "$1" "$dir/applier.log"; }
-log_count() { grep -c -- "$1" "$dir/applier.log"; }
 log_count_is() { [ "$(log_count "$1")" = "$2" ]; }
 log_count_gt() { [ "$(log_count "$1")" -gt "$2" ]; }
-
-metrics_port=
-metric() {
-    curl -s --max-time 5 "http://127.0.0.1:$metrics_port/metrics" |
-        awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print "missing" }'
-}
-metric_is() { [ "$(metric "$1")" = "$2" ]; }
-tx_ok='exportflows_applier_transactions_total{result="ok"}'
 
 expect() {  # expect DESCRIPTION COMMAND...: waits up to 10 s for COMMAND
     local what=$1
@@ -81,7 +65,7 @@ set_config '{"generation": 1, "netFlow": {"collectors": ["172.30.158.150:2056"],
 applier_pid=$!
 
 expect "health server port logged" log_has "serving health and metrics"
-metrics_port=$(sed -n 's/.*serving health and metrics.* port=\([0-9]*\).*/\1/p' "$dir/applier.log")
+metrics_port=$(applier_metrics_port)
 expect "applier waits for br-int" log_has "waiting for bridge"
 ovs_vsctl add-br br-int || fail "add-br"
 expect "netflow applied once br-int exists" col_is netflow targets '["172.30.158.150:2056"]'

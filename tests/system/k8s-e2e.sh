@@ -133,6 +133,7 @@ want_line() {
 
 # node_targets NODE LIST: LIST with every ":PORT" made NODE_IP:PORT.
 node_targets() {
+    # shellcheck disable=SC2001 # a regex anchored on list items, not a plain substitution
     sed "s/\(^\|,\):\([0-9]*\)/\1${NODE_IP[$1]}:\2/g" <<<"$2"
 }
 
@@ -273,7 +274,7 @@ if grep -q . "$WORK/apply.err"; then
 fi
 
 # B: an edit: another NetFlow collector, sFlow with IPv6 on, IPFIX off.
-B_NF=172.30.158.151:2056 B_SF=172.30.158.150:6343,[fd00::5]:6343 B_IX=''
+B_NF=172.30.158.151:2056 B_SF='172.30.158.150:6343,[fd00::5]:6343' B_IX=''
 apply_network '{netFlow: {collectors: ["172.30.158.151:2056"]}, sFlow: {collectors: ["172.30.158.150:6343", "[fd00::5]:6343"]}}' &&
     expect_nodes "edit" $DEADLINE_MS "$B_NF" "$B_SF" "$B_IX"
 expect_status "edit"
@@ -282,9 +283,11 @@ expect_status "edit"
 gen=$(generation)
 expect_refused "invalid update" '{netFlow: ["172.30.158.151:2056", "172.30.158.151:2056"]}' "" \
     "${INV}spec.exportNetworkFlows.netFlow[1]: Duplicate value: \"172.30.158.151:2056\" (same as netFlow[0])"
-[ "$(generation)" = "$gen" ] && all_nodes_match "$B_NF" "$B_SF" "$B_IX" &&
-    pass "refused update: generation still $gen, nodes unchanged" ||
+if [ "$(generation)" = "$gen" ] && all_nodes_match "$B_NF" "$B_SF" "$B_IX"; then
+    pass "refused update: generation still $gen, nodes unchanged"
+else
     fail "refused update changed something: generation $gen -> $(generation); $MISMATCH"
+fi
 
 # A loopback collector is allowed with a warning.
 L_NF=127.0.0.1:2056
@@ -342,14 +345,20 @@ for node in "${NODES[@]}"; do
     cluster_alive "applier-$node" || { fail "applier $node died"; continue; }
     status=0
     cluster_stop_process "applier-$node" || status=$?
-    [ $status = 0 ] && pass "applier $node exited 0 on SIGTERM" ||
+    if [ $status = 0 ]; then
+        pass "applier $node exited 0 on SIGTERM"
+    else
         fail "applier $node exited with status $status on SIGTERM"
+    fi
 done
 if cluster_alive webhook; then
     status=0
     cluster_stop_process webhook || status=$?
-    [ $status = 0 ] && pass "webhook exited 0 on SIGTERM" ||
+    if [ $status = 0 ]; then
+        pass "webhook exited 0 on SIGTERM"
+    else
         fail "webhook exited with status $status on SIGTERM"
+    fi
 else
     fail "the webhook died"
 fi

@@ -33,6 +33,8 @@
 # build-fixtures.sh), CLUSTER_IDENTITY (serviceaccount|admin).
 # Needs: openssl, curl, python3, ovsdb-server/ovsdb-tool/ovsdb-client/ovs-vsctl.
 
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # CLUSTER_* variables are read by the scripts that source this
 CLUSTER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLUSTER_ROOT=$(cd "$CLUSTER_LIB_DIR/../.." && pwd)
 # shellcheck source=tests/system/lib-ovs.sh
@@ -91,12 +93,17 @@ cluster_spawn() {
     CLUSTER_PID[$name]=$!
 }
 
+# cluster_pid_alive PID: true while PID runs (a zombie counts as gone).
+cluster_pid_alive() {
+    local state
+    [ -n "$1" ] || return 1
+    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # cluster_alive NAME: true while the process started as NAME runs.
 cluster_alive() {
-    local pid=${CLUSTER_PID[$1]:-} state
-    [ -n "$pid" ] || return 1
-    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ]
+    cluster_pid_alive "${CLUSTER_PID[$1]:-}"
 }
 
 # cluster_stop_process NAME: SIGTERM, up to 10 s, then SIGKILL; forgets NAME.
@@ -161,7 +168,7 @@ cluster_apiserver_restart() {
     local pid=$APISERVER_PID _
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 20); do
-        [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || break
+        cluster_pid_alive "$pid" || break
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true

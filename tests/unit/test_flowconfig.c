@@ -97,18 +97,9 @@ run_case(const char *dir)
 static void
 test_flowconfig_data_cases(void **state)
 {
-    size_t n = 0, failed = 0;
-    char **names = testutil_list_dir(DATA_DIR, &n);
+    size_t n = 0, failed = testutil_run_cases(DATA_DIR, run_case, &n);
 
-    assert_non_null(names);
     assert_true(n >= 40);
-    for (size_t i = 0; i < n; i++) {
-        char *path = testutil_path(DATA_DIR, names[i]);
-
-        failed += !run_case(path);
-        free(path);
-    }
-    testutil_free_names(names);
     assert_int_equal(failed, 0);
 }
 

@@ -115,6 +115,43 @@ check_value(const struct jsonscan_value *got, const json_t *expected, const char
     json_decref(parsed);
 }
 
+/* Walks 'got' (found by the scanner) with jsonscan_iter_next() and checks
+ * every member or element, and those below, against jansson's 'expected'. */
+static void
+check_walk(const struct jsonscan_value *got, const json_t *expected)
+{
+    struct jsonscan_value key, value;
+    struct jsonscan_iter it;
+    size_t n = 0;
+
+    if (got->type != JSONSCAN_OBJECT && got->type != JSONSCAN_ARRAY) {
+        assert_int_equal(jsonscan_iter_init(&it, got), -EINVAL);
+        return;
+    }
+    assert_int_equal(jsonscan_iter_init(&it, got), 0);
+    while (jsonscan_iter_next(&it, &key, &value)) {
+        const json_t *child;
+        char name[256];
+        size_t name_len;
+
+        if (got->type == JSONSCAN_OBJECT) {
+            assert_int_equal(jsonscan_string(&key, name, sizeof name, &name_len), 0);
+            child = json_object_getn(expected, name, name_len);
+        } else {
+            child = json_array_get(expected, n);
+        }
+        if (!child) {
+            fail_msg("walk found a member jansson does not have: %.*s", (int) got->len,
+                     got->text);
+        }
+        check_value(&value, child, got->text, got->len);
+        check_walk(&value, child);
+        n++;
+    }
+    assert_int_equal(n, json_is_object(expected) ? json_object_size(expected)
+                                                 : json_array_size(expected));
+}
+
 /* Both readers against jansson on one text. */
 static void
 check_text(const char *text, size_t len)
@@ -134,6 +171,7 @@ check_text(const char *text, size_t len)
         for (size_t i = 0; i < N_PATHS; i++) {
             check_value(&values[i], jansson_at(expected, all_paths[i]), text, len);
         }
+        check_walk(&values[0], expected);       /* the whole document */
         n_scanned++;
     } else if (error == -EINVAL && expected) {
         fail_msg("scanner called invalid what jansson accepts: %.*s", (int) len, text);

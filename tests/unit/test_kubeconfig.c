@@ -14,6 +14,8 @@
 
 #include "exportflows/kubeconfig.h"
 
+#include "../lib/testutil.h"
+
 #define DATA "tests/data/kubeconfig/"
 
 static bool
@@ -169,16 +171,6 @@ struct tmpdir {
 };
 
 static void
-write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static void
 make_tmpdir(struct tmpdir *t)
 {
     snprintf(t->path, sizeof t->path, "/tmp/exportflows-kubeconfig-XXXXXX");
@@ -186,8 +178,8 @@ make_tmpdir(struct tmpdir *t)
     snprintf(t->token, sizeof t->token, "%s/token", t->path);
     snprintf(t->ca, sizeof t->ca, "%s/ca.crt", t->path);
     snprintf(t->ns, sizeof t->ns, "%s/namespace", t->path);
-    write_file(t->ca, ca_pem);
-    write_file(t->token, "first\n");
+    assert_int_equal(testutil_write_text(t->ca, ca_pem), 0);
+    assert_int_equal(testutil_write_text(t->token, "first\n"), 0);
 }
 
 static void
@@ -208,7 +200,7 @@ test_kubeconfig_incluster_reads_the_service_account(void **state)
     char *token = NULL;
 
     make_tmpdir(&t);
-    write_file(t.ns, "exportflows\n");
+    assert_int_equal(testutil_write_text(t.ns, "exportflows\n"), 0);
     struct kubeconfig_incluster paths = { t.token, t.ca, t.ns, "fd00::10", "443" };
 
     assert_int_equal(kubeconfig_load_incluster(&paths, &cfg, &err), 0);
@@ -245,7 +237,7 @@ test_kubeconfig_token_is_reread_when_stale(void **state)
     struct kubeconfig_incluster paths = { t.token, t.ca, t.ns, "10.96.0.1", "443" };
 
     assert_int_equal(kubeconfig_load_incluster(&paths, &cfg, &err), 0);
-    write_file(t.token, "second\n");
+    assert_int_equal(testutil_write_text(t.token, "second\n"), 0);
     /* Within the refresh interval the copy in memory is used... */
     assert_int_equal(kubeconfig_token(cfg, false, &token, &err), 0);
     assert_string_equal(token, "first");
@@ -255,7 +247,7 @@ test_kubeconfig_token_is_reread_when_stale(void **state)
     assert_string_equal(token, "second");
     free(token);
     /* ...or the copy is older than the interval. */
-    write_file(t.token, "third");
+    assert_int_equal(testutil_write_text(t.token, "third"), 0);
     kubeconfig_set_token_refresh(cfg, 0);
     assert_int_equal(kubeconfig_token(cfg, false, &token, &err), 0);
     assert_string_equal(token, "third");
