@@ -28,7 +28,7 @@
 # (--config-file, no Kubernetes client) as the baseline.
 # p50/p99 are nearest rank (p99 of 20 samples is the largest).  Goals (issue
 # 4): converged p99 under 1 s at 50 nodes; applier RSS under 4 MiB.  They are
-# reported, not enforced.  About 4 minutes with the defaults.
+# reported, not enforced.  About 3 minutes with the defaults.
 #
 # Usage: bench/cluster.sh [-n CHANGES] [--nodes "3 50"] [--idle SECONDS] [--gap-ms MS]
 #                         [--samples FILE]

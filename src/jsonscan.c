@@ -23,16 +23,12 @@ struct cursor {
     unsigned depth;
 };
 
+/* The white space at the cursor, when there is some. */
 static void
-skip_space(struct cursor *c)
+skip_space_run(struct cursor *c)
 {
     const char *p = c->p;       /* a local, so the loop stays in registers */
 
-    /* Most calls find a token at once: compact JSON, as Kubernetes sends it,
-     * has no white space at all. */
-    if (p < c->end && (unsigned char) *p > ' ') {
-        return;
-    }
     /* Indentation, 8 spaces per step. */
     while (c->end - p >= 8 && !memcmp(p, "        ", 8)) {
         p += 8;
@@ -41,6 +37,18 @@ skip_space(struct cursor *c)
         p++;
     }
     c->p = p;
+}
+
+/* Inlined: most calls find a token at once (compact JSON, as Kubernetes
+ * sends it, has no white space at all), and a call would cost more than the
+ * test. */
+static inline __attribute__((always_inline)) void
+skip_space(struct cursor *c)
+{
+    if (c->p < c->end && (unsigned char) *c->p > ' ') {
+        return;
+    }
+    skip_space_run(c);
 }
 
 /* The length of the valid UTF-8 sequence at 'p' (its first byte >= 0x80), 0

@@ -14,6 +14,9 @@
 #include "exportflows/kube.h"
 #include "exportflows/monowait.h"
 
+/* Wait before retrying after 429 Too Many Requests (jittered into [1/2, 1]). */
+#define KUBEWATCH_BUSY_RETRY_MS 1000
+
 #define RV_MAX 128              /* resourceVersions are short opaque strings */
 #define LIST_PAGE 500
 
@@ -393,7 +396,15 @@ run(void *arg)
         if (!r || (!listing && w->delivered)) {
             attempt = 0;
         }
-        if (r) {
+        if (r == -EBUSY) {
+            /* 429: a live server asks to come back shortly (kube-apiserver says
+             * so while its storage initialises after a start, with Retry-After:
+             * 1).  Earlier failures must not stretch that into a long backoff. */
+            report(w, r, err.text);
+            monowait_sleep(&w->lock, &w->wake, &w->stopping,
+                           kubewatch_backoff_ms(0, KUBEWATCH_BUSY_RETRY_MS,
+                                                KUBEWATCH_BUSY_RETRY_MS, next_random(w)));
+        } else if (r) {
             report(w, r, err.text);
             /* Until the backoff ends or kubewatch_stop() comes. */
             monowait_sleep(&w->lock, &w->wake, &w->stopping,

@@ -102,17 +102,33 @@ request_deadline(const struct http_request *req, struct timespec *deadline,
     return 0;
 }
 
+/* Writes 'v' in decimal into 'buf' and returns it: two of these per review,
+ * where snprintf() cost more than the rest of the log line. */
+static const char *
+decimal(unsigned long long v, char buf[24])
+{
+    char *p = buf + 23;
+
+    *p = '\0';
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 /* The one line per review: who, what, the verdict, how long. */
 static void
 log_review(const struct admission_summary *s, unsigned long long us)
 {
-    char errors[24], micros[24];
+    char errors_buf[24], micros_buf[24];
+    const char *errors, *micros;
 
     if (!log_enabled(LOG_INFO)) {
         return;
     }
-    snprintf(errors, sizeof errors, "%zu", s->n_errors);
-    snprintf(micros, sizeof micros, "%llu", us);
+    errors = decimal(s->n_errors, errors_buf);
+    micros = decimal(us, micros_buf);
     log_event(LOG_INFO, "review", "uid", s->uid, "operation", s->operation,
               "name", s->name, "allowed", s->allowed ? "true" : "false",
               "errors", errors, "duration_us", micros, NULL);

@@ -11,6 +11,9 @@
  *         again from RV.
  *   410 Gone, as the watch reply or as an in-stream ERROR event with code 410 (RV
  *         too old: the server no longer has the history) -> LIST again.
+ *   429 Too Many Requests -> wait about a second (what kube-apiserver asks for
+ *         while its storage initialises after a start), then retry, however long
+ *         the backoff had grown.
  *   Any other failure (connection refused or lost, timeout, 5xx, a cut or
  *         malformed event, an event over the cap) -> error(), then wait a jittered
  *         exponential backoff (backoff_min_ms doubling up to backoff_max_ms, each

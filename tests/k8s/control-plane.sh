@@ -262,6 +262,7 @@ start_apiserver() {
         --service-account-key-file "$pki/sa.pub" \
         --service-account-signing-key-file "$pki/sa.key" \
         --authorization-mode RBAC \
+        --shutdown-watch-termination-grace-period 2s \
         --service-cluster-ip-range 10.96.0.0/24)
     write_env   # record the pid at once, so that stop works even if we are interrupted
     wait_pid=$APISERVER_PID wait_name=kube-apiserver \

@@ -160,18 +160,9 @@ cluster_control_plane_start() {
 }
 
 # cluster_apiserver_restart: stops kube-apiserver and starts it again (same
-# port, certificates and etcd).  A graceful kube-apiserver shutdown waits for
-# open watches to end, which is up to a minute with our programs watching, so
-# the process gets SIGTERM and 2 s before SIGKILL here; control-plane.sh then
-# only starts it again.  Watches break either way, which is what is tested.
+# port, certificates and etcd).  Open watches break, which is what is tested;
+# control-plane.sh gives them 2 s to end (--shutdown-watch-termination-grace-period).
 cluster_apiserver_restart() {
-    local pid=$APISERVER_PID _
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 20); do
-        cluster_pid_alive "$pid" || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
     "$CLUSTER_ROOT/tests/k8s/control-plane.sh" restart-apiserver "$CLUSTER_DIR/cp" || return 1
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/cp/env"
