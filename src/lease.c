@@ -28,6 +28,12 @@ struct lease {
     char observed[RECORD_MAX];
     uint64_t observed_ms;
 
+    /* The Lease as stored by our last successful write while we hold it, or NULL.
+     * A holder renews from it without reading first, as client-go does: one
+     * request per retry period instead of two.  A 409 or any other failure drops
+     * it, and the next step reads the Lease again. */
+    json_t *held;
+
     atomic_bool leader;
     atomic_uint_fast64_t renewed_ms; /* last successful acquire or renew */
 
@@ -172,6 +178,7 @@ create_lease(struct lease *l, uint64_t mono, struct errmsg *err)
     r = kube_create(l->client, l->collection, obj, l->request_timeout_ms, &stored, err);
     if (!r) {
         observe(l, json_object_get(stored, "spec"), mono);
+        l->held = json_incref(stored);
     } else if (r == -EEXIST) {
         r = -EAGAIN;            /* another candidate created it first */
     }
@@ -199,6 +206,27 @@ take_spec(struct lease *l, json_t *spec, bool was_ours)
     return r ? -ENOMEM : 0;
 }
 
+/* Renews the Lease we hold from 'l->held', without reading it first. */
+static int
+renew_held(struct lease *l, uint64_t mono, struct errmsg *err)
+{
+    json_t *obj = l->held, *stored = NULL;
+    int r;
+
+    l->held = NULL;
+    r = take_spec(l, json_object_get(obj, "spec"), true);
+    if (!r) {
+        r = kube_update(l->client, l->path, obj, l->request_timeout_ms, &stored, err);
+    }
+    if (!r) {
+        observe(l, json_object_get(stored, "spec"), mono);
+        l->held = stored;
+        stored = NULL;
+    }
+    json_decref(obj);
+    return r;
+}
+
 int
 lease_step(struct lease *l, struct errmsg *err)
 {
@@ -208,6 +236,9 @@ lease_step(struct lease *l, struct errmsg *err)
     bool ours;
     int r;
 
+    if (l->held) {
+        return renew_held(l, mono, err);
+    }
     r = kube_get(l->client, l->path, l->request_timeout_ms, &obj, err);
     if (r == -ENOENT) {
         return create_lease(l, mono, err);
@@ -234,6 +265,7 @@ lease_step(struct lease *l, struct errmsg *err)
     }
     if (!r) {
         observe(l, json_object_get(stored, "spec"), mono);
+        l->held = json_incref(stored);
     }
 out:
     json_decref(stored);
@@ -250,6 +282,8 @@ lease_release(struct lease *l, struct errmsg *err)
     int r;
 
     atomic_store(&l->leader, false);
+    json_decref(l->held);
+    l->held = NULL;
     r = kube_get(l->client, l->path, l->request_timeout_ms, &obj, err);
     if (r) {
         return r == -ENOENT ? 0 : r;
@@ -400,6 +434,7 @@ lease_destroy(struct lease *l)
         return;
     }
     lease_stop(l, NULL);
+    json_decref(l->held);
     kube_client_destroy(l->client);
     monowait_release(&l->lock, &l->wake);
     free_strings(l);

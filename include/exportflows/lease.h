@@ -8,6 +8,9 @@
  *   - Otherwise (empty holder, expired, or already ours): PUT it with us as holder
  *     and a fresh renewTime, guarded by the resourceVersion that was read; a 409
  *     means someone else won this round.
+ * The holder renews by PUTting the Lease as its own last write stored it, without
+ * a GET first (client-go's fast path): one request per retry period; a 409 or
+ * any failure sends it back to the GET above.
  * The leader stays leader while its renewals succeed; when none succeeded for the
  * renew deadline (10 s) it stops being leader at once, well before the 15 s after
  * which others may take over.  lease_stop() gives the Lease up (clears
