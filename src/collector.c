@@ -373,8 +373,14 @@ collector_format(const struct collector *c, char buf[COLLECTOR_TEXT_SIZE])
 bool
 collector_equal(const struct collector *a, const struct collector *b)
 {
+    uint64_t a_addr[2], b_addr[2];
+
+    /* Two word compares rather than a memcmp() call: flowspec compares every
+     * collector with those of the other protocols (rule 7). */
+    memcpy(a_addr, a->addr, sizeof a_addr);
+    memcpy(b_addr, b->addr, sizeof b_addr);
     return a->kind == b->kind && a->port == b->port
-           && !memcmp(a->addr, b->addr, sizeof a->addr);
+           && a_addr[0] == b_addr[0] && a_addr[1] == b_addr[1];
 }
 
 static enum collector_scope

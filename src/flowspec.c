@@ -36,8 +36,6 @@
 
 /* Room for the longest field path built here (keys are shortened first). */
 #define FLOWSPEC_PATH_SIZE 192
-/* Room for the path of a list: "spec.exportNetworkFlows.netFlow.collectors". */
-#define FLOWSPEC_BASE_SIZE 64
 /* Unknown keys longer than this are shortened in field paths. */
 #define FLOWSPEC_KEY_SHOWN 64
 
@@ -45,6 +43,16 @@ static const char *const proto_names[FLOWPROTO_N] = {
     [FLOWPROTO_NETFLOW] = "netFlow",
     [FLOWPROTO_SFLOW] = "sFlow",
     [FLOWPROTO_IPFIX] = "ipfix",
+};
+
+/* The field paths of each protocol's list, in either shape: static, so a
+ * walk formats nothing unless it reports. */
+static const char *const list_paths[FLOWPROTO_N] = {
+    FLOWSPEC_FIELD ".netFlow", FLOWSPEC_FIELD ".sFlow", FLOWSPEC_FIELD ".ipfix",
+};
+static const char *const released_paths[FLOWPROTO_N] = {
+    FLOWSPEC_FIELD ".netFlow.collectors", FLOWSPEC_FIELD ".sFlow.collectors",
+    FLOWSPEC_FIELD ".ipfix.collectors",
 };
 
 const char *
@@ -64,7 +72,7 @@ struct validation {
 struct walk {
     struct validation *v;
     enum flowproto proto;
-    char base[FLOWSPEC_BASE_SIZE];  /* full path of the list */
+    const char *base;               /* full path of the list (static) */
     const char *rel;                /* the list's path relative to the spec field */
     size_t n_seen;
     struct collector seen[FLOWSPEC_SCAN_MAX];
@@ -321,8 +329,7 @@ check_released(struct walk *w, const json_t *object)
                                "\"collectors\"");
         }
     }
-    snprintf(w->base, sizeof w->base, FLOWSPEC_FIELD ".%s.collectors",
-             proto_names[w->proto]);
+    w->base = released_paths[w->proto];
     if (!list || json_is_null(list)) {
         fielderr_add(w->v->report, FIELDERR_REQUIRED, w->base, NULL,
                      "must list 1 to %d collectors", FLOWSPEC_MAX_COLLECTORS);
@@ -348,7 +355,7 @@ walk_init(struct walk *w, struct validation *v, enum flowproto proto, bool relea
     w->proto = proto;
     w->n_seen = 0;
     w->rel = released ? released_rel[proto] : proto_names[proto];
-    snprintf(w->base, sizeof w->base, FLOWSPEC_FIELD ".%s", proto_names[proto]);
+    w->base = list_paths[proto];
 }
 
 static void
@@ -522,8 +529,7 @@ check_text_protocol(struct validation *v, enum flowproto proto,
     }
     walk_init(&w, v, proto, list->shape == FLOWSPEC_SHAPE_RELEASED);
     if (list->shape == FLOWSPEC_SHAPE_RELEASED) {
-        snprintf(w.base, sizeof w.base, FLOWSPEC_FIELD ".%s.collectors",
-                 proto_names[proto]);
+        w.base = released_paths[proto];
     }
     if (!check_count(&w, list->n, NULL)) {
         return;

@@ -92,6 +92,7 @@ struct fake {
     size_t n_script;
     pthread_mutex_t lock;
     char requests[MAX_REQUESTS][512];   /* request lines */
+    uint64_t at_ms[MAX_REQUESTS];       /* when each arrived (monotonic) */
     size_t n_requests;
 };
 
@@ -106,6 +107,7 @@ serve(void *ctx, int fd, const char *request)
     i = f->n_requests;
     if (i < MAX_REQUESTS) {
         testhttp_request_line(request, f->requests[i], sizeof f->requests[i]);
+        f->at_ms[i] = clock_monotonic_ms();
         f->n_requests++;
     }
     pthread_mutex_unlock(&f->lock);
@@ -311,6 +313,69 @@ test_kubewatch_relists_on_gone_and_resumes_after_errors(void **state)
     pthread_mutex_destroy(&seen.lock);
 }
 
+/* A 429 after several failures: retried after about a second, not after the
+ * backoff those failures had grown (2-4 s here). */
+static const struct step busy_script[] = {
+    /* 0 */ { LIST("10", CM("a", "9")), false },
+    /* 1, 2: failures that grow the backoff to [1000, 2000] then [2000, 4000] ms */
+    { "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\n\r\n" STATUS(500, "InternalError"), false },
+    { "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\n\r\n" STATUS(500, "InternalError"), false },
+    /* 3: the server is starting */
+    { "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\n\r\n" STATUS(429, "TooManyRequests"), false },
+    /* 4 */ { OK_HEAD EVENT("MODIFIED", CM("a", "11")), true },
+};
+
+static void
+test_kubewatch_retries_busy_server_after_a_second(void **state)
+{
+    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_error };
+    char kubeconfig[] = "/tmp/exportflows-kubewatch-XXXXXX";
+    struct kubewatch_config wc = {
+        .path = "/api/v1/namespaces/ns/configmaps", .timeout_min_s = 100,
+        .timeout_max_s = 200, .backoff_min_ms = 1000, .backoff_max_ms = 60000,
+    };
+    struct seen seen = { .log = "" };
+    struct kubeconfig *cfg = NULL;
+    struct kubewatch *w = NULL;
+    struct errmsg err = { "" };
+    struct fake f;
+    uint64_t deadline;
+    int fd;
+
+    pthread_mutex_init(&seen.lock, NULL);
+    fake_start(&f, busy_script, sizeof busy_script / sizeof *busy_script);
+    fd = mkstemp(kubeconfig);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(testhttp_write_kubeconfig(&f.http, kubeconfig), 0);
+    assert_int_equal(kubeconfig_load_file(kubeconfig, NULL, &cfg, &err), 0);
+    assert_int_equal(kubewatch_create(cfg, &wc, &cb, &seen, &w, &err), 0);
+    assert_int_equal(kubewatch_start(w, &err), 0);
+
+    deadline = clock_monotonic_ms() + 15000;
+    while (fake_requests(&f) < 5 && clock_monotonic_ms() < deadline) {
+        struct timespec ts = { 0, 10000000 };
+
+        nanosleep(&ts, NULL);
+    }
+    kubewatch_stop(w);
+    assert_int_equal(fake_requests(&f), 5);
+    /* The waits after the two 500s grew as a backoff does... */
+    assert_true(f.at_ms[3] - f.at_ms[2] >= 1000);
+    /* ...and the one after the 429 did not: at most a second. */
+    assert_true(f.at_ms[4] - f.at_ms[3] <= 1200);
+    assert_non_null(strstr(f.requests[4], "&resourceVersion=10"));
+
+    kubewatch_destroy(w);
+    kubeconfig_destroy(cfg);
+    fake_stop(&f);
+    unlink(kubeconfig);
+    pthread_mutex_destroy(&seen.lock);
+}
+
 static void
 test_kubewatch_create_checks_its_arguments(void **state)
 {
@@ -339,6 +404,7 @@ main(void)
         cmocka_unit_test(test_kubewatch_backoff_doubles_with_jitter_and_cap),
         cmocka_unit_test(test_kubewatch_timeout_is_random_in_range),
         cmocka_unit_test(test_kubewatch_relists_on_gone_and_resumes_after_errors),
+        cmocka_unit_test(test_kubewatch_retries_busy_server_after_a_second),
         cmocka_unit_test(test_kubewatch_create_checks_its_arguments),
     };
 
