@@ -7,10 +7,13 @@
  *
  * Decoding takes one of two paths with the same outcome:
  *   - the fast path (decode_fast()) validates the whole body with jsonscan
- *     without building anything, and builds jansson trees only for the two
- *     members flowspec reads (spec.exportNetworkFlows, spec.defaultNetwork.type)
- *     and, only when the new spec is invalid, for oldObject's; it handles the
- *     requests Kubernetes sends, and gives up (-ENOTSUP) on anything else:
+ *     without building anything, and hands the two members flowspec reads
+ *     (spec.exportNetworkFlows, spec.defaultNetwork.type) to
+ *     flowspec_validate_text() as text when they have the usual shapes (else
+ *     as jansson trees to flowspec_validate()); trees of the new and old specs
+ *     are built only when the new spec is invalid, for flowspec_same().  It
+ *     handles the requests Kubernetes sends, and gives up (-ENOTSUP) on
+ *     anything else:
  *     invalid JSON, a field of the wrong type, a missing field, text too long
  *     for its buffer, what jsonscan does not read;
  *   - the tree path (decode()) parses the whole body into a tree, and decides

@@ -21,7 +21,12 @@
  *
  * Valid input costs no allocation (a unit test counts): field paths are built
  * in stack buffers only when something is reported, and fielderr allocates only
- * for errors and warnings. */
+ * for errors and warnings.
+ *
+ * Two entry points, one set of rules: flowspec_validate() walks jansson values,
+ * flowspec_validate_text() the webhook's text (no tree to build); both hand each
+ * list entry to check_item() as a 'struct item' and finish in
+ * validation_finish(), and test_flowspec runs the data cases through both. */
 #include "exportflows/flowspec.h"
 
 #include <errno.h>

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -137,14 +136,31 @@ needs_escape(unsigned char c)
     return c == '"' || c == '\\' || c < 0x20 || c == 0x7f;
 }
 
+/* The JSON escape of 'c', a character needs_escape() picked. */
+static void
+line_put_escape(struct line *l, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (c == '"' || c == '\\') {
+        char esc[2] = { '\\', (char) c };
+
+        line_put(l, esc, sizeof esc);
+    } else if (c == '\n') {
+        line_puts(l, "\\n");
+    } else {
+        char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+
+        line_put(l, esc, sizeof esc);
+    }
+}
+
 /* Writes 's' in double quotes with JSON escapes (also fine for logfmt values).
  * Runs of plain characters are copied at once: the webhook quotes a few values
  * on every review. */
 static void
 line_put_quoted(struct line *l, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-
     line_putc(l, '"');
     while (*s) {
         size_t n = 0;
@@ -154,21 +170,8 @@ line_put_quoted(struct line *l, const char *s)
         }
         line_put(l, s, n);
         s += n;
-        if (!*s) {
-            break;
-        }
-        unsigned char c = (unsigned char) *s++;
-
-        if (c == '"' || c == '\\') {
-            char esc[2] = { '\\', (char) c };
-
-            line_put(l, esc, sizeof esc);
-        } else if (c == '\n') {
-            line_puts(l, "\\n");
-        } else {
-            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
-
-            line_put(l, esc, sizeof esc);
+        if (*s) {
+            line_put_escape(l, (unsigned char) *s++);
         }
     }
     line_putc(l, '"');
@@ -184,9 +187,11 @@ static void
 put_timestamp(struct line *l)
 {
     struct timespec ts;
+    char frac[5] = { '.', '0', '0', '0', 'Z' };
     long ms;
 
     clock_gettime(CLOCK_REALTIME, &ts);
+    ms = ts.tv_nsec / 1000000;
     if (ts.tv_sec != cached_second) {
         struct tm tm;
 
@@ -197,11 +202,10 @@ put_timestamp(struct line *l)
         cached_second = ts.tv_sec;
     }
     line_puts(l, cached_text);
-    ms = ts.tv_nsec / 1000000;
-    char frac[6] = { '.', (char) ('0' + ms / 100), (char) ('0' + ms / 10 % 10),
-                     (char) ('0' + ms % 10), 'Z' };
-
-    line_put(l, frac, 5);
+    frac[1] = (char) ('0' + ms / 100);
+    frac[2] = (char) ('0' + ms / 10 % 10);
+    frac[3] = (char) ('0' + ms % 10);
+    line_put(l, frac, sizeof frac);
 }
 
 static void

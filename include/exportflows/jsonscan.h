@@ -9,7 +9,9 @@
  *   jsonscan_fields()  validates a whole document without allocating and
  *                      reports where a few chosen members are (by key path);
  *   jsonscan_load()    builds a jansson tree from a text (a document, or a
- *                      value jsonscan_fields() found).
+ *                      value jsonscan_fields() found);
+ *   jsonscan_iter_*()  walks the members or elements of a container
+ *                      jsonscan_fields() found, without building anything.
  *
  * Both give up (-ENOTSUP) on what they do not handle rather than guess: keys
  * with escapes, numbers whose range they cannot prove, nesting past
