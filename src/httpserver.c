@@ -1,29 +1,30 @@
 /* httpserver — HTTP(S) server on libmicrohttpd; see include/exportflows/httpserver.h.
  *
- * libmicrohttpd runs a pool of worker threads (one per core), each with its own
- * poll() loop; the route handler runs in the worker that read the request.  Three
- * pieces of state hang off libmicrohttpd's objects:
+ * This file holds the request path (admission from the headers, the capped
+ * body, routing, health endpoints, responses), the TLS callbacks, and the
+ * server's life cycle (create, drain, shutdown).  libmicrohttpd runs a pool of
+ * worker threads (one per core), each with its own poll() loop; the route
+ * handler runs in the worker that read the request.  Three pieces of state hang
+ * off libmicrohttpd's objects:
  *
- *   - a 'struct conn' per connection (its socket context), made when the
+ *   - a 'struct httpconn' per connection (its socket context), made when the
  *     connection starts and freed when it closes: it holds the TLS credentials
- *     the handshake used and what the reaper needs to cut slow clients;
+ *     the handshake used and what the reaper needs to cut slow clients
+ *     (src/httpconns.c);
  *   - a 'struct http_request' per request (its request context, '*req_cls'),
  *     made on the first call of the access handler and freed in the completion
  *     callback, as in libmicrohttpd's doc/examples/largepost.c;
  *   - a background thread that watches the certificate files (inotify on their
  *     directories, and a periodic stat as fallback) and reaps connections that
- *     hold a slot without ever finishing a request (slow-loris).
+ *     hold a slot without ever finishing a request (src/httpwatch.c).
  *
+ * The listening socket is made by src/httplisten.c and the server's own metrics
+ * are registered by src/httpmetrics.c.
  * Certificates are handed to GnuTLS per handshake by a retrieve callback, so a
  * reload is a pointer swap: no daemon restart, no failed request. */
 #include "exportflows/httpserver.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -31,16 +32,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
-#include <sys/inotify.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "exportflows/numparse.h"
+#include "httpconns.h"
+#include "httplisten.h"
+#include "httpmetrics.h"
+#include "httpwatch.h"
+#include "monotime.h"
+#include "readfile.h"
 #include "tlscreds.h"
 
 #define HTTPSERVER_DEFAULT_MAX_BODY (3u * 1024 * 1024)
@@ -64,32 +67,10 @@
 #define HTTPSERVER_MAX_THREADS 64
 #define HTTPSERVER_MAX_ROUTES 64
 #define HTTPSERVER_MAX_CA_FILE (1024 * 1024)
-/* How often the background thread wakes for the reaper; files are also stat()ed
- * every HTTPSERVER_STAT_PERIOD_S in case inotify missed a change (a directory
- * replaced under us, a bind mount updated from the outside). */
-#define HTTPSERVER_TICK_MS 500
-#define HTTPSERVER_STAT_PERIOD_S 10
-/* Quiet time after a burst of file events before reading: a writer that replaces
- * the certificate and the key one after the other is seen once, whole. */
-#define HTTPSERVER_DEBOUNCE_MS 100
 /* How often the drain looks for requests that arrived but did not start. */
 #define HTTPSERVER_DRAIN_POLL_MS 10
 #define HTTPSERVER_TLS_PRIORITIES \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
-
-static const double duration_buckets[] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-};
-
-/* One connection; its socket context in libmicrohttpd. */
-struct conn {
-    struct conn *prev, *next;       /* in server->conns, under conns_lock */
-    struct httpserver *server;
-    int fd;
-    struct tlscreds *creds;         /* what the handshake used, or NULL */
-    bool in_request;                /* under conns_lock */
-    struct timespec idle_since;     /* under conns_lock */
-};
 
 enum health_route { HEALTH_NONE, HEALTH_HEALTHZ, HEALTH_READYZ, HEALTH_METRICS };
 
@@ -99,7 +80,7 @@ enum verdict { VERDICT_ERROR, VERDICT_ROUTE, VERDICT_HEALTH };
 struct http_request {
     struct httpserver *server;
     struct MHD_Connection *mhd;
-    struct conn *conn;
+    struct httpconn *conn;
     const char *method;
     const char *path;
     enum verdict verdict;
@@ -113,18 +94,6 @@ struct http_request {
     size_t body_cap;
     unsigned status;                /* what was answered, for the metrics */
     struct timespec start;
-};
-
-struct httpserver_metrics {
-    struct metrics_family *requests;
-    /* requests{code="200"}, looked up on the first 200 and kept: most requests
-     * then update it without the registry lock. */
-    struct metrics_series *_Atomic requests_ok;
-    struct metrics_series *duration;
-    struct metrics_series *in_flight;
-    struct metrics_series *not_after;
-    struct metrics_series *reloads_ok;
-    struct metrics_series *reloads_failed;
 };
 
 struct httpserver {
@@ -145,7 +114,7 @@ struct httpserver {
     char *client_ca;                /* PEM text, for MHD_OPTION_HTTPS_MEM_TRUST */
 
     struct metrics *metrics;
-    struct httpserver_metrics m;
+    struct httpmetrics m;
 
     pthread_mutex_t lock;           /* guards the fields below */
     pthread_cond_t drained;         /* signalled when in_flight drops to 0 */
@@ -156,33 +125,12 @@ struct httpserver {
     atomic_bool draining;
     bool shut_down;
 
-    pthread_mutex_t conns_lock;
-    struct conn *conns;
+    struct httpconns conns;
 
-    pthread_t watcher;
-    bool watcher_running;
-    int wake_fd;                    /* eventfd: stop the watcher */
-    int inotify_fd;                 /* -1 without TLS */
+    struct httpwatch watch;         /* watches files only with TLS */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static struct timespec
-now_monotonic(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts;
-}
-
-static double
-seconds_since(const struct timespec *t)
-{
-    struct timespec now = now_monotonic();
-
-    return (double) (now.tv_sec - t->tv_sec) + (now.tv_nsec - t->tv_nsec) / 1e9;
-}
 
 /* Whether 'value' is the media type 'type', ignoring parameters and case
  * ("application/json; charset=utf-8" is "application/json"). */
@@ -201,156 +149,11 @@ media_type_is(const char *value, const char *type)
     return *value == '\0' || *value == ';';
 }
 
-/* ---- listen address --------------------------------------------------- */
-
-/* "IP:PORT" or "[IPv6]:PORT"; port 0 asks the kernel for a free one. */
-static int
-parse_listen(const char *listen_addr, struct sockaddr_storage *ss, socklen_t *len,
-             struct errmsg *err)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *colon, *start = listen_addr;
-    size_t host_len;
-    uint64_t port;
-
-    if (!listen_addr) {
-        return errmsg_set(err, -EINVAL, "no listen address");
-    }
-    colon = strrchr(listen_addr, ':');
-    if (!colon || numparse_u64(colon + 1, 0, 65535, &port) < 0) {
-        return errmsg_set(err, -EINVAL, "invalid listen address '%s': want IP:PORT",
-                          listen_addr);
-    }
-    host_len = (size_t) (colon - start);
-    if (listen_addr[0] == '[') {
-        if (host_len < 2 || colon[-1] != ']') {
-            return errmsg_set(err, -EINVAL, "invalid listen address '%s'", listen_addr);
-        }
-        start++;
-        host_len -= 2;
-    }
-    if (host_len == 0 || host_len >= sizeof host) {
-        return errmsg_set(err, -EINVAL, "invalid listen address '%s'", listen_addr);
-    }
-    memcpy(host, start, host_len);
-    host[host_len] = '\0';
-    memset(ss, 0, sizeof *ss);
-    if (listen_addr[0] != '[') {
-        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
-
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t) port);
-        *len = sizeof *sin;
-        if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-            return 0;
-        }
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
-
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t) port);
-        *len = sizeof *sin6;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-            return 0;
-        }
-    }
-    return errmsg_set(err, -EINVAL, "invalid listen address '%s': '%s' is not an IP address",
-                      listen_addr, host);
-}
-
-/* The socket is made here rather than by libmicrohttpd so that a failure says
- * why ("address in use") and the descriptor is close-on-exec. */
-static int
-listen_socket(const char *listen_addr, int *ret_fd, uint16_t *ret_port,
-              struct errmsg *err)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int fd, one = 1, r;
-
-    if ((r = parse_listen(listen_addr, &ss, &len, err)) < 0) {
-        return r;
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        r = -errno;
-        return errmsg_set(err, r, "cannot create a socket for '%s': %s", listen_addr,
-                          strerror(-r));
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, 128) < 0) {
-        r = -errno;
-        errmsg_set(err, r, "cannot listen on '%s': %s", listen_addr, strerror(-r));
-        close(fd);
-        return r;
-    }
-    len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0) {
-        r = -errno;
-        close(fd);
-        return errmsg_set(err, r, "cannot read the bound address: %s", strerror(-r));
-    }
-    *ret_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
-                                              : ((struct sockaddr_in6 *) &ss)->sin6_port);
-    *ret_fd = fd;
-    return 0;
-}
-
-/* ---- metrics ---------------------------------------------------------- */
-
-static struct metrics_series *
-family_series(struct metrics *m, enum metrics_type type, const char *prefix,
-              const char *suffix, const char *help, const char *labels,
-              struct metrics_family **ret_family)
-{
-    char name[256];
-    struct metrics_family *f;
-
-    snprintf(name, sizeof name, "%s_%s", prefix, suffix);
-    f = metrics_family(m, type, name, help, duration_buckets,
-                       type == METRICS_HISTOGRAM
-                       ? sizeof duration_buckets / sizeof duration_buckets[0] : 0);
-    if (ret_family) {
-        *ret_family = f;
-    }
-    return labels ? metrics_series(f, labels) : NULL;
-}
-
-/* Registration failures (ENOMEM) cost metrics, never the server: every metrics
- * call accepts NULL. */
-static void
-metrics_register(struct httpserver *s, const char *prefix, bool tls)
-{
-    struct metrics *m = s->metrics;
-    struct metrics_family *reloads;
-
-    if (!m) {
-        return;
-    }
-    family_series(m, METRICS_COUNTER, prefix, "http_requests_total",
-                  "HTTP requests by status code.", NULL, &s->m.requests);
-    s->m.duration = family_series(m, METRICS_HISTOGRAM, prefix,
-                                  "http_request_duration_seconds",
-                                  "Time from request headers to response sent.", "", NULL);
-    s->m.in_flight = family_series(m, METRICS_GAUGE, prefix, "http_requests_in_flight",
-                                   "Requests being served.", "", NULL);
-    if (!tls) {
-        return;
-    }
-    s->m.not_after = family_series(m, METRICS_GAUGE, prefix,
-                                   "tls_certificate_not_after_seconds",
-                                   "Expiry of the serving certificate, Unix time.", "", NULL);
-    s->m.reloads_ok = family_series(m, METRICS_COUNTER, prefix, "tls_reloads_total",
-                                    "Certificate reloads by result.",
-                                    "result=\"success\"", &reloads);
-    s->m.reloads_failed = metrics_series(reloads, "result=\"failure\"");
-}
-
 /* ---- TLS ---------------------------------------------------------------- */
 
 /* libmicrohttpd keeps its connection as the GnuTLS session pointer; the
- * connection's socket context is our 'struct conn'. */
-static struct conn *
+ * connection's socket context is our 'struct httpconn'. */
+static struct httpconn *
 conn_of_session(gnutls_session_t session)
 {
     struct MHD_Connection *mhd = gnutls_session_get_ptr(session);
@@ -370,7 +173,7 @@ tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int n_re
              const gnutls_pk_algorithm_t *pk_algos, int n_pk_algos,
              gnutls_pcert_st **pcerts, unsigned int *n_pcerts, gnutls_privkey_t *key)
 {
-    struct conn *c = conn_of_session(session);
+    struct httpconn *c = conn_of_session(session);
     struct tlscreds *creds;
 
     if (!c || !c->server->tls) {
@@ -421,54 +224,27 @@ tls_reload(struct httpserver *s, struct errmsg *err)
     return r;
 }
 
+/* Reads the CA bundle for client certificates as PEM text.  A bundle over the
+ * cap is reported as "cannot read 'F': File too large". */
 static int
 read_client_ca(const char *file, char **ret, struct errmsg *err)
 {
     char *buf = NULL;
-    size_t len = 0;
-    int fd, r = 0;
+    size_t len;
+    int r = readfile_capped(file, HTTPSERVER_MAX_CA_FILE, &buf, &len, err);
 
-    fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        return errmsg_set(err, r, "cannot open '%s': %s", file, strerror(-r));
-    }
-    buf = malloc(HTTPSERVER_MAX_CA_FILE + 1);
-    if (!buf) {
-        r = errmsg_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, HTTPSERVER_MAX_CA_FILE + 1 - len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            r = n < 0 ? -errno : 0;
-            break;
-        }
-        len += (size_t) n;
-        if (len > HTTPSERVER_MAX_CA_FILE) {
-            r = -EFBIG;
-            break;
-        }
+    if (r == -EFBIG) {
+        errmsg_set(err, r, "cannot read '%s': %s", file, strerror(-r));
     }
     if (r < 0) {
-        errmsg_set(err, r, "cannot read '%s': %s", file, strerror(-r));
-        goto out;
+        return r;
     }
-    buf[len] = '\0';
     if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
-        r = errmsg_set(err, -EINVAL, "'%s' holds no PEM certificate", file);
-        goto out;
+        free(buf);
+        return errmsg_set(err, -EINVAL, "'%s' holds no PEM certificate", file);
     }
     *ret = buf;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return r;
+    return 0;
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -478,52 +254,29 @@ conn_started(struct httpserver *s, struct MHD_Connection *mhd, void **socket_con
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct conn *c = calloc(1, sizeof *c);
+    struct httpconn *c = httpconn_new(&s->conns, s, info ? info->connect_fd : -1);
 
     /* Without its context a TLS connection fails its handshake (tls_retrieve
      * finds nothing): out of memory costs that one connection. */
     if (!c) {
         return;
     }
-    c->server = s;
-    c->fd = info ? info->connect_fd : -1;
-    c->idle_since = now_monotonic();
     *socket_context = c;
     if (s->client_ca) {
         tls_require_client_cert(mhd);
     }
-    pthread_mutex_lock(&s->conns_lock);
-    c->next = s->conns;
-    if (s->conns) {
-        s->conns->prev = c;
-    }
-    s->conns = c;
-    pthread_mutex_unlock(&s->conns_lock);
+    httpconns_add(&s->conns, c);
 }
 
-/* libmicrohttpd reports the close before it closes the socket, so the reaper,
- * which works under the same lock, never touches a descriptor number that was
- * already reused. */
 static void
 conn_closed(struct httpserver *s, void **socket_context)
 {
-    struct conn *c = *socket_context;
+    struct httpconn *c = *socket_context;
 
     if (!c) {
         return;
     }
-    pthread_mutex_lock(&s->conns_lock);
-    if (c->prev) {
-        c->prev->next = c->next;
-    } else {
-        s->conns = c->next;
-    }
-    if (c->next) {
-        c->next->prev = c->prev;
-    }
-    pthread_mutex_unlock(&s->conns_lock);
-    tlscreds_release(c->creds);
-    free(c);
+    httpconns_remove(&s->conns, c);
     *socket_context = NULL;
 }
 
@@ -536,35 +289,6 @@ on_connection(void *cls, struct MHD_Connection *mhd, void **socket_context,
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         conn_closed(cls, socket_context);
     }
-}
-
-static void
-conn_set_in_request(struct conn *c, bool in_request)
-{
-    if (!c) {
-        return;
-    }
-    pthread_mutex_lock(&c->server->conns_lock);
-    c->in_request = in_request;
-    c->idle_since = now_monotonic();
-    pthread_mutex_unlock(&c->server->conns_lock);
-}
-
-/* A connection that has not completed a request's headers within the deadline
- * is trickling bytes to hold a slot (an idle one would have met the idle
- * timeout first): shutting its socket down makes libmicrohttpd close it. */
-static void
-reap_slow_connections(struct httpserver *s)
-{
-    pthread_mutex_lock(&s->conns_lock);
-    for (struct conn *c = s->conns; c; c = c->next) {
-        if (!c->in_request && c->fd >= 0
-            && seconds_since(&c->idle_since) > s->request_deadline_s) {
-            shutdown(c->fd, SHUT_RDWR);
-            c->fd = -1;
-        }
-    }
-    pthread_mutex_unlock(&s->conns_lock);
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -894,10 +618,10 @@ request_new(struct httpserver *s, struct MHD_Connection *mhd, const char *method
     req->mhd = mhd;
     req->method = method;
     req->path = path;
-    req->start = now_monotonic();
+    req->start = monotime_now();
     info = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->conn = info ? info->socket_context : NULL;
-    conn_set_in_request(req->conn, true);
+    httpconn_set_in_request(req->conn, true);
     atomic_fetch_add(&s->in_flight, 1);
     metrics_add(s->m.in_flight, 1);
     return req;
@@ -927,7 +651,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
     }
     if (*upload_data_size > 0) {
         /* A body trickled in slowly is cut at the deadline as well. */
-        if (seconds_since(&req->start) > s->request_deadline_s
+        if (monotime_seconds_since(&req->start) > s->request_deadline_s
             || !request_take_body(req, upload_data, *upload_data_size)) {
             return MHD_NO;
         }
@@ -935,24 +659,6 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
         return MHD_YES;
     }
     return request_finish(req);
-}
-
-/* The requests{code=...} series for 'status' (borrowed; NULL on ENOMEM). */
-static struct metrics_series *
-requests_series(struct httpserver *s, unsigned status)
-{
-    struct metrics_series *series;
-    char labels[32];
-
-    if (status == MHD_HTTP_OK && (series = atomic_load(&s->m.requests_ok))) {
-        return series;
-    }
-    snprintf(labels, sizeof labels, "code=\"%u\"", status);
-    series = metrics_series(s->m.requests, labels);
-    if (status == MHD_HTTP_OK) {
-        atomic_store(&s->m.requests_ok, series);
-    }
-    return series;
 }
 
 static void
@@ -966,11 +672,11 @@ on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
         return;
     }
     if (req->status) {
-        metrics_add(requests_series(s, req->status), 1);
+        metrics_add(httpmetrics_requests(&s->m, req->status), 1);
     }
-    metrics_observe(s->m.duration, seconds_since(&req->start));
+    metrics_observe(s->m.duration, monotime_seconds_since(&req->start));
     metrics_add(s->m.in_flight, -1);
-    conn_set_in_request(req->conn, false);
+    httpconn_set_in_request(req->conn, false);
     free(req->body);
     free(req);
     *req_cls = NULL;
@@ -1012,139 +718,17 @@ http_request_body(const struct http_request *req, size_t *len)
     return req->body ? req->body : "";
 }
 
-/* ---- the watcher thread ------------------------------------------------- */
+/* ---- the background thread ---------------------------------------------- */
 
 static void
-dirname_of(const char *file, char *buf, size_t size)
-{
-    const char *slash = strrchr(file, '/');
-
-    if (!slash) {
-        snprintf(buf, size, ".");
-    } else if (slash == file) {
-        snprintf(buf, size, "/");
-    } else {
-        snprintf(buf, size, "%.*s", (int) (slash - file), file);
-    }
-}
-
-/* Watching the directories, not the files, catches the "..data" symlink swap of
- * Kubernetes secret volumes and editors that write a new file and rename it. */
-static int
-watch_files(struct httpserver *s, const char *cert_file, const char *key_file,
-            struct errmsg *err)
-{
-    const uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE
-                          | IN_DELETE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF;
-    char dir[PATH_MAX];
-    const char *files[] = { cert_file, key_file };
-
-    s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (s->inotify_fd < 0) {
-        int r = -errno;
-
-        return errmsg_set(err, r, "cannot watch the certificate files: %s", strerror(-r));
-    }
-    for (size_t i = 0; i < 2; i++) {
-        dirname_of(files[i], dir, sizeof dir);
-        if (inotify_add_watch(s->inotify_fd, dir, mask) < 0) {
-            int r = -errno;
-
-            return errmsg_set(err, r, "cannot watch '%s': %s", dir, strerror(-r));
-        }
-    }
-    return 0;
-}
-
-/* Reads and drops pending inotify events; true when there were some. */
-static bool
-drain_inotify(int fd)
-{
-    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool any = false;
-
-    while (read(fd, buf, sizeof buf) > 0) {
-        any = true;
-    }
-    return any;
-}
-
-/* Waits until the files have been quiet for a moment; false when told to stop. */
-static bool
-wait_for_quiet(struct httpserver *s)
-{
-    struct pollfd fds[2] = {
-        { .fd = s->wake_fd, .events = POLLIN },
-        { .fd = s->inotify_fd, .events = POLLIN },
-    };
-
-    for (;;) {
-        int n = poll(fds, 2, HTTPSERVER_DEBOUNCE_MS);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return true;
-        }
-        if (fds[0].revents) {
-            return false;
-        }
-        drain_inotify(s->inotify_fd);
-    }
-}
-
-static void *
-watcher_main(void *aux)
+on_tick(void *aux, bool files_due)
 {
     struct httpserver *s = aux;
-    struct timespec last_stat = now_monotonic();
-    struct pollfd fds[2] = {
-        { .fd = s->wake_fd, .events = POLLIN },
-        { .fd = s->inotify_fd, .events = POLLIN },
-    };
 
-    for (;;) {
-        int n = poll(fds, s->inotify_fd >= 0 ? 2 : 1, HTTPSERVER_TICK_MS);
-        bool check = false;
-
-        if (n < 0 && errno != EINTR) {
-            break;
-        }
-        if (n > 0 && fds[0].revents) {
-            break;
-        }
-        if (n > 0 && s->inotify_fd >= 0 && fds[1].revents && drain_inotify(s->inotify_fd)) {
-            if (!wait_for_quiet(s)) {
-                break;
-            }
-            check = true;
-        }
-        if (s->tls && seconds_since(&last_stat) >= HTTPSERVER_STAT_PERIOD_S) {
-            last_stat = now_monotonic();
-            check = true;
-        }
-        if (check && tlscreds_store_files_changed(s->tls)) {
-            tls_reload(s, NULL);
-        }
-        reap_slow_connections(s);
+    if (files_due && tlscreds_store_files_changed(s->tls)) {
+        tls_reload(s, NULL);
     }
-    return NULL;
-}
-
-static void
-watcher_stop(struct httpserver *s)
-{
-    uint64_t one = 1;
-
-    if (!s->watcher_running) {
-        return;
-    }
-    if (write(s->wake_fd, &one, sizeof one) < 0) {
-        /* an eventfd write only fails when the counter would overflow */
-    }
-    pthread_join(s->watcher, NULL);
-    s->watcher_running = false;
+    httpconns_reap_slow(&s->conns, s->request_deadline_s);
 }
 
 /* ---- create / shutdown / destroy ------------------------------------------ */
@@ -1222,7 +806,7 @@ setup_tls(struct httpserver *s, const struct httpserver_config *cfg,
         && (r = read_client_ca(cfg->client_ca_file, &s->client_ca, err)) < 0) {
         return r;
     }
-    return watch_files(s, cfg->tls_cert_file, cfg->tls_key_file, err);
+    return httpwatch_files(&s->watch, cfg->tls_cert_file, cfg->tls_key_file, err);
 }
 
 static int
@@ -1282,9 +866,10 @@ httpserver_create(const struct httpserver_config *config, struct httpserver **re
     if (!s) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    s->listen_fd = s->wake_fd = s->inotify_fd = -1;
+    s->listen_fd = -1;
+    httpwatch_init(&s->watch);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->conns_lock, NULL);
+    httpconns_init(&s->conns);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->drained, &attr);
@@ -1292,26 +877,23 @@ httpserver_create(const struct httpserver_config *config, struct httpserver **re
     if ((r = copy_config(s, config, err)) < 0 || (r = setup_tls(s, config, err)) < 0) {
         goto fail;
     }
-    metrics_register(s, config->metrics_prefix ? config->metrics_prefix : "exportflows",
-                     s->tls != NULL);
+    httpmetrics_register(&s->m, s->metrics,
+                         config->metrics_prefix ? config->metrics_prefix : "exportflows",
+                         s->tls != NULL);
     if (s->tls) {
         tls_update_metrics(s);
     }
-    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->wake_fd < 0) {
-        r = errmsg_set(err, -errno, "cannot create an eventfd: %s", strerror(errno));
+    if ((r = httpwatch_open(&s->watch, err)) < 0) {
         goto fail;
     }
-    if ((r = listen_socket(config->listen, &s->listen_fd, &s->port, err)) < 0
+    if ((r = httplisten_socket(config->listen, &s->listen_fd, &s->port, err)) < 0
         || (r = start_daemon(s, config, err)) < 0) {
         goto fail;
     }
     s->listen_fd = -1;  /* libmicrohttpd's now, until MHD_quiesce_daemon() */
-    if ((r = -pthread_create(&s->watcher, NULL, watcher_main, s)) < 0) {
-        errmsg_set(err, r, "cannot start a thread: %s", strerror(-r));
+    if ((r = httpwatch_start(&s->watch, on_tick, s, err)) < 0) {
         goto fail;
     }
-    s->watcher_running = true;
     *ret = s;
     return 0;
 
@@ -1341,34 +923,17 @@ httpserver_cert_not_after(const struct httpserver *server)
     return server->tls ? tlscreds_store_not_after(server->tls) : 0;
 }
 
-/* Whether a connection has bytes the server has not read yet: a request that
- * arrived but that no worker has started on, which the drain must not cut. */
-static bool
-conns_have_input(struct httpserver *s)
-{
-    bool pending = false;
-
-    pthread_mutex_lock(&s->conns_lock);
-    for (struct conn *c = s->conns; c && !pending; c = c->next) {
-        int n = 0;
-
-        pending = c->fd >= 0 && ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
-    }
-    pthread_mutex_unlock(&s->conns_lock);
-    return pending;
-}
-
 /* Waits until no request is in flight or about to start, or 'drain_s' has
  * passed.  Requests in flight signal 'drained' as they finish; input that no
  * worker took yet is looked for every few milliseconds. */
 static void
 wait_drained(struct httpserver *s, unsigned drain_s)
 {
-    struct timespec deadline = now_monotonic();
+    struct timespec deadline = monotime_now();
 
     deadline.tv_sec += drain_s;
     for (;;) {
-        struct timespec now = now_monotonic(), wake = now;
+        struct timespec now = monotime_now(), wake = now;
         bool busy;
 
         if (now.tv_sec > deadline.tv_sec
@@ -1386,7 +951,7 @@ wait_drained(struct httpserver *s, unsigned drain_s)
         }
         busy = s->in_flight > 0;
         pthread_mutex_unlock(&s->lock);
-        if (!busy && !conns_have_input(s)) {
+        if (!busy && !httpconns_have_input(&s->conns)) {
             return;
         }
         if (!busy) {
@@ -1423,7 +988,7 @@ httpserver_shutdown(struct httpserver *server, unsigned drain_s)
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
-    watcher_stop(s);
+    httpwatch_stop(&s->watch);
     pthread_mutex_lock(&s->lock);
     s->shut_down = true;
     pthread_mutex_unlock(&s->lock);
@@ -1439,17 +1004,12 @@ httpserver_destroy(struct httpserver *server)
     if (server->listen_fd >= 0) {
         close(server->listen_fd);
     }
-    if (server->wake_fd >= 0) {
-        close(server->wake_fd);
-    }
-    if (server->inotify_fd >= 0) {
-        close(server->inotify_fd);
-    }
+    httpwatch_close(&server->watch);
     tlscreds_store_destroy(server->tls);
     free(server->client_ca);
     free(server->routes);
     pthread_cond_destroy(&server->drained);
-    pthread_mutex_destroy(&server->conns_lock);
+    httpconns_release(&server->conns);
     pthread_mutex_destroy(&server->lock);
     free(server);
 }

@@ -13,6 +13,8 @@
 
 #include <gnutls/x509.h>
 
+#include "readfile.h"
+
 /* A PEM certificate chain or key file is a few KiB; the cap keeps a wrong path
  * (a log, a device) from being read whole. */
 #define TLSCREDS_MAX_FILE (1024 * 1024)
@@ -101,56 +103,6 @@ file_sig_equal(const struct file_sig *a, const struct file_sig *b)
            && a->size == b->size
            && a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec
            && a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
-/* Reads all of 'file' (at most TLSCREDS_MAX_FILE bytes) into a malloc()ed,
- * NUL-terminated buffer. */
-static int
-read_file(const char *file, char **ret, size_t *ret_len, struct errmsg *err)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    int fd, r = 0;
-
-    fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        return errmsg_set(err, r, "cannot open '%s': %s", file, strerror(-r));
-    }
-    buf = malloc(TLSCREDS_MAX_FILE + 1);
-    if (!buf) {
-        r = errmsg_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, TLSCREDS_MAX_FILE + 1 - len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            errmsg_set(err, r, "cannot read '%s': %s", file, strerror(-r));
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t) n;
-        if (len > TLSCREDS_MAX_FILE) {
-            r = errmsg_set(err, -EFBIG, "'%s' is larger than %d bytes", file,
-                           TLSCREDS_MAX_FILE);
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return r;
 }
 
 static int
@@ -248,8 +200,10 @@ creds_load(const char *cert_file, const char *key_file, struct tlscreds **ret,
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     atomic_init(&c->refs, 1);
-    if ((r = read_file(cert_file, &c->cert_pem, &c->cert_len, err)) < 0
-        || (r = read_file(key_file, &c->key_pem, &c->key_len, err)) < 0
+    if ((r = readfile_capped(cert_file, TLSCREDS_MAX_FILE, &c->cert_pem, &c->cert_len,
+                             err)) < 0
+        || (r = readfile_capped(key_file, TLSCREDS_MAX_FILE, &c->key_pem, &c->key_len,
+                                err)) < 0
         || (r = creds_parse(c, cert_file, key_file, err)) < 0) {
         creds_free(c);
         return r;

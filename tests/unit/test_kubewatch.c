@@ -246,71 +246,99 @@ script_done(struct fake *f, struct seen *s)
     return done && fake_requests(f) == sizeof script / sizeof *script;
 }
 
+/* A kubewatch running against a fake server playing 'script'. */
+struct watch_run {
+    struct fake f;
+    struct seen seen;
+    struct kubeconfig *cfg;
+    struct kubewatch *w;
+    char kubeconfig[40];
+};
+
+static void
+watch_run_start(struct watch_run *r, const struct step *script_, size_t n,
+                const struct kubewatch_config *wc)
+{
+    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_error };
+    struct errmsg err = { "" };
+    int fd;
+
+    memset(&r->seen, 0, sizeof r->seen);
+    pthread_mutex_init(&r->seen.lock, NULL);
+    fake_start(&r->f, script_, n);
+    snprintf(r->kubeconfig, sizeof r->kubeconfig, "/tmp/exportflows-kubewatch-XXXXXX");
+    fd = mkstemp(r->kubeconfig);
+    assert_true(fd >= 0);
+    close(fd);
+    r->cfg = NULL;
+    r->w = NULL;
+    assert_int_equal(testhttp_write_kubeconfig(&r->f.http, r->kubeconfig), 0);
+    assert_int_equal(kubeconfig_load_file(r->kubeconfig, NULL, &r->cfg, &err), 0);
+    assert_int_equal(kubewatch_create(r->cfg, wc, &cb, &r->seen, &r->w, &err), 0);
+    assert_int_equal(kubewatch_start(r->w, &err), 0);
+}
+
+static void
+watch_run_finish(struct watch_run *r)
+{
+    kubewatch_destroy(r->w);
+    kubeconfig_destroy(r->cfg);
+    fake_stop(&r->f);
+    unlink(r->kubeconfig);
+    pthread_mutex_destroy(&r->seen.lock);
+}
+
 static void
 test_kubewatch_relists_on_gone_and_resumes_after_errors(void **state)
 {
-    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_error };
-    char kubeconfig[] = "/tmp/exportflows-kubewatch-XXXXXX";
     struct kubewatch_config wc = {
         .path = "/api/v1/namespaces/ns/configmaps",
         .field_selector = "metadata.name=x", .timeout_min_s = 100, .timeout_max_s = 200,
         .backoff_min_ms = 10, .backoff_max_ms = 20, .max_event = 200,
     };
-    struct seen seen = { .log = "" };
-    struct kubeconfig *cfg = NULL;
-    struct kubewatch *w = NULL;
+    struct watch_run run;
     struct kubewatch_stats stats;
-    struct errmsg err = { "" };
-    struct fake f;
+    const char *timeout;
+    unsigned long timeout_s;
     uint64_t deadline, t0;
-    int fd;
 
-    pthread_mutex_init(&seen.lock, NULL);
-    fake_start(&f, script, sizeof script / sizeof *script);
-    fd = mkstemp(kubeconfig);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(testhttp_write_kubeconfig(&f.http, kubeconfig), 0);
-    assert_int_equal(kubeconfig_load_file(kubeconfig, NULL, &cfg, &err), 0);
-    assert_int_equal(kubewatch_create(cfg, &wc, &cb, &seen, &w, &err), 0);
-    assert_int_equal(kubewatch_start(w, &err), 0);
-
+    watch_run_start(&run, script, sizeof script / sizeof *script, &wc);
     deadline = clock_monotonic_ms() + 10000;
-    while (!script_done(&f, &seen) && clock_monotonic_ms() < deadline) {
+    while (!script_done(&run.f, &run.seen) && clock_monotonic_ms() < deadline) {
         struct timespec ts = { 0, 10000000 };
 
         nanosleep(&ts, NULL);
     }
-    assert_true(script_done(&f, &seen));
+    assert_true(script_done(&run.f, &run.seen));
     t0 = clock_monotonic_ms();
-    kubewatch_stop(w);          /* interrupts the held watch */
+    kubewatch_stop(run.w);      /* interrupts the held watch */
     assert_true(clock_monotonic_ms() - t0 < 500);
 
-    assert_string_equal(seen.log, "SYNCED:1 ADDED:b@11 SYNCED:2 SYNCED:3 MODIFIED:c@31 ");
-    assert_string_equal(f.requests[0], "GET /api/v1/namespaces/ns/configmaps?limit=500"
+    assert_string_equal(run.seen.log, "SYNCED:1 ADDED:b@11 SYNCED:2 SYNCED:3 MODIFIED:c@31 ");
+    assert_string_equal(run.f.requests[0], "GET /api/v1/namespaces/ns/configmaps?limit=500"
                         "&fieldSelector=metadata.name%3Dx HTTP/1.1");
-    assert_non_null(strstr(f.requests[1], "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1"));
-    assert_non_null(strstr(f.requests[1], "&resourceVersion=10&fieldSelector="));
-    assert_non_null(strstr(f.requests[2], "?limit=500"));
-    assert_non_null(strstr(f.requests[3], "&resourceVersion=20&"));
-    assert_non_null(strstr(f.requests[4], "?limit=500"));
+    timeout = strstr(run.f.requests[1], "?watch=1&allowWatchBookmarks=true&timeoutSeconds=");
+    assert_non_null(timeout);
+    timeout_s = strtoul(timeout + strlen("?watch=1&allowWatchBookmarks=true&timeoutSeconds="),
+                        NULL, 10);
+    assert_in_range(timeout_s, 100, 200);     /* wc.timeout_min_s .. timeout_max_s */
+    assert_non_null(strstr(run.f.requests[1], "&resourceVersion=10&fieldSelector="));
+    assert_non_null(strstr(run.f.requests[2], "?limit=500"));
+    assert_non_null(strstr(run.f.requests[3], "&resourceVersion=20&"));
+    assert_non_null(strstr(run.f.requests[4], "?limit=500"));
     for (int i = 5; i <= 8; i++) {
-        assert_non_null(strstr(f.requests[i], "&resourceVersion=30&"));
+        assert_non_null(strstr(run.f.requests[i], "&resourceVersion=30&"));
     }
-    kubewatch_stats(w, &stats);
+    kubewatch_stats(run.w, &stats);
     assert_int_equal(stats.lists, 3);
     assert_int_equal(stats.watches, 6);
     assert_int_equal(stats.events, 2);
     assert_int_equal(stats.bookmarks, 1);
     assert_int_equal(stats.gone, 2);
     assert_int_equal(stats.errors, 3);  /* the 500, the cut stream, the big event */
-    assert_int_equal(seen.errors, 3);
+    assert_int_equal(run.seen.errors, 3);
 
-    kubewatch_destroy(w);
-    kubeconfig_destroy(cfg);
-    fake_stop(&f);
-    unlink(kubeconfig);
-    pthread_mutex_destroy(&seen.lock);
+    watch_run_finish(&run);
 }
 
 /* A 429 after several failures: retried after about a second, not after the
@@ -331,49 +359,28 @@ static const struct step busy_script[] = {
 static void
 test_kubewatch_retries_busy_server_after_a_second(void **state)
 {
-    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_error };
-    char kubeconfig[] = "/tmp/exportflows-kubewatch-XXXXXX";
     struct kubewatch_config wc = {
         .path = "/api/v1/namespaces/ns/configmaps", .timeout_min_s = 100,
         .timeout_max_s = 200, .backoff_min_ms = 1000, .backoff_max_ms = 60000,
     };
-    struct seen seen = { .log = "" };
-    struct kubeconfig *cfg = NULL;
-    struct kubewatch *w = NULL;
-    struct errmsg err = { "" };
-    struct fake f;
+    struct watch_run run;
     uint64_t deadline;
-    int fd;
 
-    pthread_mutex_init(&seen.lock, NULL);
-    fake_start(&f, busy_script, sizeof busy_script / sizeof *busy_script);
-    fd = mkstemp(kubeconfig);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(testhttp_write_kubeconfig(&f.http, kubeconfig), 0);
-    assert_int_equal(kubeconfig_load_file(kubeconfig, NULL, &cfg, &err), 0);
-    assert_int_equal(kubewatch_create(cfg, &wc, &cb, &seen, &w, &err), 0);
-    assert_int_equal(kubewatch_start(w, &err), 0);
-
+    watch_run_start(&run, busy_script, sizeof busy_script / sizeof *busy_script, &wc);
     deadline = clock_monotonic_ms() + 15000;
-    while (fake_requests(&f) < 5 && clock_monotonic_ms() < deadline) {
+    while (fake_requests(&run.f) < 5 && clock_monotonic_ms() < deadline) {
         struct timespec ts = { 0, 10000000 };
 
         nanosleep(&ts, NULL);
     }
-    kubewatch_stop(w);
-    assert_int_equal(fake_requests(&f), 5);
+    kubewatch_stop(run.w);
+    assert_int_equal(fake_requests(&run.f), 5);
     /* The waits after the two 500s grew as a backoff does... */
-    assert_true(f.at_ms[3] - f.at_ms[2] >= 1000);
+    assert_true(run.f.at_ms[3] - run.f.at_ms[2] >= 1000);
     /* ...and the one after the 429 did not: at most a second. */
-    assert_true(f.at_ms[4] - f.at_ms[3] <= 1200);
-    assert_non_null(strstr(f.requests[4], "&resourceVersion=10"));
-
-    kubewatch_destroy(w);
-    kubeconfig_destroy(cfg);
-    fake_stop(&f);
-    unlink(kubeconfig);
-    pthread_mutex_destroy(&seen.lock);
+    assert_true(run.f.at_ms[4] - run.f.at_ms[3] <= 1200);
+    assert_non_null(strstr(run.f.requests[4], "&resourceVersion=10"));
+    watch_run_finish(&run);
 }
 
 static void
