@@ -54,7 +54,8 @@ for tool in ovsdb-server ovsdb-tool ovs-vsctl cc pkg-config readelf; do
     }
 done
 
-say() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 build_dir=${EXPORTFLOWS_BUILD_DIR:-$root/build}
 if [ -n "${EXPORTFLOWS_BIN_DIR:-}" ]; then
@@ -171,14 +172,9 @@ applier_nlibs=$(awk '$6 ~ /\.so/ { print $6 }' "/proc/$applier_pid/maps" | sort 
 # ---- figures -------------------------------------------------------------------
 # pct P KIND [FIELD]: nearest-rank P-th percentile of the samples of KIND, in ms.
 pct() {
-    awk -v k="$2" -v f="${3:-2}" '$1 == k && $f != "-" { print $f }' "$work/samples.txt" | sort -n |
-        awk -v p="$1" '{ v[NR] = $1 }
-            END { if (!NR) { print "-"; exit }
-                  i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1
-                  printf "%.2f", v[i] / 1000 }'
+    awk -v k="$2" -v f="${3:-2}" '$1 == k && $f != "-" { print $f }' "$work/samples.txt" |
+        bench_percentile "$1" 1000
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
-verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
 count() { awk -v k="$1" '$1 == k { n++ } END { print n + 0 }' "$work/samples.txt"; }
 
 # The applier's own send -> reply time of each config transaction (not drift).
@@ -194,7 +190,7 @@ r50=$(pct 50 drift 3); r99=$(pct 99 drift 3)
 t50=$(pct 50 tx); t99=$(pct 99 tx)
 
 printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" \
-    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    "$(bench_cpu_model)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'run: %s config changes alternating with %s ovs-vsctl changes, then %s drift repairs, %s ms apart; %s s; applier health server %s\n' \
     "$(count applier)" "$(count vsctl)" "$(count drift)" "$gap_ms" "$elapsed" "$health"

@@ -57,7 +57,8 @@ cd "$root"
 [ -n "${EXPORTFLOWS_BIN_DIR:-}" ] || make -s programs >/dev/null
 # shellcheck source=tests/system/lib-cluster.sh
 . "$root/tests/system/lib-cluster.sh"
-say() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/exportflows-bench-cluster.XXXXXX")
 cleanup() {
@@ -224,13 +225,8 @@ PYEOF
 # ---- helpers -------------------------------------------------------------------------
 # pct P KIND FILE: nearest-rank P-th percentile of the samples of KIND, in ms.
 pct() {
-    awk -v k="$2" '$1 == k && $2 != "-" { print $2 }' "$3" | sort -n |
-        awk -v p="$1" '{ v[NR] = $1 }
-            END { if (!NR) { print "-"; exit }
-                  i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1
-                  print v[i] }'
+    awk -v k="$2" '$1 == k && $2 != "-" { print $2 }' "$3" | bench_percentile "$1"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 # mem PID: VmRSS VmHWM RssAnon Pss in KiB.
 mem() {
     awk '$1 ~ /^(VmHWM|VmRSS|RssAnon):$/ { v[$1] = $2 }
@@ -304,7 +300,7 @@ elapsed=$(( $(date +%s) - started ))
 
 # ---- figures -------------------------------------------------------------------------
 printf 'machine: %s cores, %s; load average %s; %s\n' "$(nproc)" \
-    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    "$(bench_cpu_model)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$("$K8S_BIN_DIR/kubectl" version --client -o json |
         jq -r '.clientVersion.gitVersion') control plane"
 printf 'run: %s changes per node count, %s ms apart, identity %s; %s s in all\n\n' \

@@ -48,7 +48,8 @@ for tool in wrk nginx curl openssl; do
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-say() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 # $EXPORTFLOWS_BIN_DIR: use the programs there instead of building bin/.
 if [ -n "${EXPORTFLOWS_BIN_DIR:-}" ]; then
@@ -345,10 +346,9 @@ webhook_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$webhook_pid/status")
 
 ratio=$(awk -v a="$webhook_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
 p99_ratio=$(awk -v a="$webhook_p99" -v b="$nginx_p99" 'BEGIN { printf "%.2f", a / b }')
-verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
 
 printf 'machine: %s cores, %s\n' "$(nproc)" \
-    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+    "$(bench_cpu_model)"
 printf 'load: wrk -t%s -c%s -d%ss, HTTPS keep-alive, request %s bytes, reply %s bytes; server threads %s; webhook log level %s, format %s\n' \
     "$wrk_threads" "$connections" "$duration" "$(wc -c <"$work/request.json")" \
     "$(wc -c <"$work/reply.json")" "$server_threads" "$log_level" "$log_format"

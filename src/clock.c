@@ -22,6 +22,23 @@ clock_monotonic_us(void)
 }
 
 struct timespec
+clock_monotonic_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+double
+clock_seconds_since(const struct timespec *t)
+{
+    struct timespec now = clock_monotonic_now();
+
+    return (double) (now.tv_sec - t->tv_sec) + (double) (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+struct timespec
 clock_monotonic_after(unsigned ms)
 {
     struct timespec at;

@@ -5,7 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "monotime.h"
+#include "exportflows/clock.h"
 #include "tlscreds.h"
 
 void
@@ -32,7 +32,7 @@ httpconn_new(struct httpconns *conns, struct httpserver *server, int fd)
     c->registry = conns;
     c->server = server;
     c->fd = fd;
-    c->idle_since = monotime_now();
+    c->idle_since = clock_monotonic_now();
     return c;
 }
 
@@ -73,7 +73,7 @@ httpconn_set_in_request(struct httpconn *c, bool in_request)
     }
     pthread_mutex_lock(&c->registry->lock);
     c->in_request = in_request;
-    c->idle_since = monotime_now();
+    c->idle_since = clock_monotonic_now();
     pthread_mutex_unlock(&c->registry->lock);
 }
 
@@ -83,7 +83,7 @@ httpconns_reap_slow(struct httpconns *conns, unsigned deadline_s)
     pthread_mutex_lock(&conns->lock);
     for (struct httpconn *c = conns->head; c; c = c->next) {
         if (!c->in_request && c->fd >= 0
-            && monotime_seconds_since(&c->idle_since) > deadline_s) {
+            && clock_seconds_since(&c->idle_since) > deadline_s) {
             shutdown(c->fd, SHUT_RDWR);
             c->fd = -1;
         }

@@ -18,8 +18,9 @@
  *     directories, and a periodic stat as fallback) and reaps connections that
  *     hold a slot without ever finishing a request (src/httpwatch.c).
  *
- * The listening socket is made by src/httplisten.c and the server's own metrics
- * are registered by src/httpmetrics.c.
+ * The listening socket is made by src/httplisten.c, a kept body grows in
+ * src/httpbody.c, and the server's own metrics are registered by
+ * src/httpmetrics.c.
  * Certificates are handed to GnuTLS per handshake by a retrieve callback, so a
  * reload is a pointer swap: no daemon restart, no failed request. */
 #include "exportflows/httpserver.h"
@@ -38,11 +39,12 @@
 #include <microhttpd.h>
 
 #include "exportflows/numparse.h"
+#include "httpbody.h"
 #include "httpconns.h"
 #include "httplisten.h"
 #include "httpmetrics.h"
 #include "httpwatch.h"
-#include "monotime.h"
+#include "exportflows/clock.h"
 #include "readfile.h"
 #include "tlscreds.h"
 
@@ -89,9 +91,7 @@ struct http_request {
     unsigned error_status;
     char error_text[128];
     char allow[128];
-    char *body;                     /* the route's body; other bodies are dropped */
-    size_t body_len;
-    size_t body_cap;
+    struct httpbody body;           /* the route's body; other bodies are dropped */
     unsigned status;                /* what was answered, for the metrics */
     struct timespec start;
 };
@@ -514,11 +514,9 @@ request_admit(struct http_request *req)
     }
     /* The declared size is allocated at once: it is within the cap. */
     if (req->verdict == VERDICT_ROUTE && declared > 0) {
-        req->body = malloc((size_t) declared + 1);
-        if (!req->body) {
+        if (httpbody_reserve(&req->body, (size_t) declared) < 0) {
             return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
         }
-        req->body_cap = (size_t) declared;
     }
     return MHD_YES;
 }
@@ -532,40 +530,25 @@ request_take_body(struct http_request *req, const char *data, size_t len)
 {
     size_t max = req->server->max_body;
 
-    if (req->verdict == VERDICT_ROUTE && len > max - req->body_len) {
+    if (req->verdict == VERDICT_ROUTE && len > max - req->body.len) {
         char text[128];
 
         snprintf(text, sizeof text, "request body too large (max %zu bytes)", max);
         request_refuse(req, MHD_HTTP_CONTENT_TOO_LARGE, text);
-        free(req->body);
-        req->body = NULL;
-        req->body_cap = 0;
+        httpbody_drop(&req->body);
     }
     if (req->verdict != VERDICT_ROUTE) {
-        if (len > max + HTTPSERVER_DISCARD_MAX - req->body_len) {
+        if (len > max + HTTPSERVER_DISCARD_MAX - req->body.len) {
             req->status = MHD_HTTP_CONTENT_TOO_LARGE;
             return false;
         }
-        req->body_len += len;
+        req->body.len += len;
         return true;
     }
-    if (req->body_len + len > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        char *body;
-
-        while (cap < req->body_len + len) {
-            cap = cap > max / 2 ? max : cap * 2;
-        }
-        body = realloc(req->body, cap + 1);
-        if (!body) {
-            req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-            return false;
-        }
-        req->body = body;
-        req->body_cap = cap;
+    if (httpbody_append(&req->body, data, len, max) < 0) {
+        req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        return false;
     }
-    memcpy(req->body + req->body_len, data, len);
-    req->body_len += len;
     return true;
 }
 
@@ -574,9 +557,7 @@ request_run_handler(struct http_request *req)
 {
     struct http_response resp = { 0 };
 
-    if (req->body) {
-        req->body[req->body_len] = '\0';
-    }
+    httpbody_terminate(&req->body);
     req->route->handler(req->route->aux, req, &resp);
     if (resp.status < 100 || resp.status > 599) {
         free(resp.body);
@@ -618,7 +599,7 @@ request_new(struct httpserver *s, struct MHD_Connection *mhd, const char *method
     req->mhd = mhd;
     req->method = method;
     req->path = path;
-    req->start = monotime_now();
+    req->start = clock_monotonic_now();
     info = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->conn = info ? info->socket_context : NULL;
     httpconn_set_in_request(req->conn, true);
@@ -651,7 +632,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
     }
     if (*upload_data_size > 0) {
         /* A body trickled in slowly is cut at the deadline as well. */
-        if (monotime_seconds_since(&req->start) > s->request_deadline_s
+        if (clock_seconds_since(&req->start) > s->request_deadline_s
             || !request_take_body(req, upload_data, *upload_data_size)) {
             return MHD_NO;
         }
@@ -674,10 +655,10 @@ on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     if (req->status) {
         metrics_add(httpmetrics_requests(&s->m, req->status), 1);
     }
-    metrics_observe(s->m.duration, monotime_seconds_since(&req->start));
+    metrics_observe(s->m.duration, clock_seconds_since(&req->start));
     metrics_add(s->m.in_flight, -1);
     httpconn_set_in_request(req->conn, false);
-    free(req->body);
+    httpbody_drop(&req->body);
     free(req);
     *req_cls = NULL;
     /* The drain checks in_flight and waits under the lock: broadcasting under
@@ -713,9 +694,9 @@ const char *
 http_request_body(const struct http_request *req, size_t *len)
 {
     if (len) {
-        *len = req->body_len;
+        *len = req->body.len;
     }
-    return req->body ? req->body : "";
+    return req->body.data ? req->body.data : "";
 }
 
 /* ---- the background thread ---------------------------------------------- */
@@ -929,11 +910,11 @@ httpserver_cert_not_after(const struct httpserver *server)
 static void
 wait_drained(struct httpserver *s, unsigned drain_s)
 {
-    struct timespec deadline = monotime_now();
+    struct timespec deadline = clock_monotonic_now();
 
     deadline.tv_sec += drain_s;
     for (;;) {
-        struct timespec now = monotime_now(), wake = now;
+        struct timespec now = clock_monotonic_now(), wake = now;
         bool busy;
 
         if (now.tv_sec > deadline.tv_sec

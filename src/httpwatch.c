@@ -11,7 +11,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "monotime.h"
+#include "exportflows/clock.h"
 
 /* How often the thread wakes for the reaper; files are also looked at every
  * HTTPWATCH_STAT_PERIOD_S in case inotify missed a change (a directory
@@ -120,7 +120,7 @@ static void *
 watch_main(void *aux)
 {
     struct httpwatch *w = aux;
-    struct timespec last_stat = monotime_now();
+    struct timespec last_stat = clock_monotonic_now();
     struct pollfd fds[2] = {
         { .fd = w->wake_fd, .events = POLLIN },
         { .fd = w->inotify_fd, .events = POLLIN },
@@ -143,8 +143,8 @@ watch_main(void *aux)
             check = true;
         }
         if (w->inotify_fd >= 0
-            && monotime_seconds_since(&last_stat) >= HTTPWATCH_STAT_PERIOD_S) {
-            last_stat = monotime_now();
+            && clock_seconds_since(&last_stat) >= HTTPWATCH_STAT_PERIOD_S) {
+            last_stat = clock_monotonic_now();
             check = true;
         }
         w->tick(w->aux, check);

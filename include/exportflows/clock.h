@@ -17,6 +17,10 @@
 uint64_t clock_monotonic_ms(void);
 uint64_t clock_monotonic_us(void);
 
+/* CLOCK_MONOTONIC now, and the seconds elapsed since an earlier reading 't'. */
+struct timespec clock_monotonic_now(void);
+double clock_seconds_since(const struct timespec *t);
+
 /* The CLOCK_MONOTONIC time 'ms' milliseconds from now, to the nanosecond: an
  * absolute deadline for pthread_cond_timedwait() on a monotonic condition
  * variable (see monowait.h). */

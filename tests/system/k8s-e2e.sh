@@ -26,6 +26,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/system/lib-check.sh
+. "$here/lib-check.sh"
 # shellcheck source=tests/system/lib-cluster.sh
 . "$here/lib-cluster.sh"
 
@@ -35,18 +37,7 @@ NODES=(n1 n2 n3)
 declare -A NODE_IP=([n1]=192.0.2.11 [n2]=192.0.2.12 [n3]=192.0.2.13)
 declare -A NODE_DB=()
 
-failures=0
-checks=0
-t0=$SECONDS
-
-log() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
-pass() { checks=$((checks + 1)); log "PASS: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); log "FAIL: $*"; }
-die() { failures=$((failures + 1)); log "FAIL: $*"; exit 1; }
-
-for tool in ovsdb-tool ovsdb-server ovsdb-client ovs-vsctl jq curl openssl; do
-    command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+check_tools ovsdb-tool ovsdb-server ovsdb-client ovs-vsctl jq curl openssl
 
 WORK=$(mktemp -d /tmp/exportflows-k8s-e2e.XXXXXX) || die "mktemp failed"
 cleanup() {
@@ -363,8 +354,4 @@ else
     fail "the webhook died"
 fi
 
-if [ $failures -gt 0 ]; then
-    log "k8s-e2e: $failures of $checks checks failed"
-    exit 1
-fi
-log "k8s-e2e: all $checks checks passed"
+check_verdict k8s-e2e

@@ -22,6 +22,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/system/lib-check.sh
+. "$here/lib-check.sh"
 # shellcheck source=tests/system/lib-cluster.sh
 . "$here/lib-cluster.sh"
 # shellcheck source=tests/system/lib-netns.sh
@@ -30,6 +32,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib-vswitchd.sh"
 # shellcheck source=tests/system/lib-collectors.sh
 . "$here/lib-collectors.sh"
+# shellcheck source=tests/system/lib-flownode.sh
+. "$here/lib-flownode.sh"
 
 NETFLOW_PORT=2056
 IPFIX_PORT=4739
@@ -42,22 +46,10 @@ TCP_PORT=5001
 TCP_BYTES=1000000
 DEADLINE=30
 
-failures=0
-checks=0
-t0=$SECONDS
-
-log() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
-pass() { checks=$((checks + 1)); log "PASS: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); log "FAIL: $*"; }
-die() { failures=$((failures + 1)); log "FAIL: $*"; exit 1; }
-
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, ovs-vswitchd)"
-for tool in ovsdb-tool ovsdb-server ovsdb-client ovs-vswitchd ovs-vsctl nfcapd nfdump \
-    tshark tcpdump ethtool ping ip ss jq curl openssl; do
-    command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-export PYTHON
-PYTHON=$(command -v /usr/bin/python3 || command -v python3) || die "python3 is not installed"
+check_tools ovsdb-tool ovsdb-server ovsdb-client ovs-vswitchd ovs-vsctl nfcapd nfdump \
+    tshark tcpdump ethtool ping ip ss jq curl openssl
+check_python
 
 WORK=$(mktemp -d /tmp/exportflows-k8s-flows.XXXXXX) || die "mktemp failed"
 SFX=$(netns_suffix)
@@ -85,21 +77,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_for SECONDS CMD...: runs CMD every 0.5 s until it succeeds or SECONDS pass.
-wait_for() {
-    local limit=$((SECONDS + $1))
-    shift
-    while ! "$@"; do
-        [ $SECONDS -ge $limit ] && return 1
-        sleep 0.5
-    done
-}
-
-show() {
-    echo "  $1 ($(grep -c . <<<"$2") lines):"
-    head -n 12 <<<"$2" | sed 's/^/    /'
-}
-
 # ---------------------------------------------------------------- control plane
 
 log "work dir $WORK, namespaces $NS_NODE $NS1 $NS2"
@@ -115,34 +92,7 @@ done
 cluster_ovsdb_start node || die "ovsdb-server did not start"
 vswitchd_start "$CLUSTER_DIR/ovs-node" "$CLUSTER_OVSDB" "$NS_NODE" ||
     die "ovs-vswitchd did not start: $(cat "$CLUSTER_DIR/ovs-node/ovs-vswitchd.stderr")"
-# Datapath flows idle out after 1 s, so OVS hands their counts to NetFlow soon.
-vswitchd_vsctl -- set Open_vSwitch . other_config:max-idle=1000 \
-    -- add-br br-int -- set bridge br-int datapath_type=netdev \
-    -- add-port br-int ovn-k8s-mp0 -- set interface ovn-k8s-mp0 type=internal ||
-    die "cannot create br-int"
-netns_veth "$NS1" eth0 "$NS_NODE" "$PORT1" || die "cannot create the veth pair for ns1"
-netns_veth "$NS2" eth0 "$NS_NODE" "$PORT2" || die "cannot create the veth pair for ns2"
-for pair in "$NS1 eth0" "$NS2 eth0" "$NS_NODE $PORT1" "$NS_NODE $PORT2"; do
-    # shellcheck disable=SC2086
-    netns_no_offload $pair || die "cannot turn offloads off on $pair"
-done
-vswitchd_vsctl add-port br-int "$PORT1" -- add-port br-int "$PORT2" ||
-    die "cannot add the veth ports to br-int"
-netns_addr "$NS1" eth0 "$NS1_IP/24" || die "cannot address ns1"
-netns_addr "$NS2" eth0 "$NS2_IP/24" || die "cannot address ns2"
-mp0_exists() { ip -n "$NS_NODE" link show ovn-k8s-mp0 >/dev/null 2>&1; }
-wait_for 10 mp0_exists || die "ovn-k8s-mp0 did not appear"
-netns_addr "$NS_NODE" ovn-k8s-mp0 "$AGENT_IP/24" || die "cannot address ovn-k8s-mp0"
-ip -n "$NS_NODE" link set br-int up
-
-nfcapd_start "$NS_NODE" "$WORK/netflow" $NETFLOW_PORT || die "nfcapd (NetFlow) did not start"
-nfcapd_start "$NS_NODE" "$WORK/ipfix" $IPFIX_PORT || die "nfcapd (IPFIX) did not start"
-udp_sink_start "$NS_NODE" $SFLOW_PORT || die "the sFlow listener did not start"
-udp_capture_start "$NS_NODE" "$WORK/export.pcap" $NETFLOW_PORT $IPFIX_PORT $SFLOW_PORT ||
-    die "tcpdump did not start"
-ping_ok() { netns_exec "$NS1" ping -c 1 -W 1 "$NS2_IP" >/dev/null; }
-wait_for 15 ping_ok || die "ns1 cannot reach ns2 through br-int"
-pass "ns1 reaches ns2 through br-int"
+flownode_up "$WORK"
 
 cluster_applier_start node "$NODE_IP" "$CLUSTER_OVSDB" br-int || die "the applier did not start"
 cluster_applier_health node || die "the applier did not come up"
@@ -230,8 +180,4 @@ status=0
 cluster_stop_process applier-node || status=$?
 [ $status = 0 ] || fail "exportflows-applier exited with status $status on SIGTERM"
 
-if [ $failures -gt 0 ]; then
-    log "k8s-flows: $failures of $checks checks failed"
-    exit 1
-fi
-log "k8s-flows: all $checks checks passed"
+check_verdict k8s-flows

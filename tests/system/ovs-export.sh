@@ -21,6 +21,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/system/lib-check.sh
+. "$here/lib-check.sh"
 # shellcheck source=tests/system/lib-netns.sh
 . "$here/lib-netns.sh"
 # shellcheck source=tests/system/lib-ovs.sh
@@ -29,6 +31,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib-vswitchd.sh"
 # shellcheck source=tests/system/lib-collectors.sh
 . "$here/lib-collectors.sh"
+# shellcheck source=tests/system/lib-flownode.sh
+. "$here/lib-flownode.sh"
 
 BIN_DIR=${EXPORTFLOWS_BIN_DIR:-bin}
 MODE=${EXPORTFLOWS_OVS_EXPORT_MODE:-applier}
@@ -46,26 +50,12 @@ TCP_BYTES=1000000   # per transfer; sFlow samples 1 in 64 packets of it
 DEADLINE=30         # seconds for a collector to show what it must show
 QUIET_WINDOW=6      # seconds after phase 2 traffic in which NetFlow must stay silent
 
-failures=0
-checks=0
-t0=$SECONDS
-
-log() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
-pass() { checks=$((checks + 1)); log "PASS: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); log "FAIL: $*"; }
-die() { failures=$((failures + 1)); log "FAIL: $*"; exit 1; }
-
 # ---------------------------------------------------------------- preconditions
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, ovs-vswitchd)"
-for tool in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl nfcapd nfdump tshark \
-    tcpdump ethtool ping ip ss; do
-    command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-# Debian's interpreter, not whatever a version manager puts first in PATH; the
-# helpers in lib-netns.sh and lib-collectors.sh run it.
-export PYTHON
-PYTHON=$(command -v /usr/bin/python3 || command -v python3) || die "python3 is not installed"
+check_tools ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl nfcapd nfdump tshark \
+    tcpdump ethtool ping ip ss
+check_python
 APPLIER=$(realpath -e "$BIN_DIR/exportflows-applier" 2>/dev/null)
 if [ "$MODE" = applier ] && [ ! -x "$APPLIER" ]; then
     die "$BIN_DIR/exportflows-applier is missing (build it, or set EXPORTFLOWS_OVS_EXPORT_MODE=vsctl)"
@@ -98,16 +88,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# wait_for SECONDS CMD...: runs CMD every 0.5 s until it succeeds or SECONDS pass.
-wait_for() {
-    local limit=$((SECONDS + $1))
-    shift
-    while ! "$@"; do
-        [ $SECONDS -ge $limit ] && return 1
-        sleep 0.5
-    done
-}
 
 # ---------------------------------------------------------------- export config
 
@@ -223,12 +203,6 @@ sflow_seen() {
     [ "$(sflow_count "$SF" "$AGENT_IP" "$NS1_IP" "$NS2_IP" 6)" -gt 0 ]
 }
 
-# show LABEL TEXT: prints up to 12 lines of what a collector holds, after a FAIL.
-show() {
-    echo "  $1 ($(grep -c . <<<"$2") lines):"
-    head -n 12 <<<"$2" | sed 's/^/    /'
-}
-
 # ---------------------------------------------------------------- setup
 
 log "temp dir $TMP, namespaces $NS_NODE $NS1 $NS2, mode $MODE"
@@ -239,40 +213,7 @@ ovs_db_start "$TMP" || die "ovsdb-server did not start"
 vswitchd_start "$TMP" "$OVS_DB" "$NS_NODE" ||
     die "ovs-vswitchd did not start: $(cat "$TMP/ovs-vswitchd.stderr")"
 
-# Datapath flows idle out after 1 s instead of 10 s, so OVS hands their final
-# counts to NetFlow soon after traffic stops.
-vswitchd_vsctl -- set Open_vSwitch . other_config:max-idle=1000 \
-    -- add-br br-int -- set bridge br-int datapath_type=netdev \
-    -- add-port br-int ovn-k8s-mp0 -- set interface ovn-k8s-mp0 type=internal ||
-    die "cannot create br-int"
-
-netns_veth "$NS1" eth0 "$NS_NODE" "$PORT1" || die "cannot create the veth pair for ns1"
-netns_veth "$NS2" eth0 "$NS_NODE" "$PORT2" || die "cannot create the veth pair for ns2"
-for pair in "$NS1 eth0" "$NS2 eth0" "$NS_NODE $PORT1" "$NS_NODE $PORT2"; do
-    # shellcheck disable=SC2086
-    netns_no_offload $pair || die "cannot turn offloads off on $pair"
-done
-vswitchd_vsctl add-port br-int "$PORT1" -- add-port br-int "$PORT2" ||
-    die "cannot add the veth ports to br-int"
-netns_addr "$NS1" eth0 "$NS1_IP/24" || die "cannot address ns1"
-netns_addr "$NS2" eth0 "$NS2_IP/24" || die "cannot address ns2"
-
-# The userspace datapath makes ovn-k8s-mp0 a tap device, which appears shortly
-# after the port is added.  sFlow takes its agent address from it.
-mp0_exists() { ip -n "$NS_NODE" link show ovn-k8s-mp0 >/dev/null 2>&1; }
-wait_for 10 mp0_exists || die "ovn-k8s-mp0 did not appear"
-netns_addr "$NS_NODE" ovn-k8s-mp0 "$AGENT_IP/24" || die "cannot address ovn-k8s-mp0"
-ip -n "$NS_NODE" link set br-int up
-
-nfcapd_start "$NS_NODE" "$TMP/netflow" $NETFLOW_PORT || die "nfcapd (NetFlow) did not start"
-nfcapd_start "$NS_NODE" "$TMP/ipfix" $IPFIX_PORT || die "nfcapd (IPFIX) did not start"
-udp_sink_start "$NS_NODE" $SFLOW_PORT || die "the sFlow listener did not start"
-udp_capture_start "$NS_NODE" "$TMP/export.pcap" $NETFLOW_PORT $IPFIX_PORT $SFLOW_PORT ||
-    die "tcpdump did not start"
-
-ping_ok() { netns_exec "$NS1" ping -c 1 -W 1 "$NS2_IP" >/dev/null; }
-wait_for 15 ping_ok || die "ns1 cannot reach ns2 through br-int"
-pass "ns1 reaches ns2 through br-int"
+flownode_up "$TMP"
 
 # ---------------------------------------------------------------- phase 1
 
@@ -392,8 +333,4 @@ fi
 
 # ---------------------------------------------------------------- verdict
 
-if [ $failures -gt 0 ]; then
-    log "ovs-export: $failures of $checks checks failed"
-    exit 1
-fi
-log "ovs-export: all $checks checks passed"
+check_verdict ovs-export

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "exportflows/jsonscan.h"
+#include "../lib/testmutate.h"
 #include "../lib/testutil.h"
 
 /* A document full of escapes, numbers and nesting. */
@@ -198,26 +199,8 @@ static const char mutations[] = "\"\\{}[],:0-1.eu x\x01\x7f\xc3\xa9\xed\xa0\x80\
 static void
 check_mutations(const char *doc)
 {
-    size_t n = strlen(doc);
-    char *buf = malloc(n + 2);
-
-    assert_non_null(buf);
-    check_text(doc, n);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(buf, doc, i);
-        memcpy(buf + i, doc + i + 1, n - i - 1);
-        check_text(buf, n - 1);
-        for (size_t m = 0; m < sizeof mutations - 1; m++) {
-            memcpy(buf, doc, n);
-            buf[i] = mutations[m];
-            check_text(buf, n);
-            memcpy(buf, doc, i);
-            buf[i] = mutations[m];
-            memcpy(buf + i + 1, doc + i, n - i);
-            check_text(buf, n + 1);
-        }
-    }
-    free(buf);
+    check_text(doc, strlen(doc));
+    testmutate_each(doc, strlen(doc), mutations, sizeof mutations - 1, check_text);
 }
 
 static void
