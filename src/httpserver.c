@@ -889,6 +889,16 @@ httpserver_port(const struct httpserver *server)
     return server->port;
 }
 
+void
+httpserver_format_address(const struct httpserver *server, const char *listen,
+                          char *buf, size_t size)
+{
+    const char *colon = strrchr(listen, ':');
+    int host_len = colon ? (int) (colon - listen) : 0;
+
+    snprintf(buf, size, "%.*s:%u", host_len, listen, (unsigned) server->port);
+}
+
 int
 httpserver_reload_tls(struct httpserver *server, struct errmsg *err)
 {

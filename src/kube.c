@@ -25,6 +25,9 @@ struct kube_client {
     size_t max_body;
     unsigned long connections;
     char errbuf[CURL_ERROR_SIZE];
+    /* "<program>/<version>", so that audit logs and API priority and fairness tell
+     * the webhook's publisher from the appliers. */
+    char user_agent[128];
 };
 
 /* One call in progress. */
@@ -53,6 +56,8 @@ kube_client_create(struct kubeconfig *cfg, struct kube_client **ret, struct errm
     }
     c->cfg = cfg;
     c->max_body = KUBE_MAX_BODY_DEFAULT;
+    snprintf(c->user_agent, sizeof c->user_agent, "%s/%s", program_invocation_short_name,
+             EXPORTFLOWS_VERSION);
     atomic_init(&c->interrupted, false);
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();
@@ -301,7 +306,7 @@ setup_call(struct transfer *t, const char *method, const char *path, const char 
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "exportflows/" EXPORTFLOWS_VERSION);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);

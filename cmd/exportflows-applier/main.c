@@ -404,7 +404,7 @@ start_http(struct program *p, struct errmsg *err)
         .threads = 1,
     };
 
-    char port[8];
+    char address[128];
     int rc;
 
     /* "", "off" and "none" turn the health listener off, as in the webhook. */
@@ -414,9 +414,8 @@ start_http(struct program *p, struct errmsg *err)
     }
     rc = httpserver_create(&config, &p->http, err);
     if (rc == 0) {
-        snprintf(port, sizeof port, "%u", (unsigned) httpserver_port(p->http));
-        log_event(LOG_INFO, "serving health and metrics", "listen",
-                  p->args.health_listen, "port", port, NULL);
+        httpserver_format_address(p->http, p->args.health_listen, address, sizeof address);
+        log_event(LOG_INFO, "listening", "address", address, "server", "health", NULL);
     }
     return rc;
 }

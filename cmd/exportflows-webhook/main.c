@@ -232,12 +232,9 @@ is_ready(void *aux)
 static void
 log_listening(const char *listen, const struct httpserver *server, const char *name)
 {
-    const char *colon = strrchr(listen, ':');
-    int host_len = colon ? (int) (colon - listen) : 0;
     char address[128];
 
-    snprintf(address, sizeof address, "%.*s:%u", host_len, listen,
-             (unsigned) httpserver_port(server));
+    httpserver_format_address(server, listen, address, sizeof address);
     log_event(LOG_INFO, "listening", "address", address, "server", name, NULL);
 }
 

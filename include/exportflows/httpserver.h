@@ -86,6 +86,12 @@ int httpserver_create(const struct httpserver_config *config,
 /* The bound port (useful with port 0). */
 uint16_t httpserver_port(const struct httpserver *server);
 
+/* Writes 'listen' (the address the server was created with) with its port
+ * replaced by the bound one, e.g. "127.0.0.1:0" -> "127.0.0.1:41234", into 'buf'.
+ * Both programs log it as "listening address=... server=NAME". */
+void httpserver_format_address(const struct httpserver *server, const char *listen,
+                               char *buf, size_t size);
+
 /* Re-reads the certificate files now (the server also does it by itself when they
  * change).  0 when the new pair is loaded or unchanged; -errno and a message when
  * it is refused (the old pair stays). */

@@ -130,7 +130,7 @@ start_applier() {
         --pod-name exportflows-applier-test --pod-uid "$POD_UID" \
         --node-ip 10.0.0.9 --health-listen 127.0.0.1:0 --log-level debug "$@" >"$applier_log" 2>&1 &
     applier_pid=$!
-    ovs_wait_for "health server port logged" 10 log_has "serving health and metrics" ||
+    ovs_wait_for "health server port logged" 10 log_has "listening address=.* server=health" ||
         fail "applier did not start"
     metrics_port=$(applier_metrics_port)
 }

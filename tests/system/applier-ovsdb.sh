@@ -64,7 +64,7 @@ set_config '{"generation": 1, "netFlow": {"collectors": ["172.30.158.150:2056"],
     >"$dir/applier.log" 2>&1 &
 applier_pid=$!
 
-expect "health server port logged" log_has "serving health and metrics"
+expect "health server port logged" log_has "listening address=.* server=health"
 metrics_port=$(applier_metrics_port)
 expect "applier waits for br-int" log_has "waiting for bridge"
 ovs_vsctl add-br br-int || fail "add-br"

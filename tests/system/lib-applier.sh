@@ -28,7 +28,7 @@ log_has() { grep -q -- "$1" "$applier_log"; }
 log_count() { grep -c -- "$1" "$applier_log"; }
 # The port the applier logged for its health listener ("" before it did).
 applier_metrics_port() {
-    sed -n 's/.*serving health and metrics.* port=\([0-9]*\).*/\1/p' "$applier_log"
+    sed -n 's/.* listening address=[0-9.]*:\([0-9]*\) server=health.*/\1/p' "$applier_log"
 }
 metric() {
     curl -s --max-time 5 "http://127.0.0.1:$metrics_port/metrics" |

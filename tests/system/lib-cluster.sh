@@ -127,12 +127,9 @@ cluster_stop_process() {
 }
 
 # cluster_listen_addr NAME SERVER: the address process NAME logged for SERVER,
-# once it has: "listening address=IP:PORT server=SERVER" (the webhook), or for
-# SERVER health also "serving health and metrics listen=IP:0 port=PORT" (the
-# applier).
+# once it has: "listening address=IP:PORT server=SERVER" (both programs).
 cluster_listen_addr() {
     sed -n -e "s/.* listening address=\([0-9.:]*\) server=$2\$/\1/p" \
-        -e "s/.* serving health and metrics listen=\([0-9.]*\):[0-9]* port=\([0-9]*\)\$/\1:\2/p" \
         "$CLUSTER_DIR/logs/$1.log" 2>/dev/null | tail -n 1 | grep .
 }
 
