@@ -14,11 +14,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+
 #include <dirent.h>
 #include <jansson.h>
 
 #include "exportflows/admission.h"
 #include "exportflows/fielderr.h"
+#include "../lib/testalloc.h"
 #include "../lib/testmutate.h"
 #include "../lib/testutil.h"
 
@@ -396,21 +398,6 @@ test_admission_parse_timeout(void **state)
  * reports some allocation failures in its lexer as syntax errors, so -EINVAL is
  * accepted too while allocations fail; once they all succeed the outcome must be
  * the normal one. */
-static size_t alloc_budget;
-static bool alloc_limited;
-
-static void *
-limited_malloc(size_t size)
-{
-    if (alloc_limited) {
-        if (alloc_budget == 0) {
-            return NULL;
-        }
-        alloc_budget--;
-    }
-    return malloc(size);
-}
-
 /* True when the review of 'body' finished as it does without failures. */
 static bool
 review_with_budget(const char *body, bool bad, size_t budget)
@@ -421,11 +408,10 @@ review_with_budget(const char *body, bool bad, size_t budget)
     bool starved;
     int error;
 
-    alloc_budget = budget;
-    alloc_limited = true;
+    testalloc_hook(budget);
     error = admission_review(body, strlen(body), NULL, &reply, &len, NULL, &err);
-    starved = alloc_budget == 0;
-    alloc_limited = false;
+    starved = testalloc_count() >= budget;
+    testalloc_unhook();
     free(reply);
     if (!starved) {
         assert_int_equal(error, bad ? -EINVAL : 0);
@@ -447,7 +433,6 @@ test_admission_allocation_failures(void **state)
         { "allowed-proposal", 0 }, { "bad-duplicate-key", 10 },
     };
 
-    json_set_alloc_funcs(limited_malloc, free);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char *body = case_body(cases[c].name);
         size_t budget = 0;
@@ -462,7 +447,6 @@ test_admission_allocation_failures(void **state)
         }
         free(body);
     }
-    json_set_alloc_funcs(malloc, free);
 }
 
 /* admission_parse_body() must agree with jansson (JSON_REJECT_DUPLICATES) on
@@ -689,15 +673,6 @@ test_admission_fast_path_matches_tree_path_altered(void **state)
 
 /* The fast path is what the requests Kubernetes sends take: reviewing one
  * allocates a fraction of what the tree path does. */
-static size_t n_allocs;
-
-static void *
-counting_malloc(size_t size)
-{
-    n_allocs++;
-    return malloc(size);
-}
-
 static size_t
 allocations_of(const char *body, size_t len)
 {
@@ -705,12 +680,11 @@ allocations_of(const char *body, size_t len)
     char *reply = NULL;
     size_t reply_len;
 
-    n_allocs = 0;
-    json_set_alloc_funcs(counting_malloc, free);
+    testalloc_hook(TESTALLOC_UNLIMITED);
     assert_int_equal(admission_review(body, len, NULL, &reply, &reply_len, NULL, &err), 0);
-    json_set_alloc_funcs(malloc, free);
+    testalloc_unhook();
     free(reply);
-    return n_allocs;
+    return testalloc_count();
 }
 
 static void

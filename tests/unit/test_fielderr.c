@@ -6,11 +6,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exportflows/fielderr.h"
+
+#include "../lib/testalloc.h"
 
 static void
 assert_formatted(const struct fielderr *e, const char *want)
@@ -202,18 +205,6 @@ test_fielderr_warning_caps(void **state)
     fielderr_list_release(&l);
 }
 
-static size_t allowed;
-
-static void *
-failing_malloc(size_t size)
-{
-    if (allowed == 0) {
-        return NULL;
-    }
-    allowed--;
-    return malloc(size);
-}
-
 /* fielderr_add() and fielderr_warn() never fail: out of memory, they count. */
 static void
 test_fielderr_enomem_counts_dropped(void **state)
@@ -222,15 +213,14 @@ test_fielderr_enomem_counts_dropped(void **state)
     json_t *v = json_string("x");
 
     fielderr_list_init(&l);
-    allowed = 0;
-    json_set_alloc_funcs(failing_malloc, free);
+    testalloc_hook(0);
     fielderr_add(&l, FIELDERR_INVALID, "f", v, "d");
     fielderr_warn(&l, "w");
-    allowed = 1;                /* the array, not the error's block */
+    testalloc_hook(1);          /* the array, not the error's block */
     fielderr_add(&l, FIELDERR_INVALID, "f", v, "d");
-    allowed = 1;
+    testalloc_hook(1);
     fielderr_add(&l, FIELDERR_INVALID, "g", v, "d");
-    json_set_alloc_funcs(malloc, free);
+    testalloc_unhook();
     assert_int_equal(l.n_errors, 1);
     assert_string_equal(l.errors[0].field, "g");
     assert_int_equal(l.n_dropped_errors, 2);

@@ -12,12 +12,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exportflows/flowconfig.h"
+#include "../lib/testalloc.h"
 #include "../lib/testutil.h"
 
 #define DATA_DIR "tests/data/flowconfig"
@@ -256,14 +258,6 @@ test_flowconfig_size_cap(void **state)
     free(text);
 }
 
-static size_t alloc_count, alloc_budget;
-
-static void *
-budget_malloc(size_t size)
-{
-    return alloc_count++ < alloc_budget ? malloc(size) : NULL;
-}
-
 /* Each allocation of a parse fails in turn: a clean error (-ENOMEM, or -EINVAL
  * where jansson reports the failure as a syntax error) or a success, no crash,
  * no leak (the sanitizer build checks), '*ret' untouched on failure. */
@@ -276,25 +270,24 @@ test_flowconfig_alloc_failures(void **state)
     design_config(&design, 9);
     text = flowconfig_dump(&design);
     assert_non_null(text);
-    for (alloc_budget = 0;; alloc_budget++) {
+    for (size_t budget = 0;; budget++) {
         struct errmsg err;
         int rc;
 
         memset(&c, 0, sizeof c);
-        alloc_count = 0;
-        json_set_alloc_funcs(budget_malloc, free);
+        testalloc_hook(budget);
         rc = flowconfig_parse(text, strlen(text), &c, &err);
-        json_set_alloc_funcs(malloc, free);
+        testalloc_unhook();
         if (rc == 0) {
             assert_true(flowconfig_same(&c, &design));
-            assert_true(alloc_count <= alloc_budget);
+            assert_true(testalloc_count() <= budget);
             break;
         }
         /* jansson reports most allocation failures as syntax errors. */
         assert_true(rc == -ENOMEM || rc == -EINVAL);
         assert_true(strlen(err.text) > 0);
         assert_int_equal(c.generation, 0);
-        assert_true(alloc_budget < 10000);
+        assert_true(budget < 10000);
     }
     free(text);
 }

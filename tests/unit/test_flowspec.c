@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,38 +24,10 @@
 
 #include "exportflows/flowconfig.h"
 #include "exportflows/flowspec.h"
+#include "../lib/testalloc.h"
 #include "../lib/testutil.h"
 
 #define DATA_DIR "tests/data/flowspec"
-
-/* ---- allocation hook: counts, and fails after a budget ---- */
-
-static size_t alloc_count;
-static size_t alloc_budget = (size_t) -1;
-
-static void *
-counting_malloc(size_t size)
-{
-    if (alloc_count++ >= alloc_budget) {
-        return NULL;
-    }
-    return malloc(size);
-}
-
-static void
-hook_allocations(size_t budget)
-{
-    alloc_count = 0;
-    alloc_budget = budget;
-    json_set_alloc_funcs(counting_malloc, free);
-}
-
-static void
-unhook_allocations(void)
-{
-    json_set_alloc_funcs(malloc, free);
-    alloc_budget = (size_t) -1;
-}
 
 /* ---- the data-driven cases ---- */
 
@@ -393,11 +366,11 @@ test_flowspec_valid_input_does_not_allocate(void **state)
     struct flowspec out;
 
     fielderr_list_init(&report);
-    hook_allocations((size_t) -1);
+    testalloc_hook(TESTALLOC_UNLIMITED);
     assert_int_equal(flowspec_validate(spec, &report, &out), 0);
     assert_true(flowspec_same(spec, spec));
-    unhook_allocations();
-    assert_int_equal(alloc_count, 0);
+    testalloc_unhook();
+    assert_int_equal(testalloc_count(), 0);
     fielderr_list_release(&report);
     json_decref(spec);
 }
@@ -414,7 +387,7 @@ check_alloc_failures(const char *text, int want)
         int rc = 0;
 
         fielderr_list_init(&report);
-        hook_allocations(budget);
+        testalloc_hook(budget);
         spec = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
         if (spec) {
             rc = flowspec_validate(spec, &report, &out);
@@ -422,8 +395,8 @@ check_alloc_failures(const char *text, int want)
         }
         fielderr_list_release(&report);
         json_decref(spec);
-        unhook_allocations();
-        if (spec && alloc_count <= budget) {
+        testalloc_unhook();
+        if (spec && testalloc_count() <= budget) {
             break;              /* ran without a single failure */
         }
         assert_true(budget < 100000);

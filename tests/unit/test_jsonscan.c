@@ -16,9 +16,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+
 #include <jansson.h>
 
 #include "exportflows/jsonscan.h"
+#include "../lib/testalloc.h"
 #include "../lib/testmutate.h"
 #include "../lib/testutil.h"
 
@@ -371,21 +373,6 @@ test_jsonscan_string_decodes(void **state)
 
 /* jsonscan_load() under failing allocations: -ENOMEM, never a leak (ASan) or
  * a wrong tree, and the normal result once allocations succeed. */
-static size_t alloc_budget;
-static bool alloc_limited;
-
-static void *
-limited_malloc(size_t size)
-{
-    if (alloc_limited) {
-        if (alloc_budget == 0) {
-            return NULL;
-        }
-        alloc_budget--;
-    }
-    return malloc(size);
-}
-
 static void
 test_jsonscan_load_allocation_failures(void **state)
 {
@@ -393,15 +380,13 @@ test_jsonscan_load_allocation_failures(void **state)
     size_t budget = 0;
 
     assert_non_null(expected);
-    json_set_alloc_funcs(limited_malloc, free);
     for (;; budget++) {
         json_t *got = NULL;
         int error;
 
-        alloc_budget = budget;
-        alloc_limited = true;
+        testalloc_hook(budget);
         error = jsonscan_load(review_doc, strlen(review_doc), &got);
-        alloc_limited = false;
+        testalloc_unhook();
         if (error == 0) {
             assert_true(json_equal(expected, got));
             json_decref(got);
@@ -411,7 +396,6 @@ test_jsonscan_load_allocation_failures(void **state)
         assert_null(got);
         assert_true(budget < 100000);
     }
-    json_set_alloc_funcs(malloc, free);
     assert_true(budget > 20);
     json_decref(expected);
 }
