@@ -43,13 +43,7 @@ WORK=$(mktemp -d /tmp/exportflows-k8s-e2e.XXXXXX) || die "mktemp failed"
 cleanup() {
     local rc=$?
     cluster_down
-    if [ $rc != 0 ] || [ $failures != 0 ] || [ -n "${EXPORTFLOWS_KEEP_TMP:-}" ]; then
-        cluster_show_logs 20
-        echo "files kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    log "done in $((SECONDS - t0)) s"
+    check_finish "$WORK" $rc cluster_show_logs 20
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -65,14 +65,11 @@ cleanup() {
     cluster_down
     vswitchd_stop
     netns_cleanup
-    if [ $rc != 0 ] || [ $failures != 0 ] || [ -n "${EXPORTFLOWS_KEEP_TMP:-}" ]; then
-        cluster_show_logs 15
-        tail -n 15 "$WORK/ovs-node/ovs-vswitchd.log" 2>/dev/null | sed 's/^/  vswitchd| /'
-        echo "files kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    log "done in $((SECONDS - t0)) s"
+    check_finish "$WORK" $rc show_failure_logs
+}
+show_failure_logs() {
+    cluster_show_logs 15
+    tail -n 15 "$WORK/ovs-node/ovs-vswitchd.log" 2>/dev/null | sed 's/^/  vswitchd| /'
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

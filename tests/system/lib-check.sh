@@ -47,6 +47,22 @@ show() {
     head -n 12 <<<"$2" | sed 's/^/    /'
 }
 
+# check_finish DIR RC [COMMAND...]: the end of a test's cleanup.  When the test
+# failed (RC, or a failed check) or EXPORTFLOWS_KEEP_TMP is set, runs COMMAND (to
+# show the logs) and keeps the work dir DIR; otherwise removes it.  Then logs
+# how long the test took.
+check_finish() {
+    local dir=$1 rc=$2
+    shift 2
+    if [ "$rc" != 0 ] || [ $failures != 0 ] || [ -n "${EXPORTFLOWS_KEEP_TMP:-}" ]; then
+        [ $# -gt 0 ] && "$@"
+        echo "files kept in $dir"
+    else
+        rm -rf "$dir"
+    fi
+    log "done in $((SECONDS - t0)) s"
+}
+
 # check_verdict NAME: logs how the checks went; exits 1 when any failed.
 check_verdict() {
     if [ $failures -gt 0 ]; then

@@ -77,14 +77,12 @@ cleanup() {
     vswitchd_stop
     ovs_db_stop
     netns_cleanup
-    if [ $rc != 0 ] || [ -n "${EXPORTFLOWS_KEEP_TMP:-}" ]; then
-        echo "files kept in $TMP"
-        tail -n 15 "$TMP/ovs-vswitchd.log" 2>/dev/null | sed 's/^/  vswitchd| /'
-        [ -f "$TMP/applier.log" ] && tail -n 15 "$TMP/applier.log" | sed 's/^/  applier| /'
-    else
-        rm -rf "$TMP"
-    fi
-    log "done in $((SECONDS - t0)) s"
+    check_finish "$TMP" $rc show_failure_logs
+}
+show_failure_logs() {
+    tail -n 15 "$TMP/ovs-vswitchd.log" 2>/dev/null | sed 's/^/  vswitchd| /'
+    [ -f "$TMP/applier.log" ] && tail -n 15 "$TMP/applier.log" | sed 's/^/  applier| /'
+    return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
