@@ -343,6 +343,23 @@ rstrip(char *s)
     }
 }
 
+/* Whether 'token' can go into an "Authorization: Bearer" header as it is: not
+ * empty, and no control character (a CR or LF would end the header and start
+ * another one the token's author chose). */
+static bool
+token_ok(const char *token)
+{
+    if (!token[0]) {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *) token; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 read_token_file(const char *path, char **ret, struct errmsg *err)
 {
@@ -354,7 +371,7 @@ read_token_file(const char *path, char **ret, struct errmsg *err)
         return r;
     }
     rstrip(text);
-    if (!text[0] || strpbrk(text, "\r\n")) {
+    if (!token_ok(text)) {
         wipe_free(text, len);
         return errmsg_set(err, -EINVAL, "token file '%s' does not hold one token", path);
     }
@@ -367,6 +384,9 @@ set_token(struct kubeconfig *cfg, const char *token, const char *token_file,
           const char *base, struct errmsg *err)
 {
     if (token) {
+        if (!token_ok(token)) {
+            return errmsg_set(err, -EINVAL, "token is empty or holds a control character");
+        }
         cfg->token = strdup(token);
         return cfg->token ? 0 : errmsg_set(err, -ENOMEM, "out of memory");
     }

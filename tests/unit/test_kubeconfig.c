@@ -117,6 +117,11 @@ test_kubeconfig_reports_broken_entries(void **state)
         { "exec-plugin", -ENOTSUP, "credential plugins" },
         { "cert-without-key", -EINVAL, "needs a client key" },
         { "bad-base64", -EINVAL, "client-certificate-data is not valid base64" },
+        { "inline-token-crlf", -EINVAL, "user 'crlftoken': token is empty or holds a "
+                                        "control character" },
+        { "inline-token-tab", -EINVAL, "user 'tabtoken': token is empty or holds" },
+        { "inline-token-empty", -EINVAL, "user 'emptytoken': token is empty or holds" },
+        { "token-file-tab", -EINVAL, "token-with-tab' does not hold one token" },
         { "missing-cluster", -EINVAL, "cluster 'nowhere' of context 'missing-cluster' not found" },
         { "missing-user", -EINVAL, "user 'ghost' of context 'missing-user' not found" },
         { "no-such-context", -EINVAL, "context 'no-such-context' not found" },
