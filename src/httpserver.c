@@ -14,9 +14,11 @@
  *   - a 'struct http_request' per request (its request context, '*req_cls'),
  *     made on the first call of the access handler and freed in the completion
  *     callback, as in libmicrohttpd's doc/examples/largepost.c;
- *   - a background thread that watches the certificate files (inotify on their
- *     directories, and a periodic stat as fallback) and reaps connections that
- *     hold a slot without ever finishing a request (src/httpwatch.c).
+ *   - two background threads (src/httpwatch.c): one reaps connections that
+ *     hold a slot without ever finishing a request, the other (with TLS) watches
+ *     the certificate files (inotify on their directories, and a periodic stat
+ *     as fallback) and reloads them.  They are apart so that nothing a reload
+ *     meets on disk can delay the reaper.
  *
  * The listening socket is made by src/httplisten.c, a kept body grows in
  * src/httpbody.c, and the server's own metrics are registered by
@@ -71,8 +73,6 @@
 #define HTTPSERVER_MAX_CA_FILE (1024 * 1024)
 /* How often the drain looks for requests that arrived but did not start. */
 #define HTTPSERVER_DRAIN_POLL_MS 10
-#define HTTPSERVER_TLS_PRIORITIES \
-    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
 enum health_route { HEALTH_NONE, HEALTH_HEALTHZ, HEALTH_READYZ, HEALTH_METRICS };
 
@@ -111,6 +111,7 @@ struct httpserver {
     unsigned request_deadline_s;
 
     struct tlscreds_store *tls;     /* NULL: plain HTTP */
+    struct tlspolicy tls_policy;    /* versions and suites, for GnuTLS */
     char *client_ca;                /* PEM text, for MHD_OPTION_HTTPS_MEM_TRUST */
 
     struct metrics *metrics;
@@ -127,7 +128,11 @@ struct httpserver {
 
     struct httpconns conns;
 
-    struct httpwatch watch;         /* watches files only with TLS */
+    httpserver_tls_report_fn *tls_report;   /* NULL: reloads go unreported */
+    void *tls_report_aux;
+
+    struct httpwatch reaper;        /* cuts slow clients */
+    struct httpwatch watch;         /* reloads the certificate; runs only with TLS */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -209,9 +214,11 @@ tls_update_metrics(struct httpserver *s)
     metrics_set(s->m.not_after, (double) tlscreds_store_not_after(s->tls));
 }
 
+/* Re-reads the pair, counts the result and reports it; '*err' is filled. */
 static int
-tls_reload(struct httpserver *s, struct errmsg *err)
+tls_reload(struct httpserver *s, enum httpserver_tls_cause cause, struct errmsg *err)
 {
+    struct httpserver_tls_report report = { .cause = cause };
     bool changed = false;
     int r = tlscreds_store_reload(s->tls, &changed, err);
 
@@ -220,6 +227,12 @@ tls_reload(struct httpserver *s, struct errmsg *err)
     } else if (changed) {
         metrics_add(s->m.reloads_ok, 1);
         tls_update_metrics(s);
+    }
+    if (s->tls_report) {
+        report.error = r;
+        report.message = r < 0 ? err->text : "";
+        report.changed = changed;
+        s->tls_report(s->tls_report_aux, &report);
     }
     return r;
 }
@@ -699,17 +712,25 @@ http_request_body(const struct http_request *req, size_t *len)
     return req->body.data ? req->body.data : "";
 }
 
-/* ---- the background thread ---------------------------------------------- */
+/* ---- the background threads --------------------------------------------- */
 
 static void
-on_tick(void *aux, bool files_due)
+on_reap_tick(void *aux, bool files_due)
 {
     struct httpserver *s = aux;
 
-    if (files_due && tlscreds_store_files_changed(s->tls)) {
-        tls_reload(s, NULL);
-    }
     httpconns_reap_slow(&s->conns, s->request_deadline_s);
+}
+
+static void
+on_files_tick(void *aux, bool files_due)
+{
+    struct httpserver *s = aux;
+    struct errmsg err = { "" };
+
+    if (files_due && tlscreds_store_files_changed(s->tls)) {
+        tls_reload(s, HTTPSERVER_TLS_FILES_CHANGED, &err);
+    }
 }
 
 /* ---- create / shutdown / destroy ------------------------------------------ */
@@ -756,6 +777,8 @@ copy_config(struct httpserver *s, const struct httpserver_config *cfg,
     s->ready = cfg->ready;
     s->ready_aux = cfg->ready_aux;
     s->metrics = cfg->metrics;
+    s->tls_report = cfg->tls_report;
+    s->tls_report_aux = cfg->tls_report_aux;
     s->max_body = cfg->max_body ? cfg->max_body : HTTPSERVER_DEFAULT_MAX_BODY;
     s->idle_timeout_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : HTTPSERVER_DEFAULT_IDLE_S;
     /* Long enough for any honest client on a slow link; twice the idle
@@ -778,6 +801,11 @@ setup_tls(struct httpserver *s, const struct httpserver_config *cfg,
     }
     if (!cfg->tls_key_file) {
         return errmsg_set(err, -EINVAL, "a certificate needs its private key file");
+    }
+    if (cfg->tls_policy) {
+        s->tls_policy = *cfg->tls_policy;
+    } else {
+        tlspolicy_default(&s->tls_policy);
     }
     r = tlscreds_store_create(cfg->tls_cert_file, cfg->tls_key_file, &s->tls, err);
     if (r < 0) {
@@ -807,7 +835,7 @@ start_daemon(struct httpserver *s, const struct httpserver_config *cfg,
     if (s->tls) {
         flags |= MHD_USE_TLS;
         tls_opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_PRIORITIES, 0,
-                                                  (void *) HTTPSERVER_TLS_PRIORITIES };
+                                                  s->tls_policy.priority };
         tls_opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
                                                   (void *) &tls_retrieve };
         if (s->client_ca) {
@@ -848,6 +876,7 @@ httpserver_create(const struct httpserver_config *config, struct httpserver **re
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     s->listen_fd = -1;
+    httpwatch_init(&s->reaper);
     httpwatch_init(&s->watch);
     pthread_mutex_init(&s->lock, NULL);
     httpconns_init(&s->conns);
@@ -864,7 +893,8 @@ httpserver_create(const struct httpserver_config *config, struct httpserver **re
     if (s->tls) {
         tls_update_metrics(s);
     }
-    if ((r = httpwatch_open(&s->watch, err)) < 0) {
+    if ((r = httpwatch_open(&s->reaper, err)) < 0
+        || (s->tls && (r = httpwatch_open(&s->watch, err)) < 0)) {
         goto fail;
     }
     if ((r = httplisten_socket(config->listen, &s->listen_fd, &s->port, err)) < 0
@@ -872,7 +902,8 @@ httpserver_create(const struct httpserver_config *config, struct httpserver **re
         goto fail;
     }
     s->listen_fd = -1;  /* libmicrohttpd's now, until MHD_quiesce_daemon() */
-    if ((r = httpwatch_start(&s->watch, on_tick, s, err)) < 0) {
+    if ((r = httpwatch_start(&s->reaper, on_reap_tick, s, err)) < 0
+        || (s->tls && (r = httpwatch_start(&s->watch, on_files_tick, s, err)) < 0)) {
         goto fail;
     }
     *ret = s;
@@ -905,7 +936,9 @@ httpserver_reload_tls(struct httpserver *server, struct errmsg *err)
     if (!server->tls) {
         return errmsg_set(err, -EINVAL, "the server does not use TLS");
     }
-    return tls_reload(server, err);
+    struct errmsg local = { "" };
+
+    return tls_reload(server, HTTPSERVER_TLS_REQUESTED, err ? err : &local);
 }
 
 time_t
@@ -980,6 +1013,7 @@ httpserver_shutdown(struct httpserver *server, unsigned drain_s)
         s->daemon = NULL;
     }
     httpwatch_stop(&s->watch);
+    httpwatch_stop(&s->reaper);
     pthread_mutex_lock(&s->lock);
     s->shut_down = true;
     pthread_mutex_unlock(&s->lock);
@@ -996,6 +1030,7 @@ httpserver_destroy(struct httpserver *server)
         close(server->listen_fd);
     }
     httpwatch_close(&server->watch);
+    httpwatch_close(&server->reaper);
     tlscreds_store_destroy(server->tls);
     free(server->client_ca);
     free(server->routes);

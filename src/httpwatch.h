@@ -1,10 +1,13 @@
-/* httpwatch — the HTTP server's background thread: it watches the certificate
- * files and wakes periodically so the server can reap slow clients.
+/* httpwatch — a background thread of the HTTP server: it wakes periodically
+ * and, when given files, whenever they change.
  *
- * Private to httpserver.  The files are watched through inotify on their
- * directories, with a periodic "look anyway" as fallback; after a burst of
- * events the thread waits for a quiet moment, so that a writer replacing the
- * certificate and the key one after the other is seen once, whole. */
+ * Private to httpserver, which runs two: one without files that reaps slow
+ * clients, one that watches the certificate files.  They are kept apart so that
+ * a reload, whatever it meets on disk, never delays the reaper.  The files are
+ * watched through inotify on their directories, with a periodic "look anyway"
+ * as fallback; after a burst of events the thread waits for a quiet moment, so
+ * that a writer replacing the certificate and the key one after the other is
+ * seen once, whole. */
 #ifndef EXPORTFLOWS_HTTPWATCH_H
 #define EXPORTFLOWS_HTTPWATCH_H
 

@@ -31,6 +31,7 @@
 #include "exportflows/metrics.h"
 #include "exportflows/options.h"
 #include "exportflows/publisher.h"
+#include "exportflows/tlspolicy.h"
 #include "review.h"
 
 #define PROGRAM "exportflows-webhook"
@@ -43,6 +44,8 @@ struct webhook_options {
     const char *tls_cert_file;
     const char *tls_key_file;
     const char *client_ca_file;
+    const char *tls_min_version;
+    const char *tls_cipher_suites;
     const char *listen;
     const char *health_listen;
     const char *kubeconfig;
@@ -55,6 +58,7 @@ struct webhook_options {
     uint64_t max_connections;
     uint64_t threads;
     uint64_t drain_timeout;
+    uint64_t idle_timeout;
     /* Tuning the publisher writes into the ConfigMap (struct flowtuning). */
     uint64_t netflow_active_timeout;
     const char *sflow_agent;
@@ -67,6 +71,9 @@ struct webhook_options {
     uint64_t ipfix_obs_domain_id;
     uint64_t ipfix_obs_point_id;
 };
+
+/* From --tls-min-version and --tls-cipher-suites, set by check_options(). */
+static struct tlspolicy tls_policy;
 
 /* What /readyz looks at, shared with the server threads. */
 struct webhook_state {
@@ -86,6 +93,7 @@ static struct webhook_options opts = {
     .max_connections = 1024,
     .threads = 0,
     .drain_timeout = 20,
+    .idle_timeout = 30,
     .netflow_active_timeout = 60,
     .sflow_agent = "ovn-k8s-mp0",
     .sflow_header = 128,
@@ -106,6 +114,11 @@ static const struct option_spec specs[] = {
     STR("tls-private-key-file", tls_key_file, "FILE", "its private key (PEM), required"),
     STR("client-ca-file", client_ca_file, "FILE",
         "require client certificates signed by this CA"),
+    STR("tls-min-version", tls_min_version, "VERSION",
+        "VersionTLS12 or VersionTLS13 (default VersionTLS12)"),
+    STR("tls-cipher-suites", tls_cipher_suites, "LIST",
+        "comma-separated IANA names of the suites to offer, among the ECDHE "
+        "AES-GCM and ChaCha20-Poly1305 ones (default: all of those)"),
     STR("listen", listen, "IP:PORT", "HTTPS address for /validate (default 0.0.0.0:8443)"),
     STR("health-listen", health_listen, "IP:PORT",
         "plain HTTP address for /healthz /readyz /metrics; \"\" or off: none "
@@ -123,6 +136,9 @@ static const struct option_spec specs[] = {
     UINT("threads", threads, 0, 256, "worker threads, 0: one per core (default 0)"),
     UINT("drain-timeout", drain_timeout, 0, 3600,
          "seconds to finish in-flight reviews on SIGTERM (default 20)"),
+    UINT("idle-timeout", idle_timeout, 1, 3600,
+         "seconds a connection may sit idle; a request's headers must arrive within "
+         "twice that (default 30)"),
     UINT("netflow-active-timeout", netflow_active_timeout, 0, 86400, "seconds (default 60)"),
     STR("sflow-agent", sflow_agent, "IFACE|IP", "(default ovn-k8s-mp0)"),
     UINT("sflow-header", sflow_header, 1, 256, "bytes (default 128)"),
@@ -179,6 +195,7 @@ check_options(void)
     enum log_format format;
     enum log_level level;
     const char *files[] = { opts.tls_cert_file, opts.tls_key_file, opts.client_ca_file };
+    struct errmsg err = { "" };
 
     if (log_parse_format(opts.log_format, &format)) {
         return options_usage_error(PROGRAM, "--log-format: '%s' is not text or json",
@@ -193,6 +210,9 @@ check_options(void)
     if (!opts.tls_cert_file || !opts.tls_key_file) {
         return options_usage_error(PROGRAM, "%s", "--tls-cert-file and "
                                    "--tls-private-key-file are required");
+    }
+    if (tlspolicy_parse(opts.tls_min_version, opts.tls_cipher_suites, &tls_policy, &err)) {
+        return options_usage_error(PROGRAM, "%s", err.text);
     }
     if (!agent_ok(opts.sflow_agent)) {
         return options_usage_error(PROGRAM,
@@ -238,6 +258,25 @@ log_listening(const char *listen, const struct httpserver *server, const char *n
     log_event(LOG_INFO, "listening", "address", address, "server", name, NULL);
 }
 
+/* Logs the outcome of a certificate reload, whatever started it (called from
+ * the server's watcher thread, or from the main thread on SIGHUP). */
+static void
+log_tls_reload(void *aux, const struct httpserver_tls_report *r)
+{
+    const char *trigger = r->cause == HTTPSERVER_TLS_REQUESTED ? "SIGHUP" : "file change";
+
+    if (r->error) {
+        log_event(LOG_ERROR, "cannot reload certificate, keeping the old one",
+                  "file", opts.tls_cert_file, "trigger", trigger, "error", r->message, NULL);
+    } else if (r->changed) {
+        log_event(LOG_INFO, "certificate reloaded", "file", opts.tls_cert_file,
+                  "trigger", trigger, NULL);
+    } else if (r->cause == HTTPSERVER_TLS_REQUESTED) {
+        log_event(LOG_INFO, "certificate unchanged", "file", opts.tls_cert_file,
+                  "trigger", trigger, NULL);
+    }
+}
+
 /* Starts the HTTPS server with /validate and the health routes; '*ret' is the
  * caller's to destroy. */
 static int
@@ -249,6 +288,8 @@ start_https(const struct httpserver_route *route, struct metrics *metrics,
         .tls_cert_file = opts.tls_cert_file,
         .tls_key_file = opts.tls_key_file,
         .client_ca_file = opts.client_ca_file,
+        .tls_policy = &tls_policy,
+        .tls_report = log_tls_reload,
         .routes = route,
         .n_routes = 1,
         .health = true,
@@ -258,6 +299,7 @@ start_https(const struct httpserver_route *route, struct metrics *metrics,
         .metrics_prefix = METRICS_PREFIX,
         .max_body = opts.max_body_bytes,
         .max_connections = (unsigned) opts.max_connections,
+        .idle_timeout_s = (unsigned) opts.idle_timeout,
         .threads = (unsigned) opts.threads,
     };
     struct errmsg err = { "" };
@@ -331,20 +373,6 @@ block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);   /* a peer gone mid-write is an error return, not death */
 }
 
-/* SIGHUP: re-read the certificate now rather than at the next file event. */
-static void
-reload_certificate(struct httpserver *https)
-{
-    struct errmsg err = { "" };
-
-    if (httpserver_reload_tls(https, &err)) {
-        log_event(LOG_ERROR, "cannot reload certificate, keeping the old one",
-                  "file", opts.tls_cert_file, "error", err.text, NULL);
-    } else {
-        log_event(LOG_INFO, "certificate reloaded", "file", opts.tls_cert_file, NULL);
-    }
-}
-
 /* Returns the terminating signal once one arrives. */
 static int
 wait_for_signals(const sigset_t *set, struct httpserver *https)
@@ -356,7 +384,9 @@ wait_for_signals(const sigset_t *set, struct httpserver *https)
             continue;
         }
         if (sig == SIGHUP) {
-            reload_certificate(https);
+            /* Re-read now rather than at the next file event; the outcome is
+             * logged by log_tls_reload(). */
+            httpserver_reload_tls(https, NULL);
             continue;
         }
         return sig;

@@ -7,10 +7,15 @@
  * the complete request in one of its worker threads.  With 'health' set it also
  * serves GET /healthz, /readyz (the 'ready' callback decides) and /metrics.
  *
- * With TLS (TLS 1.2 and newer only) the certificate and key are read from files
+ * With TLS (TLS 1.2 and 1.3, ECDHE with AEAD ciphers only; see tlspolicy.h for
+ * narrowing that down further) the certificate and key are read from files
  * and re-read when they change — also through the symlink swap that Kubernetes
  * secret volumes do — without dropping a connection or failing a request; a
- * broken new pair is refused and the old one stays in use.
+ * broken new pair is refused and the old one stays in use.  Only regular files
+ * are read, without ever waiting on them (a FIFO in place of the key is refused
+ * at once), and slow clients are cut by a thread of their own, so nothing on
+ * disk can stall the server.  Every reload, whatever started it, is reported
+ * through the config's 'tls_report' callback and counted in the metrics.
  *
  * Limits: total connections, connections per client address, an idle timeout and
  * a whole-request deadline, a worker pool sized to the cores.  Slow or abusive
@@ -28,6 +33,7 @@
 
 #include "exportflows/errmsg.h"
 #include "exportflows/metrics.h"
+#include "exportflows/tlspolicy.h"
 
 struct httpserver;
 struct http_request;
@@ -53,11 +59,33 @@ struct httpserver_route {
     void *aux;
 };
 
+/* What started a reload of the certificate files. */
+enum httpserver_tls_cause {
+    HTTPSERVER_TLS_FILES_CHANGED,   /* the server saw the files change */
+    HTTPSERVER_TLS_REQUESTED,       /* httpserver_reload_tls() (SIGHUP) */
+};
+
+/* The outcome of one reload, borrowed for the callback's duration. */
+struct httpserver_tls_report {
+    enum httpserver_tls_cause cause;
+    int error;                  /* 0 or -errno: refused, the old pair stays */
+    const char *message;        /* why it was refused; "" on success */
+    bool changed;               /* a new pair is in use */
+};
+
+/* Called after every reload, from the thread that did it: the server's own
+ * watcher thread, or the caller of httpserver_reload_tls().  Must not call
+ * back into the server. */
+typedef void httpserver_tls_report_fn(void *aux, const struct httpserver_tls_report *report);
+
 struct httpserver_config {
     const char *listen;             /* "127.0.0.1:0", "0.0.0.0:8443", "[::]:8443" */
     const char *tls_cert_file;      /* NULL: plain HTTP */
     const char *tls_key_file;
     const char *client_ca_file;     /* NULL: no client certificate required */
+    const struct tlspolicy *tls_policy;     /* copied; NULL: tlspolicy_default() */
+    httpserver_tls_report_fn *tls_report;   /* NULL: reloads are only counted */
+    void *tls_report_aux;
     const struct httpserver_route *routes;
     size_t n_routes;
     bool health;                    /* serve /healthz, /readyz, /metrics */
@@ -94,7 +122,7 @@ void httpserver_format_address(const struct httpserver *server, const char *list
 
 /* Re-reads the certificate files now (the server also does it by itself when they
  * change).  0 when the new pair is loaded or unchanged; -errno and a message when
- * it is refused (the old pair stays). */
+ * it is refused (the old pair stays).  Reported to 'tls_report' as well. */
 int httpserver_reload_tls(struct httpserver *server, struct errmsg *err);
 
 /* Not-after of the loaded certificate, 0 without TLS. */

@@ -1288,6 +1288,14 @@ test_httpserver_create_refuses_bad_tls(void **state)
     path_in(key, sizeof key, "gen1/missing.key");
     assert_int_equal(httpserver_create(&cfg, &s, &err), -ENOENT);
     assert_non_null(strstr(err.text, "missing.key"));
+    /* A FIFO (no writer) or a directory is refused at once, never waited on. */
+    path_in(key, sizeof key, "fifo.key");
+    assert_int_equal(mkfifo(key, 0600), 0);
+    assert_int_equal(httpserver_create(&cfg, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.text, "fifo.key' is a FIFO, not a regular file"));
+    path_in(key, sizeof key, "gen1");
+    assert_int_equal(httpserver_create(&cfg, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.text, "gen1' is a directory, not a regular file"));
     assert_null(s);
     httpserver_destroy(NULL);
 }

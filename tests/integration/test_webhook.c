@@ -18,9 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "exportflows/certs.h"
 #include "../lib/testcurl.h"
 #include "../lib/testproc.h"
+#include "../lib/testtls.h"
 #include "../lib/testutil.h"
 
 #define DATA_DIR "tests/data/admission"
@@ -666,6 +669,312 @@ test_webhook_health_endpoints(void **state)
     curl_easy_cleanup(https);
 }
 
+/* ---- certificate reloads that are refused ------------------------------- */
+
+/* The value of 'sample' (name and labels, e.g. "x_total{result=\"failure\"}")
+ * on the health port's /metrics; -1 when it is not there. */
+static double
+metric_value(struct webhook *w, const char *sample)
+{
+    CURL *curl = testcurl_new(NULL);
+    struct testcurl_reply reply;
+    char url[128];
+    double value = -1;
+
+    if (testcurl_request(curl, "GET", testcurl_url(url, sizeof url, "http", w->health_port,
+                                                   "/metrics"),
+                         NULL, NULL, 0, &reply) == CURLE_OK && reply.code == 200) {
+        size_t len = strlen(sample);
+
+        for (const char *line = reply.body; line; line = strchr(line, '\n')) {
+            line += *line == '\n';
+            if (!strncmp(line, sample, len) && line[len] == ' ') {
+                value = strtod(line + len + 1, NULL);
+                break;
+            }
+        }
+    }
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+    return value;
+}
+
+#define RELOAD_FAILURES "exportflows_webhook_tls_reloads_total{result=\"failure\"}"
+
+static void
+wait_metric_at_least(struct webhook *w, const char *sample, double want)
+{
+    struct testutil_deadline d = testutil_deadline_ms(15000);
+
+    while (metric_value(w, sample) < want && !testutil_deadline_passed(&d)) {
+        testutil_nap(50);
+    }
+    if (metric_value(w, sample) < want) {
+        fail_msg("%s is %g, want at least %g", sample, metric_value(w, sample), want);
+    }
+}
+
+/* Copies <secret>/..v<from>/<name> to <secret>/..v<to>/<name>. */
+static void
+copy_version_file(struct webhook *w, unsigned from, unsigned to, const char *name)
+{
+    char src_name[64], dst_name[64];
+    char *src, *dst, *text;
+    size_t len;
+
+    snprintf(src_name, sizeof src_name, "..v%u/%s", from, name);
+    snprintf(dst_name, sizeof dst_name, "..v%u/%s", to, name);
+    src = testutil_path(w->secret, src_name);
+    dst = testutil_path(w->secret, dst_name);
+    text = testutil_read_file(src, &len);
+    assert_non_null(text);
+    unlink(dst);
+    assert_int_equal(testutil_write_file(dst, text, len), 0);
+    free(text);
+    free(dst);
+    free(src);
+}
+
+/* The refused pair was counted and logged with its reason, and a client that
+ * trusts only the first CA is still served: the old pair stayed. */
+static void
+assert_reload_refused(struct webhook *w, const char *reason)
+{
+    const char *const line[] = { "cannot reload certificate, keeping the old one",
+                                 "trigger=\"file change\"", reason, NULL };
+    char value[16];
+
+    wait_metric_at_least(w, RELOAD_FAILURES, 1);
+    if (testproc_wait_log(&w->proc, line, "trigger", value, sizeof value, 5000)) {
+        char *log = testutil_read_file(w->proc.log_path, NULL);
+
+        fail_msg("no log line with '%s'; log:\n%s", reason, log ? log : "(none)");
+    }
+    assert_true(serves_version(w, 1));
+    assert_int_equal(metric_value(w, "exportflows_webhook_tls_reloads_total"
+                                     "{result=\"success\"}"), 0);
+}
+
+/* Trickles a request's headers over TLS 1.2 (on which the server sends nothing
+ * unasked) a byte every 300 ms; true when the server cut the connection within
+ * 'ms'. */
+static bool
+slow_headers_cut_within(struct webhook *w, unsigned ms)
+{
+    const struct testtls_offer tls12 = { .max_version = TLS1_2_VERSION };
+    struct testutil_deadline d = testutil_deadline_ms(ms);
+    struct testtls t;
+    bool cut = false;
+
+    assert_int_equal(testtls_connect(&t, w->port, &tls12), 0);
+    assert_true(testtls_send(&t, "GET /healthz HTTP/1.1\r\n", 23));
+    while (!cut && !testutil_deadline_passed(&d)) {
+        cut = !testtls_send(&t, "X", 1) || testtls_closed_within(&t, 300);
+    }
+    testtls_close(&t);
+    if (cut) {
+        print_message("slow headers cut after %u ms\n", ms - testutil_deadline_left_ms(&d));
+    }
+    return cut;
+}
+
+/* A FIFO where the key was: the reload is refused at once instead of waiting
+ * for a writer forever, slow clients are still cut on time meanwhile, and
+ * SIGTERM still ends the process. */
+static void
+test_webhook_reload_refuses_fifo_key(void **state)
+{
+    static const char *const args[] = { "--idle-timeout", "1", NULL };
+    struct webhook *w = *state;
+    char *key = testutil_path(w->secret, "..v2/tls.key");
+    char *dir = testutil_path(w->secret, "..v2");
+    struct testutil_deadline d;
+    int code = -1;
+
+    webhook_start_args(w, args);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    copy_version_file(w, 1, 2, "tls.crt");
+    copy_version_file(w, 1, 2, "ca.crt");
+    assert_int_equal(mkfifo(key, 0600), 0);
+    activate_version(w, 2);
+    /* A request's headers must be in within twice the idle timeout: 2 s. */
+    assert_true(slow_headers_cut_within(w, 8000));
+    assert_reload_refused(w, "is a FIFO, not a regular file");
+    assert_true(slow_headers_cut_within(w, 8000));
+
+    assert_int_equal(testproc_signal(&w->proc, SIGTERM), 0);
+    d = testutil_deadline_ms(5000);
+    assert_int_equal(testproc_wait(&w->proc, 5000, &code), 0);
+    assert_int_equal(code, 0);
+    print_message("exited %u ms after SIGTERM\n", 5000 - testutil_deadline_left_ms(&d));
+    free(dir);
+    free(key);
+}
+
+static void
+test_webhook_reload_refuses_mismatched_key(void **state)
+{
+    struct webhook *w = *state;
+
+    webhook_start_args(w, NULL);
+    generate_version(w, 2);
+    copy_version_file(w, 1, 2, "tls.key");      /* version 2's certificate, 1's key */
+    activate_version(w, 2);
+    assert_reload_refused(w, "does not match the certificate");
+}
+
+static void
+test_webhook_reload_refuses_truncated_certificate(void **state)
+{
+    struct webhook *w = *state;
+    char *crt = testutil_path(w->secret, "..v2/tls.crt");
+    char *text;
+    size_t len;
+
+    webhook_start_args(w, NULL);
+    generate_version(w, 2);
+    text = testutil_read_file(crt, &len);
+    assert_non_null(text);
+    /* Cut inside the first certificate, as a copy interrupted half-way would. */
+    assert_int_equal(testutil_write_file(crt, text, len * 2 / 5), 0);
+    activate_version(w, 2);
+    assert_reload_refused(w, "cannot parse the certificate");
+    free(text);
+    free(crt);
+}
+
+/* ---- TLS policy ----------------------------------------------------------- */
+
+/* Whether a TLS 1.2 handshake offering only 'ciphers' (OpenSSL names) works. */
+static bool
+tls12_ok(struct webhook *w, const char *ciphers, char *agreed, size_t size)
+{
+    const struct testtls_offer offer = { .min_version = TLS1_2_VERSION,
+                                         .max_version = TLS1_2_VERSION,
+                                         .ciphers = ciphers };
+
+    return testtls_handshake_ok(w->port, &offer, agreed, size);
+}
+
+static bool
+tls13_ok(struct webhook *w, const char *ciphersuites)
+{
+    const struct testtls_offer offer = { .min_version = TLS1_3_VERSION,
+                                         .ciphersuites = ciphersuites };
+
+    return testtls_handshake_ok(w->port, &offer, NULL, 0);
+}
+
+/* TLS 1.2 with key type 'kx' ("RSA", "ECDSA"): ECDHE with AES-GCM or
+ * ChaCha20-Poly1305 only; TLS 1.3 whole. */
+static void
+assert_default_policy(struct webhook *w, const char *kx)
+{
+    /* Static RSA, DHE, 3DES; then, after "ECDHE-<kx>-", CBC with SHA-1 and SHA-2. */
+    static const char *const refused[] = {
+        "AES128-SHA", "AES256-SHA", "AES128-GCM-SHA256", "AES256-GCM-SHA384",
+        "AES128-SHA256", "DES-CBC3-SHA", "DHE-RSA-AES128-GCM-SHA256",
+    };
+    static const char *const refused_ecdhe[] = {
+        "AES128-SHA", "AES256-SHA", "AES128-SHA256", "AES256-SHA384",
+    };
+    static const char *const accepted_ecdhe[] = {
+        "AES128-GCM-SHA256", "AES256-GCM-SHA384", "CHACHA20-POLY1305",
+    };
+    char ciphers[64], agreed[64];
+
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (tls12_ok(w, refused[i], agreed, sizeof agreed)) {
+            fail_msg("TLS 1.2 with %s was accepted", refused[i]);
+        }
+    }
+    for (size_t i = 0; i < sizeof refused_ecdhe / sizeof refused_ecdhe[0]; i++) {
+        snprintf(ciphers, sizeof ciphers, "ECDHE-%s-%s", kx, refused_ecdhe[i]);
+        if (tls12_ok(w, ciphers, agreed, sizeof agreed)) {
+            fail_msg("TLS 1.2 with %s was accepted", ciphers);
+        }
+    }
+    for (size_t i = 0; i < sizeof accepted_ecdhe / sizeof accepted_ecdhe[0]; i++) {
+        snprintf(ciphers, sizeof ciphers, "ECDHE-%s-%s", kx, accepted_ecdhe[i]);
+        if (!tls12_ok(w, ciphers, agreed, sizeof agreed)) {
+            fail_msg("TLS 1.2 with %s was refused", ciphers);
+        }
+        assert_string_equal(agreed, ciphers);
+    }
+    /* Offered everything at once, the server picks an ECDHE AEAD suite. */
+    assert_true(tls12_ok(w, "ALL:@SECLEVEL=0", agreed, sizeof agreed));
+    assert_true(!strncmp(agreed, "ECDHE-", 6) && (strstr(agreed, "GCM")
+                                                  || strstr(agreed, "CHACHA20")));
+    assert_true(tls13_ok(w, "TLS_AES_128_GCM_SHA256"));
+    assert_true(tls13_ok(w, "TLS_AES_256_GCM_SHA384"));
+    assert_true(tls13_ok(w, "TLS_CHACHA20_POLY1305_SHA256"));
+}
+
+/* What `exportflows certs` makes: ECDSA P-256. */
+static void
+test_webhook_tls_policy_ecdsa(void **state)
+{
+    struct webhook *w = *state;
+
+    webhook_start_args(w, NULL);
+    assert_default_policy(w, "ECDSA");
+}
+
+/* What cert-manager and the OpenShift service CA issue by default: RSA. */
+static void
+test_webhook_tls_policy_rsa(void **state)
+{
+    struct webhook *w = *state;
+    char *dir = testutil_path(w->secret, "..v2");
+    char cmd[1024];
+
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+             "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 "
+             "-keyout '%s/tls.key' -out '%s/tls.crt' 2>/dev/null", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    copy_version_file(w, 1, 2, "ca.crt");
+    activate_version(w, 2);
+    webhook_start_args(w, NULL);
+    assert_default_policy(w, "RSA");
+    free(dir);
+}
+
+static void
+test_webhook_tls_min_version_13(void **state)
+{
+    static const char *const args[] = { "--tls-min-version", "VersionTLS13", NULL };
+    struct webhook *w = *state;
+    char agreed[64];
+
+    webhook_start_args(w, args);
+    assert_false(tls12_ok(w, "ECDHE-ECDSA-AES128-GCM-SHA256", agreed, sizeof agreed));
+    assert_false(tls12_ok(w, "ALL:@SECLEVEL=0", agreed, sizeof agreed));
+    assert_true(tls13_ok(w, NULL));
+}
+
+static void
+test_webhook_tls_cipher_suites_limit_the_set(void **state)
+{
+    static const char *const args[] = {
+        "--tls-cipher-suites",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        NULL,
+    };
+    struct webhook *w = *state;
+    char agreed[64];
+
+    webhook_start_args(w, args);
+    assert_false(tls12_ok(w, "ECDHE-ECDSA-AES128-GCM-SHA256", agreed, sizeof agreed));
+    assert_false(tls12_ok(w, "ECDHE-ECDSA-CHACHA20-POLY1305", agreed, sizeof agreed));
+    assert_true(tls12_ok(w, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
+                         agreed, sizeof agreed));
+    assert_string_equal(agreed, "ECDHE-ECDSA-AES256-GCM-SHA384");
+    /* GnuTLS has one cipher list for both versions: TLS 1.3 follows it. */
+    assert_true(tls13_ok(w, "TLS_AES_256_GCM_SHA384"));
+    assert_false(tls13_ok(w, "TLS_AES_128_GCM_SHA256"));
+}
+
 /* ---- command line ------------------------------------------------------- */
 
 static int
@@ -695,12 +1004,21 @@ test_webhook_bad_usage_exits_2(void **state)
                                  NULL };
     const char *unknown[] = { bin, "--bogus", NULL };
     const char *bad_uint[] = { bin, "--sflow-header", "1000", NULL };
+    const char *old_tls[] = { bin, "--tls-cert-file", key, "--tls-private-key-file", key,
+                              "--tls-min-version", "VersionTLS11", NULL };
+    const char *cbc[] = { bin, "--tls-cert-file", key, "--tls-private-key-file", key,
+                          "--tls-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", NULL };
+    const char *unknown_suite[] = { bin, "--tls-cert-file", key, "--tls-private-key-file",
+                                    key, "--tls-cipher-suites", "AES128-SHA", NULL };
     const char *help[] = { bin, "--help", NULL };
 
     assert_int_equal(run_to_exit(w, no_cert), 2);
     assert_int_equal(run_to_exit(w, unreadable), 2);
     assert_int_equal(run_to_exit(w, unknown), 2);
     assert_int_equal(run_to_exit(w, bad_uint), 2);
+    assert_int_equal(run_to_exit(w, old_tls), 2);
+    assert_int_equal(run_to_exit(w, cbc), 2);
+    assert_int_equal(run_to_exit(w, unknown_suite), 2);
     assert_int_equal(run_to_exit(w, help), 0);
     free(missing);
     free(key);
@@ -720,6 +1038,16 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_webhook_sigterm_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_health_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_reload_refuses_fifo_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_reload_refuses_mismatched_key, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_reload_refuses_truncated_certificate,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_tls_policy_ecdsa, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_tls_policy_rsa, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_tls_min_version_13, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_tls_cipher_suites_limit_the_set, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_webhook_bad_usage_exits_2, setup, teardown),
     };
     int failed;
