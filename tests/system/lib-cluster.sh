@@ -435,8 +435,9 @@ cluster_bridge_is() {
 
 # ------------------------------------------------------------------ whole system
 
-# cluster_up DIR [WEBHOOK_ARGS...]: control plane, the CRD CLUSTER_CRD names, identities and the
-# webhook with its publisher.  Appliers and ovsdb-servers are the caller's.
+# cluster_up DIR [WEBHOOK_ARGS...]: control plane, the CRD CLUSTER_CRD names,
+# identities and the webhook with its publisher.  Appliers and ovsdb-servers are
+# the caller's.
 cluster_up() {
     CLUSTER_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || return 1
     shift
