@@ -453,7 +453,7 @@ text_list(const struct jsonscan_value *list, struct flowspec_text_list *out,
 }
 
 /* A protocol's value in 'out': null, a list, or {"collectors": list or null}
- * and nothing else.  -ENOTSUP for any other shape. */
+ * and nothing else ({} and a null list: no collectors).  -ENOTSUP for any other shape. */
 static int
 text_protocol(const struct jsonscan_value *value, struct flowspec_text_list *out,
               char (*bufs)[FAST_COLLECTOR_SIZE])
@@ -480,6 +480,7 @@ text_protocol(const struct jsonscan_value *value, struct flowspec_text_list *out
         }
     }
     if (list.type == JSONSCAN_ABSENT || list.type == JSONSCAN_NULL) {
+        out->shape = FLOWSPEC_SHAPE_NO_COLLECTORS;
         return 0;
     }
     return list.type == JSONSCAN_ARRAY ? text_list(&list, out, bufs) : -ENOTSUP;

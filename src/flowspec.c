@@ -5,8 +5,11 @@
  * - `exportNetworkFlows: {}` (and protocols that are all null) is allowed and means
  *   export is off: the released API accepts it, and refusing it would block
  *   clusters that already store it.  A protocol set to null is off as well.
- * - A protocol given as an object without "collectors", or with an empty list,
- *   is "Required value": rule 3 asks for at least one collector.
+ * - A protocol given as an object without "collectors" (`netFlow: {}`, or a null
+ *   list, which the CRD prunes to the same) is off, as the CRD and the network
+ *   operator treat it: allowed with a warning that says so, and it does not
+ *   count as "configured" for rule 8.  An empty list is "Required value": rule
+ *   3 asks for at least one collector (the CRD's minItems refuses it too).
  * - Each collector gets at most one error, the first that applies in this order:
  *   type, syntax (rule 4), unspecified/broadcast (rule 5), IPv6 under netFlow
  *   (rule 6), duplicate (rule 7).  Warnings go only to collectors without error.
@@ -48,6 +51,13 @@ static const char *const proto_names[FLOWPROTO_N] = {
     [FLOWPROTO_NETFLOW] = "netFlow",
     [FLOWPROTO_SFLOW] = "sFlow",
     [FLOWPROTO_IPFIX] = "ipfix",
+};
+
+/* The protocols as people write them, for messages. */
+static const char *const proto_titles[FLOWPROTO_N] = {
+    [FLOWPROTO_NETFLOW] = "NetFlow",
+    [FLOWPROTO_SFLOW] = "sFlow",
+    [FLOWPROTO_IPFIX] = "IPFIX",
 };
 
 /* The field paths of each protocol's list, in either shape: static, so a
@@ -129,6 +139,22 @@ report_unknown_key(struct fielderr_list *report, const char *base,
     }
     fielderr_add(report, FIELDERR_FORBIDDEN, field, NULL,
                  "unknown field, expected %s", expected);
+}
+
+/* A protocol that exports nothing: absent, null, or an object without
+ * collectors and nothing else ({} or {"collectors": null}; the CRD prunes a
+ * null list, so both are what the API server stores for "off"). */
+static bool
+is_off(const json_t *value)
+{
+    const json_t *list;
+
+    if (!value || json_is_null(value)) {
+        return true;
+    }
+    list = json_object_get(value, "collectors");
+    return json_is_object(value) && (!list || json_is_null(list))
+           && json_object_size(value) == (list ? 1u : 0u);
 }
 
 static ptrdiff_t
@@ -319,26 +345,38 @@ check_list(struct walk *w, const json_t *list)
     }
 }
 
-/* The released shape: {collectors: [...]} and nothing else. */
+/* Unknown keys of a protocol in the released shape: {collectors: ...} and
+ * nothing else. */
 static void
-check_released(struct walk *w, const json_t *object)
+check_released_keys(struct fielderr_list *report, enum flowproto proto,
+                    const json_t *object)
 {
     static const char *const accepted[] = { "collectors" };
-    const json_t *list = json_object_get(object, "collectors");
     const char *key;
     const json_t *value;
 
     json_object_foreach((json_t *) object, key, value) {
         if (strcmp(key, "collectors")) {
-            report_unknown_key(w->v->report, w->base, key, accepted, 1,
+            report_unknown_key(report, list_paths[proto], key, accepted, 1,
                                "\"collectors\"");
         }
     }
+}
+
+/* A protocol object without collectors: that protocol is off. */
+static void
+warn_no_collectors(struct validation *v, enum flowproto proto)
+{
+    fielderr_warn(v->report, "%s: no collectors, so %s export is off",
+                  list_paths[proto], proto_titles[proto]);
+}
+
+/* The list of the released shape, which is present and not null. */
+static void
+check_released(struct walk *w, const json_t *list)
+{
     w->base = released_paths[w->proto];
-    if (!list || json_is_null(list)) {
-        fielderr_add(w->v->report, FIELDERR_REQUIRED, w->base, NULL,
-                     "must list 1 to %d collectors", FLOWSPEC_MAX_COLLECTORS);
-    } else if (!json_is_array(list)) {
+    if (!json_is_array(list)) {
         fielderr_add(w->v->report, FIELDERR_TYPE_INVALID, w->base, list,
                      "must be a list of strings");
     } else {
@@ -366,16 +404,24 @@ walk_init(struct walk *w, struct validation *v, enum flowproto proto, bool relea
 static void
 check_protocol(struct validation *v, enum flowproto proto, const json_t *value)
 {
+    const json_t *list = json_object_get(value, "collectors");
     struct walk w;
 
     if (!value || json_is_null(value)) {
         return;
     }
+    if (json_is_object(value)) {
+        check_released_keys(v->report, proto, value);
+        if (!list || json_is_null(list)) {
+            warn_no_collectors(v, proto);
+            return;
+        }
+    }
     walk_init(&w, v, proto, json_is_object(value));
     if (json_is_array(value)) {
         check_list(&w, value);
     } else if (json_is_object(value)) {
-        check_released(&w, value);
+        check_released(&w, list);
     } else {
         fielderr_add(v->report, FIELDERR_TYPE_INVALID, w.base, value,
                      "must be a list of collector strings or an object with "
@@ -532,6 +578,10 @@ check_text_protocol(struct validation *v, enum flowproto proto,
     if (list->shape == FLOWSPEC_SHAPE_OFF) {
         return;
     }
+    if (list->shape == FLOWSPEC_SHAPE_NO_COLLECTORS) {
+        warn_no_collectors(v, proto);
+        return;
+    }
     walk_init(&w, v, proto, list->shape == FLOWSPEC_SHAPE_RELEASED);
     if (list->shape == FLOWSPEC_SHAPE_RELEASED) {
         w.base = released_paths[proto];
@@ -646,12 +696,6 @@ list_of(const json_t *proto)
 }
 
 static bool
-is_off(const json_t *value)
-{
-    return !value || json_is_null(value);
-}
-
-static bool
 same_protocol(const json_t *a, const json_t *b)
 {
     const json_t *la = list_of(a), *lb = list_of(b);
@@ -683,21 +727,22 @@ keys_same(const json_t *a, const json_t *b)
     return true;
 }
 
-/* Export is off: absent, null, or an object whose keys are all null protocols. */
+/* Export is off: absent, null, or an object whose keys are all protocols that
+ * are off (is_off()). */
 static bool
 export_off(const json_t *export)
 {
     const char *key;
     const json_t *value;
 
-    if (is_off(export)) {
+    if (!export || json_is_null(export)) {
         return true;
     }
     if (!json_is_object(export)) {
         return false;
     }
     json_object_foreach((json_t *) export, key, value) {
-        if (!is_protocol_key(key) || !json_is_null(value)) {
+        if (!is_protocol_key(key) || !is_off(value)) {
             return false;
         }
     }

@@ -8,8 +8,10 @@
  * admission module's job, with flowspec_same() deciding "semantically unchanged".
  *
  * `exportNetworkFlows: {}`, and protocols set to null, are allowed and mean "off"
- * (the released API accepts them); a protocol that is present needs 1 to 10
- * collectors.  Rule 8 applies only when some protocol is present and not null.
+ * (the released API accepts them).  A protocol object without collectors
+ * (`netFlow: {}`) is off too, as the CRD and the network operator treat it, and
+ * gets a warning that says so; a protocol with a list needs 1 to 10 collectors.
+ * Rule 8 applies only when some protocol has a list.
  * The normalised collectors are sorted (OVS stores a set), so reordering a list
  * changes neither flowspec_equal() nor the published hash. */
 #ifndef EXPORTFLOWS_FLOWSPEC_H
@@ -62,7 +64,9 @@ enum flowspec_shape {
     FLOWSPEC_SHAPE_OFF,         /* absent or null */
     FLOWSPEC_SHAPE_LIST,        /* "netFlow": ["..."] */
     FLOWSPEC_SHAPE_RELEASED,    /* "netFlow": {"collectors": [...]}, and nothing
-                                 * else; a null or absent list is n == 0 */
+                                 * else */
+    FLOWSPEC_SHAPE_NO_COLLECTORS, /* "netFlow": {} or {"collectors": null}:
+                                   * off, with a warning (n == 0) */
 };
 
 struct flowspec_text_list {

@@ -4,15 +4,19 @@
 # What cluster_up brings up, all on loopback, everything under one directory:
 #   - etcd and kube-apiserver (tests/k8s/control-plane.sh, built once from the
 #     pinned Go modules by tests/k8s/build-fixtures.sh and cached);
-#   - the test CustomResourceDefinition of networks.operator.openshift.io
-#     (tests/k8s/crd-network.yaml: exportNetworkFlows is left to the webhook);
+#   - a CustomResourceDefinition of networks.operator.openshift.io: by
+#     default tests/k8s/crd-network-released.yaml, the released API's
+#     constraints on exportNetworkFlows (the API server answers first, as on
+#     OpenShift); with CLUSTER_CRD=loose tests/k8s/crd-network.yaml, which
+#     leaves exportNetworkFlows to the webhook (an API that does not type it);
 #   - namespace exportflows with the ServiceAccounts and RBAC of the real
 #     manifests (manifests/base/*-rbac.yaml), and one FlowSchema per program so
 #     the API server counts each program's requests apart
 #     (apiserver_flowcontrol_dispatched_requests_total{flow_schema=...});
 #   - exportflows-webhook on 127.0.0.1:<free port> with a certificate made by
-#     `exportflows certs`, registered by URL in a ValidatingWebhookConfiguration
-#     (failurePolicy Fail), publishing the ConfigMap (--publish).
+#     `exportflows certs`, registered by URL with the ValidatingWebhookConfiguration
+#     of manifests/base (its rules, matchConditions and failurePolicy Fail),
+#     publishing the ConfigMap (--publish).
 # cluster_ovsdb_start and cluster_applier_start then add ovsdb-servers and
 # appliers (each applier a process with its own kubeconfig).
 #
@@ -30,7 +34,8 @@
 #   cluster_wait_ms "n1 converged" 2000 cluster_bridge_is "$CLUSTER_OVSDB" br-int "$want"
 #
 # Environment: EXPORTFLOWS_BIN_DIR (programs, default bin), K8S_BIN_DIR (skip
-# build-fixtures.sh), CLUSTER_IDENTITY (serviceaccount|admin).
+# build-fixtures.sh), CLUSTER_IDENTITY (serviceaccount|admin), CLUSTER_CRD
+# (released|loose).
 # Needs: openssl, curl, python3, ovsdb-server/ovsdb-tool/ovsdb-client/ovs-vsctl.
 
 # shellcheck shell=bash
@@ -43,6 +48,7 @@ CLUSTER_ROOT=$(cd "$CLUSTER_LIB_DIR/../.." && pwd)
 CLUSTER_DIR=
 CLUSTER_BIN=
 CLUSTER_IDENTITY=${CLUSTER_IDENTITY:-serviceaccount}
+CLUSTER_CRD=${CLUSTER_CRD:-released}
 CLUSTER_CP_STARTED=0
 CLUSTER_WEBHOOK_URL=           # https://127.0.0.1:PORT (the /validate server)
 CLUSTER_WEBHOOK_HEALTH=        # 127.0.0.1:PORT (plain HTTP /metrics)
@@ -265,37 +271,30 @@ cluster_webhook_start() {
     cluster_webhook_register
 }
 
-# cluster_webhook_register: the ValidatingWebhookConfiguration, by URL, for
-# CREATE and UPDATE of operator.openshift.io/v1 networks; waits until
-# kube-apiserver has loaded it (a server-side dry run of an invalid Network is
-# refused by the webhook).
+# cluster_webhook_register: the ValidatingWebhookConfiguration of
+# manifests/base as it is (rules, matchConditions, failurePolicy), each entry's
+# service reference made a URL to this webhook (same path) with the test CA;
+# waits until kube-apiserver has loaded it (a server-side dry run of an invalid
+# Network is refused by the webhook).
 cluster_webhook_register() {
-    cluster_kubectl apply -f - >/dev/null <<EOF || return 1
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata:
-  name: exportflows
-webhooks:
-- name: exportnetworkflows.exportflows.io
-  admissionReviewVersions: ["v1"]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 5
-  clientConfig:
-    url: $CLUSTER_WEBHOOK_URL/validate
-    caBundle: $(base64 -w0 <"$CLUSTER_DIR/webhook-certs/ca.crt")
-  rules:
-  - apiGroups: ["operator.openshift.io"]
-    apiVersions: ["v1"]
-    operations: ["CREATE", "UPDATE"]
-    resources: ["networks"]
-    scope: Cluster
-EOF
+    cluster_kubectl create --dry-run=client -o json \
+        -f "$CLUSTER_ROOT/manifests/base/validatingwebhookconfiguration.yaml" |
+        "$CLUSTER_PYTHON" -c '
+import json, sys
+vwc = json.load(sys.stdin)
+for hook in vwc["webhooks"]:
+    path = hook["clientConfig"]["service"].get("path", "/")
+    hook["clientConfig"] = {"url": sys.argv[1] + path, "caBundle": sys.argv[2]}
+json.dump(vwc, sys.stdout)
+' "$CLUSTER_WEBHOOK_URL" "$(base64 -w0 <"$CLUSTER_DIR/webhook-certs/ca.crt")" \
+        >"$CLUSTER_DIR/webhook-registration.json" || return 1
+    cluster_kubectl apply -f "$CLUSTER_DIR/webhook-registration.json" >/dev/null || return 1
     cluster_wait_ms "kube-apiserver to call the webhook" 15000 cluster_webhook_effective
 }
 
-# cluster_webhook_effective: true when a dry run of a Network with port 0 is
-# refused by the webhook at the current URL.
+# cluster_webhook_effective: true when a dry run of a Network with a
+# leading-zero octet (which the released schema's pattern admits) is refused by
+# the webhook at the current URL.
 cluster_webhook_effective() {
     local out
     out=$(cluster_kubectl apply --dry-run=server -f - 2>&1 <<'EOF'
@@ -305,10 +304,37 @@ metadata:
   name: cluster
 spec:
   exportNetworkFlows:
-    netFlow: ["10.0.0.1:0"]
+    netFlow: {collectors: ["01.0.0.1:2056"]}
 EOF
     )
-    grep -q 'spec.exportNetworkFlows.netFlow\[0\]: Invalid value' <<<"$out"
+    grep -q 'spec.exportNetworkFlows.netFlow.collectors\[0\]: Invalid value: "01.0.0.1:2056": IPv4' <<<"$out"
+}
+
+# cluster_webhook_reviews: how many AdmissionReviews the webhook has answered
+# (every result), from its /metrics.
+cluster_webhook_reviews() {
+    curl -fsS --max-time 5 "http://${CLUSTER_HEALTH[webhook]}/metrics" |
+        awk '/^exportflows_webhook_admission_reviews_total[{ ]/ { n += $2 } END { print n + 0 }'
+}
+
+# cluster_crd_file released|loose: the Network CRD fixture of that name.
+cluster_crd_file() {
+    case $1 in
+    released) echo "$CLUSTER_ROOT/tests/k8s/crd-network-released.yaml" ;;
+    loose) echo "$CLUSTER_ROOT/tests/k8s/crd-network.yaml" ;;
+    *) cluster_log "unknown CRD '$1' (released or loose)"; return 1 ;;
+    esac
+}
+
+# cluster_crd_apply released|loose: creates or replaces the Network CRD and
+# waits until it is established.  A replaced schema takes a moment more to be
+# in force: callers that switch poll for an answer only the new one gives.
+cluster_crd_apply() {
+    local file
+    file=$(cluster_crd_file "$1") || return 1
+    cluster_kubectl apply -f "$file" >/dev/null || return 1
+    cluster_kubectl wait --for condition=established --timeout=30s \
+        crd/networks.operator.openshift.io >/dev/null
 }
 
 # ------------------------------------------------------------------ OVS and appliers
@@ -409,8 +435,9 @@ cluster_bridge_is() {
 
 # ------------------------------------------------------------------ whole system
 
-# cluster_up DIR [WEBHOOK_ARGS...]: control plane, CRD, identities and the
-# webhook with its publisher.  Appliers and ovsdb-servers are the caller's.
+# cluster_up DIR [WEBHOOK_ARGS...]: control plane, the CRD CLUSTER_CRD names,
+# identities and the webhook with its publisher.  Appliers and ovsdb-servers are
+# the caller's.
 cluster_up() {
     CLUSTER_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || return 1
     shift
@@ -425,9 +452,7 @@ cluster_up() {
     fi
     export K8S_BIN_DIR
     cluster_control_plane_start || return 1
-    cluster_kubectl apply -f "$CLUSTER_ROOT/tests/k8s/crd-network.yaml" >/dev/null || return 1
-    cluster_kubectl wait --for condition=established --timeout=30s \
-        crd/networks.operator.openshift.io >/dev/null || return 1
+    cluster_crd_apply "$CLUSTER_CRD" || return 1
     cluster_identities || return 1
     cluster_webhook_start "$@"
 }

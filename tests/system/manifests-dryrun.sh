@@ -326,6 +326,7 @@ q_vwc+='vwc.operations={.webhooks[0].rules[0].operations[*]}{"\n"}'
 q_vwc+='vwc.resource={.webhooks[0].rules[0].apiGroups[0]}/{.webhooks[0].rules[0].apiVersions[0]}/{.webhooks[0].rules[0].resources[*]}{"\n"}'
 q_vwc+='vwc.service={.webhooks[0].clientConfig.service.namespace}/{.webhooks[0].clientConfig.service.name}:{.webhooks[0].clientConfig.service.port}{.webhooks[0].clientConfig.service.path}{"\n"}'
 q_vwc+='vwc.caBundle={.webhooks[0].clientConfig.caBundle}{"\n"}'
+q_vwc+='vwc.matchConditions={.webhooks[0].matchConditions[*].name}{"\n"}'
 q_vwc+='vwc.injectCabundle={.metadata.annotations.service\.beta\.openshift\.io/inject-cabundle}{"\n"}'
 q_vwc+='vwc.injectCaFrom={.metadata.annotations.cert-manager\.io/inject-ca-from}{"\n"}{end}'
 q_dep='{range .items[?(@.kind=="Deployment")]}'
@@ -389,6 +390,7 @@ common_lines=(
     "vwc.operations=CREATE UPDATE"
     "vwc.resource=operator.openshift.io/v1/networks"
     "vwc.service=exportflows/exportflows-webhook:443/validate"
+    "vwc.matchConditions=flow-export-may-change"
     "dep.replicas=2"
     "dep.antiAffinity=kubernetes.io/hostname"
     "dep.readOnlyRootFilesystem=true"

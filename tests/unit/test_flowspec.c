@@ -150,8 +150,12 @@ text_protocol_of(const json_t *value, struct flowspec_text_list *t)
     if (!json_is_object(value) || json_object_size(value) != (list ? 1u : 0u)) {
         return false;
     }
+    if (!list || json_is_null(list)) {
+        t->shape = FLOWSPEC_SHAPE_NO_COLLECTORS;
+        return true;
+    }
     t->shape = FLOWSPEC_SHAPE_RELEASED;
-    return !list || json_is_null(list) || (json_is_array(list) && text_list_of(list, t));
+    return json_is_array(list) && text_list_of(list, t);
 }
 
 /* The spec as flowspec_validate_text() takes it, as the webhook reads it;
@@ -434,6 +438,15 @@ test_flowspec_same_semantics(void **state)
     assert_same("{}", "{\"exportNetworkFlows\": {}}", true);
     assert_same("{}", "{\"exportNetworkFlows\": {\"netFlow\": null}}", true);
     assert_same("{}", "{\"exportNetworkFlows\": {\"netFlow\": [\"1.2.3.4:1\"]}}", false);
+    /* A protocol without collectors is off, as the CRD stores it. */
+    assert_same("{}", "{\"exportNetworkFlows\": {\"netFlow\": {}}}", true);
+    assert_same("{\"exportNetworkFlows\": {\"sFlow\": {\"collectors\": null}}}",
+                "{\"exportNetworkFlows\": {\"netFlow\": {}, \"ipfix\": null}}", true);
+    assert_same("{\"exportNetworkFlows\": {\"ipfix\": [\"1.2.3.4:1\"], \"netFlow\": {}}}",
+                "{\"exportNetworkFlows\": {\"ipfix\": {\"collectors\": [\"1.2.3.4:1\"]}}}",
+                true);
+    assert_same("{}", "{\"exportNetworkFlows\": {\"netFlow\": {\"targets\": null}}}", false);
+    assert_same("{}", "{\"exportNetworkFlows\": {\"netFlow\": {\"collectors\": []}}}", false);
     /* Shapes, spelling and order. */
     assert_same("{\"exportNetworkFlows\": {\"ipfix\": [\"[fd00::0002]:2055\", \":1\"]}}",
                 "{\"exportNetworkFlows\": {\"ipfix\": {\"collectors\":"
