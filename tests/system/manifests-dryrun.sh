@@ -2,14 +2,15 @@
 # manifests-dryrun.sh — the deployable manifests against a real kube-apiserver.
 #
 # Starts a throw-away control plane (tests/k8s/control-plane.sh), installs the
-# test Network CRD, then for manifests/base, every overlay and the lease-guard
-# component: `kubectl kustomize` must render, `kubectl apply --dry-run=server`
+# test Network CRD, then for manifests/base and every overlay: `kubectl
+# kustomize` must render, `kubectl apply --dry-run=server`
 # must accept every object, and the objects as the server would store them must
 # carry the settings the issue asks for (failurePolicy Fail, 2 replicas,
-# hostNetwork, tolerate everything, ...).  Then the base plus the lease guard
-# are applied for real and the RBAC is probed as the two service accounts:
-# everything they need is allowed, and a list of things they must not do is
-# refused; the lease guard is tried with impersonated node names, and the
+# hostNetwork, tolerate everything, ...).  Then the base is applied for real
+# and the RBAC is probed as the two service accounts: everything they need is
+# allowed, and a list of things they must not do is refused; the applier's
+# Lease policy is tried with impersonated node names (tests/system/
+# k8s-node-authz.sh does it with real pod-bound tokens), and the
 # per-node status command of docs/DEPLOY.md is run on a status record written
 # as an applier.  The Containerfile is checked to install every program the
 # manifests run.
@@ -284,19 +285,10 @@ else
         -addext subjectAltName=DNS:exportflows-webhook.exportflows.svc \
         -keyout "$certs/tls.key" -out "$certs/tls.crt" 2>/dev/null || fail "openssl serving cert"
 fi
-mkdir -p "$work/manifests/overlays/test-lease-guard"
-cat >"$work/manifests/overlays/test-lease-guard/kustomization.yaml" <<'EOF'
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - ../../base
-components:
-  - ../../components/applier-lease-guard
-EOF
 
 # --- render -------------------------------------------------------------------
 
-variants="base overlays/openshift overlays/cert-manager overlays/dev overlays/test-lease-guard"
+variants="base overlays/openshift overlays/cert-manager overlays/dev"
 for v in $variants; do
     out=$work/rendered-${v//\//-}.yaml
     k kustomize "$work/manifests/$v" >"$out" || fail "kubectl kustomize manifests/$v"
@@ -424,6 +416,8 @@ common_lines=(
     "object=Role/exportflows-webhook-events"
     "object=Role/exportflows-applier"
     "object=PodDisruptionBudget/exportflows-webhook"
+    "vap=exportflows-applier-own-lease"
+    "object=ValidatingAdmissionPolicyBinding/exportflows-applier-own-lease"
 )
 
 for v in $variants; do
@@ -475,10 +469,6 @@ openssl verify -CAfile "$work/cabundle.pem" "$certs/tls.crt" >/dev/null \
     || fail "dev: the serving certificate does not verify against the caBundle"
 pass "overlays/dev: Secret from certs/, caBundle = ca.crt and verifies tls.crt"
 
-expect_lines lease-guard "$work/server-overlays-test-lease-guard.txt" \
-    "vap=exportflows-applier-own-lease" \
-    "object=ValidatingAdmissionPolicyBinding/exportflows-applier-own-lease"
-pass "components/applier-lease-guard: policy and binding accepted"
 
 # --- the image has what the manifests run --------------------------------------
 
@@ -493,9 +483,9 @@ pass "Containerfile installs every program the manifests run, as user 65532"
 
 # --- for real: RBAC as the service accounts ---------------------------------------
 
-k apply -f "$work/rendered-overlays-test-lease-guard.yaml" >/dev/null \
-    || fail "kubectl apply of base + lease guard"
-pass "base + lease guard applied for real"
+k apply -f "$work/rendered-base.yaml" >/dev/null \
+    || fail "kubectl apply of the base"
+pass "base applied for real"
 
 W=system:serviceaccount:exportflows:exportflows-webhook
 A=system:serviceaccount:exportflows:exportflows-applier
@@ -542,13 +532,14 @@ can "$A" no create configmaps exportflows
 can "$A" yes create leases.coordination.k8s.io exportflows
 can "$A" yes get leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$A" yes update leases.coordination.k8s.io/exportflows-node-a exportflows
-for verb in delete list watch patch; do can "$A" no "$verb" leases.coordination.k8s.io exportflows; done
+can "$A" yes delete leases.coordination.k8s.io/exportflows-node-a exportflows
+for verb in list watch patch; do can "$A" no "$verb" leases.coordination.k8s.io exportflows; done
 can "$A" no create leases.coordination.k8s.io default
 can "$A" no get "$net/cluster"
 can "$A" no get nodes
 can "$A" no get secrets exportflows
 can "$A" no create events default
-pass "applier RBAC: read exportflows-config, write Leases in exportflows; nothing else"
+pass "applier RBAC: read exportflows-config, write Leases in exportflows (the policy narrows them); nothing else"
 
 # RBAC's resourceNames allow list/watch only with the matching field selector;
 # the programs must use it.
@@ -562,7 +553,7 @@ k --as="$W" get "$net" --field-selector metadata.name=cluster -o name >"$work/w-
 has "$work/w-list" "network.operator.openshift.io/cluster" || fail "webhook's list misses cluster"
 pass "list with field selector metadata.name works for both, a plain list is refused"
 
-# --- for real: the lease guard ------------------------------------------------------
+# --- for real: the applier's Lease policy ----------------------------------------------
 
 # lease_as NODE LEASE HOLDER: create (or, when it exists, replace) LEASE as the
 # applier of NODE; prints the server's error.
@@ -592,7 +583,7 @@ spec:
 deadline=$(( $(date +%s) + 30 ))
 until err=$(lease_as worker-1 exportflows-node-worker-2 worker-2); [ -n "$err" ]; do
     k delete lease -n exportflows exportflows-node-worker-2 >/dev/null 2>&1 || true
-    [ "$(date +%s)" -lt "$deadline" ] || fail "lease guard not in force after 30s"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "the Lease policy is not in force after 30s"
     sleep 0.2
 done
 case "$err" in *"may only write the Lease exportflows-node-worker-1"*) ;;
@@ -614,15 +605,15 @@ printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: exportflows-node-worker-9, namespace: exportflows}
 spec: {holderIdentity: somebody}" | k create -f - >/dev/null \
-    || fail "admin cannot create a Lease with the guard in place"
+    || fail "admin cannot create a Lease with the policy in place"
 got=$(k get lease -n exportflows exportflows-node-worker-1 -o jsonpath='{.spec.holderIdentity}')
 [ "$got" = worker-1 ] || fail "Lease exportflows-node-worker-1 holder '$got'"
-pass "lease guard: an applier writes only exportflows-node-<its node>, held by its node"
+pass "Lease policy: an applier writes only exportflows-node-<its node>, held by its node"
 
 # --- the per-node status command of docs/DEPLOY.md ------------------------------------
 
 # The applier of worker-1 writes a full status record (as specified in
-# docs/DEPLOY.md) through the guard; the documented command must show it.
+# docs/DEPLOY.md) through the Lease policy; the documented command must show it.
 printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata:
