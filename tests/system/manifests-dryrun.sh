@@ -348,7 +348,9 @@ q_ds+='ds.allowPrivilegeEscalation={.spec.template.spec.containers[0].securityCo
 q_ds+='ds.capDrop={.spec.template.spec.containers[0].securityContext.capabilities.drop[*]}{"\n"}'
 q_ds+='ds.capAdd={.spec.template.spec.containers[0].securityContext.capabilities.add[*]}{"\n"}'
 q_ds+='ds.seLinuxType={.spec.template.spec.securityContext.seLinuxOptions.type}{"\n"}'
-q_ds+='ds.healthPort={.spec.template.spec.containers[0].ports[0].containerPort}/{.spec.template.spec.containers[0].ports[0].hostPort}{"\n"}'
+q_ds+='ds.metricsPort={.spec.template.spec.containers[0].ports[?(@.name=="https-metrics")].containerPort}/{.spec.template.spec.containers[0].ports[?(@.name=="https-metrics")].hostPort}{"\n"}'
+q_ds+='ds.probes={.spec.template.spec.containers[0].livenessProbe.httpGet.host}:{.spec.template.spec.containers[0].livenessProbe.httpGet.port}/{.spec.template.spec.containers[0].readinessProbe.httpGet.host}:{.spec.template.spec.containers[0].readinessProbe.httpGet.port}{"\n"}'
+q_ds+='ds.listen={range .spec.template.spec.containers[0].args[*]}{@} {end}{"\n"}'
 q_ds+='ds.command={.spec.template.spec.containers[0].command[0]}{"\n"}{end}'
 q_misc='{range .items[?(@.kind=="PodDisruptionBudget")]}pdb.maxUnavailable={.spec.maxUnavailable}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="Service")]}svc.https={.spec.ports[?(@.name=="https")].port}->{.spec.ports[?(@.name=="https")].targetPort}{"\n"}'
@@ -403,7 +405,8 @@ common_lines=(
     "ds.readOnlyRootFilesystem=true"
     "ds.allowPrivilegeEscalation=false"
     "ds.capDrop=ALL"
-    "ds.healthPort=9482/9482"
+    "ds.metricsPort=9482/9482"
+    "ds.probes=127.0.0.1:health/127.0.0.1:health"
     "ds.command=/usr/bin/exportflows-applier"
     "pdb.maxUnavailable=1"
     "svc.https=443->https"
@@ -438,7 +441,9 @@ done
 base=$work/server-base.txt
 expect_lines base "$base" "dep.runAsUser=65532" "dep.runAsNonRoot=true/true" \
     "ds.capAdd=" "ds.seLinuxType=" "vwc.caBundle=" "vwc.injectCabundle=" "vwc.injectCaFrom=" "svc.servingCertSecret="
-pass "base: webhook runs as 65532, applier adds no capability, caBundle left to the admin"
+grep -q -- '^ds.listen=.*--health-listen=127.0.0.1:9483 --metrics-listen=0.0.0.0:9482 ' "$base" \
+    || fail "base: the applier's health is not on loopback or its metrics not on 9482: $(grep '^ds.listen=' "$base")"
+pass "base: webhook runs as 65532, applier adds no capability, caBundle left to the admin, applier health on loopback"
 
 os=$work/server-overlays-openshift.txt
 expect_lines openshift "$os" \
@@ -447,8 +452,11 @@ expect_lines openshift "$os" \
     "dep.runAsUser=" "dep.runAsNonRoot=true/true" \
     "ds.capAdd=DAC_OVERRIDE" "ds.seLinuxType=spc_t" \
     "scc.name=exportflows-applier" "object=ClusterRole/exportflows-applier-scc" \
-    "object=RoleBinding/exportflows-applier-scc"
-pass "overlays/openshift: service CA annotations, restricted-v2 picks the uid, applier SCC"
+    "object=RoleBinding/exportflows-applier-scc" \
+    "svc.servingCertSecret=exportflows-applier-metrics-tls"
+grep -q -- '^ds.listen=.* --metrics-tls-cert-file=/etc/exportflows/metrics-tls/tls.crt --metrics-tls-private-key-file=/etc/exportflows/metrics-tls/tls.key ' "$os" \
+    || fail "openshift: the applier does not use the service CA's metrics certificate: $(grep '^ds.listen=' "$os")"
+pass "overlays/openshift: service CA annotations (webhook, applier metrics), restricted-v2 picks the uid, applier SCC"
 
 cm=$work/server-overlays-cert-manager.txt
 expect_lines cert-manager "$cm" \
@@ -539,6 +547,9 @@ can "$A" no get "$net/cluster"
 can "$A" no get nodes
 can "$A" no get secrets exportflows
 can "$A" no create events default
+can "$A" yes create tokenreviews.authentication.k8s.io
+can "$A" yes create subjectaccessreviews.authorization.k8s.io
+can "$A" no get /metrics
 pass "applier RBAC: read exportflows-config, write Leases in exportflows (the policy narrows them); nothing else"
 
 # RBAC's resourceNames allow list/watch only with the matching field selector;
