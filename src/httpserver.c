@@ -104,6 +104,7 @@ struct httpserver {
     struct httpserver_route *routes;
     size_t n_routes;
     bool health;
+    bool health_metrics;
     bool (*ready)(void *aux);
     void *ready_aux;
     size_t max_body;
@@ -382,7 +383,7 @@ health_route_of(const struct httpserver *s, const char *path)
     if (!strcmp(path, "/readyz")) {
         return HEALTH_READYZ;
     }
-    return strcmp(path, "/metrics") ? HEALTH_NONE : HEALTH_METRICS;
+    return s->health_metrics && !strcmp(path, "/metrics") ? HEALTH_METRICS : HEALTH_NONE;
 }
 
 static bool
@@ -712,6 +713,12 @@ http_request_body(const struct http_request *req, size_t *len)
     return req->body.data ? req->body.data : "";
 }
 
+const char *
+http_request_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, name);
+}
+
 /* ---- the background threads --------------------------------------------- */
 
 static void
@@ -774,6 +781,7 @@ copy_config(struct httpserver *s, const struct httpserver_config *cfg,
     }
     s->n_routes = cfg->n_routes;
     s->health = cfg->health;
+    s->health_metrics = !cfg->health_without_metrics;
     s->ready = cfg->ready;
     s->ready_aux = cfg->ready_aux;
     s->metrics = cfg->metrics;

@@ -3,8 +3,11 @@
  * cluster) and keeps OVS's NetFlow/sFlow/IPFIX settings on the bridge equal to it
  * through OVSDB, repairing drift.  With Kubernetes it also publishes this node's
  * applied state as the Lease exportflows-node-<node> (--no-status turns that off).
- * Serves /healthz, /readyz and /metrics on --health-listen.  Exits 0 on SIGTERM or
- * SIGINT. */
+ * Serves /healthz and /readyz on --health-listen (plain HTTP, loopback by
+ * default, for the kubelet's probes), and /metrics on --metrics-listen over TLS
+ * to callers the API server authenticates and authorizes (TokenReview, then
+ * SubjectAccessReview for get on /metrics); without --metrics-listen, /metrics
+ * is on the health listener.  Exits 0 on SIGTERM or SIGINT. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -19,11 +22,14 @@
 #include <unistd.h>
 
 #include "exportflows/applier.h"
+#include "exportflows/certs.h"
 #include "exportflows/clock.h"
 #include "exportflows/collector.h"
 #include "exportflows/configsource.h"
 #include "exportflows/configsource_kube.h"
 #include "exportflows/httpserver.h"
+#include "exportflows/kube.h"
+#include "exportflows/kubeauth.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/log.h"
 #include "exportflows/metrics.h"
@@ -33,7 +39,10 @@
 
 #define PROGRAM "exportflows-applier"
 
-#define N_SPECS 18
+#define N_SPECS 21
+
+/* Files of the serving certificate made at start when none is given. */
+static const char *const generated_files[] = { "tls.crt", "tls.key", "ca.crt" };
 
 struct args {
     const char *config_file;
@@ -49,6 +58,9 @@ struct args {
     const char *node_name;
     const char *node_ip;
     const char *health_listen;
+    const char *metrics_listen;
+    const char *metrics_cert_file;
+    const char *metrics_key_file;
     const char *log_format;
     const char *log_level;
     uint64_t timeout_s;
@@ -63,7 +75,10 @@ struct program {
     struct nodestatus_state status_state;   /* the loop's thread only */
     atomic_bool watch_failing;  /* the watch thread's errors, logged once */
     struct metrics *metrics;
-    struct httpserver *http;
+    struct httpserver *http;            /* health */
+    struct httpserver *metrics_http;    /* NULL without --metrics-listen */
+    struct kubeauth *auth;              /* who may read /metrics */
+    char cert_dir[4096];                /* the generated certificate's, or "" */
     struct applier *applier;
     int signal_fd;
     atomic_bool ready;          /* read by /readyz in the server's threads */
@@ -73,7 +88,8 @@ static const char synopsis[] =
     PROGRAM " [--kubeconfig FILE | --config-file FILE] [--namespace NS]\n"
     "       [--configmap NAME] [--[no-]status] [--status-heartbeat S]\n"
     "       [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int] [--node-name N]\n"
-    "       [--node-ip IP] [--health-listen ADDR] [--timeout S]\n"
+    "       [--node-ip IP] [--health-listen ADDR] [--metrics-listen ADDR]\n"
+    "       [--metrics-tls-cert-file F --metrics-tls-private-key-file F] [--timeout S]\n"
     "       [--log-format text|json] [--log-level LEVEL]\n"
     "Without either source option, the ConfigMap is watched when $KUBECONFIG or\n"
     "$KUBERNETES_SERVICE_HOST (in a pod) is set.";
@@ -109,8 +125,16 @@ make_specs(struct args *a, struct option_spec specs[N_SPECS])
         { "node-ip", OPTION_STRING, &a->node_ip, "IP",
           "this node's primary IP, for ':PORT' collectors", 0, 0 },
         { "health-listen", OPTION_STRING, &a->health_listen, "ADDR",
-          "plain HTTP /healthz, /readyz, /metrics; \"off\" disables (default "
-          "0.0.0.0:8082)", 0, 0 },
+          "plain HTTP /healthz, /readyz (and /metrics without --metrics-listen); "
+          "\"off\" disables (default 127.0.0.1:8082)", 0, 0 },
+        { "metrics-listen", OPTION_STRING, &a->metrics_listen, "ADDR",
+          "HTTPS /metrics for callers the API server authorizes (get on the "
+          "non-resource URL /metrics); needs Kubernetes (default off)", 0, 0 },
+        { "metrics-tls-cert-file", OPTION_STRING, &a->metrics_cert_file, "FILE",
+          "its serving certificate, re-read on change (default: one made at start "
+          "under $TMPDIR)", 0, 0 },
+        { "metrics-tls-private-key-file", OPTION_STRING, &a->metrics_key_file, "FILE",
+          "that certificate's private key", 0, 0 },
         { "timeout", OPTION_UINT, &a->timeout_s, "SECONDS",
           "OVSDB connect and reply timeout (default 10)", 1, 3600 },
         { "log-format", OPTION_STRING, &a->log_format, "FORMAT", "text or json", 0, 0 },
@@ -154,6 +178,36 @@ choose_source(struct program *p)
     return -1;
 }
 
+/* "", "off" and "none" turn a listener off, as in the webhook. */
+static bool
+listen_on(const char *addr)
+{
+    return addr && *addr && strcmp(addr, "off") && strcmp(addr, "none");
+}
+
+/* --metrics-listen asks the API server about every caller, so it needs
+ * Kubernetes; its certificate comes as a pair or not at all.  Returns an exit
+ * status or -1 to go on. */
+static int
+check_metrics_args(const struct program *p)
+{
+    const struct args *a = &p->args;
+    bool cert = a->metrics_cert_file && *a->metrics_cert_file;
+    bool key = a->metrics_key_file && *a->metrics_key_file;
+
+    if (cert != key) {
+        fprintf(stderr, "%s: --metrics-tls-cert-file and --metrics-tls-private-key-file "
+                "go together\n", PROGRAM);
+        return 2;
+    }
+    if (listen_on(a->metrics_listen) && !p->use_kube) {
+        fprintf(stderr, "%s: --metrics-listen needs Kubernetes (--kubeconfig or a pod) to "
+                "check who may read the metrics\n", PROGRAM);
+        return 2;
+    }
+    return -1;
+}
+
 /* Parses and checks the command line; returns an exit status or -1 to go on. */
 static int
 parse_args(struct program *p, int argc, char **argv)
@@ -167,7 +221,7 @@ parse_args(struct program *p, int argc, char **argv)
 
     p->args = (struct args) {
         .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
-        .health_listen = "0.0.0.0:8082", .log_format = "text", .log_level = "info",
+        .health_listen = "127.0.0.1:8082", .log_format = "text", .log_level = "info",
         .timeout_s = 10, .namespace = "exportflows", .configmap = "exportflows-config",
         .status = true,
     };
@@ -194,6 +248,10 @@ parse_args(struct program *p, int argc, char **argv)
     }
     log_configure(format, level);
     status = choose_source(p);
+    if (status >= 0) {
+        return status;
+    }
+    status = check_metrics_args(p);
     if (status >= 0) {
         return status;
     }
@@ -395,6 +453,7 @@ start_http(struct program *p, struct errmsg *err)
     struct httpserver_config config = {
         .listen = p->args.health_listen,
         .health = true,
+        .health_without_metrics = listen_on(p->args.metrics_listen),
         .ready = is_ready,
         .ready_aux = p,
         .metrics = p->metrics,
@@ -407,9 +466,7 @@ start_http(struct program *p, struct errmsg *err)
     char address[128];
     int rc;
 
-    /* "", "off" and "none" turn the health listener off, as in the webhook. */
-    if (!p->args.health_listen[0] || !strcmp(p->args.health_listen, "off")
-        || !strcmp(p->args.health_listen, "none")) {
+    if (!listen_on(p->args.health_listen)) {
         return 0;
     }
     rc = httpserver_create(&config, &p->http, err);
@@ -418,6 +475,156 @@ start_http(struct program *p, struct errmsg *err)
         log_event(LOG_INFO, "listening", "address", address, "server", "health", NULL);
     }
     return rc;
+}
+
+/* ---- /metrics behind TLS, TokenReview and SubjectAccessReview ---- */
+
+static void
+text_response(struct http_response *resp, unsigned status, const char *text)
+{
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = strdup(text);
+    resp->body_len = resp->body ? strlen(text) : 0;
+}
+
+/* GET /metrics on the metrics listener: 401 without credentials the API server
+ * knows, 403 without get on /metrics, 503 when it cannot be asked. */
+static void
+serve_metrics(void *aux, const struct http_request *req, struct http_response *resp)
+{
+    struct program *p = aux;
+    enum kubeauth_result result;
+    struct errmsg err;
+
+    if (kubeauth_check(p->auth, http_request_header(req, "Authorization"), &result,
+                       &err) < 0) {
+        log_event(LOG_WARN, "cannot check a metrics request", "error", err.text, NULL);
+        text_response(resp, 503, "cannot check the credentials now\n");
+        return;
+    }
+    if (result == KUBEAUTH_UNAUTHENTICATED) {
+        text_response(resp, 401, "Unauthorized\n");
+    } else if (result == KUBEAUTH_FORBIDDEN) {
+        text_response(resp, 403, "Forbidden: get on /metrics is needed\n");
+    } else {
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4";
+        resp->body = metrics_render(p->metrics);
+        resp->body_len = resp->body ? strlen(resp->body) : 0;
+        if (!resp->body) {
+            text_response(resp, 500, "out of memory\n");
+        }
+    }
+}
+
+/* A serving certificate for the metrics listener, made now in a private
+ * directory under $TMPDIR (the DaemonSet mounts an emptyDir there), with the
+ * node's name and IP; scrapers that do not pin it skip verification, as they do
+ * for the kubelet's own self-signed certificate. */
+static int
+make_metrics_cert(struct program *p, struct errmsg *err)
+{
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *sans[4];
+    size_t n = 0;
+    struct certs_request req = {
+        .service = "exportflows-applier-metrics", .namespace_name = p->args.namespace,
+        .extra_sans = sans, .days = 3650,
+    };
+    int rc;
+
+    rc = snprintf(p->cert_dir, sizeof p->cert_dir, "%s/exportflows-applier.XXXXXX", tmp);
+    if (rc < 0 || (size_t) rc >= sizeof p->cert_dir) {
+        p->cert_dir[0] = '\0';
+        return errmsg_set(err, -ENAMETOOLONG, "$TMPDIR is too long");
+    }
+    if (!mkdtemp(p->cert_dir)) {
+        rc = errmsg_set(err, -errno, "cannot make a directory for the metrics certificate "
+                        "under '%s': %s", tmp, strerror(errno));
+        p->cert_dir[0] = '\0';
+        return rc;
+    }
+    sans[n++] = "localhost";
+    sans[n++] = "127.0.0.1";
+    if (p->args.node_name && kube_name_valid(p->args.node_name, 253)) {
+        sans[n++] = p->args.node_name;
+    }
+    if (p->args.node_ip) {
+        sans[n++] = p->args.node_ip;
+    }
+    req.n_extra_sans = n;
+    return certs_generate(p->cert_dir, &req, err);
+}
+
+static void
+remove_metrics_cert(struct program *p)
+{
+    char path[sizeof p->cert_dir + 16];
+
+    if (!p->cert_dir[0]) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof generated_files / sizeof *generated_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", p->cert_dir, generated_files[i]);
+        unlink(path);
+    }
+    rmdir(p->cert_dir);
+}
+
+static int
+start_metrics(struct program *p, struct errmsg *err)
+{
+    const struct httpserver_route route = {
+        .method = "GET", .path = "/metrics", .handler = serve_metrics, .aux = p,
+    };
+    struct kubeauth_config ac = {
+        .verb = "get", .path = "/metrics", .metrics = p->metrics,
+        .metrics_prefix = "exportflows_applier",
+    };
+    struct httpserver_config config = {
+        .listen = p->args.metrics_listen,
+        .tls_cert_file = p->args.metrics_cert_file,
+        .tls_key_file = p->args.metrics_key_file,
+        .routes = &route,
+        .n_routes = 1,
+        .metrics = p->metrics,
+        .metrics_prefix = "exportflows_applier",
+        .max_connections = 64,
+        .max_connections_per_ip = 16,
+        .threads = 1,
+    };
+    char address[128], cert[sizeof p->cert_dir + 16], key[sizeof p->cert_dir + 16];
+    int rc;
+
+    if (!listen_on(p->args.metrics_listen)) {
+        return 0;
+    }
+    if (!config.tls_cert_file || !*config.tls_cert_file) {
+        rc = make_metrics_cert(p, err);
+        if (rc < 0) {
+            return errmsg_prefix(err, rc, "--metrics-listen");
+        }
+        snprintf(cert, sizeof cert, "%s/tls.crt", p->cert_dir);
+        snprintf(key, sizeof key, "%s/tls.key", p->cert_dir);
+        config.tls_cert_file = cert;
+        config.tls_key_file = key;
+    }
+    rc = kubeauth_create(p->kube, &ac, &p->auth, err);
+    if (rc == 0) {
+        rc = httpserver_create(&config, &p->metrics_http, err);
+    }
+    if (rc < 0) {
+        return errmsg_prefix(err, rc, "--metrics-listen");
+    }
+    httpserver_format_address(p->metrics_http, p->args.metrics_listen, address,
+                              sizeof address);
+    if (p->cert_dir[0]) {
+        log_event(LOG_INFO, "made a serving certificate for the metrics", "directory",
+                  p->cert_dir, NULL);
+    }
+    log_event(LOG_INFO, "listening", "address", address, "server", "metrics", NULL);
+    return 0;
 }
 
 static int
@@ -520,6 +727,9 @@ start(struct program *p)
     if (rc == 0) {
         rc = start_http(p, &err);
     }
+    if (rc == 0) {
+        rc = start_metrics(p, &err);
+    }
     if (rc < 0) {
         return start_failed(rc, &err);
     }
@@ -533,6 +743,12 @@ stop(struct program *p)
         httpserver_shutdown(p->http, 2);
     }
     httpserver_destroy(p->http);
+    if (p->metrics_http) {
+        httpserver_shutdown(p->metrics_http, 2);
+    }
+    httpserver_destroy(p->metrics_http);
+    kubeauth_destroy(p->auth);
+    remove_metrics_cert(p);
     applier_destroy(p->applier);        /* also stops the ConfigMap watch */
     nodestatus_destroy(p->status);      /* writes a pending state once more */
     kubeconfig_destroy(p->kube);

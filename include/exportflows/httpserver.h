@@ -5,7 +5,8 @@
  * path, 405 for a known path with another method, 415 when a route requires a
  * content type and the request has another, and calls the route's handler with
  * the complete request in one of its worker threads.  With 'health' set it also
- * serves GET /healthz, /readyz (the 'ready' callback decides) and /metrics.
+ * serves GET /healthz, /readyz (the 'ready' callback decides) and, unless
+ * 'health_without_metrics', /metrics.
  *
  * With TLS (TLS 1.2 and 1.3, ECDHE with AEAD ciphers only; see tlspolicy.h for
  * narrowing that down further) the certificate and key are read from files
@@ -89,6 +90,7 @@ struct httpserver_config {
     const struct httpserver_route *routes;
     size_t n_routes;
     bool health;                    /* serve /healthz, /readyz, /metrics */
+    bool health_without_metrics;    /* ... but not /metrics (a route may serve it) */
     bool (*ready)(void *aux);       /* /readyz; NULL: ready when TLS (if any) is loaded */
     void *ready_aux;
     struct metrics *metrics;        /* borrowed; may be NULL */
@@ -105,6 +107,8 @@ const char *http_request_method(const struct http_request *req);
 const char *http_request_path(const struct http_request *req);
 const char *http_request_query(const struct http_request *req, const char *key);
 const char *http_request_body(const struct http_request *req, size_t *len);
+/* The value of request header 'name' (case-insensitive), NULL when absent. */
+const char *http_request_header(const struct http_request *req, const char *name);
 
 /* Binds, loads TLS material, starts the workers.  Caller destroys '*ret' with
  * httpserver_destroy().  -errno with a message in 'err' on failure. */

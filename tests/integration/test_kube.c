@@ -1,4 +1,4 @@
-/* Integration tests for kube, kubewatch and lease against a real kube-apiserver
+/* Integration tests for kube, kubewatch, lease and kubeauth against a real kube-apiserver
  * (and etcd) started once for the whole program by tests/k8s/control-plane.sh in a
  * temporary directory, on loopback. */
 #include <errno.h>
@@ -19,9 +19,11 @@
 
 #include "exportflows/clock.h"
 #include "exportflows/kube.h"
+#include "exportflows/kubeauth.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/kubewatch.h"
 #include "exportflows/lease.h"
+#include "exportflows/metrics.h"
 
 #include "../lib/testutil.h"
 
@@ -688,6 +690,237 @@ test_lease_acquire_renew_release_takeover(void **state)
     kube_client_destroy(c);
 }
 
+/* ---- kubeauth ---- */
+
+#define READER_ROLE "kubeauth-test-metrics-reader"
+
+/* A token of the ServiceAccount 'name' in namespace default (made when absent),
+ * from the TokenRequest API.  Caller frees it. */
+static char *
+sa_token(struct kube_client *c, const char *name)
+{
+    json_t *sa = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+                           "ServiceAccount", "metadata", "name", name);
+    json_t *request = json_pack("{s:s, s:s, s:{}}", "apiVersion", "authentication.k8s.io/v1",
+                                "kind", "TokenRequest", "spec");
+    json_t *reply = NULL;
+    struct errmsg err = { "" };
+    char path[256];
+    char *token;
+    int rc = kube_create(c, "/api/v1/namespaces/default/serviceaccounts", sa, 0, NULL, &err);
+
+    assert_true(rc == 0 || rc == -EEXIST);
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/serviceaccounts/%s/token", name);
+    assert_int_equal(kube_create(c, path, request, 0, &reply, &err), 0);
+    token = strdup(json_string_value(json_object_get(json_object_get(reply, "status"),
+                                                     "token")));
+    assert_non_null(token);
+    json_decref(sa);
+    json_decref(request);
+    json_decref(reply);
+    return token;
+}
+
+/* Binds (or unbinds) the ServiceAccount default/'name' to a ClusterRole that
+ * grants get on /metrics. */
+static void
+bind_reader(struct kube_client *c, const char *name, bool bind)
+{
+    json_t *role = json_pack("{s:s, s:s, s:{s:s}, s:[{s:[s], s:[s]}]}", "apiVersion",
+                             "rbac.authorization.k8s.io/v1", "kind", "ClusterRole",
+                             "metadata", "name", READER_ROLE, "rules", "nonResourceURLs",
+                             "/metrics", "verbs", "get");
+    json_t *binding = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}",
+                                "apiVersion", "rbac.authorization.k8s.io/v1", "kind",
+                                "ClusterRoleBinding", "metadata", "name", name, "roleRef",
+                                "apiGroup", "rbac.authorization.k8s.io", "kind", "ClusterRole",
+                                "name", READER_ROLE, "subjects", "kind", "ServiceAccount",
+                                "name", name, "namespace", "default");
+    struct errmsg err = { "" };
+    char path[256];
+    int rc;
+
+    rc = kube_create(c, "/apis/rbac.authorization.k8s.io/v1/clusterroles", role, 0, NULL, &err);
+    assert_true(rc == 0 || rc == -EEXIST);
+    if (bind) {
+        assert_int_equal(kube_create(c, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                                     binding, 0, NULL, &err), 0);
+    } else {
+        snprintf(path, sizeof path, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
+                 name);
+        assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    }
+    json_decref(role);
+    json_decref(binding);
+}
+
+/* The kubeauth_reviews_total{kind=KIND} sample of registry 'm'. */
+static int
+reviews_sent(const struct metrics *m, const char *kind)
+{
+    char *text = metrics_render(m), want[128], *line;
+    long n = -1;
+
+    assert_non_null(text);
+    snprintf(want, sizeof want, "kt_auth_reviews_total{kind=\"%s\"} ", kind);
+    line = strstr(text, want);
+    if (line) {
+        char *end;
+
+        n = strtol(line + strlen(want), &end, 10);
+        assert_true(end > line + strlen(want));
+    }
+    free(text);
+    assert_true(n >= 0);
+    return (int) n;
+}
+
+static enum kubeauth_result
+decide(struct kubeauth *a, const char *header)
+{
+    enum kubeauth_result r = KUBEAUTH_ALLOWED;
+    struct errmsg err = { "" };
+
+    if (kubeauth_check(a, header, &r, &err)) {
+        fail_msg("kubeauth_check: %s", err.text);
+    }
+    return r;
+}
+
+struct decision_wait {
+    struct kubeauth *auth;
+    const char *header;
+    enum kubeauth_result want;
+};
+
+static bool
+decision_is(void *arg)
+{
+    struct decision_wait *w = arg;
+
+    return decide(w->auth, w->header) == w->want;
+}
+
+static struct kubeauth *
+new_auth(unsigned ttl_ms, unsigned cache_size, struct metrics *m)
+{
+    struct kubeauth_config ac = {
+        .verb = "get", .path = "/metrics", .allow_ttl_ms = ttl_ms, .deny_ttl_ms = ttl_ms,
+        .cache_size = cache_size, .metrics = m, .metrics_prefix = "kt",
+    };
+    struct kubeauth *a = NULL;
+    struct errmsg err = { "" };
+
+    assert_int_equal(kubeauth_create(cfg, &ac, &a, &err), 0);
+    return a;
+}
+
+static void
+test_kubeauth_decides_caches_and_expires(void **state)
+{
+    struct kube_client *c = new_client();
+    struct metrics *m = metrics_create();
+    struct kubeauth *cached = new_auth(60000, 0, m), *brief = new_auth(200, 0, NULL);
+    char *token = sa_token(c, "kubeauth-scraper"), header[4096];
+    struct decision_wait w = { .auth = brief, .header = header };
+
+    /* Refused without asking: no header, another scheme, a bad character. */
+    assert_int_equal(decide(cached, NULL), KUBEAUTH_UNAUTHENTICATED);
+    assert_int_equal(decide(cached, "Basic dXNlcjpwYXNz"), KUBEAUTH_UNAUTHENTICATED);
+    assert_int_equal(decide(cached, "Bearer a,b"), KUBEAUTH_UNAUTHENTICATED);
+    assert_int_equal(decide(cached, "Bearer "), KUBEAUTH_UNAUTHENTICATED);
+    assert_int_equal(reviews_sent(m, "tokenreview"), 0);
+
+    /* A token the API server does not know: asked once, then cached. */
+    assert_int_equal(decide(cached, "Bearer not-a-token"), KUBEAUTH_UNAUTHENTICATED);
+    assert_int_equal(decide(cached, "bearer not-a-token"), KUBEAUTH_UNAUTHENTICATED);
+    assert_int_equal(reviews_sent(m, "tokenreview"), 1);
+    assert_int_equal(reviews_sent(m, "subjectaccessreview"), 0);
+
+    /* A known user without the permission. */
+    snprintf(header, sizeof header, "Bearer %s", token);
+    assert_int_equal(decide(cached, header), KUBEAUTH_FORBIDDEN);
+    assert_int_equal(reviews_sent(m, "tokenreview"), 2);
+    assert_int_equal(reviews_sent(m, "subjectaccessreview"), 1);
+
+    /* Granted: the short-lived cache sees it soon, the long one keeps its
+     * refusal without asking again. */
+    bind_reader(c, "kubeauth-scraper", true);
+    w.want = KUBEAUTH_ALLOWED;
+    assert_true(eventually(decision_is, &w, 15000));
+    assert_int_equal(decide(cached, header), KUBEAUTH_FORBIDDEN);
+    assert_int_equal(reviews_sent(m, "subjectaccessreview"), 1);
+
+    /* Revoked: the allowed answer expires too. */
+    bind_reader(c, "kubeauth-scraper", false);
+    w.want = KUBEAUTH_FORBIDDEN;
+    assert_true(eventually(decision_is, &w, 15000));
+
+    kubeauth_destroy(cached);
+    kubeauth_destroy(brief);
+    metrics_destroy(m);
+    free(token);
+    kube_client_destroy(c);
+}
+
+static void
+test_kubeauth_cache_is_bounded(void **state)
+{
+    struct kube_client *c = new_client();
+    struct metrics *m = metrics_create();
+    struct kubeauth *a = new_auth(60000, 2, m);
+    char headers[3][4096];
+
+    for (int i = 0; i < 3; i++) {
+        char name[64], *token;
+
+        snprintf(name, sizeof name, "kubeauth-bounded-%d", i);
+        token = sa_token(c, name);
+        snprintf(headers[i], sizeof headers[i], "Bearer %s", token);
+        free(token);
+        assert_int_equal(decide(a, headers[i]), KUBEAUTH_FORBIDDEN);
+    }
+    assert_int_equal(reviews_sent(m, "tokenreview"), 3);
+    /* The newest two are kept; the first made room for the third. */
+    assert_int_equal(decide(a, headers[2]), KUBEAUTH_FORBIDDEN);
+    assert_int_equal(decide(a, headers[1]), KUBEAUTH_FORBIDDEN);
+    assert_int_equal(reviews_sent(m, "tokenreview"), 3);
+    assert_int_equal(decide(a, headers[0]), KUBEAUTH_FORBIDDEN);
+    assert_int_equal(reviews_sent(m, "tokenreview"), 4);
+
+    kubeauth_destroy(a);
+    metrics_destroy(m);
+    kube_client_destroy(c);
+}
+
+static void
+test_kubeauth_unreachable_api_server_is_an_error(void **state)
+{
+    struct kubeconfig *dead = NULL;
+    struct errmsg err = { "" };
+    struct kubeauth_config ac = { .verb = "get", .path = "/metrics", .timeout_ms = 2000 };
+    struct kubeauth *a = NULL;
+    enum kubeauth_result r;
+    char path[256];
+
+    /* The test kubeconfig, pointed at a port nobody listens on. */
+    snprintf(path, sizeof path, "%s/dead.kubeconfig", cp_dir);
+    {
+        char cmd[1024];
+
+        snprintf(cmd, sizeof cmd, "sed 's#server: https://127.0.0.1:[0-9]*#server: "
+                 "https://127.0.0.1:1#' %s/kubeconfig >%s", cp_dir, path);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(kubeconfig_load_file(path, NULL, &dead, &err), 0);
+    assert_int_equal(kubeauth_create(dead, &ac, &a, &err), 0);
+    assert_true(kubeauth_check(a, "Bearer some-token", &r, &err) < 0);
+    /* Not cached: asked again, failing again. */
+    assert_true(kubeauth_check(a, "Bearer some-token", &r, &err) < 0);
+    kubeauth_destroy(a);
+    kubeconfig_destroy(dead);
+}
+
 int
 main(void)
 {
@@ -700,6 +933,9 @@ main(void)
         cmocka_unit_test(test_kube_verifies_the_server_certificate),
         cmocka_unit_test(test_kubewatch_sees_added_modified_deleted),
         cmocka_unit_test(test_lease_acquire_renew_release_takeover),
+        cmocka_unit_test(test_kubeauth_decides_caches_and_expires),
+        cmocka_unit_test(test_kubeauth_cache_is_bounded),
+        cmocka_unit_test(test_kubeauth_unreachable_api_server_is_an_error),
         /* Last: it restarts the API server. */
         cmocka_unit_test(test_kubewatch_survives_apiserver_restart),
     };

@@ -17,7 +17,10 @@
 #
 # Binaries: $K8S_BIN_DIR if set, else whatever tests/k8s/build-fixtures.sh
 # prints (it builds them once and caches them).
-# Environment: K8S_START_TIMEOUT (seconds to wait for readiness, default 180).
+# Environment: K8S_START_TIMEOUT (seconds to wait for readiness, default 180),
+# K8S_ADMISSION_PLUGINS (admission plugins to enable besides the defaults,
+# comma-separated, e.g. OwnerReferencesPermissionEnforcement as OpenShift runs;
+# read at start and kept in DIR/env for restart-apiserver).
 
 # Variables written to DIR/env are read through ${!v} in write_env.
 # shellcheck disable=SC2034
@@ -131,7 +134,7 @@ write_env() {
         echo "# Written by tests/k8s/control-plane.sh; source it: . $dir/env"
         for v in KUBECONFIG APISERVER_URL APISERVER_PORT ETCD_ENDPOINT ETCD_PEER_PORT \
                  ETCD_PID APISERVER_PID K8S_BIN_DIR K8S_CA_CERT K8S_CA_KEY \
-                 K8S_ADMIN_CERT K8S_ADMIN_KEY K8S_CONTROL_PLANE_DIR; do
+                 K8S_ADMIN_CERT K8S_ADMIN_KEY K8S_CONTROL_PLANE_DIR K8S_ADMISSION_PLUGINS; do
             printf 'export %s=%q\n' "$v" "${!v:-}"
         done
     } >"$dir/env.tmp"
@@ -238,7 +241,7 @@ etcd_healthy() {
 # --- kube-apiserver ----------------------------------------------------------
 
 start_apiserver() {
-    local pki=$dir/pki
+    local pki=$dir/pki extra=()
     mkdir -p "$dir/apiserver" "$dir/logs"
     APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
     echo "=== kube-apiserver start $(date -u +%FT%TZ) on port $APISERVER_PORT ===" \
@@ -248,6 +251,8 @@ start_apiserver() {
     # the "kubernetes" Service endpoints is off (it would log an error every
     # few seconds); nothing here routes to the Service anyway: the service
     # range is only a config value, no traffic goes there.
+    [ -z "${K8S_ADMISSION_PLUGINS:-}" ] \
+        || extra=(--enable-admission-plugins "$K8S_ADMISSION_PLUGINS")
     APISERVER_PID=$(spawn "$dir/logs/kube-apiserver.log" "$K8S_BIN_DIR/kube-apiserver" \
         --etcd-servers "$ETCD_ENDPOINT" \
         --bind-address 127.0.0.1 \
@@ -263,7 +268,7 @@ start_apiserver() {
         --service-account-signing-key-file "$pki/sa.key" \
         --authorization-mode RBAC \
         --shutdown-watch-termination-grace-period 2s \
-        --service-cluster-ip-range 10.96.0.0/24)
+        --service-cluster-ip-range 10.96.0.0/24 "${extra[@]}")
     write_env   # record the pid at once, so that stop works even if we are interrupted
     wait_pid=$APISERVER_PID wait_name=kube-apiserver \
         wait_for "kube-apiserver /readyz at $APISERVER_URL" "$dir/logs/kube-apiserver.log" \

@@ -202,6 +202,31 @@ EOF
     done
 }
 
+# cluster_write_kubeconfig FILE USER TOKEN: a kubeconfig (mode 0600) for the
+# control plane that authenticates with the bearer TOKEN.
+cluster_write_kubeconfig() {
+    (
+        umask 077
+        cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: exportflows-test
+  cluster:
+    server: $APISERVER_URL
+    certificate-authority-data: $(base64 -w0 <"$K8S_CA_CERT")
+users:
+- name: $2
+  user:
+    token: $3
+contexts:
+- name: $2
+  context: {cluster: exportflows-test, user: $2}
+current-context: $2
+EOF
+    )
+}
+
 # cluster_kubeconfig SERVICEACCOUNT: prints the path of a kubeconfig for the
 # ServiceAccount (a 2 h token from the TokenRequest API), or of the admin
 # kubeconfig when CLUSTER_IDENTITY=admin.
@@ -213,27 +238,49 @@ cluster_kubeconfig() {
     fi
     if [ ! -s "$f" ]; then
         token=$(cluster_kubectl -n exportflows create token "$sa" --duration 2h) || return 1
-        (
-            umask 077
-            cat >"$f" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: exportflows-test
-  cluster:
-    server: $APISERVER_URL
-    certificate-authority-data: $(base64 -w0 <"$K8S_CA_CERT")
-users:
-- name: $sa
-  user:
-    token: $token
-contexts:
-- name: $sa
-  context: {cluster: exportflows-test, user: $sa}
-current-context: $sa
-EOF
-        )
+        cluster_write_kubeconfig "$f" "$sa" "$token" || return 1
     fi
+    echo "$f"
+}
+
+# cluster_node_pod NODE POD: the Node NODE (made when absent) and a Pod POD in
+# namespace exportflows bound to it (spec.nodeName) that runs as
+# exportflows-applier, as the DaemonSet's pod on NODE would.  No kubelet runs:
+# the Pod only exists to bind tokens to.  Prints the Pod's uid.
+cluster_node_pod() {
+    cluster_kubectl get node "$1" >/dev/null 2>&1 ||
+        cluster_kubectl create -f - >/dev/null <<EOF || return 1
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  labels: {kubernetes.io/hostname: $1, kubernetes.io/os: linux}
+EOF
+    cluster_kubectl create -f - >/dev/null <<EOF || return 1
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $2
+  namespace: exportflows
+  labels: {app.kubernetes.io/name: exportflows, app.kubernetes.io/component: applier}
+spec:
+  nodeName: $1
+  serviceAccountName: exportflows-applier
+  containers:
+  - name: applier
+    image: exportflows
+EOF
+    cluster_kubectl -n exportflows get pod "$2" -o jsonpath='{.metadata.uid}'
+}
+
+# cluster_pod_kubeconfig POD UID: prints the path of a kubeconfig for
+# exportflows-applier whose token is bound to Pod POD (uid UID), as the
+# kubelet's projected token is: it carries the Pod's node name.
+cluster_pod_kubeconfig() {
+    local f=$CLUSTER_DIR/pod-$1.kubeconfig token
+    token=$(cluster_kubectl -n exportflows create token exportflows-applier --duration 2h \
+        --bound-object-kind Pod --bound-object-name "$1" --bound-object-uid "$2") || return 1
+    cluster_write_kubeconfig "$f" "exportflows-applier-$1" "$token" || return 1
     echo "$f"
 }
 
@@ -357,11 +404,14 @@ cluster_ovsdb_start() {
 }
 
 # cluster_applier_start NODE NODE_IP OVSDB BRIDGE [ARGS...]: exportflows-applier
-# for node NODE in Kubernetes mode, as process "applier-NODE".
+# for node NODE in Kubernetes mode, as process "applier-NODE", with the
+# kubeconfig CLUSTER_APPLIER_KUBECONFIG[NODE] when set (e.g. from
+# cluster_pod_kubeconfig), else cluster_kubeconfig's.
+declare -A CLUSTER_APPLIER_KUBECONFIG=()
 cluster_applier_start() {
-    local node=$1 ip=$2 db=$3 br=$4 kubeconfig
+    local node=$1 ip=$2 db=$3 br=$4 kubeconfig=${CLUSTER_APPLIER_KUBECONFIG[$1]:-}
     shift 4
-    kubeconfig=$(cluster_kubeconfig exportflows-applier) || return 1
+    [ -n "$kubeconfig" ] || kubeconfig=$(cluster_kubeconfig exportflows-applier) || return 1
     : >"$CLUSTER_DIR/logs/applier-$node.log"
     cluster_spawn "applier-$node" "$CLUSTER_BIN/exportflows-applier" \
         --kubeconfig "$kubeconfig" --namespace exportflows \

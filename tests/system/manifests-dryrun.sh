@@ -2,14 +2,15 @@
 # manifests-dryrun.sh — the deployable manifests against a real kube-apiserver.
 #
 # Starts a throw-away control plane (tests/k8s/control-plane.sh), installs the
-# test Network CRD, then for manifests/base, every overlay and the lease-guard
-# component: `kubectl kustomize` must render, `kubectl apply --dry-run=server`
+# test Network CRD, then for manifests/base and every overlay: `kubectl
+# kustomize` must render, `kubectl apply --dry-run=server`
 # must accept every object, and the objects as the server would store them must
 # carry the settings the issue asks for (failurePolicy Fail, 2 replicas,
-# hostNetwork, tolerate everything, ...).  Then the base plus the lease guard
-# are applied for real and the RBAC is probed as the two service accounts:
-# everything they need is allowed, and a list of things they must not do is
-# refused; the lease guard is tried with impersonated node names, and the
+# hostNetwork, tolerate everything, ...).  Then the base is applied for real
+# and the RBAC is probed as the two service accounts: everything they need is
+# allowed, and a list of things they must not do is refused; the applier's
+# Lease policy is tried with impersonated node names (tests/system/
+# k8s-node-authz.sh does it with real pod-bound tokens), and the
 # per-node status command of docs/DEPLOY.md is run on a status record written
 # as an applier.  The Containerfile is checked to install every program the
 # manifests run.
@@ -284,19 +285,10 @@ else
         -addext subjectAltName=DNS:exportflows-webhook.exportflows.svc \
         -keyout "$certs/tls.key" -out "$certs/tls.crt" 2>/dev/null || fail "openssl serving cert"
 fi
-mkdir -p "$work/manifests/overlays/test-lease-guard"
-cat >"$work/manifests/overlays/test-lease-guard/kustomization.yaml" <<'EOF'
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - ../../base
-components:
-  - ../../components/applier-lease-guard
-EOF
 
 # --- render -------------------------------------------------------------------
 
-variants="base overlays/openshift overlays/cert-manager overlays/dev overlays/test-lease-guard"
+variants="base overlays/openshift overlays/cert-manager overlays/dev"
 for v in $variants; do
     out=$work/rendered-${v//\//-}.yaml
     k kustomize "$work/manifests/$v" >"$out" || fail "kubectl kustomize manifests/$v"
@@ -357,7 +349,9 @@ q_ds+='ds.allowPrivilegeEscalation={.spec.template.spec.containers[0].securityCo
 q_ds+='ds.capDrop={.spec.template.spec.containers[0].securityContext.capabilities.drop[*]}{"\n"}'
 q_ds+='ds.capAdd={.spec.template.spec.containers[0].securityContext.capabilities.add[*]}{"\n"}'
 q_ds+='ds.seLinuxType={.spec.template.spec.securityContext.seLinuxOptions.type}{"\n"}'
-q_ds+='ds.healthPort={.spec.template.spec.containers[0].ports[0].containerPort}/{.spec.template.spec.containers[0].ports[0].hostPort}{"\n"}'
+q_ds+='ds.metricsPort={.spec.template.spec.containers[0].ports[?(@.name=="https-metrics")].containerPort}/{.spec.template.spec.containers[0].ports[?(@.name=="https-metrics")].hostPort}{"\n"}'
+q_ds+='ds.probes={.spec.template.spec.containers[0].livenessProbe.httpGet.host}:{.spec.template.spec.containers[0].livenessProbe.httpGet.port}/{.spec.template.spec.containers[0].readinessProbe.httpGet.host}:{.spec.template.spec.containers[0].readinessProbe.httpGet.port}{"\n"}'
+q_ds+='ds.listen={range .spec.template.spec.containers[0].args[*]}{@} {end}{"\n"}'
 q_ds+='ds.command={.spec.template.spec.containers[0].command[0]}{"\n"}{end}'
 q_misc='{range .items[?(@.kind=="PodDisruptionBudget")]}pdb.maxUnavailable={.spec.maxUnavailable}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="Service")]}svc.https={.spec.ports[?(@.name=="https")].port}->{.spec.ports[?(@.name=="https")].targetPort}{"\n"}'
@@ -413,7 +407,8 @@ common_lines=(
     "ds.readOnlyRootFilesystem=true"
     "ds.allowPrivilegeEscalation=false"
     "ds.capDrop=ALL"
-    "ds.healthPort=9482/9482"
+    "ds.metricsPort=9482/9482"
+    "ds.probes=127.0.0.1:health/127.0.0.1:health"
     "ds.command=/usr/bin/exportflows-applier"
     "pdb.maxUnavailable=1"
     "svc.https=443->https"
@@ -426,6 +421,8 @@ common_lines=(
     "object=Role/exportflows-webhook-events"
     "object=Role/exportflows-applier"
     "object=PodDisruptionBudget/exportflows-webhook"
+    "vap=exportflows-applier-own-lease"
+    "object=ValidatingAdmissionPolicyBinding/exportflows-applier-own-lease"
 )
 
 for v in $variants; do
@@ -446,7 +443,9 @@ done
 base=$work/server-base.txt
 expect_lines base "$base" "dep.runAsUser=65532" "dep.runAsNonRoot=true/true" \
     "ds.capAdd=" "ds.seLinuxType=" "vwc.caBundle=" "vwc.injectCabundle=" "vwc.injectCaFrom=" "svc.servingCertSecret="
-pass "base: webhook runs as 65532, applier adds no capability, caBundle left to the admin"
+grep -q -- '^ds.listen=.*--health-listen=127.0.0.1:9483 --metrics-listen=0.0.0.0:9482 ' "$base" \
+    || fail "base: the applier's health is not on loopback or its metrics not on 9482: $(grep '^ds.listen=' "$base")"
+pass "base: webhook runs as 65532, applier adds no capability, caBundle left to the admin, applier health on loopback"
 
 os=$work/server-overlays-openshift.txt
 expect_lines openshift "$os" \
@@ -455,8 +454,11 @@ expect_lines openshift "$os" \
     "dep.runAsUser=" "dep.runAsNonRoot=true/true" \
     "ds.capAdd=DAC_OVERRIDE" "ds.seLinuxType=spc_t" \
     "scc.name=exportflows-applier" "object=ClusterRole/exportflows-applier-scc" \
-    "object=RoleBinding/exportflows-applier-scc"
-pass "overlays/openshift: service CA annotations, restricted-v2 picks the uid, applier SCC"
+    "object=RoleBinding/exportflows-applier-scc" \
+    "svc.servingCertSecret=exportflows-applier-metrics-tls"
+grep -q -- '^ds.listen=.* --metrics-tls-cert-file=/etc/exportflows/metrics-tls/tls.crt --metrics-tls-private-key-file=/etc/exportflows/metrics-tls/tls.key ' "$os" \
+    || fail "openshift: the applier does not use the service CA's metrics certificate: $(grep '^ds.listen=' "$os")"
+pass "overlays/openshift: service CA annotations (webhook, applier metrics), restricted-v2 picks the uid, applier SCC"
 
 cm=$work/server-overlays-cert-manager.txt
 expect_lines cert-manager "$cm" \
@@ -477,10 +479,6 @@ openssl verify -CAfile "$work/cabundle.pem" "$certs/tls.crt" >/dev/null \
     || fail "dev: the serving certificate does not verify against the caBundle"
 pass "overlays/dev: Secret from certs/, caBundle = ca.crt and verifies tls.crt"
 
-expect_lines lease-guard "$work/server-overlays-test-lease-guard.txt" \
-    "vap=exportflows-applier-own-lease" \
-    "object=ValidatingAdmissionPolicyBinding/exportflows-applier-own-lease"
-pass "components/applier-lease-guard: policy and binding accepted"
 
 # --- the image has what the manifests run --------------------------------------
 
@@ -495,9 +493,9 @@ pass "Containerfile installs every program the manifests run, as user 65532"
 
 # --- for real: RBAC as the service accounts ---------------------------------------
 
-k apply -f "$work/rendered-overlays-test-lease-guard.yaml" >/dev/null \
-    || fail "kubectl apply of base + lease guard"
-pass "base + lease guard applied for real"
+k apply -f "$work/rendered-base.yaml" >/dev/null \
+    || fail "kubectl apply of the base"
+pass "base applied for real"
 
 W=system:serviceaccount:exportflows:exportflows-webhook
 A=system:serviceaccount:exportflows:exportflows-applier
@@ -544,13 +542,17 @@ can "$A" no create configmaps exportflows
 can "$A" yes create leases.coordination.k8s.io exportflows
 can "$A" yes get leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$A" yes update leases.coordination.k8s.io/exportflows-node-a exportflows
-for verb in delete list watch patch; do can "$A" no "$verb" leases.coordination.k8s.io exportflows; done
+can "$A" yes delete leases.coordination.k8s.io/exportflows-node-a exportflows
+for verb in list watch patch; do can "$A" no "$verb" leases.coordination.k8s.io exportflows; done
 can "$A" no create leases.coordination.k8s.io default
 can "$A" no get "$net/cluster"
 can "$A" no get nodes
 can "$A" no get secrets exportflows
 can "$A" no create events default
-pass "applier RBAC: read exportflows-config, write Leases in exportflows; nothing else"
+can "$A" yes create tokenreviews.authentication.k8s.io
+can "$A" yes create subjectaccessreviews.authorization.k8s.io
+can "$A" no get /metrics
+pass "applier RBAC: read exportflows-config, write Leases in exportflows (the policy narrows them); nothing else"
 
 # RBAC's resourceNames allow list/watch only with the matching field selector;
 # the programs must use it.
@@ -564,7 +566,7 @@ k --as="$W" get "$net" --field-selector metadata.name=cluster -o name >"$work/w-
 has "$work/w-list" "network.operator.openshift.io/cluster" || fail "webhook's list misses cluster"
 pass "list with field selector metadata.name works for both, a plain list is refused"
 
-# --- for real: the lease guard ------------------------------------------------------
+# --- for real: the applier's Lease policy ----------------------------------------------
 
 # lease_as NODE LEASE HOLDER: create (or, when it exists, replace) LEASE as the
 # applier of NODE; prints the server's error.
@@ -594,7 +596,7 @@ spec:
 deadline=$(( $(date +%s) + 30 ))
 until err=$(lease_as worker-1 exportflows-node-worker-2 worker-2); [ -n "$err" ]; do
     k delete lease -n exportflows exportflows-node-worker-2 >/dev/null 2>&1 || true
-    [ "$(date +%s)" -lt "$deadline" ] || fail "lease guard not in force after 30s"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "the Lease policy is not in force after 30s"
     sleep 0.2
 done
 case "$err" in *"may only write the Lease exportflows-node-worker-1"*) ;;
@@ -616,15 +618,15 @@ printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: exportflows-node-worker-9, namespace: exportflows}
 spec: {holderIdentity: somebody}" | k create -f - >/dev/null \
-    || fail "admin cannot create a Lease with the guard in place"
+    || fail "admin cannot create a Lease with the policy in place"
 got=$(k get lease -n exportflows exportflows-node-worker-1 -o jsonpath='{.spec.holderIdentity}')
 [ "$got" = worker-1 ] || fail "Lease exportflows-node-worker-1 holder '$got'"
-pass "lease guard: an applier writes only exportflows-node-<its node>, held by its node"
+pass "Lease policy: an applier writes only exportflows-node-<its node>, held by its node"
 
 # --- the per-node status command of docs/DEPLOY.md ------------------------------------
 
 # The applier of worker-1 writes a full status record (as specified in
-# docs/DEPLOY.md) through the guard; the documented command must show it.
+# docs/DEPLOY.md) through the Lease policy; the documented command must show it.
 printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata:
