@@ -21,6 +21,7 @@
 
 #include "exportflows/jsonscan.h"
 #include "../lib/testalloc.h"
+#include "../lib/testjsondiff.h"
 #include "../lib/testmutate.h"
 #include "../lib/testutil.h"
 
@@ -68,131 +69,18 @@ static const char *const *const all_paths[] = {
 };
 #define N_PATHS (sizeof all_paths / sizeof all_paths[0])
 
-/* Counts of what the readers did, so the tests can tell they were exercised. */
-static size_t n_checked, n_scanned, n_loaded;
+/* What the readers did, so the tests can tell they were exercised. */
+static struct testjsondiff_counts counts;
 
-/* jansson's value at 'path' (borrowed), NULL when absent. */
-static const json_t *
-jansson_at(const json_t *root, const char *const *path)
-{
-    for (; root && *path; path++) {
-        root = json_object_get(root, *path);
-    }
-    return root;
-}
-
-static enum jsonscan_type
-jansson_type(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return JSONSCAN_OBJECT;
-    case JSON_ARRAY: return JSONSCAN_ARRAY;
-    case JSON_STRING: return JSONSCAN_STRING;
-    case JSON_INTEGER:
-    case JSON_REAL: return JSONSCAN_NUMBER;
-    case JSON_TRUE: return JSONSCAN_TRUE;
-    case JSON_FALSE: return JSONSCAN_FALSE;
-    default: return JSONSCAN_NULL;
-    }
-}
-
-/* A value found by the scanner is, as JSON text, what jansson has there. */
-static void
-check_value(const struct jsonscan_value *got, const json_t *expected, const char *text,
-            size_t len)
-{
-    json_t *parsed;
-
-    if (!expected) {
-        if (got->type != JSONSCAN_ABSENT) {
-            fail_msg("found a member jansson does not have in: %.*s", (int) len, text);
-        }
-        return;
-    }
-    assert_int_equal(got->type, jansson_type(expected));
-    parsed = json_loadb(got->text, got->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
-    if (!parsed || !json_equal(parsed, expected)) {
-        fail_msg("value '%.*s' differs from jansson's in: %.*s", (int) got->len, got->text,
-                 (int) len, text);
-    }
-    json_decref(parsed);
-}
-
-/* Walks 'got' (found by the scanner) with jsonscan_iter_next() and checks
- * every member or element, and those below, against jansson's 'expected'. */
-static void
-check_walk(const struct jsonscan_value *got, const json_t *expected)
-{
-    struct jsonscan_value key, value;
-    struct jsonscan_iter it;
-    size_t n = 0;
-
-    if (got->type != JSONSCAN_OBJECT && got->type != JSONSCAN_ARRAY) {
-        assert_int_equal(jsonscan_iter_init(&it, got), -EINVAL);
-        return;
-    }
-    assert_int_equal(jsonscan_iter_init(&it, got), 0);
-    while (jsonscan_iter_next(&it, &key, &value)) {
-        const json_t *child;
-        char name[256];
-        size_t name_len;
-
-        if (got->type == JSONSCAN_OBJECT) {
-            assert_int_equal(jsonscan_string(&key, name, sizeof name, &name_len), 0);
-            child = json_object_getn(expected, name, name_len);
-        } else {
-            child = json_array_get(expected, n);
-        }
-        if (!child) {
-            fail_msg("walk found a member jansson does not have: %.*s", (int) got->len,
-                     got->text);
-        }
-        check_value(&value, child, got->text, got->len);
-        check_walk(&value, child);
-        n++;
-    }
-    assert_int_equal(n, json_is_object(expected) ? json_object_size(expected)
-                                                 : json_array_size(expected));
-}
-
-/* Both readers against jansson on one text. */
+/* Both readers against jansson on one text (tests/lib/testjsondiff.c). */
 static void
 check_text(const char *text, size_t len)
 {
-    json_t *expected = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *any = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-    struct jsonscan_value values[N_PATHS];
-    json_t *loaded = NULL;
-    int error;
+    struct errmsg why;
 
-    n_checked++;
-    error = jsonscan_fields(text, len, all_paths, N_PATHS, values);
-    if (error == 0) {
-        if (!expected) {
-            fail_msg("scanner accepted what jansson refuses: %.*s", (int) len, text);
-        }
-        for (size_t i = 0; i < N_PATHS; i++) {
-            check_value(&values[i], jansson_at(expected, all_paths[i]), text, len);
-        }
-        check_walk(&values[0], expected);       /* the whole document */
-        n_scanned++;
-    } else if (error == -EINVAL && expected) {
-        fail_msg("scanner called invalid what jansson accepts: %.*s", (int) len, text);
-    } else if (error != -EINVAL && error != -ENOTSUP) {
-        fail_msg("scanner: unexpected %d", error);
+    if (testjsondiff_check(text, len, all_paths, N_PATHS, &counts, &why)) {
+        fail_msg("%s", why.text);
     }
-    error = jsonscan_load(text, len, &loaded);
-    if (error == 0) {
-        if (!any || !json_equal(any, loaded)) {
-            fail_msg("builder differs from jansson: %.*s", (int) len, text);
-        }
-        n_loaded++;
-        json_decref(loaded);
-    } else if (error != -ENOTSUP) {
-        fail_msg("builder: unexpected %d", error);
-    }
-    json_decref(any);
-    json_decref(expected);
 }
 
 static const char mutations[] = "\"\\{}[],:0-1.eu x\x01\x7f\xc3\xa9\xed\xa0\x80\xf4\x90";
@@ -220,11 +108,11 @@ test_jsonscan_documents_parse(void **state)
     assert_true(jsonscan_string_is(&values[7], "operator.openshift.io"));
     assert_int_equal(values[10].type, JSONSCAN_OBJECT);
     assert_int_equal(values[13].type, JSONSCAN_ABSENT);
-    n_checked = n_scanned = n_loaded = 0;
+    counts = (struct testjsondiff_counts) { 0 };
     check_text(escapes_doc, strlen(escapes_doc));
     check_text(review_doc, strlen(review_doc));
-    assert_int_equal(n_scanned, 2);
-    assert_int_equal(n_loaded, 2);
+    assert_int_equal(counts.scanned, 2);
+    assert_int_equal(counts.loaded, 2);
     json_t *tree = NULL;
 
     assert_int_equal(jsonscan_load(keys_doc, strlen(keys_doc), &tree), -ENOTSUP);
@@ -235,14 +123,14 @@ test_jsonscan_documents_parse(void **state)
 static void
 test_jsonscan_mutations_match_jansson(void **state)
 {
-    n_checked = n_scanned = n_loaded = 0;
+    counts = (struct testjsondiff_counts) { 0 };
     check_mutations(escapes_doc);
     check_mutations(review_doc);
     check_mutations(keys_doc);
     /* Most single alterations are errors; the rest must have been read here. */
-    assert_true(n_checked > 30000);
-    assert_true(n_scanned > 1000);
-    assert_true(n_loaded > 1000);
+    assert_true(counts.checked > 30000);
+    assert_true(counts.scanned > 1000);
+    assert_true(counts.loaded > 1000);
 }
 
 /* Random alterations of 1 to 4 bytes, from a fixed seed so failures repeat. */
@@ -255,7 +143,7 @@ test_jsonscan_random_alterations_match_jansson(void **state)
     uint32_t seed = 12345;
 
     assert_non_null(buf);
-    n_checked = n_scanned = 0;
+    counts = (struct testjsondiff_counts) { 0 };
     for (int round = 0; round < 30000; round++) {
         size_t len = n, k;
 
@@ -274,7 +162,7 @@ test_jsonscan_random_alterations_match_jansson(void **state)
         }
         check_text(buf, len);
     }
-    assert_true(n_scanned > 1000);
+    assert_true(counts.scanned > 1000);
     free(buf);
 }
 
