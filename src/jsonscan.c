@@ -558,7 +558,7 @@ jsonscan_fields(const char *text, size_t len, const char *const *const *paths,
                 size_t n_paths, struct jsonscan_value *values)
 {
     struct scan s;
-    const char *start;
+    const char *start, *end;
     int error;
 
     for (size_t i = 0; i < n_paths; i++) {
@@ -578,6 +578,7 @@ jsonscan_fields(const char *text, size_t len, const char *const *const *paths,
         return -EINVAL;
     }
     error = scan_value(&s, paths_below_root(paths, n_paths), 0);
+    end = s.c.p;                /* the root's text: without the white space after it */
     skip_space(&s.c);
     if (!error && s.c.p != s.c.end) {
         error = -EINVAL;
@@ -587,7 +588,7 @@ jsonscan_fields(const char *text, size_t len, const char *const *const *paths,
             values[i] = (struct jsonscan_value) { JSONSCAN_ABSENT, NULL, 0 };
         } else if (!paths[i][0]) {
             values[i] = (struct jsonscan_value) { type_at(*start), start,
-                                                  (size_t) (s.c.p - start) };
+                                                  (size_t) (end - start) };
         }
     }
     return error;

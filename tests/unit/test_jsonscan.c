@@ -185,6 +185,9 @@ test_jsonscan_edge_cases_match_jansson(void **state)
         "{\"a\":[[[[[[[[[[]]]]]]]]]]}", "{\n\r\t\"a\"\n:\r1\t}", "{\"a\":1}\xc3\xa9",
         "{\"request\":{\"uid\":1,\"uid\":1}}", "{\"request\":[],\"request\":{}}",
         "{\"a\":\"\\/\"}", "{\"a\":\"\\U0041\"}", "{\"a\":\"\xe2\x82\"}",
+        /* Found by fuzzing: the root's text once took in the white space after
+         * it, and a walk over "[]\n" found an element "]". */
+        "[]\n", " [1, 2] ", "[{}]\t", "{\"a\":[]}\r\n",
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
