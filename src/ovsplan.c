@@ -299,6 +299,20 @@ plan_ops(const char *bridge, const json_t *br_row, struct plan *plan)
     return ops;
 }
 
+/* A Bridge row from the monitor holds every column the plan reads: the wait
+ * operation quotes them.  -EPROTO with a message when one is missing. */
+static int
+check_bridge_row(const char *bridge, const json_t *br_row, struct errmsg *err)
+{
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        if (!json_object_get(br_row, protos[p].column)) {
+            return errmsg_set(err, -EPROTO, "bridge '%s' row has no '%s' column", bridge,
+                              protos[p].column);
+        }
+    }
+    return 0;
+}
+
 int
 ovsplan_build(const struct flowconfig *config, const char *bridge,
               const struct collector *node_ip, const json_t *rows,
@@ -311,6 +325,10 @@ ovsplan_build(const struct flowconfig *config, const char *bridge,
 
     if (!br_row) {
         rc = errmsg_set(err, -ENOENT, "bridge '%s' does not exist", bridge);
+        goto out;
+    }
+    rc = check_bridge_row(bridge, br_row, err);
+    if (rc < 0) {
         goto out;
     }
     if (!plan.inserts || !plan.bridge_set) {
