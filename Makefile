@@ -7,6 +7,9 @@
 #   make run                  install missing packages (as root), make dev certificates,
 #                             start the webhook on https://127.0.0.1:8443
 #   make TESTS=unit test      run only the tests whose path contains "unit"
+#   make fuzz                 build the libFuzzer targets of tests/fuzz/ with clang into
+#                             build/fuzz/ and run each for FUZZ_SECONDS (60); choose
+#                             some with FUZZ_TARGETS="fuzz_collector fuzz_manifest"
 #
 # Layout the rules rely on (add files, not rules):
 #   src/*.c                   the library, one module per file pair with include/exportflows/
@@ -16,6 +19,7 @@
 #   tests/lib/*.c             helpers linked into every test
 #   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...);
 #                             lib-*.sh there are sourced helpers
+#   tests/fuzz/fuzz_*.c       libFuzzer targets, one per parser of outside input
 
 PKGS      := libmicrohttpd gnutls jansson libcurl openssl yaml-0.1
 TEST_PKGS := cmocka
@@ -110,10 +114,52 @@ run: deps
 deps:
 	@.ci/install-packages build
 
+# `make fuzz`: every target of tests/fuzz/ built with clang, the library with
+# -fsanitize=fuzzer-no-link,address,undefined, then run by tests/fuzz/run.sh for
+# FUZZ_SECONDS each on seeds made from tests/data/.  Any crash, leak, sanitizer
+# report or failed check fails the make, with the reproducer's path.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_OUT     := build/fuzz
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_ALL     := $(notdir $(FUZZ_SRC:.c=))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+# "collector" and "fuzz_collector" both name tests/fuzz/fuzz_collector.c.
+FUZZ_NAMES   := $(patsubst fuzz_fuzz_%,fuzz_%,$(addprefix fuzz_,$(FUZZ_TARGETS)))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   = $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(DEPFLAGS) \
+                $(PKG_CFLAGS) $(CPPFLAGS) -Itests/lib $(CFLAGS)
+FUZZ_LIB     := $(FUZZ_OUT)/libexportflows.a
+FUZZ_TESTLIB := $(FUZZ_OUT)/libtestlib.a
+
+$(FUZZ_OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(FUZZ_OUT)/obj/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_TESTLIB): $(TESTLIB_SRC:%.c=$(FUZZ_OUT)/obj/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/tests/fuzz/fuzz_%.o $(FUZZ_TESTLIB) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -g -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+fuzz-programs: $(addprefix $(FUZZ_OUT)/,$(FUZZ_NAMES))
+
+fuzz: fuzz-deps
+	$(MAKE) fuzz-programs
+	tests/fuzz/run.sh $(FUZZ_OUT) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-deps:
+	@.ci/install-packages build fuzz
+
 clean:
 	rm -rf build bin
 
-.PHONY: all programs tests fixtures test run deps clean
+.PHONY: all programs tests fixtures test run deps clean fuzz fuzz-programs fuzz-deps
 .SECONDARY:
 
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/* fuzz_flowconfig — the applier's config payload: the ConfigMap key
+ * "config.json" (or --config-file), written by the publisher but read from the
+ * API server, so outside input to every node.
+ *
+ * flowconfig_parse() on any bytes, then what the applier does with a config
+ * it accepts.  Checks, besides the sanitizers:
+ *   - the canonical form round-trips: flowconfig_dump() parses back to the
+ *     same config, and dumping that gives the same text;
+ *   - publisher_configmap_config() on a ConfigMap holding the text accepts it
+ *     exactly when flowconfig_parse() does and the hash matches the content;
+ *   - an accepted config plans (ovsplan_build() against an OVS that has other
+ *     settings) and renders (ovsplan_render()) without error. */
+#include <errno.h>
+
+#include <jansson.h>
+
+#include "exportflows/collector.h"
+#include "exportflows/flowconfig.h"
+#include "exportflows/ovsplan.h"
+#include "exportflows/publisher.h"
+#include "fuzz.h"
+
+/* The monitor cache of a bridge whose NetFlow row someone else wrote. */
+static const char rows_text[] =
+    "{\"Bridge\": {\"b1\": {\"name\": \"br-int\", \"netflow\": [\"uuid\", \"n1\"],"
+    " \"sflow\": [\"set\", []], \"ipfix\": [\"set\", []]}},"
+    " \"NetFlow\": {\"n1\": {\"targets\": \"10.0.0.1:2056\", \"active_timeout\": 60,"
+    " \"external_ids\": [\"map\", []]}}}";
+
+static void
+check_round_trip(const struct flowconfig *config)
+{
+    char *text = flowconfig_dump(config), *again;
+    struct flowconfig parsed;
+    struct errmsg err;
+
+    FUZZ_CHECK(text != NULL, "out of memory");
+    FUZZ_CHECK(flowconfig_parse(text, strlen(text), &parsed, &err) == 0,
+               "the canonical form does not parse: %s: %s", err.text, text);
+    FUZZ_CHECK(flowconfig_same(config, &parsed), "the canonical form reads back different");
+    again = flowconfig_dump(&parsed);
+    FUZZ_CHECK(again && !strcmp(text, again), "dump not stable:\n%s\n%s", text, again);
+    free(again);
+    free(text);
+}
+
+static void
+check_plans(const struct flowconfig *config)
+{
+    json_t *rows = json_loads(rows_text, 0, NULL), *ops = NULL;
+    struct collector node_ip;
+    char *vsctl = NULL;
+    struct errmsg err;
+    int r;
+
+    FUZZ_CHECK(rows && collector_parse_ip("fd00::5", &node_ip, NULL) == 0, "setup");
+    r = ovsplan_build(config, "br-int", &node_ip, rows, &ops, NULL, &err);
+    FUZZ_CHECK(r == 0, "plan: %s", err.text);
+    json_decref(ops);
+    ops = NULL;
+    r = ovsplan_render(config, "br-int", &node_ip, &ops, &vsctl, &err);
+    FUZZ_CHECK(r == 0, "render: %s", err.text);
+    json_decref(ops);
+    free(vsctl);
+    json_decref(rows);
+}
+
+/* The same text inside a ConfigMap, as the applier's kube source reads it. */
+static void
+check_configmap(const char *text, size_t len, int parsed, const struct flowconfig *config)
+{
+    json_t *configmap = json_pack("{s:{s:s%}}", "data", PUBLISHER_CONFIG_KEY, text, len);
+    struct flowconfig from_map;
+    char hash[FLOWCONFIG_HASH_SIZE];
+    int r;
+
+    if (!configmap) {
+        return;                 /* not UTF-8: JSON cannot carry it */
+    }
+    r = publisher_configmap_config(configmap, &from_map, NULL);
+    if (parsed == 0) {
+        flowconfig_hash(config, hash);
+        FUZZ_CHECK((r == 0) == !strcmp(hash, config->hash), "configmap %d", r);
+    } else {
+        FUZZ_CHECK(r != 0, "the configmap accepted what flowconfig_parse() refused");
+    }
+    json_decref(configmap);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *text = (const char *) data;
+    struct flowconfig config;
+    struct errmsg err;
+    int r = flowconfig_parse(text, size, &config, &err);
+
+    FUZZ_CHECK(r == 0 || r == -EINVAL || r == -E2BIG, "unexpected %d (%s)", r, err.text);
+    if (r == 0) {
+        check_round_trip(&config);
+        check_plans(&config);
+    }
+    check_configmap(text, size, r, &config);
+    return 0;
+}
