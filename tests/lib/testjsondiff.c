@@ -162,7 +162,10 @@ check_fields(const char *text, size_t len, const char *const *const *paths, size
             r = check_walk(&values[0], expected, why);  /* the whole document */
         }
         counts->scanned++;
-    } else if (error == -EINVAL && expected) {
+    } else if (error == -EINVAL && expected && !memchr(text, '\0', len)) {
+        /* jansson 2.14 skips a NUL byte that follows a number or a literal
+         * ("[1\0]" loads); the scanner refuses it, which is safe: a refusal
+         * sends the text to jansson. */
         r = errmsg_set(why, -1, "scanner called invalid what jansson accepts");
     } else if (error != -EINVAL && error != -ENOTSUP) {
         r = errmsg_set(why, -1, "scanner: unexpected %d", error);
