@@ -167,7 +167,13 @@ def seeds_request_params():
             b"3600000000", b"0", b"65535", b"18446744073709551615", b"1024"]
 
 
+def seeds_authorization():
+    return [b"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", b"Bearer  abc==  ",
+            b"bearer sha256~x", b"Basic dXNlcjpwYXNz", b"Bearer", b""]
+
+
 DICTIONARIES = {
+    "authorization": ["bearer"],
     "admission_review": ["json", "kube"],
     "jsonscan_diff": ["json", "kube"],
     "flowspec": ["json", "kube", "address"],
