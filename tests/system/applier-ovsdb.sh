@@ -89,6 +89,8 @@ col_is ipfix sampling '[]' && col_is ipfix obs_domain_id '[]' && col_is ipfix ob
     col_is ipfix cache_active_timeout 60 && col_is ipfix cache_max_flows '[]' ||
     fail "ipfix columns"
 expect "generation 2 reported" metric_is exportflows_applier_applied_generation 2
+log_has 'config has keys this version does not know, ignored count=1 first=sFlow.someFutureKey' ||
+    fail "no warning about the ignored key"
 
 # Change each protocol.
 set_config '{"generation": 3,
