@@ -282,8 +282,9 @@ static bool
 cache_reflects(const struct applier *a, const struct flowconfig *config)
 {
     json_t *ops = NULL;
-    int rc = ovsplan_build(config, a->bridge, a->has_node_ip ? &a->node_ip : NULL,
-                           a->cache, &ops, NULL, NULL);
+    int rc = ovsplan_build(config, config, a->bridge,
+                           a->has_node_ip ? &a->node_ip : NULL, a->cache, &ops, NULL,
+                           NULL);
 
     json_decref(ops);
     return rc == 0 && !ops;
@@ -473,8 +474,9 @@ reconcile(struct applier *a, uint64_t now)
     if (!may_reconcile(a, now)) {
         return;
     }
-    rc = ovsplan_build(config, a->bridge, a->has_node_ip ? &a->node_ip : NULL,
-                       a->cache, &ops, &summary, &err);
+    rc = ovsplan_build(config, a->has_applied ? &a->applied : NULL, a->bridge,
+                       a->has_node_ip ? &a->node_ip : NULL, a->cache, &ops, &summary,
+                       &err);
     if (rc < 0) {
         a->dirty_config = a->dirty_ovs = false;
         plan_error(a, rc, &err);

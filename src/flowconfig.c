@@ -2,7 +2,7 @@
  * flowconfig.h.
  *
  * Ranges (OVS's own limits where vswitch.ovsschema has them):
- *   netFlow.activeTimeout       0..86400 s (0: no active timeout)
+ *   netFlow.activeTimeout       0..86400 s (0: OVS's default, 600 s)
  *   sFlow.agent                 1..63 of [A-Za-z0-9._:-] (an interface or an IP)
  *   sFlow.header                1..256 bytes (sFlow agents' customary maximum;
  *                               OVS sends 1400-byte datagrams)
@@ -12,11 +12,12 @@
  *   ipfix.cacheActiveTimeout    0..4200 s            (schema)
  *   ipfix.cacheMaxFlows         0..4294967295, 0: not set (schema)
  *   ipfix.obsDomainID/PointID   0..4294967295        (schema)
- * Tuning keys may be left out and take flowtuning_init()'s values, so that a
- * hand-written --config-file can list collectors only; "collectors" is required
- * (1..10 canonical strings: what flowspec_validate() yields, so the same rules).
- * A protocol set to null is refused: the publisher leaves out protocols that are
- * off, and anything else is a sign of a foreign writer.
+ * A tuning key left out keeps flowtuning_init()'s state (a value for the three
+ * ovnkube-node writes, none for the rest), so that a hand-written --config-file
+ * can list collectors only; "collectors" is required (1..10 canonical strings:
+ * what flowspec_validate() yields, so the same rules).  A protocol set to null is
+ * refused: the publisher leaves out protocols that are off, and anything else is
+ * a sign of a foreign writer.
  *
  * Collectors are kept sorted, as flowspec normalises them, so the canonical text
  * and its hash do not depend on list order: OVS stores the targets as a set.
@@ -36,73 +37,95 @@
  * characters, the hash, an escaped agent and the numbers. */
 #define FLOWCONFIG_TEXT_MAX 4096
 
-/* Unknown keys are shown at most this long in messages. */
-#define FLOWCONFIG_KEY_SHOWN 40
+/* ---- the numeric tuning keys, one table for parsing, writing and comparing ---- */
 
+#define KEY(PROTO, NAME, COLUMN, MIN, MAX, OPTIONAL, UNSET) \
+    { PROTO, NAME, COLUMN, MIN, MAX, OPTIONAL, UNSET }
+
+/* Indexed by enum flowtuning_key, in canonical order within each protocol. */
+static const struct flowtuning_key_info tuning_keys[FLOWTUNING_N_KEYS] = {
+    [FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT] = KEY(FLOWPROTO_NETFLOW, "activeTimeout",
+        "active_timeout", 0, 86400, false, "OVS default, 600 s"),
+    [FLOWTUNING_SFLOW_HEADER] = KEY(FLOWPROTO_SFLOW, "header", "header", 1, 256,
+        true, "OVS default, 128 bytes"),
+    [FLOWTUNING_SFLOW_SAMPLING] = KEY(FLOWPROTO_SFLOW, "sampling", "sampling", 1,
+        UINT32_MAX, true, "OVS default, 1 in 400"),
+    [FLOWTUNING_SFLOW_POLLING] = KEY(FLOWPROTO_SFLOW, "polling", "polling", 0, 86400,
+        true, "OVS default, 30 s"),
+    [FLOWTUNING_IPFIX_SAMPLING] = KEY(FLOWPROTO_IPFIX, "sampling", "sampling", 1,
+        UINT32_MAX, true, "OVS default, 1 in 400"),
+    [FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT] = KEY(FLOWPROTO_IPFIX,
+        "cacheActiveTimeout", "cache_active_timeout", 0, 4200, true,
+        "OVS default, no flow cache"),
+    [FLOWTUNING_IPFIX_CACHE_MAX_FLOWS] = KEY(FLOWPROTO_IPFIX, "cacheMaxFlows",
+        "cache_max_flows", 0, UINT32_MAX, true, "OVS default, no limit"),
+    [FLOWTUNING_IPFIX_OBS_DOMAIN_ID] = KEY(FLOWPROTO_IPFIX, "obsDomainID",
+        "obs_domain_id", 0, UINT32_MAX, true, "OVS default, 0"),
+    [FLOWTUNING_IPFIX_OBS_POINT_ID] = KEY(FLOWPROTO_IPFIX, "obsPointID",
+        "obs_point_id", 0, UINT32_MAX, true, "OVS default, 0"),
+};
+
+const struct flowtuning_key_info *
+flowtuning_key_info(enum flowtuning_key key)
+{
+    return &tuning_keys[key];
+}
+
+int
+flowtuning_set(struct flowtuning *t, enum flowtuning_key key, uint32_t value)
+{
+    const struct flowtuning_key_info *k = &tuning_keys[key];
+
+    if (value < k->min || value > k->max) {
+        return -ERANGE;
+    }
+    if (key == FLOWTUNING_IPFIX_CACHE_MAX_FLOWS && value == 0) {
+        flowtuning_unset(t, key);
+        return 0;
+    }
+    t->value[key] = value;
+    t->set |= 1u << key;
+    return 0;
+}
+
+void
+flowtuning_unset(struct flowtuning *t, enum flowtuning_key key)
+{
+    t->value[key] = 0;
+    t->set &= ~(1u << key);
+}
+
+bool
+flowtuning_is_set(const struct flowtuning *t, enum flowtuning_key key)
+{
+    return (t->set >> key) & 1;
+}
+
+uint32_t
+flowtuning_get(const struct flowtuning *t, enum flowtuning_key key)
+{
+    return flowtuning_is_set(t, key) ? t->value[key] : 0;
+}
+
+/* What ovnkube-node writes when nothing else is configured. */
 void
 flowtuning_init(struct flowtuning *t)
 {
     memset(t, 0, sizeof *t);
-    t->netflow_active_timeout = 60;
     memcpy(t->sflow_agent, "ovn-k8s-mp0", sizeof "ovn-k8s-mp0");
-    t->sflow_header = 128;
-    t->sflow_sampling = 64;
-    t->sflow_polling = 10;
-    t->ipfix_sampling = 400;
-    t->ipfix_cache_active_timeout = 60;
-    t->ipfix_cache_max_flows = 0;
-    t->ipfix_obs_domain_id = 123;
-    t->ipfix_obs_point_id = 456;
+    flowtuning_set(t, FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT, 60);
+    flowtuning_set(t, FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT, 60);
 }
 
-/* ---- the numeric tuning keys, one table for parsing, writing and comparing ---- */
-
-struct tuning_key {
-    enum flowproto proto;
-    const char *name;
-    size_t offset;              /* of a uint32_t in struct flowtuning */
-    uint32_t min, max;
-};
-
-#define TUNING(PROTO, NAME, MEMBER, MIN, MAX) \
-    { PROTO, NAME, offsetof(struct flowtuning, MEMBER), MIN, MAX }
-
-/* In canonical order within each protocol; sFlow's "agent" comes before these. */
-static const struct tuning_key tuning_keys[] = {
-    TUNING(FLOWPROTO_NETFLOW, "activeTimeout", netflow_active_timeout, 0, 86400),
-    TUNING(FLOWPROTO_SFLOW, "header", sflow_header, 1, 256),
-    TUNING(FLOWPROTO_SFLOW, "sampling", sflow_sampling, 1, UINT32_MAX),
-    TUNING(FLOWPROTO_SFLOW, "polling", sflow_polling, 0, 86400),
-    TUNING(FLOWPROTO_IPFIX, "sampling", ipfix_sampling, 1, UINT32_MAX),
-    TUNING(FLOWPROTO_IPFIX, "cacheActiveTimeout", ipfix_cache_active_timeout, 0, 4200),
-    TUNING(FLOWPROTO_IPFIX, "cacheMaxFlows", ipfix_cache_max_flows, 0, UINT32_MAX),
-    TUNING(FLOWPROTO_IPFIX, "obsDomainID", ipfix_obs_domain_id, 0, UINT32_MAX),
-    TUNING(FLOWPROTO_IPFIX, "obsPointID", ipfix_obs_point_id, 0, UINT32_MAX),
-};
-
-#define N_TUNING_KEYS (sizeof tuning_keys / sizeof tuning_keys[0])
-
-static uint32_t *
-tuning_member(struct flowtuning *t, const struct tuning_key *k)
-{
-    return (uint32_t *) ((char *) t + k->offset);
-}
-
-static uint32_t
-tuning_value(const struct flowtuning *t, const struct tuning_key *k)
-{
-    return *(const uint32_t *) ((const char *) t + k->offset);
-}
-
-static const struct tuning_key *
+static enum flowtuning_key
 find_tuning_key(enum flowproto proto, const char *name)
 {
-    for (size_t i = 0; i < N_TUNING_KEYS; i++) {
+    for (int i = 0; i < FLOWTUNING_N_KEYS; i++) {
         if (tuning_keys[i].proto == proto && !strcmp(tuning_keys[i].name, name)) {
-            return &tuning_keys[i];
+            return (enum flowtuning_key) i;
         }
     }
-    return NULL;
+    return FLOWTUNING_N_KEYS;
 }
 
 /* ---- canonical text ---- */
@@ -169,10 +192,11 @@ write_protocol(struct writer *w, const struct flowconfig *config,
         writer_printf(w, ",\"agent\":");
         write_string(w, config->tuning.sflow_agent);
     }
-    for (size_t i = 0; i < N_TUNING_KEYS; i++) {
-        if (tuning_keys[i].proto == proto) {
+    for (int i = 0; i < FLOWTUNING_N_KEYS; i++) {
+        if (tuning_keys[i].proto == proto
+            && flowtuning_is_set(&config->tuning, (enum flowtuning_key) i)) {
             writer_printf(w, ",\"%s\":%" PRIu32, tuning_keys[i].name,
-                          tuning_value(&config->tuning, &tuning_keys[i]));
+                          config->tuning.value[i]);
         }
     }
     writer_printf(w, "}");
@@ -182,23 +206,18 @@ write_protocol(struct writer *w, const struct flowconfig *config,
 static void
 write_config(struct writer *w, const struct flowconfig *config, bool with_identity)
 {
-    const char *sep = "";
-
     w->len = 0;
-    writer_printf(w, "{");
+    writer_printf(w, "{\"version\":%d", FLOWCONFIG_VERSION);
     if (with_identity && config->has_generation) {
-        writer_printf(w, "\"generation\":%" PRId64, config->generation);
-        sep = ",";
+        writer_printf(w, ",\"generation\":%" PRId64, config->generation);
     }
     if (with_identity && config->hash[0]) {
-        writer_printf(w, "%s\"hash\":\"%s\"", sep, config->hash);
-        sep = ",";
+        writer_printf(w, ",\"hash\":\"%s\"", config->hash);
     }
     for (int p = 0; p < FLOWPROTO_N; p++) {
         if (config->spec.proto[p].n) {
-            writer_printf(w, "%s", sep);
+            writer_printf(w, ",");
             write_protocol(w, config, (enum flowproto) p);
-            sep = ",";
         }
     }
     writer_printf(w, "}");
@@ -259,34 +278,33 @@ flowconfig_to_json(const struct flowconfig *config)
 
 /* ---- parsing ---- */
 
-/* 'key' made safe to quote in a one-line message. */
-static const char *
-shown_key(const char *key, char buf[FLOWCONFIG_KEY_SHOWN + 4])
+/* Counts an unknown key that the reading rule ignores, and keeps the first one's
+ * name ("where.key"), made safe to quote in a one-line message. */
+static void
+ignore_key(struct flowconfig *c, const char *where, const char *key)
 {
-    size_t n = 0;
+    char *buf = c->first_ignored;
+    size_t n = 0, max = FLOWCONFIG_IGNORED_SIZE - 4;
 
-    for (; key[n] && n < FLOWCONFIG_KEY_SHOWN; n++) {
-        unsigned char c = (unsigned char) key[n];
-
-        buf[n] = c > 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char) c : '?';
+    if (c->n_ignored++) {
+        return;
     }
-    memcpy(buf + n, key[n] ? "..." : "", key[n] ? 4 : 1);
-    return buf;
+    if (where) {
+        n = (size_t) snprintf(buf, max, "%s.", where);
+    }
+    for (; *key && n < max; key++, n++) {
+        unsigned char ch = (unsigned char) *key;
+
+        buf[n] = ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char) ch : '?';
+    }
+    memcpy(buf + n, *key ? "..." : "", *key ? 4 : 1);
 }
 
 static int
-unknown_key(struct errmsg *err, const char *where, const char *key)
-{
-    char shown[FLOWCONFIG_KEY_SHOWN + 4];
-
-    return errmsg_set(err, -EINVAL, "%s%sunknown key \"%s\"", where,
-                      where[0] ? ": " : "", shown_key(key, shown));
-}
-
-static int
-parse_tuning_number(const json_t *value, const struct tuning_key *k,
+parse_tuning_number(const json_t *value, enum flowtuning_key key,
                     struct flowtuning *t, struct errmsg *err)
 {
+    const struct flowtuning_key_info *k = &tuning_keys[key];
     json_int_t v = json_integer_value(value);
 
     if (!json_is_integer(value) || v < (json_int_t) k->min
@@ -295,7 +313,7 @@ parse_tuning_number(const json_t *value, const struct tuning_key *k,
                           " and %" PRIu32, flowproto_name(k->proto), k->name,
                           k->min, k->max);
     }
-    *tuning_member(t, k) = (uint32_t) v;
+    flowtuning_set(t, key, (uint32_t) v);
     return 0;
 }
 
@@ -396,7 +414,7 @@ static int
 parse_protocol_key(enum flowproto proto, const char *key, const json_t *value,
                    struct flowconfig *c, struct errmsg *err)
 {
-    const struct tuning_key *k = find_tuning_key(proto, key);
+    enum flowtuning_key k = find_tuning_key(proto, key);
 
     if (!strcmp(key, "collectors")) {
         return parse_collectors(proto, value, &c->spec.proto[proto], err);
@@ -404,10 +422,11 @@ parse_protocol_key(enum flowproto proto, const char *key, const json_t *value,
     if (proto == FLOWPROTO_SFLOW && !strcmp(key, "agent")) {
         return parse_agent(value, &c->tuning, err);
     }
-    if (k) {
+    if (k != FLOWTUNING_N_KEYS) {
         return parse_tuning_number(value, k, &c->tuning, err);
     }
-    return unknown_key(err, flowproto_name(proto), key);
+    ignore_key(c, flowproto_name(proto), key);
+    return 0;
 }
 
 static int
@@ -483,7 +502,30 @@ parse_top_key(const char *key, const json_t *value, struct flowconfig *c,
     if (!strcmp(key, "generation") || !strcmp(key, "hash")) {
         return parse_identity(key, value, c, err);
     }
-    return unknown_key(err, "", key);
+    if (strcmp(key, "version")) {
+        ignore_key(c, NULL, key);
+    }
+    return 0;
+}
+
+/* "version": absent means 1; a newer one is an incompatible payload. */
+static int
+check_version(const json_t *version, struct errmsg *err)
+{
+    json_int_t v = json_integer_value(version);
+
+    if (!version) {
+        return 0;
+    }
+    if (!json_is_integer(version) || v < 1) {
+        return errmsg_set(err, -EINVAL, "version must be a positive integer");
+    }
+    if (v > FLOWCONFIG_VERSION) {
+        return errmsg_set(err, -EINVAL, "config version %" JSON_INTEGER_FORMAT
+                          " is newer than this program understands (%d): "
+                          "upgrade it", v, FLOWCONFIG_VERSION);
+    }
+    return 0;
 }
 
 int
@@ -493,15 +535,19 @@ flowconfig_from_json(const json_t *json, struct flowconfig *ret,
     struct flowconfig c;
     const char *key;
     const json_t *value;
+    int error;
 
     if (!json_is_object(json)) {
         return errmsg_set(err, -EINVAL, "config must be a JSON object");
     }
+    error = check_version(json_object_get(json, "version"), err);
+    if (error) {
+        return error;
+    }
     memset(&c, 0, sizeof c);
     flowtuning_init(&c.tuning);
     json_object_foreach((json_t *) json, key, value) {
-        int error = parse_top_key(key, value, &c, err);
-
+        error = parse_top_key(key, value, &c, err);
         if (error) {
             return error;
         }
@@ -546,10 +592,12 @@ same_tuning(const struct flowconfig *a, const struct flowconfig *b,
         && strcmp(a->tuning.sflow_agent, b->tuning.sflow_agent)) {
         return false;
     }
-    for (size_t i = 0; i < N_TUNING_KEYS; i++) {
+    for (int i = 0; i < FLOWTUNING_N_KEYS; i++) {
+        enum flowtuning_key k = (enum flowtuning_key) i;
+
         if (tuning_keys[i].proto == proto
-            && tuning_value(&a->tuning, &tuning_keys[i])
-               != tuning_value(&b->tuning, &tuning_keys[i])) {
+            && (flowtuning_is_set(&a->tuning, k) != flowtuning_is_set(&b->tuning, k)
+                || flowtuning_get(&a->tuning, k) != flowtuning_get(&b->tuning, k))) {
             return false;
         }
     }

@@ -64,13 +64,6 @@ empty_set(void)
     return json_pack("[s, []]", "set");
 }
 
-/* An optional integer column (schema "min": 0, "max": 1): 0 means not set. */
-static json_t *
-optional_int(uint32_t value)
-{
-    return value ? json_integer(value) : empty_set();
-}
-
 static json_t *
 optional_string(const char *value)
 {
@@ -81,6 +74,29 @@ static json_t *
 owner_mark(void)
 {
     return json_pack("[s, [[s, s]]]", "map", OVSPLAN_OWNER_KEY, OVSPLAN_OWNER_VALUE);
+}
+
+/* The target collector 'c' becomes on this node, written into 'text'. */
+static int
+resolve_target(const struct collector *c, enum flowproto p,
+               const struct collector *node_ip, char text[COLLECTOR_TEXT_SIZE],
+               struct errmsg *err)
+{
+    struct collector target;
+    char ip[COLLECTOR_TEXT_SIZE];
+
+    if (c->kind == COLLECTOR_NODE_IP && !node_ip) {
+        return errmsg_set(err, -EINVAL, "collector '%s' of %s needs the node IP "
+                          "(--node-ip)", collector_format(c, text), flowproto_name(p));
+    }
+    target = collector_resolve(c, node_ip);
+    if (p == FLOWPROTO_NETFLOW && target.kind == COLLECTOR_IPV6) {
+        return errmsg_set(err, -EINVAL, "netFlow collector '%s' would send to this "
+                          "node's IPv6 address %s, and NetFlow v5 carries IPv4 only",
+                          collector_format(c, text), collector_format(node_ip, ip));
+    }
+    collector_format(&target, text);
+    return 0;
 }
 
 /* The targets of protocol 'p' as an OVSDB set of "IP:PORT" strings. */
@@ -96,16 +112,13 @@ targets_datum(const struct flowconfig *config, enum flowproto p,
     }
     for (size_t i = 0; i < list->n; i++) {
         char text[COLLECTOR_TEXT_SIZE];
-        struct collector c = list->items[i];
+        int rc = resolve_target(&list->items[i], p, node_ip, text, err);
 
-        if (c.kind == COLLECTOR_NODE_IP && !node_ip) {
+        if (rc < 0) {
             json_decref(elems);
-            return errmsg_set(err, -EINVAL, "collector '%s' of %s needs the node IP "
-                              "(--node-ip)", collector_format(&c, text),
-                              flowproto_name(p));
+            return rc;
         }
-        c = collector_resolve(&c, node_ip);
-        if (json_array_append_new(elems, json_string(collector_format(&c, text))) < 0) {
+        if (json_array_append_new(elems, json_string(text)) < 0) {
             json_decref(elems);
             return errmsg_set(err, -ENOMEM, "out of memory");
         }
@@ -114,35 +127,42 @@ targets_datum(const struct flowconfig *config, enum flowproto p,
     return *ret ? 0 : errmsg_set(err, -ENOMEM, "out of memory");
 }
 
+/* A tuning column: the value when set; when not, empty so that OVS's default
+ * applies (0, OVS's default, for NetFlow's active_timeout, which cannot be
+ * empty). */
+static json_t *
+tuning_datum(const struct flowtuning *t, enum flowtuning_key key)
+{
+    if (flowtuning_is_set(t, key) || !flowtuning_key_info(key)->column_optional) {
+        return json_integer(flowtuning_get(t, key));
+    }
+    return empty_set();
+}
+
+/* The row protocol 'p' should have: targets, the sFlow agent, one column per
+ * tuning key of 'p', the owner mark.  Takes 'targets'. */
 static json_t *
 tuning_row(const struct flowtuning *t, enum flowproto p, json_t *targets)
 {
-    switch (p) {
-    case FLOWPROTO_NETFLOW:
-        return json_pack("{s:o, s:I, s:o}", "targets", targets,
-                         "active_timeout", (json_int_t) t->netflow_active_timeout,
-                         "external_ids", owner_mark());
-    case FLOWPROTO_SFLOW:
-        return json_pack("{s:o, s:o, s:I, s:I, s:I, s:o}", "targets", targets,
-                         "agent", optional_string(t->sflow_agent),
-                         "header", (json_int_t) t->sflow_header,
-                         "sampling", (json_int_t) t->sflow_sampling,
-                         "polling", (json_int_t) t->sflow_polling,
-                         "external_ids", owner_mark());
-    case FLOWPROTO_IPFIX:
-        return json_pack("{s:o, s:I, s:I, s:o, s:I, s:I, s:o}", "targets", targets,
-                         "sampling", (json_int_t) t->ipfix_sampling,
-                         "cache_active_timeout",
-                         (json_int_t) t->ipfix_cache_active_timeout,
-                         "cache_max_flows", optional_int(t->ipfix_cache_max_flows),
-                         "obs_domain_id", (json_int_t) t->ipfix_obs_domain_id,
-                         "obs_point_id", (json_int_t) t->ipfix_obs_point_id,
-                         "external_ids", owner_mark());
-    case FLOWPROTO_N:
-        break;
+    json_t *row = json_object();
+    int rc = json_object_set_new(row, "targets", targets);
+
+    if (p == FLOWPROTO_SFLOW) {
+        rc |= json_object_set_new(row, "agent", optional_string(t->sflow_agent));
     }
-    json_decref(targets);
-    return NULL;
+    for (int k = 0; k < FLOWTUNING_N_KEYS; k++) {
+        const struct flowtuning_key_info *info = flowtuning_key_info(k);
+
+        if (info->proto == p) {
+            rc |= json_object_set_new(row, info->column, tuning_datum(t, k));
+        }
+    }
+    rc |= json_object_set_new(row, "external_ids", owner_mark());
+    if (rc) {
+        json_decref(row);
+        return NULL;
+    }
+    return row;
 }
 
 /* The row protocol 'p' should have.  Caller json_decref()s '*ret'. */
@@ -169,17 +189,15 @@ row_owned(const json_t *row)
     return json_is_string(mark) && !strcmp(json_string_value(mark), OVSPLAN_OWNER_VALUE);
 }
 
-/* True when 'current' has every column of 'want' and the owner mark.  Other
- * external_ids keys someone added do not matter. */
+/* True when 'current' has every column of 'want' but external_ids: a row equal
+ * to the desired state is in sync whoever wrote it (ovnkube-node writes the same
+ * rows without the owner mark). */
 static bool
 row_matches(const json_t *current, const json_t *want)
 {
     const char *column;
     json_t *value;
 
-    if (!row_owned(current)) {
-        return false;
-    }
     json_object_foreach((json_t *) want, column, value) {
         if (strcmp(column, "external_ids")
             && !ovsdb_datum_equal(json_object_get(current, column), value)) {
@@ -187,6 +205,24 @@ row_matches(const json_t *current, const json_t *want)
         }
     }
     return true;
+}
+
+/* True when 'current' equals the row protocol 'p' had in 'last', the config
+ * last applied: a row we wrote, or its twin that ovnkube-node wrote. */
+static bool
+row_was_applied(const json_t *current, const struct flowconfig *last,
+                enum flowproto p, const struct collector *node_ip)
+{
+    json_t *want = NULL;
+    bool same;
+
+    if (!last || last->spec.proto[p].n == 0
+        || desired_row(last, p, node_ip, &want, NULL) < 0) {
+        return false;
+    }
+    same = row_matches(current, want);
+    json_decref(want);
+    return same;
 }
 
 /* The monitored Bridge row named 'bridge', or NULL. */
@@ -242,8 +278,8 @@ struct plan {
 
 /* Adds what protocol 'p' needs to 'plan'. */
 static int
-plan_proto(const struct flowconfig *config, enum flowproto p,
-           const struct collector *node_ip, const json_t *rows,
+plan_proto(const struct flowconfig *config, const struct flowconfig *last,
+           enum flowproto p, const struct collector *node_ip, const json_t *rows,
            const json_t *br_row, struct plan *plan, struct errmsg *err)
 {
     const struct proto_desc *d = &protos[p];
@@ -255,7 +291,8 @@ plan_proto(const struct flowconfig *config, enum flowproto p,
     if (config->spec.proto[p].n == 0) {
         if (ovsdb_datum_size(ref) == 0) {
             return 0;
-        } else if (!current || !row_owned(current)) {
+        } else if (!current || (!row_owned(current)
+                                && !row_was_applied(current, last, p, node_ip))) {
             plan->summary.foreign_kept |= 1u << p;
             return 0;
         }
@@ -314,9 +351,10 @@ check_bridge_row(const char *bridge, const json_t *br_row, struct errmsg *err)
 }
 
 int
-ovsplan_build(const struct flowconfig *config, const char *bridge,
-              const struct collector *node_ip, const json_t *rows,
-              json_t **ret_ops, struct ovsplan_summary *summary, struct errmsg *err)
+ovsplan_build(const struct flowconfig *config, const struct flowconfig *last,
+              const char *bridge, const struct collector *node_ip,
+              const json_t *rows, json_t **ret_ops, struct ovsplan_summary *summary,
+              struct errmsg *err)
 {
     const json_t *br_row = find_bridge(rows, bridge);
     struct plan plan = { .inserts = json_array(), .bridge_set = json_object() };
@@ -336,7 +374,8 @@ ovsplan_build(const struct flowconfig *config, const char *bridge,
         goto out;
     }
     for (int p = 0; p < FLOWPROTO_N && rc == 0; p++) {
-        rc = plan_proto(config, (enum flowproto) p, node_ip, rows, br_row, &plan, err);
+        rc = plan_proto(config, last, (enum flowproto) p, node_ip, rows, br_row,
+                        &plan, err);
     }
     if (rc == 0 && plan.summary.changed) {
         ops = plan_ops(bridge, br_row, &plan);
@@ -517,7 +556,7 @@ ovsplan_render(const struct flowconfig *config, const char *bridge,
     if (!rows) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    rc = ovsplan_build(config, bridge, node_ip, rows, &ops, NULL, err);
+    rc = ovsplan_build(config, NULL, bridge, node_ip, rows, &ops, NULL, err);
     if (rc == 0 && !ops && !(ops = json_array())) {
         rc = errmsg_set(err, -ENOMEM, "out of memory");
     }

@@ -341,6 +341,13 @@ on_report(void *aux, const struct applier_report *r)
     switch (r->type) {
     case APPLIER_CONFIG_LOADED:
         log_config(r, "config loaded");
+        if (r->config && r->config->n_ignored) {
+            char count[16];
+
+            snprintf(count, sizeof count, "%u", r->config->n_ignored);
+            log_event(LOG_WARN, "config has keys this version does not know, ignored",
+                      "count", count, "first", r->config->first_ignored, NULL);
+        }
         break;
     case APPLIER_CONFIG_REFUSED:
         log_event(LOG_ERROR, r->config ? "config refused, keeping the last good one"

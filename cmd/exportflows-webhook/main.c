@@ -75,6 +75,10 @@ struct webhook_options {
 /* From --tls-min-version and --tls-cipher-suites, set by check_options(). */
 static struct tlspolicy tls_policy;
 
+/* A tuning flag that was not given: the key stays unset (OVS's default).  No
+ * flag accepts this value, so it cannot come from the command line. */
+#define TUNING_UNSET UINT64_MAX
+
 /* What /readyz looks at, shared with the server threads. */
 struct webhook_state {
     _Atomic(struct httpserver *) https;     /* NULL until started */
@@ -96,14 +100,14 @@ static struct webhook_options opts = {
     .idle_timeout = 30,
     .netflow_active_timeout = 60,
     .sflow_agent = "ovn-k8s-mp0",
-    .sflow_header = 128,
-    .sflow_sampling = 64,
-    .sflow_polling = 10,
-    .ipfix_sampling = 400,
+    .sflow_header = TUNING_UNSET,
+    .sflow_sampling = TUNING_UNSET,
+    .sflow_polling = TUNING_UNSET,
+    .ipfix_sampling = TUNING_UNSET,
     .ipfix_cache_active_timeout = 60,
-    .ipfix_cache_max_flows = 0,
-    .ipfix_obs_domain_id = 123,
-    .ipfix_obs_point_id = 456,
+    .ipfix_cache_max_flows = TUNING_UNSET,
+    .ipfix_obs_domain_id = TUNING_UNSET,
+    .ipfix_obs_point_id = TUNING_UNSET,
 };
 
 #define STR(NAME, DEST, META, HELP) { NAME, OPTION_STRING, &opts.DEST, META, HELP, 0, 0 }
@@ -139,18 +143,24 @@ static const struct option_spec specs[] = {
     UINT("idle-timeout", idle_timeout, 1, 3600,
          "seconds a connection may sit idle; a request's headers must arrive within "
          "twice that (default 30)"),
-    UINT("netflow-active-timeout", netflow_active_timeout, 0, 86400, "seconds (default 60)"),
-    STR("sflow-agent", sflow_agent, "IFACE|IP", "(default ovn-k8s-mp0)"),
-    UINT("sflow-header", sflow_header, 1, 256, "bytes (default 128)"),
-    UINT("sflow-sampling", sflow_sampling, 1, UINT32_MAX, "(default 64)"),
-    UINT("sflow-polling", sflow_polling, 0, 86400, "seconds (default 10)"),
-    UINT("ipfix-sampling", ipfix_sampling, 1, UINT32_MAX, "(default 400)"),
+    UINT("netflow-active-timeout", netflow_active_timeout, 0, 86400,
+         "seconds (default 60, as ovnkube-node)"),
+    STR("sflow-agent", sflow_agent, "IFACE|IP", "(default ovn-k8s-mp0, as ovnkube-node)"),
+    UINT("sflow-header", sflow_header, 1, 256, "bytes (default unset: OVS's 128)"),
+    UINT("sflow-sampling", sflow_sampling, 1, UINT32_MAX,
+         "1 in N packets (default unset: OVS's 400)"),
+    UINT("sflow-polling", sflow_polling, 0, 86400,
+         "seconds (default unset: OVS's 30)"),
+    UINT("ipfix-sampling", ipfix_sampling, 1, UINT32_MAX,
+         "1 in N packets (default unset: OVS's 400)"),
     UINT("ipfix-cache-active-timeout", ipfix_cache_active_timeout, 0, 4200,
-         "seconds (default 60)"),
+         "seconds (default 60, as ovnkube-node)"),
     UINT("ipfix-cache-max-flows", ipfix_cache_max_flows, 0, UINT32_MAX,
-         "0: not set (default 0)"),
-    UINT("ipfix-obs-domain-id", ipfix_obs_domain_id, 0, UINT32_MAX, "(default 123)"),
-    UINT("ipfix-obs-point-id", ipfix_obs_point_id, 0, UINT32_MAX, "(default 456)"),
+         "0: no limit (default unset: no limit)"),
+    UINT("ipfix-obs-domain-id", ipfix_obs_domain_id, 0, UINT32_MAX,
+         "(default unset: OVS's 0)"),
+    UINT("ipfix-obs-point-id", ipfix_obs_point_id, 0, UINT32_MAX,
+         "(default unset: OVS's 0)"),
     { NULL, OPTION_STRING, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -170,21 +180,34 @@ agent_ok(const char *agent)
                          "0123456789._:-") == len;
 }
 
-/* The tuning the publisher writes next to the collectors, from the flags. */
+/* The tuning the publisher writes next to the collectors, from the flags: a
+ * flag that was not given leaves its key as flowtuning_init() has it.  The
+ * flags' ranges are the keys' ranges, so flowtuning_set() cannot refuse. */
 static void
 build_tuning(struct flowtuning *t)
 {
+    static const struct {
+        enum flowtuning_key key;
+        const uint64_t *flag;
+    } flags[] = {
+        { FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT, &opts.netflow_active_timeout },
+        { FLOWTUNING_SFLOW_HEADER, &opts.sflow_header },
+        { FLOWTUNING_SFLOW_SAMPLING, &opts.sflow_sampling },
+        { FLOWTUNING_SFLOW_POLLING, &opts.sflow_polling },
+        { FLOWTUNING_IPFIX_SAMPLING, &opts.ipfix_sampling },
+        { FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT, &opts.ipfix_cache_active_timeout },
+        { FLOWTUNING_IPFIX_CACHE_MAX_FLOWS, &opts.ipfix_cache_max_flows },
+        { FLOWTUNING_IPFIX_OBS_DOMAIN_ID, &opts.ipfix_obs_domain_id },
+        { FLOWTUNING_IPFIX_OBS_POINT_ID, &opts.ipfix_obs_point_id },
+    };
+
     flowtuning_init(t);
-    t->netflow_active_timeout = (uint32_t) opts.netflow_active_timeout;
     snprintf(t->sflow_agent, sizeof t->sflow_agent, "%s", opts.sflow_agent);
-    t->sflow_header = (uint32_t) opts.sflow_header;
-    t->sflow_sampling = (uint32_t) opts.sflow_sampling;
-    t->sflow_polling = (uint32_t) opts.sflow_polling;
-    t->ipfix_sampling = (uint32_t) opts.ipfix_sampling;
-    t->ipfix_cache_active_timeout = (uint32_t) opts.ipfix_cache_active_timeout;
-    t->ipfix_cache_max_flows = (uint32_t) opts.ipfix_cache_max_flows;
-    t->ipfix_obs_domain_id = (uint32_t) opts.ipfix_obs_domain_id;
-    t->ipfix_obs_point_id = (uint32_t) opts.ipfix_obs_point_id;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (*flags[i].flag != TUNING_UNSET) {
+            flowtuning_set(t, flags[i].key, (uint32_t) *flags[i].flag);
+        }
+    }
 }
 
 /* Checks what options_parse() cannot: required and related options, readable

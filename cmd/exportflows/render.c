@@ -5,7 +5,10 @@
  *
  * CONFIG is the applier's input (the ConfigMap's config.json) or, for
  * convenience, a Network manifest (YAML or JSON), which is validated as the
- * webhook would and turned into a config with the publisher's default tuning. */
+ * webhook would and turned into a config with the publisher's default tuning.
+ * Then the tuning of each protocol that is on: the keys that are set, and for
+ * the others the OVS default that applies. */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +30,9 @@ static const char render_synopsis[] =
 static const char render_description[] =
     "\nPrints the OVSDB transaction the applier would send for CONFIG to a bridge\n"
     "that has no flow export yet (the argument of `ovsdb-client transact`), then\n"
-    "the equivalent ovs-vsctl command.  CONFIG is the applier's config.json or a\n"
-    "Network manifest (validated, then rendered with the default tuning); '-'\n"
+    "the equivalent ovs-vsctl command, then the tuning: what is set, and the OVS\n"
+    "default that applies to what is not.  CONFIG is the applier's config.json or\n"
+    "a Network manifest (validated, then rendered with the default tuning); '-'\n"
     "reads standard input.  ':PORT' collectors need --node-ip.\n";
 
 /* Prints the findings of a Network manifest that failed validation, as
@@ -96,9 +100,42 @@ load_config(const char *path, struct flowconfig *ret)
     } else if (flowconfig_from_json(m.objects[0].json, ret, &err)) {
         fprintf(stderr, "%s: %s\n", file, err.text);
         status = EXIT_INVALID;
+    } else if (ret->n_ignored) {
+        fprintf(stderr, "%s: warning: ignored %u unknown key%s, the first \"%s\" "
+                "(this version reads config version %d)\n", file, ret->n_ignored,
+                ret->n_ignored == 1 ? "" : "s", ret->first_ignored, FLOWCONFIG_VERSION);
     }
     manifest_release(&m);
     return status;
+}
+
+/* One comment line per tuning key of each protocol that is on. */
+static void
+print_tuning(const struct flowconfig *config)
+{
+    printf("# tuning (a key that is not set leaves the column to OVS):\n");
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        if (!config->spec.proto[p].n) {
+            continue;
+        }
+        if (p == FLOWPROTO_SFLOW) {
+            printf("#   sFlow.agent = %s\n", config->tuning.sflow_agent);
+        }
+        for (int k = 0; k < FLOWTUNING_N_KEYS; k++) {
+            const struct flowtuning_key_info *info = flowtuning_key_info(k);
+
+            if (info->proto != (enum flowproto) p) {
+                continue;
+            }
+            if (flowtuning_is_set(&config->tuning, k)) {
+                printf("#   %s.%s = %" PRIu32 "\n", flowproto_name(info->proto),
+                       info->name, flowtuning_get(&config->tuning, k));
+            } else {
+                printf("#   %s.%s: not set (%s)\n", flowproto_name(info->proto),
+                       info->name, info->when_unset);
+            }
+        }
+    }
 }
 
 static int
@@ -130,6 +167,7 @@ print_plan(const struct flowconfig *config, const char *bridge,
     }
     printf("]\n");
     printf("# the same with ovs-vsctl:\n%s\n", vsctl);
+    print_tuning(config);
     status = EXIT_OK;
 out:
     json_decref(ops);

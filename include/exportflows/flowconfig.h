@@ -2,16 +2,28 @@
  *
  * This is the ConfigMap key "config.json" (or the applier's --config-file), as in
  * DESIGN.md "What the applier writes":
- *   {"generation": 7, "hash": "sha256:...",
+ *   {"version": 1, "generation": 7, "hash": "sha256:...",
  *    "netFlow": {"collectors": [...], "activeTimeout": 60},
- *    "sFlow":   {"collectors": [...], "agent": "ovn-k8s-mp0", "header": 128,
- *                "sampling": 64, "polling": 10},
- *    "ipfix":   {"collectors": [...], "sampling": 400, "cacheActiveTimeout": 60,
- *                "cacheMaxFlows": 0, "obsDomainID": 123, "obsPointID": 456}}
- * An absent protocol is off.  Parsing is strict: unknown keys, wrong types, values
- * out of range and invalid collectors are refused with one message.  The canonical
- * serialisation (fixed key order, compact) is what the hash covers, without
- * "generation" and "hash" themselves.  A 'struct flowconfig' is a plain value. */
+ *    "sFlow":   {"collectors": [...], "agent": "ovn-k8s-mp0"},
+ *    "ipfix":   {"collectors": [...], "cacheActiveTimeout": 60}}
+ * An absent protocol is off.  A tuning key is present only when it has a value
+ * (struct flowtuning's 'set'): with the default tuning the applier writes what
+ * ovnkube-node writes, and OVS's own defaults apply to the rest.
+ *
+ * Reading rule (so that a rolling upgrade, where a newer publisher runs beside
+ * older appliers, never fails them):
+ *   - "version" is a positive integer; absent means 1.  A version above
+ *     FLOWCONFIG_VERSION is refused: the payload changed incompatibly.  Additions
+ *     that an older reader may safely ignore do not raise the version.
+ *   - Keys this reader does not know, at the top level and inside a protocol
+ *     object, are optional additions: they are ignored (counted in 'n_ignored',
+ *     the first named in 'first_ignored', so that a program can warn about a
+ *     typo in a hand-written file).
+ *   - Keys it knows are strict: wrong types, values out of range, invalid or
+ *     non-canonical collectors and duplicate keys are refused with one message.
+ * The canonical serialisation (fixed key order, compact, "version" first) is
+ * what the hash covers, without "generation" and "hash" themselves.  A 'struct
+ * flowconfig' is a plain value. */
 #ifndef EXPORTFLOWS_FLOWCONFIG_H
 #define EXPORTFLOWS_FLOWCONFIG_H
 
@@ -27,23 +39,66 @@
 #define FLOWCONFIG_MAX_BYTES (64 * 1024)
 #define FLOWCONFIG_AGENT_MAX 64         /* sFlow agent: an interface name or IP */
 #define FLOWCONFIG_HASH_SIZE 72         /* "sha256:" + 64 hex + NUL */
+#define FLOWCONFIG_IGNORED_SIZE 48      /* an ignored key's name, cut with "..." */
 
-/* Per-protocol settings that are not collectors.  Defaults: see
- * flowtuning_init(); they are the publisher's command-line flags. */
+/* The payload version this reader understands and writes. */
+#define FLOWCONFIG_VERSION 1
+
+/* The numeric tuning keys, in canonical order (sFlow's "agent" is apart: it is a
+ * string and always has a value). */
+enum flowtuning_key {
+    FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT,      /* netFlow.activeTimeout */
+    FLOWTUNING_SFLOW_HEADER,                /* sFlow.header */
+    FLOWTUNING_SFLOW_SAMPLING,              /* sFlow.sampling */
+    FLOWTUNING_SFLOW_POLLING,               /* sFlow.polling */
+    FLOWTUNING_IPFIX_SAMPLING,              /* ipfix.sampling */
+    FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT,  /* ipfix.cacheActiveTimeout */
+    FLOWTUNING_IPFIX_CACHE_MAX_FLOWS,       /* ipfix.cacheMaxFlows */
+    FLOWTUNING_IPFIX_OBS_DOMAIN_ID,         /* ipfix.obsDomainID */
+    FLOWTUNING_IPFIX_OBS_POINT_ID,          /* ipfix.obsPointID */
+    FLOWTUNING_N_KEYS
+};
+
+/* What a key is: for parsing, writing, OVS and `exportflows render`. */
+struct flowtuning_key_info {
+    enum flowproto proto;
+    const char *name;           /* JSON key inside the protocol: "sampling" */
+    const char *column;         /* OVS column of the protocol's table */
+    uint32_t min, max;          /* accepted values (OVS's limits where it has them) */
+    bool column_optional;       /* the OVS column may be empty ("min": 0) */
+    const char *when_unset;     /* what OVS does when the column is empty */
+};
+
+/* Per-protocol settings that are not collectors.  A key has a value only when
+ * its bit is in 'set'; a key without one is not written to OVS, so OVS's default
+ * applies (flowtuning_key_info()->when_unset).  flowtuning_init() gives the
+ * publisher's defaults, which are what ovnkube-node writes: NetFlow
+ * activeTimeout 60, IPFIX cacheActiveTimeout 60, sFlow agent "ovn-k8s-mp0", and
+ * nothing else.  Change values through flowtuning_set() / flowtuning_unset(). */
 struct flowtuning {
-    uint32_t netflow_active_timeout;        /* 60 */
+    uint32_t set;                           /* bits 1u << FLOWTUNING_* */
+    uint32_t value[FLOWTUNING_N_KEYS];      /* 0 when not set */
     char sflow_agent[FLOWCONFIG_AGENT_MAX]; /* "ovn-k8s-mp0" */
-    uint32_t sflow_header;                  /* 128 */
-    uint32_t sflow_sampling;                /* 64 */
-    uint32_t sflow_polling;                 /* 10 */
-    uint32_t ipfix_sampling;                /* 400 */
-    uint32_t ipfix_cache_active_timeout;    /* 60 */
-    uint32_t ipfix_cache_max_flows;         /* 0: not set */
-    uint32_t ipfix_obs_domain_id;           /* 123 */
-    uint32_t ipfix_obs_point_id;            /* 456 */
 };
 
 void flowtuning_init(struct flowtuning *tuning);
+
+/* The description of 'key' (a static table). */
+const struct flowtuning_key_info *flowtuning_key_info(enum flowtuning_key key);
+
+/* Gives 'key' the value 'value'.  Returns 0, or -ERANGE (nothing changed) when
+ * 'value' is outside the key's [min, max].  IPFIX cacheMaxFlows 0 means "no
+ * limit", as in OVS and ovnkube-node: setting it to 0 unsets it. */
+int flowtuning_set(struct flowtuning *tuning, enum flowtuning_key key,
+                   uint32_t value);
+
+/* Removes 'key''s value: OVS's default applies. */
+void flowtuning_unset(struct flowtuning *tuning, enum flowtuning_key key);
+
+bool flowtuning_is_set(const struct flowtuning *tuning, enum flowtuning_key key);
+
+/* The value of 'key'; 0 when it is not set. */
+uint32_t flowtuning_get(const struct flowtuning *tuning, enum flowtuning_key key);
 
 struct flowconfig {
     bool has_generation;
@@ -51,6 +106,8 @@ struct flowconfig {
     char hash[FLOWCONFIG_HASH_SIZE];        /* "" when absent */
     struct flowspec spec;                   /* protocols on, collectors */
     struct flowtuning tuning;               /* meaningful for protocols that are on */
+    unsigned n_ignored;                     /* unknown keys the parser ignored */
+    char first_ignored[FLOWCONFIG_IGNORED_SIZE]; /* the first: "sFlow.foo"; or "" */
 };
 
 /* Builds the config the publisher writes: 'spec' + 'tuning', the source object's
@@ -58,8 +115,9 @@ struct flowconfig {
 void flowconfig_build(const struct flowspec *spec, const struct flowtuning *tuning,
                       int64_t generation, struct flowconfig *ret);
 
-/* Parses config text (at most FLOWCONFIG_MAX_BYTES, duplicate keys refused).
- * Returns 0 and writes '*ret', or -EINVAL / -E2BIG with a message in 'err'. */
+/* Parses config text (at most FLOWCONFIG_MAX_BYTES, duplicate keys refused) under
+ * the reading rule above.  Returns 0 and writes '*ret', or -EINVAL / -E2BIG with a
+ * message in 'err' (-EINVAL also for a version above FLOWCONFIG_VERSION). */
 int flowconfig_parse(const char *text, size_t len, struct flowconfig *ret,
                      struct errmsg *err);
 

@@ -15,21 +15,28 @@
  *      root rows, so OVSDB deletes them when nothing references them any more.
  *
  * Ownership (who may touch a bridge's netflow/sflow/ipfix row):
- *   - protocol on:  the config is the desired state, so any row that does not
- *     match it exactly — including a row someone else wrote, without the owner
- *     mark, even with identical settings — is replaced by ours;
- *   - protocol off: only a row carrying our owner mark is cleared.  A foreign row
- *     is left alone: export off means "exportflows does not export", not "nobody
- *     may", so a setting made by hand or by another tool survives.
+ *   - protocol on: the config is the desired state.  A row whose managed
+ *     columns equal it is in sync whoever wrote it: ovnkube-node writes the same
+ *     rows, without our owner mark, at every start, and rewriting them would make
+ *     the two writers take turns.  Any other row is replaced by ours.
+ *   - protocol off: the row is cleared when it carries our owner mark, or when
+ *     it equals the row the config last applied ('last') asked for: that is our
+ *     config, written by ovnkube-node.  Any other foreign row is left alone:
+ *     export off means "exportflows does not export", not "nobody may", so a
+ *     setting made by hand or by another tool survives.
  *
- * A protocol's row matches when its targets (as a set), every tuning column and
- * the owner mark are equal; when all three protocols match, no transaction is
- * built (a no-op resync costs nothing).
+ * A protocol's row matches when its targets (as a set) and every managed tuning
+ * column are equal (external_ids are not compared); when all three protocols
+ * match, no transaction is built (a no-op resync costs nothing).
  *
- * Values, from the installed vswitch.ovsschema: integers with "min":0,"max":1 are
- * written as the plain integer, or ["set", []] when not set (IPFIX cache_max_flows
- * 0 = not set; sFlow agent "" = not set).  Targets are "IP:PORT", IPv6 as
- * "[addr]:port"; ":PORT" collectors get the node IP. */
+ * Values, from the installed vswitch.ovsschema: a tuning key that is set is
+ * written as the plain integer; one that is not is written as ["set", []] so
+ * that OVS's default applies (struct flowtuning), except NetFlow active_timeout,
+ * which cannot be empty (0: OVS's default).  Targets are "IP:PORT", IPv6 as
+ * "[addr]:port"; ":PORT" collectors get the node IP.  A ":PORT" NetFlow
+ * collector on a node whose IP is IPv6 is an error (NetFlow v5 carries IPv4
+ * only): nothing at all is planned, so the node reports the whole config Failed
+ * rather than applying part of it under the config's hash. */
 #ifndef EXPORTFLOWS_OVSPLAN_H
 #define EXPORTFLOWS_OVSPLAN_H
 
@@ -54,17 +61,19 @@ struct ovsplan_summary {
 };
 
 /* Plans the transaction for 'bridge' from 'config' and 'rows' (borrowed, the
- * monitor cache {table: {uuid: row}} kept with ovsdb_cache_update()).  'node_ip'
- * (from collector_parse_ip(); NULL when unknown) replaces ":PORT" collectors.
+ * monitor cache {table: {uuid: row}} kept with ovsdb_cache_update()).  'last' is
+ * the config last applied to this bridge (NULL: none known); see "protocol off"
+ * above.  'node_ip' (from collector_parse_ip(); NULL when unknown) replaces
+ * ":PORT" collectors.
  * Returns 0 and writes '*ret_ops' (a new reference to the operations array for
  * ovsdb_client_transact(), or NULL when OVS already matches) and '*summary' (may
  * be NULL).  -ENOENT when the bridge is not among 'rows' (wait for it), -EINVAL
- * when a ":PORT" collector has no node IP, -EPROTO for malformed rows, -ENOMEM;
- * a message in 'err' each time. */
-int ovsplan_build(const struct flowconfig *config, const char *bridge,
-                  const struct collector *node_ip, const json_t *rows,
-                  json_t **ret_ops, struct ovsplan_summary *summary,
-                  struct errmsg *err);
+ * when a ":PORT" collector has no node IP or is a NetFlow collector on an IPv6
+ * node, -EPROTO for malformed rows, -ENOMEM; a message in 'err' each time. */
+int ovsplan_build(const struct flowconfig *config, const struct flowconfig *last,
+                  const char *bridge, const struct collector *node_ip,
+                  const json_t *rows, json_t **ret_ops,
+                  struct ovsplan_summary *summary, struct errmsg *err);
 
 /* For `exportflows render`: what the applier would write to 'bridge' when it has
  * no flow export yet.  Writes '*ret_ops' (new reference: the operations array as

@@ -466,10 +466,12 @@ static void
 test_cli_render(void **state)
 {
     static const char config[] =
-        "{\"netFlow\": {\"collectors\": [\"172.30.158.150:2056\"], \"activeTimeout\": 60},"
-        " \"ipfix\": {\"collectors\": [\":4739\"], \"sampling\": 400,"
-        " \"cacheActiveTimeout\": 60, \"cacheMaxFlows\": 0, \"obsDomainID\": 123,"
-        " \"obsPointID\": 456}}";
+        "{\"version\": 1, \"netFlow\": {\"collectors\": [\"172.30.158.150:2056\"],"
+        " \"activeTimeout\": 60},"
+        " \"ipfix\": {\"collectors\": [\":4739\"], \"sampling\": 64,"
+        " \"cacheActiveTimeout\": 60}}";
+    static const char netflow_port[] =
+        "{\"netFlow\": {\"collectors\": [\":2056\"]}, \"futureKey\": true}";
     struct run_result res;
     char *json_start, *vsctl;
     json_t *params;
@@ -482,6 +484,16 @@ test_cli_render(void **state)
     assert_non_null(vsctl);
     assert_non_null(strstr(vsctl, "set bridge br-test netflow=@netflow"));
     assert_non_null(strstr(vsctl, "10.1.2.3:4739"));
+    /* What was set is written and shown; what was not is left to OVS. */
+    assert_non_null(strstr(vsctl, " sampling=64 cache_active_timeout=60 external_ids"));
+    assert_null(strstr(vsctl, "obs_domain_id"));
+    assert_non_null(strstr(vsctl, "\n# tuning (a key that is not set leaves the column "
+                                  "to OVS):\n#   netFlow.activeTimeout = 60\n"
+                                  "#   ipfix.sampling = 64\n"
+                                  "#   ipfix.cacheActiveTimeout = 60\n"
+                                  "#   ipfix.cacheMaxFlows: not set (OVS default, "
+                                  "no limit)\n"));
+    assert_null(strstr(vsctl, "sFlow."));
     params = json_loadb(json_start, (size_t) (strstr(json_start, "\n#") - json_start), 0, NULL);
     assert_non_null(params);
     assert_string_equal(json_string_value(json_array_get(params, 0)), "Open_vSwitch");
@@ -493,6 +505,18 @@ test_cli_render(void **state)
     run_args(&res, config, "render", "-", NULL);
     assert_int_equal(res.status, 1);
     assert_non_null(strstr(res.err.data, "--node-ip"));
+    run_result_release(&res);
+
+    /* ":PORT" NetFlow on an IPv6 node is an error, not an IPv6 NetFlow target;
+     * an unknown key is ignored with a warning. */
+    run_args(&res, netflow_port, "render", "--node-ip", "fd00::7", "-", NULL);
+    assert_int_equal(res.status, 1);
+    assert_string_equal(res.out.data, "");
+    assert_string_equal(res.err.data,
+        "<stdin>: warning: ignored 1 unknown key, the first \"futureKey\" (this version "
+        "reads config version 1)\n"
+        "exportflows render: netFlow collector ':2056' would send to this node's "
+        "IPv6 address fd00::7, and NetFlow v5 carries IPv4 only\n");
     run_result_release(&res);
 
     /* A Network manifest is validated first. */

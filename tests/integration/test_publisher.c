@@ -393,20 +393,20 @@ expected(char *buf, size_t size, int64_t gen, const char *body)
 {
     char canonical[2048], hash[FLOWCONFIG_HASH_SIZE], generation[40] = "";
 
-    snprintf(canonical, sizeof canonical, "{%s}", body);
+    snprintf(canonical, sizeof canonical, "{\"version\":1%s%s}", *body ? "," : "", body);
     sha256_of(canonical, hash);
     if (gen >= 0) {
         snprintf(generation, sizeof generation, "\"generation\":%lld,", (long long) gen);
     }
-    snprintf(buf, size, "{%s\"hash\":\"%s\"%s%s}", generation, hash, *body ? "," : "", body);
+    snprintf(buf, size, "{\"version\":1,%s\"hash\":\"%s\"%s%s}", generation, hash,
+             *body ? "," : "", body);
 }
 
 #define NETFLOW_1 "\"netFlow\":{\"collectors\":[\"10.0.0.1:2056\"],\"activeTimeout\":60}"
 #define NETFLOW_2 "\"netFlow\":{\"collectors\":[\"10.0.0.1:2056\",\"10.0.0.2:2056\"]," \
                   "\"activeTimeout\":60}"
-#define IPFIX_1 "\"ipfix\":{\"collectors\":[\"[fd00::5]:4739\",\":4739\"],\"sampling\":400," \
-                "\"cacheActiveTimeout\":60,\"cacheMaxFlows\":0,\"obsDomainID\":123," \
-                "\"obsPointID\":456}"
+#define IPFIX_1 "\"ipfix\":{\"collectors\":[\"[fd00::5]:4739\",\":4739\"]," \
+                "\"cacheActiveTimeout\":60}"
 #define SPEC_1 "{\"exportNetworkFlows\": {\"netFlow\": [\"10.0.0.1:2056\"], " \
                "\"ipfix\": {\"collectors\": [\":4739\", \"[fd00::0005]:4739\"]}}}"
 #define SPEC_2 "{\"exportNetworkFlows\": {\"netFlow\": [\"10.0.0.2:2056\", \"10.0.0.1:2056\"]}}"

@@ -73,21 +73,24 @@ col_is netflow external_ids '{exportflows-owner=exportflows}' || fail "owner mar
 expect "/healthz answers" sh -c "curl -sf http://127.0.0.1:$metrics_port/healthz >/dev/null"
 expect "/readyz ready" sh -c "curl -sf http://127.0.0.1:$metrics_port/readyz >/dev/null"
 
-# All three protocols, with ':port' and IPv6.
-set_config '{"generation": 2,
+# All three protocols, with ':port' and IPv6, with the publisher's default
+# tuning: the columns ovnkube-node writes, OVS's defaults for the rest.  A key
+# this applier does not know is ignored (a newer publisher may add one).
+set_config '{"version": 1, "generation": 2,
   "netFlow": {"collectors": ["172.30.158.150:2056"], "activeTimeout": 60},
-  "sFlow": {"collectors": ["172.30.158.150:6343"], "agent": "ovn-k8s-mp0", "header": 128, "sampling": 64, "polling": 10},
-  "ipfix": {"collectors": ["172.30.158.150:2055", "[fd00::5]:4739", ":4739"], "sampling": 400,
-            "cacheActiveTimeout": 60, "cacheMaxFlows": 0, "obsDomainID": 123, "obsPointID": 456}}'
+  "sFlow": {"collectors": ["172.30.158.150:6343"], "agent": "ovn-k8s-mp0", "someFutureKey": 1},
+  "ipfix": {"collectors": ["172.30.158.150:2055", "[fd00::5]:4739", ":4739"], "cacheActiveTimeout": 60}}'
 expect "sflow applied" col_is sflow targets '["172.30.158.150:6343"]'
-col_is sflow agent ovn-k8s-mp0 && col_is sflow sampling 64 && col_is sflow header 128 &&
-    col_is sflow polling 10 || fail "sflow columns"
+col_is sflow agent ovn-k8s-mp0 && col_is sflow sampling '[]' && col_is sflow header '[]' &&
+    col_is sflow polling '[]' || fail "sflow columns"
 expect "ipfix applied with node IP and IPv6" \
     col_is ipfix targets '["10.0.0.9:4739", "172.30.158.150:2055", "[fd00::5]:4739"]'
-col_is ipfix sampling 400 && col_is ipfix obs_domain_id 123 && col_is ipfix obs_point_id 456 &&
+col_is ipfix sampling '[]' && col_is ipfix obs_domain_id '[]' && col_is ipfix obs_point_id '[]' &&
     col_is ipfix cache_active_timeout 60 && col_is ipfix cache_max_flows '[]' ||
     fail "ipfix columns"
 expect "generation 2 reported" metric_is exportflows_applier_applied_generation 2
+log_has 'config has keys this version does not know, ignored count=1 first=sFlow.someFutureKey' ||
+    fail "no warning about the ignored key"
 
 # Change each protocol.
 set_config '{"generation": 3,

@@ -139,7 +139,9 @@ sorted() { tr , '\n' <<<"$1" | LC_ALL=C sort | paste -sd, -; }
 
 # want_line NODE NETFLOW SFLOW IPFIX: the cluster_bridges line (without the
 # bridge name) for NODE when the Network has these collectors (comma lists, ""
-# = off, ":PORT" = the node's IP) with the publisher's default tuning.
+# = off, ":PORT" = the node's IP) with the publisher's default tuning: what
+# ovnkube-node writes, so sFlow sampling/header/polling and IPFIX sampling and
+# observation ids are empty (OVS's defaults).
 want_line() {
     local node=$1 nf sf ix
     nf=$(node_targets "$node" "$2")
@@ -147,8 +149,8 @@ want_line() {
     ix=$(node_targets "$node" "$4")
     printf 'netflow=%s sflow=%s ipfix=%s' \
         "$( [ -n "$nf" ] && echo "$(sorted "$nf")/60" || echo - )" \
-        "$( [ -n "$sf" ] && echo "$(sorted "$sf")/64/128/10/ovn-k8s-mp0" || echo - )" \
-        "$( [ -n "$ix" ] && echo "$(sorted "$ix")/400/60/123/456" || echo - )"
+        "$( [ -n "$sf" ] && echo "$(sorted "$sf")////ovn-k8s-mp0" || echo - )" \
+        "$( [ -n "$ix" ] && echo "$(sorted "$ix")//60//" || echo - )"
 }
 
 # node_targets NODE LIST: LIST with every ":PORT" made NODE_IP:PORT.

@@ -14,8 +14,9 @@
 # The Network is applied with kubectl: NetFlow to 127.0.0.1:2056, sFlow to
 # 127.0.0.1:6343, IPFIX to ":4739" (the applier's --node-ip, 127.0.0.1);
 # loopback collectors pass the webhook with a warning.  The publisher runs with
-# short timeouts and IPFIX sampling 1 (its tuning flags, carried to the node in
-# the ConfigMap) so records arrive within seconds.  After a ping and a TCP
+# short timeouts, IPFIX sampling 1 and sFlow sampling 64 (its tuning flags,
+# carried to the node in the ConfigMap; what is not set stays empty in OVS) so
+# records arrive within seconds.  After a ping and a TCP
 # transfer between the namespaces every collector must hold them.  Then
 # exportNetworkFlows is removed with kubectl and br-int must lose all three.
 # Needs root.  EXPORTFLOWS_KEEP_TMP=1 keeps the work dir (kept on failure).
@@ -82,7 +83,7 @@ log "work dir $WORK, namespaces $NS_NODE $NS1 $NS2"
 # before the webhook is called; k8s-e2e.sh covers the released schema.
 CLUSTER_CRD=loose
 cluster_up "$WORK" --netflow-active-timeout 1 --ipfix-sampling 1 \
-    --ipfix-cache-active-timeout 1 || die "could not bring up the control plane and the webhook"
+    --ipfix-cache-active-timeout 1 --sflow-sampling 64 || die "could not bring up the control plane and the webhook"
 pass "kube-apiserver at $APISERVER_URL calls exportflows-webhook at $CLUSTER_WEBHOOK_URL/validate"
 
 # ---------------------------------------------------------------- the node
@@ -117,7 +118,7 @@ network "{netFlow: [\"127.0.0.1:$NETFLOW_PORT\"], sFlow: {collectors: [\"127.0.0
     cluster_kubectl apply -f - >"$WORK/apply.out" 2>&1 || die "kubectl apply failed: $(cat "$WORK/apply.out")"
 pass "kubectl apply: $(grep -c '^Warning:' "$WORK/apply.out") warnings (loopback collectors), $(grep -v '^Warning:' "$WORK/apply.out")"
 
-WANT="br-int netflow=127.0.0.1:$NETFLOW_PORT/1 sflow=127.0.0.1:$SFLOW_PORT/64/128/10/ovn-k8s-mp0 ipfix=$NODE_IP:$IPFIX_PORT/1/1/123/456"
+WANT="br-int netflow=127.0.0.1:$NETFLOW_PORT/1 sflow=127.0.0.1:$SFLOW_PORT/64///ovn-k8s-mp0 ipfix=$NODE_IP:$IPFIX_PORT/1/1//"
 applied() { cluster_bridge_is "$CLUSTER_OVSDB" br-int "${WANT#br-int }" && vswitchd_sync; }
 if wait_for 10 applied; then
     pass "br-int: ${CLUSTER_BRIDGE_SEEN#br-int }, applied by ovs-vswitchd"

@@ -129,17 +129,17 @@ design_config(struct flowconfig *ret, int64_t generation)
     flowconfig_build(&spec, &tuning, generation, ret);
 }
 
+/* With the default tuning: only what ovnkube-node writes has a value. */
 static const char design_text[] =
-    "{\"netFlow\":{\"collectors\":[\"172.30.158.150:2056\"],\"activeTimeout\":60},"
-    "\"sFlow\":{\"collectors\":[\"172.30.158.150:6343\"],\"agent\":\"ovn-k8s-mp0\","
-    "\"header\":128,\"sampling\":64,\"polling\":10},"
+    "{\"version\":1,"
+    "\"netFlow\":{\"collectors\":[\"172.30.158.150:2056\"],\"activeTimeout\":60},"
+    "\"sFlow\":{\"collectors\":[\"172.30.158.150:6343\"],\"agent\":\"ovn-k8s-mp0\"},"
     "\"ipfix\":{\"collectors\":[\"172.30.158.150:2055\",\"[fd00::5]:4739\",\":4739\"],"
-    "\"sampling\":400,\"cacheActiveTimeout\":60,\"cacheMaxFlows\":0,"
-    "\"obsDomainID\":123,\"obsPointID\":456}}";
+    "\"cacheActiveTimeout\":60}}";
 
 /* sha256 of design_text, computed with sha256sum. */
 static const char design_hash[] =
-    "sha256:13e816d062c4048d32a4cc8d4053bb9fed114ebf8fc11a6529d51ddb32782e4d";
+    "sha256:bf40f1f01e578ef13c94e4694297bbc57e77cd454ac4652f8eaaa1619db68cdb";
 
 static void
 test_flowconfig_build_dump_hash(void **state)
@@ -156,8 +156,8 @@ test_flowconfig_build_dump_hash(void **state)
     flowconfig_hash(&c, hash);
     assert_string_equal(hash, design_hash);
     dump = flowconfig_dump(&c);
-    assert_true(asprintf(&want, "{\"generation\":7,\"hash\":\"%s\",%s", design_hash,
-                         design_text + 1) > 0);
+    assert_true(asprintf(&want, "{\"version\":1,\"generation\":7,\"hash\":\"%s\",%s",
+                         design_hash, design_text + strlen("{\"version\":1,")) > 0);
     assert_string_equal(dump, want);
     free(dump);
     free(want);
@@ -183,8 +183,10 @@ test_flowconfig_to_json(void **state)
     assert_non_null(json);
     assert_int_equal(json_integer_value(json_object_get(json, "generation")), 3);
     assert_string_equal(json_string_value(json_object_get(json, "hash")), design_hash);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(json, "sFlow"),
-                                                        "sampling")), 64);
+    assert_int_equal(json_integer_value(json_object_get(json, "version")), 1);
+    assert_null(json_object_get(json_object_get(json, "sFlow"), "sampling"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json, "ipfix"),
+                                                        "cacheActiveTimeout")), 60);
     assert_int_equal(flowconfig_from_json(json, &c, NULL), 0);
     assert_int_equal(c.generation, 3);
     json_decref(json);
@@ -200,7 +202,11 @@ test_flowconfig_same_rules(void **state)
     assert_true(flowconfig_same(&a, &b));       /* generation ignored */
     b.hash[0] = '\0';
     assert_true(flowconfig_same(&a, &b));       /* hash ignored */
-    b.tuning.ipfix_sampling = 1;
+    assert_int_equal(flowtuning_set(&b.tuning, FLOWTUNING_IPFIX_SAMPLING, 1), 0);
+    assert_false(flowconfig_same(&a, &b));
+    /* Set to OVS's own default is still not the same as unset. */
+    design_config(&b, 2);
+    assert_int_equal(flowtuning_set(&b.tuning, FLOWTUNING_SFLOW_SAMPLING, 400), 0);
     assert_false(flowconfig_same(&a, &b));
     design_config(&b, 2);
     memcpy(b.tuning.sflow_agent, "eth0", 5);
@@ -213,7 +219,7 @@ test_flowconfig_same_rules(void **state)
     design_config(&b, 1);
     a.spec.proto[FLOWPROTO_NETFLOW].n = 0;
     b.spec.proto[FLOWPROTO_NETFLOW].n = 0;
-    b.tuning.netflow_active_timeout = 5;
+    assert_int_equal(flowtuning_set(&b.tuning, FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT, 5), 0);
     assert_true(flowconfig_same(&a, &b));
     b.spec.proto[FLOWPROTO_NETFLOW].n = 1;
     assert_false(flowconfig_same(&a, &b));
@@ -292,22 +298,96 @@ test_flowconfig_alloc_failures(void **state)
     free(text);
 }
 
+/* The defaults are what ovnkube-node writes: three keys with a value. */
 static void
 test_flowconfig_defaults(void **state)
 {
     struct flowtuning t;
 
     flowtuning_init(&t);
-    assert_int_equal(t.netflow_active_timeout, 60);
     assert_string_equal(t.sflow_agent, "ovn-k8s-mp0");
-    assert_int_equal(t.sflow_header, 128);
-    assert_int_equal(t.sflow_sampling, 64);
-    assert_int_equal(t.sflow_polling, 10);
-    assert_int_equal(t.ipfix_sampling, 400);
-    assert_int_equal(t.ipfix_cache_active_timeout, 60);
-    assert_int_equal(t.ipfix_cache_max_flows, 0);
-    assert_int_equal(t.ipfix_obs_domain_id, 123);
-    assert_int_equal(t.ipfix_obs_point_id, 456);
+    assert_int_equal(t.set, (1u << FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT)
+                            | (1u << FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT));
+    assert_int_equal(flowtuning_get(&t, FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT), 60);
+    assert_int_equal(flowtuning_get(&t, FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT), 60);
+    for (int k = 0; k < FLOWTUNING_N_KEYS; k++) {
+        if (k != FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT
+            && k != FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT) {
+            assert_false(flowtuning_is_set(&t, k));
+            assert_int_equal(flowtuning_get(&t, k), 0);
+        }
+        assert_non_null(flowtuning_key_info(k)->when_unset);
+    }
+}
+
+static void
+test_flowconfig_tuning_set_unset(void **state)
+{
+    struct flowtuning t;
+
+    flowtuning_init(&t);
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_SFLOW_SAMPLING, 0), -ERANGE);
+    assert_false(flowtuning_is_set(&t, FLOWTUNING_SFLOW_SAMPLING));
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_SFLOW_HEADER, 257), -ERANGE);
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT, 4201),
+                     -ERANGE);
+    assert_int_equal(flowtuning_get(&t, FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT), 60);
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_SFLOW_SAMPLING, 64), 0);
+    assert_true(flowtuning_is_set(&t, FLOWTUNING_SFLOW_SAMPLING));
+    assert_int_equal(flowtuning_get(&t, FLOWTUNING_SFLOW_SAMPLING), 64);
+    flowtuning_unset(&t, FLOWTUNING_SFLOW_SAMPLING);
+    assert_false(flowtuning_is_set(&t, FLOWTUNING_SFLOW_SAMPLING));
+    /* cacheMaxFlows 0 is "no limit": the same as unset, as ovnkube-node has it. */
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_IPFIX_CACHE_MAX_FLOWS, 100), 0);
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_IPFIX_CACHE_MAX_FLOWS, 0), 0);
+    assert_false(flowtuning_is_set(&t, FLOWTUNING_IPFIX_CACHE_MAX_FLOWS));
+    /* An IPFIX cache timeout of 0 is a value: it is written. */
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT, 0), 0);
+    assert_true(flowtuning_is_set(&t, FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT));
+    assert_string_equal(flowtuning_key_info(FLOWTUNING_IPFIX_OBS_POINT_ID)->column,
+                        "obs_point_id");
+}
+
+/* What was set travels in the text and the hash; what was not is absent. */
+static void
+test_flowconfig_set_keys_in_text_and_hash(void **state)
+{
+    struct flowconfig a, b;
+    struct flowtuning t;
+    char *dump;
+
+    design_config(&a, -1);
+    t = a.tuning;
+    assert_int_equal(flowtuning_set(&t, FLOWTUNING_SFLOW_SAMPLING, 400), 0);
+    flowconfig_build(&a.spec, &t, -1, &b);
+    assert_string_not_equal(a.hash, b.hash);
+    dump = flowconfig_dump(&b);
+    assert_non_null(strstr(dump, "\"agent\":\"ovn-k8s-mp0\",\"sampling\":400}"));
+    free(dump);
+    assert_roundtrip(&b);
+    flowtuning_unset(&t, FLOWTUNING_SFLOW_SAMPLING);
+    flowconfig_build(&a.spec, &t, -1, &b);
+    assert_string_equal(a.hash, b.hash);
+}
+
+/* Unknown keys are ignored, counted, and the first one is named. */
+static void
+test_flowconfig_unknown_keys_ignored(void **state)
+{
+    static const char text[] =
+        "{\"version\": 1, \"futureTop\": {\"x\": 1},"
+        " \"sFlow\": {\"collectors\": [\"10.0.0.1:6343\"], \"sampleRate\": [1]},"
+        " \"netflow\": 3}";
+    struct flowconfig c;
+    struct errmsg err;
+
+    assert_int_equal(flowconfig_parse(text, strlen(text), &c, &err), 0);
+    assert_int_equal(c.n_ignored, 3);
+    assert_string_equal(c.first_ignored, "futureTop");
+    assert_int_equal(c.spec.proto[FLOWPROTO_SFLOW].n, 1);
+    assert_false(flowtuning_is_set(&c.tuning, FLOWTUNING_SFLOW_SAMPLING));
+    /* None in the canonical text, which is what the publisher writes. */
+    assert_roundtrip(&c);
 }
 
 int
@@ -322,6 +402,9 @@ main(void)
         cmocka_unit_test(test_flowconfig_size_cap),
         cmocka_unit_test(test_flowconfig_alloc_failures),
         cmocka_unit_test(test_flowconfig_defaults),
+        cmocka_unit_test(test_flowconfig_tuning_set_unset),
+        cmocka_unit_test(test_flowconfig_set_keys_in_text_and_hash),
+        cmocka_unit_test(test_flowconfig_unknown_keys_ignored),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

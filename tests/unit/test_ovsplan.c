@@ -1,6 +1,7 @@
 /* Unit tests for ovsplan: data-driven cases in tests/data/ovsplan/<case>/ —
  * config.json (the applier's input), rows.json (the monitor cache), optional
- * node_ip ("-" for none; default 10.0.0.9) and expected.json: the exact operations
+ * last.json (the config last applied; none when absent), optional node_ip ("-"
+ * for none; default 10.0.0.9) and expected.json: the exact operations
  * array, null for "nothing to send", or {"error": "<message>"}.  Set
  * OVSPLAN_WRITE_EXPECTED=1 to (re)write expected.json from the current output
  * when adding a case — then read every line of it before committing.
@@ -34,20 +35,27 @@ load_json(const char *dir, const char *name)
     return json;
 }
 
-static void
-load_config(const char *dir, struct flowconfig *config)
+/* Reads DIR/NAME into '*config'; false when the file does not exist. */
+static bool
+load_config_file(const char *dir, const char *name, struct flowconfig *config)
 {
-    char *path = testutil_path(dir, "config.json");
+    char *path = testutil_path(dir, name);
     size_t len;
     char *text = testutil_read_file(path, &len);
     struct errmsg err;
 
-    assert_non_null(text);
-    if (flowconfig_parse(text, len, config, &err) < 0) {
+    if (text && flowconfig_parse(text, len, config, &err) < 0) {
         fail_msg("%s: %s", path, err.text);
     }
     free(text);
     free(path);
+    return text != NULL;
+}
+
+static void
+load_config(const char *dir, struct flowconfig *config)
+{
+    assert_true(load_config_file(dir, "config.json", config));
 }
 
 /* Returns false when the case has no node IP. */
@@ -75,18 +83,19 @@ load_node_ip(const char *dir, struct collector *ip)
 static json_t *
 plan_case(const char *dir)
 {
-    struct flowconfig config;
+    struct flowconfig config, last;
     struct collector node_ip;
-    bool has_ip;
+    bool has_ip, has_last;
     json_t *rows, *ops = NULL, *actual;
     struct errmsg err;
     int rc;
 
     load_config(dir, &config);
+    has_last = load_config_file(dir, "last.json", &last);
     has_ip = load_node_ip(dir, &node_ip);
     rows = load_json(dir, "rows.json");
-    rc = ovsplan_build(&config, "br-int", has_ip ? &node_ip : NULL, rows, &ops, NULL,
-                       &err);
+    rc = ovsplan_build(&config, has_last ? &last : NULL, "br-int",
+                       has_ip ? &node_ip : NULL, rows, &ops, NULL, &err);
     actual = rc < 0 ? json_pack("{s:s}", "error", err.text) : ops ? ops : json_null();
     json_decref(rows);
     return actual;
@@ -173,12 +182,10 @@ test_ovsplan_render_prints_transaction_and_vsctl_line(void **state)
         "ovs-vsctl -- --id=@netflow create netflow 'targets=[\"172.30.158.150:2056\"]'"
         " active_timeout=60 external_ids:exportflows-owner=exportflows"
         " -- --id=@sflow create sflow 'targets=[\"172.30.158.150:6343\"]'"
-        " 'agent=\"ovn-k8s-mp0\"' header=128 sampling=64 polling=10"
-        " external_ids:exportflows-owner=exportflows"
+        " 'agent=\"ovn-k8s-mp0\"' external_ids:exportflows-owner=exportflows"
         " -- --id=@ipfix create ipfix"
         " 'targets=[\"172.30.158.150:2055\",\"[fd00::5]:4739\",\"10.0.0.9:4739\"]'"
-        " sampling=400 cache_active_timeout=60 obs_domain_id=123 obs_point_id=456"
-        " external_ids:exportflows-owner=exportflows"
+        " cache_active_timeout=60 external_ids:exportflows-owner=exportflows"
         " -- set bridge br-int netflow=@netflow sflow=@sflow ipfix=@ipfix");
     json_decref(ops);
     free(line);
