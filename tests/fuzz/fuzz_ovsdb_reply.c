@@ -69,14 +69,16 @@ setup(void)
     atexit(cleanup);
 }
 
-/* The applier's planning on what the cache now holds. */
+/* The applier's planning on what the cache now holds, each config planned with
+ * the other as the one last applied (export off then clears rows equal to it). */
 static void
 plan(const json_t *cache)
 {
     for (size_t i = 0; i < 2; i++) {
         json_t *ops = NULL;
         struct errmsg err;
-        int r = ovsplan_build(&configs[i], "br-int", &node_ip, cache, &ops, NULL, &err);
+        int r = ovsplan_build(&configs[i], &configs[1 - i], "br-int", &node_ip, cache,
+                              &ops, NULL, &err);
 
         FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EPROTO, "plan: %d %s", r, err.text);
         json_decref(ops);
