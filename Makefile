@@ -1,7 +1,8 @@
 # exportflows — plain Makefile.
 #
 #   make                      build every program of cmd/ into bin/
-#   make test                 build, then run every test (unit, integration, system)
+#   make test                 install missing packages (as root), build, then run every
+#                             test (unit, integration, system)
 #   make SANITIZE=address,undefined
 #                             build into build/san/ with the sanitizers and run the tests
 #   make run                  install missing packages (as root), make dev certificates,
@@ -95,7 +96,11 @@ tests: $(TEST_BIN)
 fixtures:
 	@tests/k8s/build-fixtures.sh >/dev/null
 
-test: programs tests fixtures
+# `make test` installs what is missing first (as root; otherwise it names the
+# packages and stops), then builds in a second make, which reads pkg-config's
+# flags afresh now that the libraries are there.
+test: test-deps
+	$(MAKE) programs tests fixtures
 	EXPORTFLOWS_BIN_DIR=$(abspath $(BIN)) EXPORTFLOWS_BUILD_DIR=$(abspath $(OUT)) \
 	    tests/run $(TEST_BIN) $(SYSTEM_TESTS) -- $(TESTS)
 
@@ -110,10 +115,13 @@ run: deps
 deps:
 	@.ci/install-packages build
 
+test-deps:
+	@.ci/install-packages build test
+
 clean:
 	rm -rf build bin
 
-.PHONY: all programs tests fixtures test run deps clean
+.PHONY: all programs tests fixtures test run deps test-deps clean
 .SECONDARY:
 
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)
