@@ -8,6 +8,7 @@
 #   make run                  install missing packages (as root), make dev certificates,
 #                             start the webhook on https://127.0.0.1:8443
 #   make TESTS=unit test      run only the tests whose path contains "unit"
+#   make image                the container image exportflows:latest (IMAGE=name:tag)
 #
 # Layout the rules rely on (add files, not rules):
 #   src/*.c                   the library, one module per file pair with include/exportflows/
@@ -112,6 +113,14 @@ run: deps
 	$(BIN)/exportflows-webhook --tls-cert-file certs/dev/tls.crt --tls-private-key-file certs/dev/tls.key \
 	    --listen 127.0.0.1:8443 --health-listen 127.0.0.1:8081 --no-publish
 
+# `make image`: the container image $(IMAGE), FROM scratch, from the programs and
+# the libraries they load on this machine (.ci/build-image, with buildah).
+IMAGE ?= exportflows:latest
+image:
+	@.ci/install-packages build image
+	$(MAKE) programs
+	.ci/build-image --tag $(IMAGE) --bin $(BIN)
+
 deps:
 	@.ci/install-packages build
 
@@ -121,7 +130,7 @@ test-deps:
 clean:
 	rm -rf build bin
 
-.PHONY: all programs tests fixtures test run deps test-deps clean
+.PHONY: all programs tests fixtures test run image deps test-deps clean
 .SECONDARY:
 
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)

@@ -12,8 +12,8 @@
 # Lease policy is tried with impersonated node names (tests/system/
 # k8s-node-authz.sh does it with real pod-bound tokens), and the
 # per-node status command of docs/DEPLOY.md is run on a status record written
-# as an applier.  The Containerfile is checked to install every program the
-# manifests run.
+# as an applier.  The image (.ci/build-image, Containerfile) is checked to
+# install every program the manifests run.
 #
 # The Namespace is created for real first: a server dry run of namespaced
 # objects needs the namespace to exist.
@@ -494,11 +494,12 @@ pass "overlays/dev: Secret from certs/, caBundle = ca.crt and verifies tls.crt"
 sed -n 's/^\(dep\|ds\)\.command=//p' "$base" | sort -u >"$work/programs"
 [ "$(wc -l <"$work/programs")" = 2 ] || fail "expected two programs run by the base"
 while read -r prog; do
-    grep -q "bin/${prog##*/}\b" Containerfile || fail "Containerfile does not install $prog"
+    grep -Eq "^programs=\".*\b${prog##*/}\b" .ci/build-image \
+        || fail "the image (.ci/build-image) does not install $prog"
     [ -d "cmd/${prog##*/}" ] || fail "manifests run $prog, which is not a program in cmd/"
 done <"$work/programs"
 grep -q '^USER 65532' Containerfile || fail "Containerfile: runtime user is not 65532"
-pass "Containerfile installs every program the manifests run, as user 65532"
+pass "the image installs every program the manifests run, as user 65532"
 
 # --- for real: RBAC as the service accounts ---------------------------------------
 
