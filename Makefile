@@ -1,7 +1,8 @@
 # exportflows — plain Makefile.
 #
 #   make                      build every program of cmd/ into bin/
-#   make test                 build, then run every test (unit, integration, system)
+#   make test                 install missing packages (as root), build, then run every
+#                             test (unit, integration, system)
 #   make SANITIZE=address,undefined
 #                             build into build/san/ with the sanitizers and run the tests
 #   make run                  install missing packages (as root), make dev certificates,
@@ -10,6 +11,7 @@
 #   make fuzz                 build the libFuzzer targets of tests/fuzz/ with clang into
 #                             build/fuzz/ and run each for FUZZ_SECONDS (60); choose
 #                             some with FUZZ_TARGETS="fuzz_collector fuzz_manifest"
+#   make image                the container image exportflows:latest (IMAGE=name:tag)
 #
 # Layout the rules rely on (add files, not rules):
 #   src/*.c                   the library, one module per file pair with include/exportflows/
@@ -99,7 +101,11 @@ tests: $(TEST_BIN)
 fixtures:
 	@tests/k8s/build-fixtures.sh >/dev/null
 
-test: programs tests fixtures
+# `make test` installs what is missing first (as root; otherwise it names the
+# packages and stops), then builds in a second make, which reads pkg-config's
+# flags afresh now that the libraries are there.
+test: test-deps
+	$(MAKE) programs tests fixtures
 	EXPORTFLOWS_BIN_DIR=$(abspath $(BIN)) EXPORTFLOWS_BUILD_DIR=$(abspath $(OUT)) \
 	    tests/run $(TEST_BIN) $(SYSTEM_TESTS) -- $(TESTS)
 
@@ -110,6 +116,14 @@ run: deps
 	@echo 'try it:  curl --cacert certs/dev/ca.crt -H "Content-Type: application/json" --data @tests/data/admission/allowed-proposal/request.json https://127.0.0.1:8443/validate'
 	$(BIN)/exportflows-webhook --tls-cert-file certs/dev/tls.crt --tls-private-key-file certs/dev/tls.key \
 	    --listen 127.0.0.1:8443 --health-listen 127.0.0.1:8081 --no-publish
+
+# `make image`: the container image $(IMAGE), FROM scratch, from the programs and
+# the libraries they load on this machine (.ci/build-image, with buildah).
+IMAGE ?= exportflows:latest
+image:
+	@.ci/install-packages build image
+	$(MAKE) programs
+	.ci/build-image --tag $(IMAGE) --bin $(BIN)
 
 deps:
 	@.ci/install-packages build
@@ -155,11 +169,13 @@ fuzz: fuzz-deps
 
 fuzz-deps:
 	@.ci/install-packages build fuzz
+test-deps:
+	@.ci/install-packages build test
 
 clean:
 	rm -rf build bin
 
-.PHONY: all programs tests fixtures test run deps clean fuzz fuzz-programs fuzz-deps
+.PHONY: all programs tests fixtures test run image deps test-deps clean fuzz fuzz-programs fuzz-deps
 .SECONDARY:
 
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)

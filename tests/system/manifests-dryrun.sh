@@ -12,8 +12,8 @@
 # Lease policy is tried with impersonated node names (tests/system/
 # k8s-node-authz.sh does it with real pod-bound tokens), and the
 # per-node status command of docs/DEPLOY.md is run on a status record written
-# as an applier.  The Containerfile is checked to install every program the
-# manifests run.
+# as an applier.  The image (.ci/build-image, Containerfile) is checked to
+# install every program the manifests run.
 #
 # The Namespace is created for real first: a server dry run of namespaced
 # objects needs the namespace to exist.
@@ -342,6 +342,7 @@ q_ds+='ds.tolerations={range .spec.template.spec.tolerations[*]}[{.key}|{.operat
 q_ds+='ds.nodeName={.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_NODE_NAME")].valueFrom.fieldRef.fieldPath}{"\n"}'
 q_ds+='ds.nodeIP={.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_NODE_IP")].valueFrom.fieldRef.fieldPath}{"\n"}'
 q_ds+='ds.hostPath={.spec.template.spec.volumes[?(@.name=="ovs-run")].hostPath.path}{"\n"}'
+q_ds+='ds.hostPathType={.spec.template.spec.volumes[?(@.name=="ovs-run")].hostPath.type}{"\n"}'
 q_ds+='ds.mountPath={.spec.template.spec.containers[0].volumeMounts[?(@.name=="ovs-run")].mountPath}{"\n"}'
 q_ds+='ds.ovsdbArg={.spec.template.spec.containers[0].args[0]}{"\n"}'
 q_ds+='ds.readOnlyRootFilesystem={.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem}{"\n"}'
@@ -356,7 +357,9 @@ q_ds+='ds.command={.spec.template.spec.containers[0].command[0]}{"\n"}{end}'
 q_misc='{range .items[?(@.kind=="PodDisruptionBudget")]}pdb.maxUnavailable={.spec.maxUnavailable}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="Service")]}svc.https={.spec.ports[?(@.name=="https")].port}->{.spec.ports[?(@.name=="https")].targetPort}{"\n"}'
 q_misc+='svc.servingCertSecret={.metadata.annotations.service\.beta\.openshift\.io/serving-cert-secret-name}{"\n"}{end}'
-q_misc+='{range .items[?(@.kind=="Certificate")]}cert.secretName={.spec.secretName}{"\n"}cert.dnsNames={.spec.dnsNames[*]}{"\n"}{end}'
+q_misc+='{range .items[?(@.kind=="Certificate")]}cert.secretName={.spec.secretName}{"\n"}cert.dnsNames={.spec.dnsNames[*]}{"\n"}'
+q_misc+='cert.{.metadata.name}={.spec.secretName} isCA={.spec.isCA} issuer={.spec.issuerRef.kind}/{.spec.issuerRef.name}{"\n"}{end}'
+q_misc+='{range .items[?(@.kind=="Issuer")]}issuer.{.metadata.name}=selfSigned:{.spec.selfSigned} ca:{.spec.ca.secretName}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="SecurityContextConstraints")]}scc.name={.metadata.name}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="Secret")]}secret={.metadata.namespace}/{.metadata.name}:{.type}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="ValidatingAdmissionPolicy")]}vap={.metadata.name}{"\n"}{end}'
@@ -402,6 +405,7 @@ common_lines=(
     "ds.nodeName=spec.nodeName"
     "ds.nodeIP=status.hostIP"
     "ds.hostPath=/var/run/openvswitch"
+    "ds.hostPathType=Directory"
     "ds.mountPath=/var/run/openvswitch"
     "ds.ovsdbArg=--ovsdb=unix:/var/run/openvswitch/db.sock"
     "ds.readOnlyRootFilesystem=true"
@@ -462,12 +466,17 @@ pass "overlays/openshift: service CA annotations (webhook, applier metrics), res
 
 cm=$work/server-overlays-cert-manager.txt
 expect_lines cert-manager "$cm" \
-    "vwc.injectCaFrom=exportflows/exportflows-webhook" "vwc.injectCabundle=" \
+    "vwc.injectCaFrom=exportflows/exportflows-ca" "vwc.injectCabundle=" \
     "svc.servingCertSecret=" \
     "cert.secretName=exportflows-webhook-tls" \
     "cert.dnsNames=exportflows-webhook.exportflows.svc exportflows-webhook.exportflows.svc.cluster.local" \
-    "object=Issuer/exportflows-selfsigned" "object=Certificate/exportflows-webhook"
-pass "overlays/cert-manager: Certificate into exportflows-webhook-tls, cainjector annotation"
+    "issuer.exportflows-selfsigned=selfSigned:{} ca:" \
+    "cert.exportflows-ca=exportflows-ca isCA=true issuer=Issuer/exportflows-selfsigned" \
+    "issuer.exportflows-ca=selfSigned: ca:exportflows-ca" \
+    "cert.exportflows-webhook=exportflows-webhook-tls isCA= issuer=Issuer/exportflows-ca" \
+    "object=Issuer/exportflows-selfsigned" "object=Certificate/exportflows-ca" \
+    "object=Issuer/exportflows-ca" "object=Certificate/exportflows-webhook"
+pass "overlays/cert-manager: selfSigned Issuer -> CA Certificate -> CA Issuer -> serving Certificate, CA injected from exportflows-ca"
 
 dev=$work/server-overlays-dev.txt
 expect_lines dev "$dev" "secret=exportflows/exportflows-webhook-tls:kubernetes.io/tls"
@@ -485,11 +494,12 @@ pass "overlays/dev: Secret from certs/, caBundle = ca.crt and verifies tls.crt"
 sed -n 's/^\(dep\|ds\)\.command=//p' "$base" | sort -u >"$work/programs"
 [ "$(wc -l <"$work/programs")" = 2 ] || fail "expected two programs run by the base"
 while read -r prog; do
-    grep -q "bin/${prog##*/}\b" Containerfile || fail "Containerfile does not install $prog"
+    grep -Eq "^programs=\".*\b${prog##*/}\b" .ci/build-image \
+        || fail "the image (.ci/build-image) does not install $prog"
     [ -d "cmd/${prog##*/}" ] || fail "manifests run $prog, which is not a program in cmd/"
 done <"$work/programs"
 grep -q '^USER 65532' Containerfile || fail "Containerfile: runtime user is not 65532"
-pass "Containerfile installs every program the manifests run, as user 65532"
+pass "the image installs every program the manifests run, as user 65532"
 
 # --- for real: RBAC as the service accounts ---------------------------------------
 
