@@ -66,8 +66,11 @@ metadata: {name: $name, namespace: exportflows}
 spec: {holderIdentity: $holder}"
         printf '%s\n' "$doc" | as "$kc" create -f - 2>&1 >/dev/null ;;
     update)
+        # Without a resourceVersion the update is unconditional (Leases allow
+        # it), so a renewal by the publisher between the get and the replace
+        # cannot answer 409 Conflict before admission runs the policy.
         doc=$(cluster_kubectl -n exportflows get lease "$name" -o json) || return 1
-        jq --arg h "$holder" '.spec.holderIdentity = $h' <<<"$doc" |
+        jq --arg h "$holder" '.spec.holderIdentity = $h | del(.metadata.resourceVersion)' <<<"$doc" |
             as "$kc" replace -f - 2>&1 >/dev/null ;;
     delete)
         as "$kc" -n exportflows delete lease "$name" 2>&1 >/dev/null ;;
