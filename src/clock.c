@@ -1,7 +1,12 @@
 /* clock — see include/exportflows/clock.h. */
 #include "exportflows/clock.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "exportflows/numparse.h"
 
 uint64_t
 clock_monotonic_ms(void)
@@ -78,4 +83,66 @@ clock_format_rfc3339_micro(const struct timespec *ts, char buf[CLOCK_RFC3339_MIC
     }
     snprintf(buf, CLOCK_RFC3339_MICRO_MAX, "%s.%06uZ", secs,
              (unsigned) (ts->tv_nsec / 1000) % 1000000u);
+}
+
+/* The 'n' digits at 's' as a number in [min, max]; false otherwise. */
+static bool
+digits(const char *s, size_t n, uint64_t min, uint64_t max, int *ret)
+{
+    uint64_t v;
+
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    /* Fixed-width fields keep their leading zeros ("05"): numparse would refuse
+     * them, so parse the digits after the zeros, all zeros being 0. */
+    while (n > 1 && *s == '0') {
+        s++;
+        n--;
+    }
+    if (numparse_u64_n(s, n, min, max, &v)) {
+        return false;
+    }
+    *ret = (int) v;
+    return true;
+}
+
+int
+clock_parse_rfc3339(const char *text, int64_t *ret)
+{
+    struct tm tm = { 0 }, back;
+    const char *p = text;
+    time_t t;
+
+    if (!text || strlen(text) < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T'
+        || text[13] != ':' || text[16] != ':'
+        || !digits(p, 4, 1970, 9999, &tm.tm_year) || !digits(p + 5, 2, 1, 12, &tm.tm_mon)
+        || !digits(p + 8, 2, 1, 31, &tm.tm_mday) || !digits(p + 11, 2, 0, 23, &tm.tm_hour)
+        || !digits(p + 14, 2, 0, 59, &tm.tm_min) || !digits(p + 17, 2, 0, 59, &tm.tm_sec)) {
+        return -EINVAL;
+    }
+    p += 19;
+    if (*p == '.') {
+        size_t n = strspn(p + 1, "0123456789");
+
+        if (n < 1 || n > 9) {
+            return -EINVAL;
+        }
+        p += 1 + n;
+    }
+    if (strcmp(p, "Z")) {
+        return -EINVAL;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    back = tm;
+    t = timegm(&back);
+    /* timegm() would make February 31 into March 3: refuse what it moved. */
+    if (t == (time_t) -1 || back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon) {
+        return -EINVAL;
+    }
+    *ret = (int64_t) t;
+    return 0;
 }

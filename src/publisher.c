@@ -23,6 +23,7 @@
 #include "exportflows/kubewatch.h"
 #include "exportflows/lease.h"
 #include "exportflows/monowait.h"
+#include "exportflows/summarizer.h"
 
 #define LABEL_NAME_KEY "app.kubernetes.io/name"
 #define LABEL_NAME "exportflows"
@@ -172,6 +173,7 @@ struct publisher {
     struct kube_client *client; /* the worker's */
     struct lease *lease;
     struct watched net, cm;
+    struct summarizer *summary; /* the node summary on the ConfigMap */
 
     pthread_t worker;
     bool started, stopped;
@@ -190,7 +192,7 @@ struct publisher {
     json_t *event_network;
 
     struct metrics_series *m_writes, *m_invalid, *m_errors, *m_leader, *m_last_publish,
-        *m_generation;
+        *m_generation, *m_spec_invalid;
 };
 
 static void
@@ -376,6 +378,7 @@ forget_invalid(struct publisher *p)
 {
     free(p->invalid);
     p->invalid = NULL;
+    metrics_set(p->m_spec_invalid, 0);
     p->event_pending = false;
     json_decref(p->event_network);
     p->event_network = NULL;
@@ -394,6 +397,7 @@ note_invalid(struct publisher *p, json_t *network, const struct fielderr_list *e
     }
     free(p->invalid);
     p->invalid = summary;
+    metrics_set(p->m_spec_invalid, 1);
     pthread_mutex_lock(&p->lock);
     p->stats.invalid_specs++;
     pthread_mutex_unlock(&p->lock);
@@ -580,6 +584,9 @@ reconcile(struct publisher *p, const struct snapshot *s)
     pthread_mutex_unlock(&p->lock);
     if (!publisher_configmap_config(s->configmap, &seen, NULL)) {
         note_published(p, &seen);
+        summarizer_observe(p->summary, s->configmap, seen.hash);
+    } else {
+        summarizer_observe(p->summary, s->configmap, NULL);
     }
     have = choose(p, s, &desired);
     r = post_event(p);
@@ -675,6 +682,9 @@ register_metrics(struct publisher *p, struct metrics *m)
         { offsetof(struct publisher, m_generation), METRICS_GAUGE,
           "exportflows_publisher_published_generation",
           "Network generation of the config in the ConfigMap; -1 for none." },
+        { offsetof(struct publisher, m_spec_invalid), METRICS_GAUGE,
+          "exportflows_publisher_spec_invalid",
+          "1 while the stored spec is invalid and not published, else 0." },
     };
 
     for (size_t i = 0; m && i < sizeof defs / sizeof defs[0]; i++) {
@@ -764,6 +774,30 @@ make_watch(struct publisher *p, struct watched *w, const char *what, const char 
     return kubewatch_create(p->cfg.kubeconfig, &wc, &callbacks, w, &w->watch, err);
 }
 
+static void
+on_summary_error(void *ctx, int code, const char *message)
+{
+    report_error(ctx, "%s", message);
+}
+
+static int
+make_summarizer(struct publisher *p, struct errmsg *err)
+{
+    struct summarizer_config sc = {
+        .kubeconfig = p->cfg.kubeconfig, .namespace = p->namespace,
+        .configmap = p->configmap, .lease = p->lease, .component = PUBLISHER_COMPONENT,
+        .identity = p->identity, .metrics = p->cfg.metrics,
+        .min_interval_ms = p->cfg.summary_interval_ms,
+        .watch_timeout_min_s = p->cfg.watch_timeout_min_s,
+        .watch_timeout_max_s = p->cfg.watch_timeout_max_s,
+        .watch_backoff_min_ms = p->cfg.watch_backoff_min_ms,
+        .watch_backoff_max_ms = p->cfg.watch_backoff_max_ms,
+        .on_error = on_summary_error, .ctx = p,
+    };
+
+    return summarizer_create(&sc, &p->summary, err);
+}
+
 static int
 make_parts(struct publisher *p, struct errmsg *err)
 {
@@ -784,6 +818,9 @@ make_parts(struct publisher *p, struct errmsg *err)
     }
     if (!r) {
         r = lease_create(p->cfg.kubeconfig, &lc, &p->lease, err);
+    }
+    if (!r) {
+        r = make_summarizer(p, err);
     }
     return r;
 }
@@ -857,12 +894,16 @@ publisher_start(struct publisher *p, struct errmsg *err)
         r = lease_start(p->lease, err);
     }
     if (!r) {
+        r = summarizer_start(p->summary, err);
+    }
+    if (!r) {
         r = -pthread_create(&p->worker, NULL, worker_main, p);
         if (r) {
             errmsg_set(err, r, "publisher: cannot start a thread: %s", strerror(-r));
         }
     }
     if (r) {
+        summarizer_stop(p->summary);
         stop_parts(p);
         lease_stop(p->lease, NULL);
         return r;
@@ -881,6 +922,7 @@ publisher_stop(struct publisher *p, struct errmsg *err)
     /* The worker first: once it is gone nothing writes, and only then may the
      * Lease go to someone else. */
     stop_worker(p);
+    summarizer_stop(p->summary);
     stop_parts(p);
     return lease_stop(p->lease, err);
 }
@@ -894,6 +936,7 @@ publisher_destroy(struct publisher *p)
     publisher_stop(p, NULL);
     kubewatch_destroy(p->net.watch);
     kubewatch_destroy(p->cm.watch);
+    summarizer_destroy(p->summary);
     lease_destroy(p->lease);
     kube_client_destroy(p->client);
     json_decref(p->net.object);

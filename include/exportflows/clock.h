@@ -35,4 +35,10 @@ void clock_format_rfc3339(int64_t unix_s, char buf[CLOCK_RFC3339_MAX]);
 void clock_format_rfc3339_micro(const struct timespec *ts,
                                 char buf[CLOCK_RFC3339_MICRO_MAX]);
 
+/* Parses a Kubernetes Time or MicroTime in UTC, "2026-01-02T03:04:05Z" with an
+ * optional fraction of up to 9 digits before the 'Z' (dropped), into Unix
+ * seconds.  0, or -EINVAL for anything else (another zone, a field out of
+ * range, trailing text). */
+int clock_parse_rfc3339(const char *text, int64_t *ret);
+
 #endif

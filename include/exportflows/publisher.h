@@ -31,6 +31,11 @@
  * app.kubernetes.io/name=exportflows and app.kubernetes.io/component=config;
  * other keys, labels and annotations of the ConfigMap are left alone.
  *
+ * Node summary: a summarizer (summarizer.h) watches the appliers' status Leases
+ * and keeps the "exportflows.io/nodes-*" annotations of the ConfigMap (written
+ * by the leader, bounded to one write per summary_interval_ms), Events about the
+ * ConfigMap when they change, and the exportflows_publisher_nodes* gauges.
+ *
  * Only the holder of the Lease (coordination.k8s.io/v1, see lease.h) writes, the
  * ConfigMap and the Events alike; every replica watches, validates and reports,
  * so a standby takes over with its state already built.  Writes are
@@ -113,6 +118,8 @@ struct publisher_config {
     unsigned watch_timeout_max_s;
     unsigned watch_backoff_min_ms;
     unsigned watch_backoff_max_ms;
+    unsigned summary_interval_ms;   /* between two node summary writes; see
+                                     * summarizer.h */
 };
 
 struct publisher_stats {
@@ -133,7 +140,8 @@ struct publisher_stats {
 /* Prepares a publisher; nothing talks to the API until publisher_start().  The
  * strings of 'cfg' are copied.  Registers the metrics
  * exportflows_publisher_{writes_total, invalid_specs_total, errors_total, leader,
- * last_publish_timestamp_seconds, published_generation} in 'cfg->metrics'.
+ * last_publish_timestamp_seconds, published_generation, spec_invalid} and the
+ * summarizer's (summarizer.h) in 'cfg->metrics'.
  * Caller destroys '*ret' with publisher_destroy().  -EINVAL for a missing
  * kubeconfig or bad timings, -ENOMEM, with a message in 'err'. */
 int publisher_create(const struct publisher_config *cfg, struct publisher **ret,

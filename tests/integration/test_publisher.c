@@ -26,6 +26,8 @@
 #include "exportflows/kube.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/metrics.h"
+#include "exportflows/nodestatus.h"
+#include "exportflows/nodesummary.h"
 #include "exportflows/publisher.h"
 #include "../lib/testutil.h"
 
@@ -351,16 +353,39 @@ meta(const json_t *obj, const char *key)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-/* Polls until the ConfigMap's config.json is 'want'; returns the ConfigMap. */
+static const char *
+cm_annotation(const json_t *cm, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(json_object_get(cm, "metadata"),
+                                                             "annotations"), key));
+}
+
+/* True when the node summary on 'cm' refers to the hash in 'text' (config.json):
+ * the summarizer has caught up with the config, so nothing more is written. */
+static bool
+summary_of(const json_t *cm, const char *text)
+{
+    json_t *config = json_loads(text, 0, NULL);
+    const char *hash = json_string_value(json_object_get(config, "hash"));
+    const char *seen = cm_annotation(cm, NODESUMMARY_ANNOTATION_HASH);
+    bool same = hash && seen && !strcmp(hash, seen);
+
+    json_decref(config);
+    return same;
+}
+
+/* Polls until the ConfigMap's config.json is 'want' and, with 'summary', the
+ * node summary on it refers to that config; returns the ConfigMap. */
 static json_t *
-wait_cm_text(const struct names *n, const char *want)
+wait_cm(const struct names *n, const char *want, bool summary)
 {
     struct testutil_deadline d = testutil_deadline_ms(WAIT_MS);
 
     for (;;) {
         json_t *cm = get_cm(n);
 
-        if (cm && cm_text(cm) && !strcmp(cm_text(cm), want)) {
+        if (cm && cm_text(cm) && !strcmp(cm_text(cm), want)
+            && (!summary || summary_of(cm, want))) {
             return cm;
         }
         if (testutil_deadline_passed(&d)) {
@@ -370,6 +395,13 @@ wait_cm_text(const struct names *n, const char *want)
         json_decref(cm);
         testutil_nap(20);
     }
+}
+
+/* The ConfigMap publishes 'want' and nothing more is going to be written to it. */
+static json_t *
+wait_cm_text(const struct names *n, const char *want)
+{
+    return wait_cm(n, want, true);
 }
 
 /* "sha256:<hex>" of 'text', computed here independently of flowconfig. */
@@ -455,9 +487,10 @@ test_publisher_publishes_and_follows_edits(void **state)
     gen = put_network(n.network, SPEC_2);
     assert_int_equal(gen, 2);
     expected(want, sizeof want, 2, NETFLOW_2);
-    cm = wait_cm_text(&n, want);
+    json_decref(wait_cm(&n, want, false));
     fprintf(stderr, "edit to configmap: %llu ms (polled every 20 ms)\n",
             (clock_monotonic_us() - t0) / 1000);
+    cm = wait_cm_text(&n, want);
     snprintf(rv, sizeof rv, "%s", meta(cm, "resourceVersion"));
     json_decref(cm);
     wait_observed(&pub, 2);
@@ -768,6 +801,216 @@ test_publisher_only_the_leader_writes(void **state)
     delete_object(n.cm_path);
 }
 
+
+/* ---- the node summary ---- */
+
+/* Writes node 'node''s status Lease as its applier would: applied 'hash', and
+ * failing with 'error' when not NULL. */
+static void
+put_node(const char *node, const char *hash, const char *error)
+{
+    struct nodestatus_identity id = { .namespace = NS, .node = node };
+    struct nodestatus_state st;
+    struct errmsg err = { "" };
+    struct timespec now;
+    char path[256];
+    json_t *lease;
+
+    nodestatus_state_init(&st);
+    st.has_applied = true;
+    snprintf(st.hash, sizeof st.hash, "%s", hash);
+    st.last_apply_time = (int64_t) time(NULL);
+    st.in_sync = !error;
+    snprintf(st.last_error, sizeof st.last_error, "%s", error ? error : "");
+    clock_gettime(CLOCK_REALTIME, &now);
+    lease = nodestatus_lease_json(&id, &st, &now);
+    assert_non_null(lease);
+    snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/"
+             NODESTATUS_LEASE_PREFIX "%s", node);
+    if (kube_apply(api, path, lease, "exportflows-test", true, 0, NULL, &err)) {
+        fail_msg("apply lease: %s", err.text);
+    }
+    json_decref(lease);
+}
+
+static void
+delete_node(const char *node)
+{
+    char path[256];
+
+    snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/"
+             NODESTATUS_LEASE_PREFIX "%s", node);
+    delete_object(path);
+}
+
+/* Polls until the ConfigMap's annotation 'key' is 'want'. */
+static void
+wait_annotation(const struct names *n, const char *key, const char *want)
+{
+    struct testutil_deadline d = testutil_deadline_ms(WAIT_MS);
+    char last[1024] = "(absent)";
+
+    for (;;) {
+        json_t *cm = get_cm(n);
+        const char *v = cm_annotation(cm, key);
+        bool done = v && !strcmp(v, want);
+
+        if (v) {
+            snprintf(last, sizeof last, "%s", v);
+        }
+        json_decref(cm);
+        if (done) {
+            return;
+        }
+        if (testutil_deadline_passed(&d)) {
+            fail_msg("annotation %s never was '%s'; last '%s'", key, want, last);
+        }
+        testutil_nap(20);
+    }
+}
+
+/* The Events in NS about ConfigMap 'name' with 'reason' (new ref). */
+static json_t *
+summary_events(const char *name, const char *reason)
+{
+    char path[512];
+    struct errmsg err = { "" };
+    json_t *list = NULL, *items;
+
+    snprintf(path, sizeof path, "/api/v1/namespaces/" NS "/events?fieldSelector="
+             "involvedObject.name%%3D%s%%2Creason%%3D%s", name, reason);
+    if (kube_get(api, path, 0, &list, &err)) {
+        fail_msg("list events: %s", err.text);
+    }
+    items = json_incref(json_object_get(list, "items"));
+    json_decref(list);
+    return items;
+}
+
+/* Polls until there is an Event about ConfigMap 'name' with 'reason' whose
+ * message holds 'part'. */
+static void
+wait_summary_event(const char *name, const char *reason, const char *part)
+{
+    struct testutil_deadline d = testutil_deadline_ms(WAIT_MS);
+
+    for (;;) {
+        json_t *events = summary_events(name, reason), *ev;
+        bool found = false;
+        size_t i;
+
+        json_array_foreach(events, i, ev) {
+            const char *m = json_string_value(json_object_get(ev, "message"));
+            const char *kind = json_string_value(json_object_get(json_object_get(
+                ev, "involvedObject"), "kind"));
+
+            found = found || (m && strstr(m, part) && kind && !strcmp(kind, "ConfigMap"));
+        }
+        json_decref(events);
+        if (found) {
+            return;
+        }
+        if (testutil_deadline_passed(&d)) {
+            fail_msg("no %s event about configmap %s saying '%s'", reason, name, part);
+        }
+        testutil_nap(50);
+    }
+}
+
+/* The value of the series 'series' (name and labels) in 'm''s exposition. */
+static double
+metric(struct metrics *m, const char *series)
+{
+    char *text = metrics_render(m), *at, key[256];
+    double v = -1;
+
+    assert_non_null(text);
+    snprintf(key, sizeof key, "\n%s ", series);
+    at = strstr(text, key);
+    if (at) {
+        v = strtod(at + strlen(key), NULL);
+    }
+    free(text);
+    return v;
+}
+
+static void
+test_publisher_summarizes_node_status_leases(void **state)
+{
+    static const char err2[] = "cannot connect to 'unix:/run/openvswitch/db.sock': "
+                               "no such file";
+    struct names n;
+    struct pub pub;
+    char want[2048], hash[FLOWCONFIG_HASH_SIZE], failing[256];
+    struct errmsg err = { "" };
+    double writes;
+    json_t *cm, *config;
+
+    make_names(&n, "summary");
+    put_network(n.network, SPEC_1);
+    pub_start(&pub, &n, "summary-a", 0);
+    expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
+    cm = wait_cm_text(&n, want);
+    assert_string_equal(cm_annotation(cm, NODESUMMARY_ANNOTATION_APPLIED), "0/0");
+    json_decref(cm);
+    config = json_loads(want, 0, NULL);
+    snprintf(hash, sizeof hash, "%s", json_string_value(json_object_get(config, "hash")));
+    json_decref(config);
+
+    /* Three nodes, one failing: 2/3, the failing node named with its error, an
+     * Event, and the gauges. */
+    put_node("n1", hash, NULL);
+    put_node("n2", hash, err2);
+    put_node("n3", hash, NULL);
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "2/3");
+    snprintf(failing, sizeof failing, "n2: %s", err2);
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILING_NODES, failing);
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILED, "1");
+    wait_summary_event(n.configmap, NODESUMMARY_REASON_FAILING, failing);
+    assert_true(metric(pub.metrics, "exportflows_publisher_nodes{state=\"failed\"}") == 1);
+    assert_true(metric(pub.metrics, "exportflows_publisher_nodes{state=\"in_sync\"}") == 2);
+    assert_true(metric(pub.metrics, "exportflows_publisher_nodes_out_of_sync_seconds") >= 0);
+
+    /* A burst of 30 Lease writes becomes one or two ConfigMap writes. */
+    writes = metric(pub.metrics, "exportflows_publisher_summary_writes_total");
+    for (int i = 0; i < 30; i++) {
+        char e[64];
+
+        snprintf(e, sizeof e, "error %d", i);
+        put_node("n3", hash, e);
+    }
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILING_NODES, "n2: cannot connect to "
+                    "'unix:/run/openvswitch/db.sock': no such file; n3: error 29");
+    assert_true(metric(pub.metrics, "exportflows_publisher_summary_writes_total")
+                <= writes + 2);
+    fprintf(stderr, "summary writes for a burst of 30 lease writes: %.0f\n",
+            metric(pub.metrics, "exportflows_publisher_summary_writes_total") - writes);
+
+    /* Recovered: 3/3, and an Event says so. */
+    put_node("n2", hash, NULL);
+    put_node("n3", hash, NULL);
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "3/3");
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILING_NODES, "");
+    wait_summary_event(n.configmap, NODESUMMARY_REASON_APPLIED, "3 of 3 nodes applied");
+    assert_true(metric(pub.metrics, "exportflows_publisher_nodes{state=\"failed\"}") == 0);
+    assert_true(metric(pub.metrics, "exportflows_publisher_nodes_out_of_sync_seconds") == 0);
+
+    /* A new config: every node is behind until it applies it. */
+    put_network(n.network, SPEC_2);
+    expected(want, sizeof want, 2, NETFLOW_2);
+    json_decref(wait_cm_text(&n, want));
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "0/3");
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_PENDING_NODES, "n1, n2, n3");
+
+    assert_int_equal(publisher_stop(pub.p, &err), 0);
+    pub_destroy(&pub);
+    delete_node("n1");
+    delete_node("n2");
+    delete_node("n3");
+    delete_network(n.network);
+    delete_object(n.cm_path);
+}
+
 static void
 test_publisher_survives_apiserver_restart(void **state)
 {
@@ -810,6 +1053,7 @@ main(void)
         cmocka_unit_test(test_publisher_resync_rereads_and_writes_nothing_when_current),
         cmocka_unit_test(test_publisher_only_the_leader_writes),
         /* Last: it restarts the API server. */
+        cmocka_unit_test(test_publisher_summarizes_node_status_leases),
         cmocka_unit_test(test_publisher_survives_apiserver_restart),
     };
 

@@ -1,4 +1,5 @@
-/* Unit tests for clock: RFC 3339 formatting and the monotonic clock. */
+/* Unit tests for clock: RFC 3339 formatting and parsing, and the monotonic clock. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,44 @@ test_clock_format_times_rfc3339(void **unused)
 }
 
 static void
+test_clock_parse_reads_times_and_micro_times(void **unused)
+{
+    int64_t t = -1;
+
+    (void) unused;
+    assert_int_equal(clock_parse_rfc3339("2026-01-02T03:04:05Z", &t), 0);
+    assert_int_equal(t, 1767323045);
+    assert_int_equal(clock_parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(clock_parse_rfc3339("2026-01-02T03:04:05.005001Z", &t), 0);
+    assert_int_equal(t, 1767323045);
+    assert_int_equal(clock_parse_rfc3339("2024-02-29T23:59:59.1Z", &t), 0);
+    assert_int_equal(t, 1709251199);
+}
+
+static void
+test_clock_parse_refuses_other_text(void **unused)
+{
+    static const char *const bad[] = {
+        "", "2026-01-02", "2026-01-02T03:04:05", "2026-01-02T03:04:05+01:00",
+        "2026-01-02 03:04:05Z", "2026-13-02T03:04:05Z", "2026-02-31T03:04:05Z",
+        "2026-01-02T24:04:05Z", "2026-01-02T03:60:05Z", "2026-01-02T03:04:60Z",
+        "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05.1234567890Z", "2026-01-02T03:04:05Zx",
+        "+026-01-02T03:04:05Z", "2026-01-0xT03:04:05Z", "1969-12-31T23:59:59Z",
+    };
+    int64_t t = 42;
+
+    (void) unused;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (clock_parse_rfc3339(bad[i], &t) != -EINVAL) {
+            fail_msg("accepted '%s'", bad[i]);
+        }
+    }
+    assert_int_equal(clock_parse_rfc3339(NULL, &t), -EINVAL);
+    assert_int_equal(t, 42);
+}
+
+static void
 test_clock_monotonic_after_is_ahead(void **unused)
 {
     struct timespec before, at;
@@ -43,6 +82,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_format_times_rfc3339),
+        cmocka_unit_test(test_clock_parse_reads_times_and_micro_times),
+        cmocka_unit_test(test_clock_parse_refuses_other_text),
         cmocka_unit_test(test_clock_monotonic_after_is_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
