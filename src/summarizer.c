@@ -395,7 +395,7 @@ register_metrics(struct summarizer *s, struct metrics *m)
         "How long the node longest without the published config (failed or out of "
         "sync) has been so; 0 when every node is in sync.", NULL, 0), "");
     s->m_writes = metrics_series(metrics_family(m, METRICS_COUNTER,
-        "exportflows_publisher_summary_writes_total",
+        "exportflows_publisher_nodes_annotation_writes_total",
         "Writes of the node summary annotations to the ConfigMap.", NULL, 0), "");
 }
 

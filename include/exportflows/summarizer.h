@@ -14,7 +14,7 @@
  *     knows since when each node is behind):
  *       exportflows_publisher_nodes{state="in_sync|out_of_sync|failed"}
  *       exportflows_publisher_nodes_out_of_sync_seconds
- *       exportflows_publisher_summary_writes_total
+ *       exportflows_publisher_nodes_annotation_writes_total
  *   - on the holder of the publisher's Lease only: the annotations of
  *     nodesummary.h on the ConfigMap, written with read-modify-write (other
  *     annotations, labels and data are left alone) and only when they differ

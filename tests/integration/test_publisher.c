@@ -972,7 +972,7 @@ test_publisher_summarizes_node_status_leases(void **state)
     assert_true(metric(pub.metrics, "exportflows_publisher_nodes_out_of_sync_seconds") >= 0);
 
     /* A burst of 30 Lease writes becomes one or two ConfigMap writes. */
-    writes = metric(pub.metrics, "exportflows_publisher_summary_writes_total");
+    writes = metric(pub.metrics, "exportflows_publisher_nodes_annotation_writes_total");
     for (int i = 0; i < 30; i++) {
         char e[64];
 
@@ -981,10 +981,10 @@ test_publisher_summarizes_node_status_leases(void **state)
     }
     wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILING_NODES, "n2: cannot connect to "
                     "'unix:/run/openvswitch/db.sock': no such file; n3: error 29");
-    assert_true(metric(pub.metrics, "exportflows_publisher_summary_writes_total")
+    assert_true(metric(pub.metrics, "exportflows_publisher_nodes_annotation_writes_total")
                 <= writes + 2);
     fprintf(stderr, "summary writes for a burst of 30 lease writes: %.0f\n",
-            metric(pub.metrics, "exportflows_publisher_summary_writes_total") - writes);
+            metric(pub.metrics, "exportflows_publisher_nodes_annotation_writes_total") - writes);
 
     /* Recovered: 3/3, and an Event says so. */
     put_node("n2", hash, NULL);

@@ -224,7 +224,7 @@ summary_hash_is "$HASH2" || fail "the summary went back to another hash than $HA
 # ---------------------------------------------------------------- 4. bounded writes
 
 log "4. summary writes"
-writes=$(cluster_metric webhook exportflows_publisher_summary_writes_total)
+writes=$(cluster_metric webhook exportflows_publisher_nodes_annotation_writes_total)
 elapsed_s=$(( SECONDS - t0 ))
 log "summary writes during the test: $writes in ${elapsed_s} s"
 # One per 5 s at most, and nothing changes more often than that here.
