@@ -540,10 +540,13 @@ can "$W" yes update leases.coordination.k8s.io/exportflows-publisher exportflows
 can "$W" no update leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$W" yes create events default
 can "$W" yes create events.events.k8s.io default
-can "$W" no create events exportflows
+can "$W" yes create events exportflows
+for verb in list watch; do can "$W" yes "$verb" leases.coordination.k8s.io exportflows; done
+can "$W" no list leases.coordination.k8s.io default
+can "$W" no delete leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$W" no get secrets exportflows
 can "$W" no get configmaps/exportflows-config default
-pass "webhook RBAC: the Network 'cluster', its ConfigMap and Lease, Events in default; nothing else"
+pass "webhook RBAC: the Network 'cluster', its ConfigMap and Lease, read the node Leases, Events; nothing else"
 
 can "$A" no list configmaps exportflows
 can "$A" no get configmaps/other exportflows

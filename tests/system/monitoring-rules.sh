@@ -318,7 +318,7 @@ PYEOF
 while read -r line; do
     case "$line" in
         ok:*) pass "${line#ok: }" ;;
-        *) fail "$line" ;;
+        *) fail "${line#FAIL: }" ;;
     esac
 done <"$WORK/names.out"
 
