@@ -232,7 +232,7 @@ test_nodesummary_annotations_say_counts_and_names(void **unused)
 static void
 test_nodesummary_annotations_bound_the_lists(void **unused)
 {
-    char long_error[600], name[16];
+    char long_error[600], name[24];
     json_t *leases = json_array(), *a;
     struct nodesummary s;
     const char *failing, *pending;
