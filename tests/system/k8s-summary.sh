@@ -158,7 +158,7 @@ for node in "${NODES[@]}"; do
 done
 pass "appliers ${NODES[*]} up; n3's ovsdb-server has no br-int"
 
-apply_network '{netFlow: ["172.30.158.150:2056"]}' || die "kubectl apply of the Network failed"
+apply_network '{netFlow: {collectors: ["172.30.158.150:2056"]}}' || die "kubectl apply of the Network failed"
 cluster_wait_ms "the ConfigMap" 10000 configmap_hash >/dev/null || die "nothing was published"
 HASH=$(configmap_hash)
 
@@ -205,7 +205,7 @@ fi
 # ---------------------------------------------------------------- 3. a new config
 
 log "3. a new config"
-apply_network '{netFlow: ["172.30.158.151:2056"]}' || fail "kubectl apply of the Network failed"
+apply_network '{netFlow: {collectors: ["172.30.158.151:2056"]}}' || fail "kubectl apply of the Network failed"
 new_hash() { [ "$(configmap_hash)" != "$HASH" ]; }
 cluster_wait_ms "the new config" 10000 new_hash || fail "the new config was not published"
 HASH2=$(configmap_hash)

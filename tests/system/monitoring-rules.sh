@@ -6,13 +6,15 @@
 # exportflows-webhook publishing (as its ServiceAccount) and one
 # exportflows-applier (Kubernetes source, its own ovsdb-server):
 #   1. both programs' /metrics are scraped (the webhook's also on its HTTPS
-#      port with a bearer token, as the ServiceMonitor does) and pass
+#      port with a bearer token, as the ServiceMonitor does; the applier's over
+#      TLS with a token allowed to get /metrics) and pass
 #      `promtool check metrics`;
 #   2. the base plus the component renders, and `kubectl apply
 #      --dry-run=server` accepts it with stand-in CRDs for ServiceMonitor and
-#      PrometheusRule (tests/k8s/crd-monitoring.yaml: typed, strict); the
-#      ServiceMonitor selects the webhook Service and names one of its ports,
-#      the namespace gets the cluster-monitoring label;
+#      PrometheusRule (tests/k8s/crd-monitoring.yaml: typed, strict); each
+#      ServiceMonitor selects its Service (webhook, applier metrics) and names
+#      one of its ports, Prometheus may read the appliers' /metrics, and the
+#      namespace gets the cluster-monitoring label;
 #   3. the PrometheusRule's groups pass `promtool check rules`;
 #   4. every metric name and label matcher in every rule expression exists in
 #      the scraped output, and docs/DEPLOY.md lists each alert with its exact
@@ -47,9 +49,26 @@ trap 'exit 130' INT TERM
 
 log "work dir $WORK"
 cluster_up "$WORK" || die "could not bring up the control plane and the webhook"
+# The applier's /metrics are behind TLS and a token with get on /metrics
+# (docs/DEPLOY.md "Applier metrics"): scrape as a service account bound to
+# the manifests' exportflows-metrics-reader, as Prometheus would.
+cluster_kubectl -n exportflows create serviceaccount scraper >/dev/null || die "create sa scraper"
+cluster_kubectl create clusterrolebinding exportflows-test-scraper \
+    --clusterrole exportflows-metrics-reader --serviceaccount exportflows:scraper >/dev/null ||
+    die "bind the scraper"
+SCRAPER=$(cluster_kubectl -n exportflows create token scraper --duration 1h) || die "no token"
+mkdir -p "$WORK/tmp"
+export TMPDIR=$WORK/tmp
 cluster_ovsdb_start n1 br-int || die "ovsdb-server did not start"
-cluster_applier_start n1 192.0.2.11 "$CLUSTER_OVSDB" br-int || die "applier did not start"
+cluster_applier_start n1 192.0.2.11 "$CLUSTER_OVSDB" br-int --metrics-listen 127.0.0.1:0 ||
+    die "applier did not start"
 cluster_applier_health n1 || die "applier did not come up"
+cluster_wait_ms "the applier's metrics address" 15000 \
+    cluster_listen_addr applier-n1 metrics >/dev/null || die "the applier did not listen"
+APPLIER_METRICS=https://$(cluster_listen_addr applier-n1 metrics)/metrics
+applier_scrape() {
+    curl -fsSk --max-time 10 -H "Authorization: Bearer $SCRAPER" "$APPLIER_METRICS"
+}
 cluster_kubectl apply -f - >/dev/null <<'EOF' || die "kubectl apply of the Network failed"
 apiVersion: operator.openshift.io/v1
 kind: Network
@@ -58,19 +77,18 @@ metadata:
 spec:
   defaultNetwork: {type: OVNKubernetes}
   exportNetworkFlows:
-    netFlow: ["172.30.158.150:2056"]
+    netFlow: {collectors: ["172.30.158.150:2056"]}
 EOF
 # Scrape once the system has settled: the node is in sync, the publisher leads.
 settled() {
     [ "$(cluster_metric webhook 'exportflows_publisher_nodes{state="in_sync"}')" = 1 ] &&
         [ "$(cluster_metric webhook exportflows_publisher_leader)" = 1 ] &&
-        [ "$(cluster_metric applier-n1 exportflows_applier_in_sync)" = 1 ]
+        applier_scrape | grep -qx 'exportflows_applier_in_sync 1'
 }
 cluster_wait_ms "the node in sync" 20000 settled || fail "the system did not settle"
 curl -fsS --max-time 5 "http://$CLUSTER_WEBHOOK_HEALTH/metrics" >"$WORK/webhook.prom" ||
     die "cannot scrape the webhook"
-curl -fsS --max-time 5 "http://${CLUSTER_HEALTH[applier-n1]}/metrics" >"$WORK/applier.prom" ||
-    die "cannot scrape the applier"
+applier_scrape >"$WORK/applier.prom" || die "cannot scrape the applier"
 # The ServiceMonitor's way: the HTTPS port, the service CA, a bearer token.
 token=$(cluster_kubectl -n exportflows create token exportflows-webhook --duration 10m) ||
     die "no token"
@@ -120,6 +138,26 @@ fi
 jq -c 'if .kind == "List" then .items[] else . end' "$WORK/server.json" >"$WORK/objects.jsonl" ||
     die "cannot read the dry run's output"
 obj() { jq -c --arg k "$1" --arg n "$2" 'select(.kind == $k and .metadata.name == $n)' "$WORK/objects.jsonl"; }
+asm=$(obj ServiceMonitor exportflows-applier)
+asvc=$(obj Service exportflows-applier-metrics)
+if [ -n "$asm" ] && [ -n "$asvc" ] &&
+    jq -e --argjson svc "$asvc" '(.spec.selector.matchLabels | to_entries |
+            all(.value == $svc.metadata.labels[.key])) and
+        (.spec.endpoints[0].port as $p | any($svc.spec.ports[]; .name == $p)) and
+        .spec.endpoints[0].scheme == "https" and
+        .spec.endpoints[0].tlsConfig.serverName == "exportflows-applier-metrics.exportflows.svc"' \
+        <<<"$asm" >/dev/null; then
+    pass "applier ServiceMonitor selects Service exportflows-applier-metrics and names its port, https"
+else
+    fail "applier ServiceMonitor does not fit Service exportflows-applier-metrics: $asm"
+fi
+if [ "$(obj ClusterRoleBinding exportflows-prometheus-metrics-reader |
+        jq -r '.roleRef.name + " " + .subjects[0].namespace + "/" + .subjects[0].name')" = \
+    "exportflows-metrics-reader openshift-monitoring/prometheus-k8s" ]; then
+    pass "prometheus-k8s may get the appliers' /metrics (exportflows-metrics-reader)"
+else
+    fail "no ClusterRoleBinding of exportflows-metrics-reader to openshift-monitoring/prometheus-k8s"
+fi
 sm=$(obj ServiceMonitor exportflows-webhook)
 svc=$(obj Service exportflows-webhook)
 [ -n "$sm" ] && [ -n "$svc" ] || die "the ServiceMonitor or the Service is missing from the rendering"
