@@ -45,6 +45,7 @@ struct applier {
     bool in_flight;
     uint64_t tx_req, tx_start_ms, tx_start_us;
     struct flowconfig tx_config;
+    bool tx_clear;              /* the transaction in flight is applier_clear()'s */
     bool tx_drift;
     unsigned tx_changed;
     uint64_t settle_until, retry_at;
@@ -54,6 +55,9 @@ struct applier {
     bool has_applied;           /* OVS was seen to match 'applied' */
     struct flowconfig applied;
     bool waiting_bridge;        /* reported, until the bridge appears */
+    bool has_clear_last;        /* applier_clear(): 'clear_last' is known */
+    struct flowconfig clear_last;   /* what ovsplan_clear() takes as ours */
+    unsigned cleared_changed;   /* protocols our clearing transactions cleared */
     struct errmsg last_plan_error;
     struct applier_stats stats;
 };
@@ -163,6 +167,28 @@ applier_destroy(struct applier *a)
     json_decref(a->cache);
     free(a->bridge);
     free(a);
+}
+
+void
+applier_clear(struct applier *a)
+{
+    const struct flowconfig *current = configsource_current(a->source);
+
+    if (a->stats.clearing) {
+        return;
+    }
+    a->stats.clearing = true;
+    if (a->has_applied) {
+        a->clear_last = a->applied;
+        a->has_clear_last = true;
+    } else if (current) {
+        a->clear_last = *current;
+        a->has_clear_last = true;
+    }
+    a->dirty_ovs = true;
+    a->retry_at = 0;            /* no backoff left from applying: time is short */
+    a->retry_ms = RETRY_MIN_MS;
+    a->last_plan_error.text[0] = '\0';
 }
 
 void
@@ -276,18 +302,39 @@ got_update(struct applier *a, const struct ovsdb_event *ev, uint64_t now)
     a->settle_until = 0;
 }
 
-/* True when the monitor cache already shows 'config' applied (ovsdb-server
- * usually sends the update before the transaction's reply). */
+/* True when the monitor cache already shows the transaction in flight applied
+ * (ovsdb-server usually sends the update before the transaction's reply). */
 static bool
-cache_reflects(const struct applier *a, const struct flowconfig *config)
+cache_reflects(const struct applier *a)
 {
+    const struct collector *ip = a->has_node_ip ? &a->node_ip : NULL;
     json_t *ops = NULL;
-    int rc = ovsplan_build(config, config, a->bridge,
-                           a->has_node_ip ? &a->node_ip : NULL, a->cache, &ops, NULL,
-                           NULL);
+    int rc;
 
+    if (a->tx_clear) {
+        rc = ovsplan_clear(a->has_clear_last ? &a->clear_last : NULL, a->bridge, ip,
+                           a->cache, &ops, NULL, NULL);
+    } else {
+        rc = ovsplan_build(&a->tx_config, &a->tx_config, a->bridge, ip, a->cache, &ops,
+                           NULL, NULL);
+    }
     json_decref(ops);
     return rc == 0 && !ops;
+}
+
+/* A clearing transaction committed: no report yet, the next plan that finds
+ * nothing of ours left makes APPLIER_CLEARED. */
+static void
+clear_tx_succeeded(struct applier *a, uint64_t now)
+{
+    a->stats.transactions_ok++;
+    metrics_add(a->m.tx_ok, 1);
+    a->cleared_changed |= a->tx_changed;
+    a->retry_ms = RETRY_MIN_MS;
+    a->dirty_ovs = true;
+    if (!cache_reflects(a)) {
+        a->settle_until = now + SETTLE_MS;
+    }
 }
 
 static void
@@ -298,6 +345,10 @@ tx_succeeded(struct applier *a, uint64_t duration_us, uint64_t now)
         .drift = a->tx_drift, .duration_us = duration_us,
     };
 
+    if (a->tx_clear) {
+        clear_tx_succeeded(a, now);
+        return;
+    }
     a->stats.transactions_ok++;
     metrics_add(a->m.tx_ok, 1);
     if (a->tx_drift) {
@@ -314,7 +365,7 @@ tx_succeeded(struct applier *a, uint64_t duration_us, uint64_t now)
     a->retry_ms = RETRY_MIN_MS;
     a->dirty_ovs = true;        /* verify once the update is in */
     a->verifying = true;
-    if (!cache_reflects(a, &a->tx_config)) {
+    if (!cache_reflects(a)) {
         a->settle_until = now + SETTLE_MS;
     }
     if (a->report) {
@@ -444,6 +495,7 @@ send_transaction(struct applier *a, const struct flowconfig *config, json_t *ops
     struct errmsg err;
 
     a->tx_config = *config;
+    a->tx_clear = a->stats.clearing;
     a->tx_changed = changed;
     a->tx_drift = a->has_applied && flowconfig_same(&a->applied, config);
     a->tx_start_us = clock_monotonic_us();
@@ -455,11 +507,72 @@ send_transaction(struct applier *a, const struct flowconfig *config, json_t *ops
     a->in_flight = true;
 }
 
+/* True when a plan is due as soon as the retry and settle times allow. */
+static bool
+wants_plan(const struct applier *a)
+{
+    if (!a->synced || a->in_flight) {
+        return false;
+    } else if (a->stats.clearing) {
+        return a->dirty_ovs && !a->stats.cleared;
+    }
+    return (a->dirty_config || a->dirty_ovs) && configsource_current(a->source);
+}
+
 static bool
 may_reconcile(const struct applier *a, uint64_t now)
 {
-    return a->synced && !a->in_flight && (a->dirty_config || a->dirty_ovs)
-           && now >= a->retry_at && configsource_current(a->source);
+    return wants_plan(a) && now >= a->retry_at;
+}
+
+static void
+clear_done(struct applier *a, unsigned foreign_kept)
+{
+    struct applier_report r = {
+        .type = APPLIER_CLEARED, .changed = a->cleared_changed,
+        .foreign_kept = foreign_kept,
+    };
+
+    a->stats.cleared = true;
+    if (a->report) {
+        a->report(a->report_aux, &r);
+    }
+}
+
+/* applier_clear()'s reconcile: plan the clearing, send it, or see it done. */
+static void
+reconcile_clear(struct applier *a, uint64_t now)
+{
+    static const struct flowconfig all_off;
+    struct ovsplan_summary summary;
+    struct errmsg err;
+    json_t *ops = NULL;
+    int rc;
+
+    if (!may_reconcile(a, now)) {
+        return;
+    }
+    rc = ovsplan_clear(a->has_clear_last ? &a->clear_last : NULL, a->bridge,
+                       a->has_node_ip ? &a->node_ip : NULL, a->cache, &ops, &summary,
+                       &err);
+    if (rc == -ENOENT) {
+        clear_done(a, 0);       /* no bridge: nothing of ours on it */
+        return;
+    } else if (rc < 0) {
+        a->dirty_ovs = false;
+        plan_error(a, rc, &err);
+        return;
+    }
+    if (ops && now < a->settle_until) {
+        json_decref(ops);       /* our clearing is not in the cache yet */
+        return;
+    }
+    a->dirty_ovs = false;
+    if (!ops) {
+        clear_done(a, summary.foreign_kept);
+    } else {
+        send_transaction(a, &all_off, ops, summary.changed, now);
+    }
 }
 
 static void
@@ -471,6 +584,10 @@ reconcile(struct applier *a, uint64_t now)
     json_t *ops = NULL;
     int rc;
 
+    if (a->stats.clearing) {
+        reconcile_clear(a, now);
+        return;
+    }
     if (!may_reconcile(a, now)) {
         return;
     }
@@ -526,8 +643,7 @@ applier_wait(const struct applier *a, uint64_t now,
 {
     configsource_wait(a->source, now, &pfds[0], timeout_ms);
     ovsdb_client_wait(a->client, now, &pfds[1], timeout_ms);
-    if (a->synced && !a->in_flight && (a->dirty_config || a->dirty_ovs)
-        && configsource_current(a->source)) {
+    if (wants_plan(a)) {
         uint64_t at = a->retry_at;
         if (a->settle_until > at) {
             at = a->settle_until;

@@ -65,6 +65,9 @@ nodestatus_state_update(struct nodestatus_state *s, const struct applier_report 
     case APPLIER_OVSDB_CONNECTED:
         /* Nothing is known yet: the next APPLIED or IN_SYNC says it. */
         return false;
+    case APPLIER_CLEARED:
+        /* Only at an uninstall: the Lease goes with the pod. */
+        return false;
     case APPLIER_APPLIED:
     case APPLIER_IN_SYNC:
         if (!r->config) {

@@ -395,6 +395,16 @@ out:
     return rc;
 }
 
+int
+ovsplan_clear(const struct flowconfig *last, const char *bridge,
+              const struct collector *node_ip, const json_t *rows, json_t **ret_ops,
+              struct ovsplan_summary *summary, struct errmsg *err)
+{
+    static const struct flowconfig all_off;     /* no collectors: every protocol off */
+
+    return ovsplan_build(&all_off, last, bridge, node_ip, rows, ret_ops, summary, err);
+}
+
 /* ---- render ---- */
 
 struct line {

@@ -7,7 +7,10 @@
  * default, for the kubelet's probes), and /metrics on --metrics-listen over TLS
  * to callers the API server authenticates and authorizes (TokenReview, then
  * SubjectAccessReview for get on /metrics); without --metrics-listen, /metrics
- * is on the health listener.  Exits 0 on SIGTERM or SIGINT. */
+ * is on the health listener.  On SIGTERM or SIGINT it clears the rows it owns
+ * when exportflows is being uninstalled (its DaemonSet deleted; see
+ * uninstall.h and --clear-on-exit), then exits 0 (1 when that clearing did not
+ * finish in time). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -36,10 +39,14 @@
 #include "exportflows/nodestatus.h"
 #include "exportflows/options.h"
 #include "exportflows/ovsdb.h"
+#include "exportflows/uninstall.h"
 
 #define PROGRAM "exportflows-applier"
 
-#define N_SPECS 21
+#define N_SPECS 24
+
+/* The GET of the DaemonSet at start and when stopping takes at most this. */
+#define DAEMONSET_TIMEOUT_MS 3000u
 
 /* Files of the serving certificate made at start when none is given. */
 static const char *const generated_files[] = { "tls.crt", "tls.key", "ca.crt" };
@@ -64,12 +71,17 @@ struct args {
     const char *log_format;
     const char *log_level;
     uint64_t timeout_s;
+    const char *daemonset;
+    const char *clear_on_exit;
+    uint64_t clear_timeout_s;
 };
 
 struct program {
     struct args args;
     bool use_kube;              /* the ConfigMap through the API, not a file */
     struct collector node_ip;
+    enum uninstall_mode clear_mode;
+    enum uninstall_state daemonset_at_start;
     struct kubeconfig *kube;
     struct nodestatus *status;  /* NULL without Kubernetes or with --no-status */
     struct nodestatus_state status_state;   /* the loop's thread only */
@@ -90,6 +102,7 @@ static const char synopsis[] =
     "       [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int] [--node-name N]\n"
     "       [--node-ip IP] [--health-listen ADDR] [--metrics-listen ADDR]\n"
     "       [--metrics-tls-cert-file F --metrics-tls-private-key-file F] [--timeout S]\n"
+    "       [--daemonset NAME] [--clear-on-exit auto|always|never] [--clear-timeout S]\n"
     "       [--log-format text|json] [--log-level LEVEL]\n"
     "Without either source option, the ConfigMap is watched when $KUBECONFIG or\n"
     "$KUBERNETES_SERVICE_HOST (in a pod) is set.";
@@ -137,6 +150,15 @@ make_specs(struct args *a, struct option_spec specs[N_SPECS])
           "that certificate's private key", 0, 0 },
         { "timeout", OPTION_UINT, &a->timeout_s, "SECONDS",
           "OVSDB connect and reply timeout (default 10)", 1, 3600 },
+        { "daemonset", OPTION_STRING, &a->daemonset, "NAME",
+          "the DaemonSet running this applier (in --namespace), asked when stopping "
+          "whether exportflows is being uninstalled (default: none)", 0, 0 },
+        { "clear-on-exit", OPTION_STRING, &a->clear_on_exit, "WHEN",
+          "clear the rows this applier owns when it stops: auto (when --daemonset "
+          "is gone or being deleted), always or never (default auto)", 0, 0 },
+        { "clear-timeout", OPTION_UINT, &a->clear_timeout_s, "SECONDS",
+          "how long stopping may take to ask and clear; keep it under the pod's "
+          "terminationGracePeriodSeconds (default 6)", 1, 3600 },
         { "log-format", OPTION_STRING, &a->log_format, "FORMAT", "text or json", 0, 0 },
         { "log-level", OPTION_STRING, &a->log_level, "LEVEL",
           "debug, info, warn or error", 0, 0 },
@@ -173,6 +195,31 @@ choose_source(struct program *p)
     if (!p->use_kube && !a->config_file) {
         fprintf(stderr, "%s: --config-file or --kubeconfig is required outside a "
                 "cluster\n", PROGRAM);
+        return 2;
+    }
+    return -1;
+}
+
+/* --clear-on-exit is a known word; --daemonset names an object of the API.
+ * Returns an exit status or -1 to go on. */
+static int
+check_clear_args(struct program *p)
+{
+    const struct args *a = &p->args;
+    bool daemonset = a->daemonset && *a->daemonset;
+
+    if (uninstall_parse_mode(a->clear_on_exit, &p->clear_mode) < 0) {
+        fprintf(stderr, "%s: --clear-on-exit: invalid value '%s' (auto, always or "
+                "never)\n", PROGRAM, a->clear_on_exit);
+        return 2;
+    }
+    if (daemonset && !p->use_kube) {
+        fprintf(stderr, "%s: --daemonset needs Kubernetes (--kubeconfig or a pod)\n",
+                PROGRAM);
+        return 2;
+    }
+    if (daemonset && !kube_name_valid(a->daemonset, KUBE_NAME_MAX)) {
+        fprintf(stderr, "%s: --daemonset: invalid name '%s'\n", PROGRAM, a->daemonset);
         return 2;
     }
     return -1;
@@ -223,7 +270,7 @@ parse_args(struct program *p, int argc, char **argv)
         .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
         .health_listen = "127.0.0.1:8082", .log_format = "text", .log_level = "info",
         .timeout_s = 10, .namespace = "exportflows", .configmap = "exportflows-config",
-        .status = true,
+        .status = true, .clear_on_exit = "auto", .clear_timeout_s = 6,
     };
     make_specs(&p->args, specs);
     rc = options_parse(specs, argc, argv, &first, &err);
@@ -252,6 +299,10 @@ parse_args(struct program *p, int argc, char **argv)
         return status;
     }
     status = check_metrics_args(p);
+    if (status >= 0) {
+        return status;
+    }
+    status = check_clear_args(p);
     if (status >= 0) {
         return status;
     }
@@ -333,6 +384,17 @@ log_config(const struct applier_report *r, const char *msg)
 }
 
 static void
+log_cleared(const struct program *p, const struct applier_report *r)
+{
+    char cleared[64], kept[64];
+
+    protocols_text(r->changed, cleared, sizeof cleared);
+    protocols_text(r->foreign_kept, kept, sizeof kept);
+    log_event(LOG_INFO, "cleared flow export", "bridge", p->args.bridge,
+              "cleared", cleared, "foreign_kept", kept, NULL);
+}
+
+static void
 on_report(void *aux, const struct applier_report *r)
 {
     struct program *p = aux;
@@ -382,6 +444,9 @@ on_report(void *aux, const struct applier_report *r)
         break;
     case APPLIER_IN_SYNC:
         log_config(r, "flow export already in place");
+        break;
+    case APPLIER_CLEARED:
+        log_cleared(p, r);
         break;
     }
     /* Handing the state over never waits for the API server: the status
@@ -692,6 +757,56 @@ start_failed(int rc, const struct errmsg *err)
     return rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTSUP ? 2 : 1;
 }
 
+static bool
+asks_daemonset(const struct program *p)
+{
+    return p->clear_mode == UNINSTALL_AUTO && p->use_kube && p->args.daemonset
+           && *p->args.daemonset;
+}
+
+/* GETs the DaemonSet (at most 'timeout_ms') and says what it found when that
+ * is worth a line: 'when' is "start" or "stop". */
+static enum uninstall_state
+ask_daemonset(struct program *p, unsigned timeout_ms, const char *when)
+{
+    enum uninstall_state state = UNINSTALL_UNKNOWN;
+    struct kube_client *client = NULL;
+    struct errmsg err;
+    int rc = kube_client_create(p->kube, &client, &err);
+
+    if (rc == 0) {
+        rc = uninstall_get_state(client, p->args.namespace, p->args.daemonset,
+                                 timeout_ms, &state, &err);
+    }
+    kube_client_destroy(client);
+    if (rc < 0) {
+        log_event(LOG_WARN, "cannot read the DaemonSet", "when", when, "namespace",
+                  p->args.namespace, "daemonset", p->args.daemonset, "error", err.text,
+                  NULL);
+    } else {
+        log_event(state == UNINSTALL_PRESENT ? LOG_DEBUG : LOG_INFO, "DaemonSet state",
+                  "when", when, "namespace", p->args.namespace, "daemonset",
+                  p->args.daemonset, "state", uninstall_state_name(state), NULL);
+    }
+    return state;
+}
+
+/* A --daemonset that does not exist at start is most likely a wrong name: it
+ * would read as "gone" at every stop, so it turns clearing off. */
+static void
+check_daemonset_at_start(struct program *p)
+{
+    if (!asks_daemonset(p)) {
+        return;
+    }
+    p->daemonset_at_start = ask_daemonset(p, DAEMONSET_TIMEOUT_MS, "start");
+    if (p->daemonset_at_start == UNINSTALL_GONE) {
+        log_event(LOG_ERROR, "the DaemonSet does not exist: this applier will not "
+                  "clear the flow export when it stops", "namespace", p->args.namespace,
+                  "daemonset", p->args.daemonset, NULL);
+    }
+}
+
 static int
 start(struct program *p)
 {
@@ -724,6 +839,7 @@ start(struct program *p)
     if (rc < 0) {
         return start_failed(rc, &err);
     }
+    check_daemonset_at_start(p);
     rc = make_source(p, &source, &err);
     if (rc == 0) {
         rc = applier_create(&config, source, &p->applier, &err);
@@ -774,30 +890,92 @@ got_signal(int fd)
     return read(fd, &info, sizeof info) == (ssize_t) sizeof info;
 }
 
+/* One turn of the loop: runs the applier, then waits for work, a signal or
+ * 'deadline' (CLOCK_MONOTONIC ms; 0: none).  1 to go on, 0 on SIGTERM or
+ * SIGINT, -1 when poll failed (logged). */
+static int
+turn(struct program *p, uint64_t deadline)
+{
+    struct pollfd pfds[1 + APPLIER_N_POLLFDS];
+    struct applier_stats stats;
+    uint64_t now = clock_monotonic_ms();
+    int timeout = -1;
+
+    applier_run(p->applier, now);
+    applier_get_stats(p->applier, &stats);
+    atomic_store(&p->ready, stats.connected && stats.in_sync && !stats.clearing);
+
+    pfds[0] = (struct pollfd) { .fd = p->signal_fd, .events = POLLIN };
+    applier_wait(p->applier, now, &pfds[1], &timeout);
+    if (deadline) {
+        int left = deadline > now ? (int) (deadline - now) : 0;
+        timeout = timeout < 0 || timeout > left ? left : timeout;
+    }
+    if (poll(pfds, 1 + APPLIER_N_POLLFDS, timeout) < 0 && errno != EINTR) {
+        log_event(LOG_ERROR, "poll failed", "error", strerror(errno), NULL);
+        return -1;
+    }
+    return (pfds[0].revents & POLLIN) && got_signal(p->signal_fd) ? 0 : 1;
+}
+
 static void
 loop(struct program *p)
 {
-    for (;;) {
-        struct pollfd pfds[1 + APPLIER_N_POLLFDS];
-        struct applier_stats stats;
-        uint64_t now = clock_monotonic_ms();
-        int timeout = -1;
+    int rc;
 
-        applier_run(p->applier, now);
-        applier_get_stats(p->applier, &stats);
-        atomic_store(&p->ready, stats.connected && stats.in_sync);
+    while ((rc = turn(p, 0)) > 0) {
+    }
+    if (rc == 0) {
+        log_event(LOG_INFO, "stopping on signal", NULL);
+    }
+}
 
-        pfds[0] = (struct pollfd) { .fd = p->signal_fd, .events = POLLIN };
-        applier_wait(p->applier, now, &pfds[1], &timeout);
-        if (poll(pfds, 1 + APPLIER_N_POLLFDS, timeout) < 0 && errno != EINTR) {
-            log_event(LOG_ERROR, "poll failed", "error", strerror(errno), NULL);
-            return;
+/* After SIGTERM: asks whether exportflows is being uninstalled and, if so,
+ * clears the rows this applier owns in one transaction, all within
+ * --clear-timeout.  Returns the exit status. */
+static int
+clear_on_exit(struct program *p)
+{
+    uint64_t deadline = clock_monotonic_ms() + p->args.clear_timeout_s * 1000;
+    enum uninstall_state at_exit = UNINSTALL_UNKNOWN;
+    struct applier_stats stats = { 0 };
+    char timeout[24];
+    const char *why;
+
+    if (asks_daemonset(p)) {
+        /* At most half the time for the question, the rest for OVS. */
+        unsigned budget = (unsigned) p->args.clear_timeout_s * 500;
+        at_exit = ask_daemonset(p, budget < DAEMONSET_TIMEOUT_MS ? budget
+                                : DAEMONSET_TIMEOUT_MS, "stop");
+    }
+    if (!uninstall_should_clear(p->clear_mode, p->args.daemonset, p->daemonset_at_start,
+                                at_exit, &why)) {
+        log_event(LOG_INFO, "leaving the flow export in place", "bridge",
+                  p->args.bridge, "reason", why, NULL);
+        return 0;
+    }
+    log_event(LOG_INFO, "clearing the flow export", "bridge", p->args.bridge,
+              "reason", why, NULL);
+    applier_clear(p->applier);
+    while (clock_monotonic_ms() < deadline) {
+        int rc = turn(p, deadline);
+
+        if (rc <= 0) {
+            if (rc == 0) {
+                log_event(LOG_WARN, "stopping at once on a second signal", NULL);
+            }
+            break;
         }
-        if ((pfds[0].revents & POLLIN) && got_signal(p->signal_fd)) {
-            log_event(LOG_INFO, "stopping on signal", NULL);
-            return;
+        applier_get_stats(p->applier, &stats);
+        if (stats.cleared) {
+            return 0;
         }
     }
+    snprintf(timeout, sizeof timeout, "%" PRIu64, p->args.clear_timeout_s);
+    log_event(LOG_ERROR, "could not clear the flow export before stopping", "bridge",
+              p->args.bridge, "clear_timeout", timeout, "ovsdb_connected",
+              stats.connected ? "true" : "false", NULL);
+    return 1;
 }
 
 int
@@ -824,7 +1002,7 @@ main(int argc, char **argv)
                   "config", p.use_kube ? "kubernetes" : p.args.config_file,
                   "status", p.status ? "lease" : "off", NULL);
         loop(&p);
-        status = 0;
+        status = clear_on_exit(&p);
     }
     stop(&p);
     return status;

@@ -45,6 +45,10 @@ enum applier_report_type {
                                  * 'drift', 'duration_us' */
     APPLIER_APPLY_FAILED,       /* 'message', 'config', 'duration_us'; retried */
     APPLIER_IN_SYNC,            /* OVS already matched 'config': nothing sent */
+    APPLIER_CLEARED,            /* after applier_clear(): nothing of ours is left;
+                                 * 'changed' the protocols our transaction cleared
+                                 * (0: none was left), 'foreign_kept' those whose
+                                 * row someone else wrote and that stay */
 };
 
 struct applier_report {
@@ -53,6 +57,7 @@ struct applier_report {
     const char *message;                /* borrowed, or NULL */
     unsigned changed;                   /* APPLIED: 1u << FLOWPROTO_* written */
     bool drift;                         /* APPLIED: undid someone else's change */
+    unsigned foreign_kept;              /* CLEARED: 1u << FLOWPROTO_* */
     uint64_t duration_us;               /* APPLIED, APPLY_FAILED: send to reply */
 };
 
@@ -79,6 +84,8 @@ struct applier_stats {
     bool in_sync;                   /* OVS matches the current config */
     bool has_applied;
     int64_t applied_generation;     /* -1 when none */
+    bool clearing;                  /* applier_clear() was called */
+    bool cleared;                   /* ... and nothing of ours is left */
 };
 
 struct applier;
@@ -102,6 +109,17 @@ void applier_run(struct applier *applier, uint64_t now_ms);
 /* Fills 'pfds' and lowers '*timeout_ms' (-1: infinite) to the next deadline. */
 void applier_wait(const struct applier *applier, uint64_t now_ms,
                   struct pollfd pfds[APPLIER_N_POLLFDS], int *timeout_ms);
+
+/* For an uninstall: stops following the config and clears, in one guarded
+ * transaction (ovsplan_clear()), the rows this applier owns on the bridge: those
+ * carrying its owner mark and those equal to the config it last applied (or,
+ * when it never saw OVS match one, the current config), which ovnkube-node may
+ * have written.  Foreign rows stay.  Keep calling applier_run() and
+ * applier_wait(): once the monitor shows nothing of ours left (or the bridge
+ * gone), APPLIER_CLEARED is reported and stats.cleared becomes true; a failed
+ * transaction is retried as usual.  The caller bounds this with its own deadline
+ * (OVS may be unreachable).  Cannot be undone; a second call does nothing. */
+void applier_clear(struct applier *applier);
 
 void applier_get_stats(const struct applier *applier, struct applier_stats *ret);
 

@@ -75,6 +75,17 @@ int ovsplan_build(const struct flowconfig *config, const struct flowconfig *last
                   const json_t *rows, json_t **ret_ops,
                   struct ovsplan_summary *summary, struct errmsg *err);
 
+/* The transaction that clears everything this applier owns on 'bridge' at once,
+ * for an uninstall: ovsplan_build() with every protocol off, so the rows that
+ * carry the owner mark and the rows equal to what 'last' (the config last
+ * applied; NULL: none known) asked for are cleared, in one transaction, and any
+ * other foreign row stays.  Same results and errors as ovsplan_build();
+ * '*ret_ops' is NULL when nothing of ours is left. */
+int ovsplan_clear(const struct flowconfig *last, const char *bridge,
+                  const struct collector *node_ip, const json_t *rows,
+                  json_t **ret_ops, struct ovsplan_summary *summary,
+                  struct errmsg *err);
+
 /* For `exportflows render`: what the applier would write to 'bridge' when it has
  * no flow export yet.  Writes '*ret_ops' (new reference: the operations array as
  * ovsplan_build() makes it, or an empty array when every protocol is off) and

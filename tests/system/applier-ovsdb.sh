@@ -188,11 +188,36 @@ ovs_vsctl add-br br-int
 expect "re-applied on a fresh database" col_is netflow targets '["172.30.158.150:2056"]'
 expect "ipfix re-applied" col_is ipfix cache_max_flows 5000
 
-# SIGTERM: clean exit 0.
+# SIGTERM: clean exit 0.  With --config-file there is no DaemonSet to ask
+# whether this is an uninstall, so "--clear-on-exit=auto" leaves OVS as it is.
 kill -TERM "$applier_pid"
 wait "$applier_pid"
 rc=$?
 applier_pid=
 [ $rc = 0 ] || fail "exit status $rc on SIGTERM"
 pass "exit 0 on SIGTERM"
+col_is netflow targets '["172.30.158.150:2056"]' && col_is ipfix cache_max_flows 5000 ||
+    fail "SIGTERM with --clear-on-exit=auto and --config-file changed OVS"
+log_has 'leaving the flow export in place bridge=br-int reason="no --daemonset' ||
+    fail "no log line saying why the rows stay"
+pass "--config-file, auto: the rows stay after SIGTERM"
+
+# --clear-on-exit=always: SIGTERM clears the rows this applier owns; a foreign
+# sFlow row (sFlow is off in this config) stays.
+ovs_vsctl -- --id=@s create sflow targets='"192.0.2.1:6343"' -- set bridge br-int sflow=@s >/dev/null
+applier_log=$dir/applier-clear.log
+"$BIN/exportflows-applier" --config-file "$dir/cm/config.json" --ovsdb "$OVS_DB" \
+    --node-ip 10.0.0.9 --health-listen none --clear-on-exit=always >"$applier_log" 2>&1 &
+applier_pid=$!
+expect "applier with --clear-on-exit=always in sync" log_has "flow export already in place"
+kill -TERM "$applier_pid"
+wait "$applier_pid"
+rc=$?
+applier_pid=
+[ $rc = 0 ] || fail "exit status $rc on SIGTERM with --clear-on-exit=always"
+bridge_col_empty netflow && bridge_col_empty ipfix || fail "netflow or ipfix not cleared on exit"
+col_is sflow targets '["192.0.2.1:6343"]' || fail "the foreign sflow row was cleared on exit"
+log_has 'cleared flow export bridge=br-int cleared=netFlow,ipfix foreign_kept=sFlow' ||
+    fail "no 'cleared flow export' line naming netflow,ipfix and the foreign sflow"
+pass "--clear-on-exit=always: netflow and ipfix cleared on SIGTERM, foreign sflow kept, exit 0"
 echo "applier-ovsdb: all passed"

@@ -5,7 +5,9 @@
  * array, null for "nothing to send", or {"error": "<message>"}.  Set
  * OVSPLAN_WRITE_EXPECTED=1 to (re)write expected.json from the current output
  * when adding a case — then read every line of it before committing.
- * Also: the monitor requests and ovsplan_render()'s transaction and ovs-vsctl line. */
+ * Also: the monitor requests, ovsplan_render()'s transaction and ovs-vsctl line,
+ * and ovsplan_clear() (the uninstall's one transaction) against the cases whose
+ * config turns every protocol off. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +103,38 @@ plan_case(const char *dir)
     return actual;
 }
 
+/* ovsplan_clear() for the case in 'dir' (its config.json ignored). */
+static json_t *
+clear_case(const char *dir, struct ovsplan_summary *summary)
+{
+    struct flowconfig last;
+    struct collector node_ip;
+    bool has_ip, has_last;
+    json_t *rows, *ops = NULL, *actual;
+    struct errmsg err;
+    int rc;
+
+    has_last = load_config_file(dir, "last.json", &last);
+    has_ip = load_node_ip(dir, &node_ip);
+    rows = load_json(dir, "rows.json");
+    rc = ovsplan_clear(has_last ? &last : NULL, "br-int", has_ip ? &node_ip : NULL,
+                       rows, &ops, summary, &err);
+    actual = rc < 0 ? json_pack("{s:s}", "error", err.text) : ops ? ops : json_null();
+    json_decref(rows);
+    return actual;
+}
+
+static bool
+all_off(const struct flowconfig *config)
+{
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        if (config->spec.proto[p].n) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void
 check_case(const char *name)
 {
@@ -148,6 +182,98 @@ test_ovsplan_noop_sends_nothing(void **state)
 
     assert_true(json_is_null(ops));
     json_decref(ops);
+}
+
+/* The uninstall plan is the "every protocol off" plan: for each case whose
+ * config turns everything off, ovsplan_clear() gives exactly its expected.json. */
+static void
+test_ovsplan_clear_is_the_all_off_plan(void **state)
+{
+    size_t n = 0, n_off = 0;
+    char **names = testutil_list_dir(DATA_DIR, &n);
+
+    assert_non_null(names);
+    for (size_t i = 0; i < n; i++) {
+        char *dir = testutil_path(DATA_DIR, names[i]);
+        struct flowconfig config;
+        json_t *actual, *expected;
+
+        load_config(dir, &config);
+        if (all_off(&config)) {
+            n_off++;
+            actual = clear_case(dir, NULL);
+            expected = load_json(dir, "expected.json");
+            if (!json_equal(actual, expected)) {
+                fail_msg("case %s: ovsplan_clear() differs from expected.json", names[i]);
+            }
+            json_decref(actual);
+            json_decref(expected);
+        }
+        free(dir);
+    }
+    testutil_free_names(names);
+    assert_true(n_off >= 5);
+}
+
+/* Marked row and ovnkube-node's twin of the last config: both cleared, in one
+ * transaction (a wait and one update); a foreign row stays. */
+static void
+test_ovsplan_clear_owned_rows_in_one_transaction(void **state)
+{
+    struct ovsplan_summary summary;
+    json_t *ops = clear_case(DATA_DIR "/clear-owned-and-twins-keeps-foreign", &summary);
+    json_t *update = json_array_get(ops, 1);
+
+    assert_int_equal(json_array_size(ops), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "op")),
+                        "wait");
+    assert_string_equal(json_string_value(json_object_get(update, "op")), "update");
+    assert_int_equal(json_object_size(json_object_get(update, "row")), 2);
+    assert_int_equal(summary.changed, (1u << FLOWPROTO_NETFLOW) | (1u << FLOWPROTO_SFLOW));
+    assert_int_equal(summary.foreign_kept, 1u << FLOWPROTO_IPFIX);
+    json_decref(ops);
+}
+
+/* Without the last config only the marked row is ours: the unmarked twin is
+ * indistinguishable from a row set by hand and stays. */
+static void
+test_ovsplan_clear_without_last_clears_marked_rows_only(void **state)
+{
+    struct ovsplan_summary summary;
+    json_t *rows = load_json(DATA_DIR "/clear-owned-and-twins-keeps-foreign", "rows.json");
+    json_t *ops = NULL;
+    struct errmsg err;
+
+    assert_int_equal(ovsplan_clear(NULL, "br-int", NULL, rows, &ops, &summary, &err), 0);
+    assert_non_null(ops);
+    assert_int_equal(summary.changed, 1u << FLOWPROTO_NETFLOW);
+    assert_int_equal(summary.foreign_kept,
+                     (1u << FLOWPROTO_SFLOW) | (1u << FLOWPROTO_IPFIX));
+    json_decref(ops);
+    json_decref(rows);
+}
+
+/* Nothing of ours left: nothing to send (the applier then reports CLEARED);
+ * no bridge: -ENOENT. */
+static void
+test_ovsplan_clear_nothing_left_sends_nothing(void **state)
+{
+    json_t *rows = json_pack("{s:{s:{s:s, s:[s, []], s:[s, []], s:[s, []]}}}", "Bridge",
+                             "b1", "name", "br-int", "netflow", "set", "sflow", "set",
+                             "ipfix", "set");
+    struct flowconfig last;
+    struct ovsplan_summary summary;
+    json_t *ops = json_null();
+    struct errmsg err;
+
+    load_config_file(DATA_DIR "/clear-owned-and-twins-keeps-foreign", "last.json", &last);
+    assert_int_equal(ovsplan_clear(&last, "br-int", NULL, rows, &ops, &summary, &err), 0);
+    assert_null(ops);
+    assert_int_equal(summary.changed, 0);
+    assert_int_equal(summary.foreign_kept, 0);
+    assert_int_equal(ovsplan_clear(&last, "br-ex", NULL, rows, &ops, NULL, &err), -ENOENT);
+    assert_string_equal(err.text, "bridge 'br-ex' does not exist");
+    json_decref(rows);
 }
 
 static void
@@ -227,6 +353,10 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ovsplan_cases),
         cmocka_unit_test(test_ovsplan_noop_sends_nothing),
+        cmocka_unit_test(test_ovsplan_clear_is_the_all_off_plan),
+        cmocka_unit_test(test_ovsplan_clear_owned_rows_in_one_transaction),
+        cmocka_unit_test(test_ovsplan_clear_without_last_clears_marked_rows_only),
+        cmocka_unit_test(test_ovsplan_clear_nothing_left_sends_nothing),
         cmocka_unit_test(test_ovsplan_monitor_requests_cover_planned_columns),
         cmocka_unit_test(test_ovsplan_render_prints_transaction_and_vsctl_line),
         cmocka_unit_test(test_ovsplan_render_all_off_clears),
