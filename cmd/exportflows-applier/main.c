@@ -904,6 +904,9 @@ turn(struct program *p, uint64_t deadline)
     applier_run(p->applier, now);
     applier_get_stats(p->applier, &stats);
     atomic_store(&p->ready, stats.connected && stats.in_sync && !stats.clearing);
+    if (stats.cleared) {
+        return 1;               /* done: the caller stops without waiting */
+    }
 
     pfds[0] = (struct pollfd) { .fd = p->signal_fd, .events = POLLIN };
     applier_wait(p->applier, now, &pfds[1], &timeout);

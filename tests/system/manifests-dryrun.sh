@@ -353,6 +353,7 @@ q_ds+='ds.seLinuxType={.spec.template.spec.securityContext.seLinuxOptions.type}{
 q_ds+='ds.metricsPort={.spec.template.spec.containers[0].ports[?(@.name=="https-metrics")].containerPort}/{.spec.template.spec.containers[0].ports[?(@.name=="https-metrics")].hostPort}{"\n"}'
 q_ds+='ds.probes={.spec.template.spec.containers[0].livenessProbe.httpGet.host}:{.spec.template.spec.containers[0].livenessProbe.httpGet.port}/{.spec.template.spec.containers[0].readinessProbe.httpGet.host}:{.spec.template.spec.containers[0].readinessProbe.httpGet.port}{"\n"}'
 q_ds+='ds.listen={range .spec.template.spec.containers[0].args[*]}{@} {end}{"\n"}'
+q_ds+='ds.uninstall={.metadata.name}/{.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_DAEMONSET")].value}/{.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_CLEAR_TIMEOUT")].value}/{.spec.template.spec.terminationGracePeriodSeconds}{"\n"}'
 q_ds+='ds.command={.spec.template.spec.containers[0].command[0]}{"\n"}{end}'
 q_misc='{range .items[?(@.kind=="PodDisruptionBudget")]}pdb.maxUnavailable={.spec.maxUnavailable}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="Service")]}svc.https={.spec.ports[?(@.name=="https")].port}->{.spec.ports[?(@.name=="https")].targetPort}{"\n"}'
@@ -401,6 +402,9 @@ common_lines=(
     "dep.tlsSecret=exportflows-webhook-tls"
     "dep.command=/usr/bin/exportflows-webhook"
     "ds.hostNetwork=true"
+    # The applier asks about its own DaemonSet when it stops, and clears within
+    # 6 s, under the 10 s grace period.
+    "ds.uninstall=exportflows-applier/exportflows-applier/6/10"
     "ds.tolerations=[|Exists|]"
     "ds.nodeName=spec.nodeName"
     "ds.nodeIP=status.hostIP"
@@ -562,10 +566,13 @@ can "$A" no get "$net/cluster"
 can "$A" no get nodes
 can "$A" no get secrets exportflows
 can "$A" no create events default
+can "$A" yes get daemonsets.apps/exportflows-applier exportflows
+for verb in list watch update patch delete; do can "$A" no "$verb" daemonsets.apps/exportflows-applier exportflows; done
+can "$A" no get daemonsets.apps/other exportflows
 can "$A" yes create tokenreviews.authentication.k8s.io
 can "$A" yes create subjectaccessreviews.authorization.k8s.io
 can "$A" no get /metrics
-pass "applier RBAC: read exportflows-config, write Leases in exportflows (the policy narrows them); nothing else"
+pass "applier RBAC: read exportflows-config and its own DaemonSet, write Leases in exportflows (the policy narrows them); nothing else"
 
 # RBAC's resourceNames allow list/watch only with the matching field selector;
 # the programs must use it.
