@@ -5,22 +5,29 @@
  * ratchet) and encode (the reply).  Everything borrowed from the request lives
  * in 'struct review', which owns what was parsed and the report.
  *
- * Decoding takes one of two paths with the same outcome:
- *   - the fast path (decode_fast()) validates the whole body with jsonscan
- *     without building anything, and hands the two members flowspec reads
+ * The body is scanned once (jsonscan_fields(), no allocation), which finds
+ * every member a review reads (field_paths).  Decoding then takes one of three
+ * readers with the same outcome:
+ *   - the fast path (decode_fast()) hands the two members flowspec reads
  *     (spec.exportNetworkFlows, spec.defaultNetwork.type) to
  *     flowspec_validate_text() as text when they have the usual shapes (else
  *     as jansson trees to flowspec_validate()); trees of the new and old specs
  *     are built only when the new spec is invalid, for flowspec_same().  It
  *     handles the requests Kubernetes sends, and gives up (-ENOTSUP) on
- *     anything else:
- *     invalid JSON, a field of the wrong type, a missing field, text too long
- *     for its buffer, what jsonscan does not read;
- *   - the tree path (decode()) parses the whole body into a tree, and decides
- *     and words every error.
- * A request the fast path gives up on is reviewed again from the start on the
- * tree path, so the fast path only needs to be right on what it accepts, and
- * the unit tests compare the two paths' replies byte for byte. */
+ *     anything else: a field of the wrong type, a missing field, text too long
+ *     for its buffer;
+ *   - the sparse tree (sparse_tree()) is a tree of only the members a review
+ *     reads, built from what the scan found, on which the tree checks
+ *     (decode_envelope(), decode_request()) decide and word every error: a
+ *     body of a million values costs a few small trees;
+ *   - the whole tree (whole_tree()), only for a body the scanner could not
+ *     read: invalid JSON, whose error jansson words, or what jsonscan gives up
+ *     on (nesting past 64, objects wider than 64 keys).
+ * A request the fast path gives up on is reviewed again from the start from
+ * the sparse tree, so the fast path only needs to be right on what it accepts,
+ * and the unit tests compare the three readers' replies byte for byte.  Every
+ * jansson value of a review counts against ADMISSION_TREE_BYTES_MAX
+ * (jsonbudget): past it the review stops with -E2BIG instead of growing. */
 #include "exportflows/admission.h"
 
 #include <errno.h>
@@ -31,6 +38,7 @@
 
 #include "exportflows/fielderr.h"
 #include "exportflows/flowspec.h"
+#include "exportflows/jsonbudget.h"
 #include "exportflows/jsonscan.h"
 
 /* Longest ?timeout= text; Go durations Kubernetes sends are a few characters. */
@@ -46,6 +54,61 @@
 #define FAST_COLLECTOR_SIZE (COLLECTOR_INPUT_MAX + 2)
 #define FAST_TYPE_SIZE 64
 
+/* What a review reads, by key path; every other member is only checked.  The
+ * fast path reads the leaves; the sparse tree (sparse_tree()) also needs the
+ * containers on the way, to know whether each is an object. */
+enum field {
+    F_ROOT, F_API_VERSION, F_KIND, F_REQUEST, F_UID, F_OPERATION, F_RESOURCE_REF, F_GROUP,
+    F_RESOURCE, F_SUB_RESOURCE, F_NAME, F_OBJECT, F_METADATA, F_OBJECT_NAME, F_SPEC,
+    F_EXPORT, F_DEFAULT_NETWORK, F_NETWORK_TYPE, F_OLD_OBJECT, F_OLD_SPEC, F_OLD_EXPORT,
+    F_N
+};
+
+static const char *const path_root[] = { NULL };
+static const char *const path_api_version[] = { "apiVersion", NULL };
+static const char *const path_kind[] = { "kind", NULL };
+static const char *const path_request[] = { "request", NULL };
+static const char *const path_uid[] = { "request", "uid", NULL };
+static const char *const path_operation[] = { "request", "operation", NULL };
+static const char *const path_resource_ref[] = { "request", "resource", NULL };
+static const char *const path_group[] = { "request", "resource", "group", NULL };
+static const char *const path_resource[] = { "request", "resource", "resource", NULL };
+static const char *const path_sub_resource[] = { "request", "subResource", NULL };
+static const char *const path_name[] = { "request", "name", NULL };
+static const char *const path_object[] = { "request", "object", NULL };
+static const char *const path_metadata[] = { "request", "object", "metadata", NULL };
+static const char *const path_object_name[] = { "request", "object", "metadata", "name",
+                                                NULL };
+static const char *const path_spec[] = { "request", "object", "spec", NULL };
+static const char *const path_export[] = { "request", "object", "spec",
+                                           "exportNetworkFlows", NULL };
+static const char *const path_default_network[] = { "request", "object", "spec",
+                                                    "defaultNetwork", NULL };
+static const char *const path_network_type[] = { "request", "object", "spec",
+                                                 "defaultNetwork", "type", NULL };
+static const char *const path_old_object[] = { "request", "oldObject", NULL };
+static const char *const path_old_spec[] = { "request", "oldObject", "spec", NULL };
+static const char *const path_old_export[] = { "request", "oldObject", "spec",
+                                               "exportNetworkFlows", NULL };
+
+static const char *const *const field_paths[F_N] = {
+    [F_ROOT] = path_root, [F_API_VERSION] = path_api_version, [F_KIND] = path_kind,
+    [F_REQUEST] = path_request, [F_UID] = path_uid, [F_OPERATION] = path_operation,
+    [F_RESOURCE_REF] = path_resource_ref, [F_GROUP] = path_group,
+    [F_RESOURCE] = path_resource, [F_SUB_RESOURCE] = path_sub_resource,
+    [F_NAME] = path_name, [F_OBJECT] = path_object, [F_METADATA] = path_metadata,
+    [F_OBJECT_NAME] = path_object_name, [F_SPEC] = path_spec, [F_EXPORT] = path_export,
+    [F_DEFAULT_NETWORK] = path_default_network, [F_NETWORK_TYPE] = path_network_type,
+    [F_OLD_OBJECT] = path_old_object, [F_OLD_SPEC] = path_old_spec,
+    [F_OLD_EXPORT] = path_old_export,
+};
+
+/* What the scanner found in the body, once per review. */
+struct scan {
+    bool ok;                        /* false: it could not read the body */
+    struct jsonscan_value v[F_N];
+};
+
 struct review {
     const char *uid;                /* borrowed from 'root' or the buffers below */
     const char *operation;
@@ -60,6 +123,8 @@ struct review {
     /* The tree path. */
     json_t *root;                   /* owned: the parsed request body */
     const json_t *old_object;       /* borrowed from 'root'; may be NULL */
+
+    const struct scan *scan;        /* borrowed: the body as the scanner read it */
 
     /* The fast path. */
     bool fast;
@@ -83,6 +148,7 @@ review_init(struct review *rv)
     rv->uid = rv->operation = NULL;
     rv->name = "";
     rv->checked = rv->has_old = rv->ratcheted = rv->fast = rv->spec_as_text = false;
+    rv->scan = NULL;
     rv->spec = rv->old_object = NULL;
     rv->root = rv->fast_spec = rv->fast_old_spec = NULL;
     fielderr_list_init(&rv->report);
@@ -137,32 +203,20 @@ get_string(const json_t *obj, const char *key)
     return json_string_value(json_object_get(obj, key));
 }
 
-/* The body as a tree through jsonscan's builder, NULL when it gives up. */
-static json_t *
-fast_load(const char *body, size_t len)
-{
-    json_t *root = NULL;
-    size_t i = 0;
-
-    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) {
-        i++;
-    }
-    /* Only objects: jansson words the error for anything else. */
-    if (i == len || body[i] != '{' || jsonscan_load(body, len, &root)) {
-        return NULL;
-    }
-    return root;
-}
-
-/* See admission.h.  When the fast reader gives up, jansson parses the body and
- * words the error; its messages are one line except for the quoted token,
- * which may hold control characters: they are replaced. */
-int
-admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *err)
+/* The body as one tree, built once: by jsonscan's builder when the scanner
+ * read it ('scanned'), else by jansson, which also words the error.  jansson's
+ * messages are one line except for the quoted token, which may hold control
+ * characters: they are replaced. */
+static int
+whole_tree(const char *body, size_t len, bool scanned, json_t **ret, struct errmsg *err)
 {
     json_error_t jerr;
-    json_t *root = fast_load(body, len);
+    json_t *root = NULL;
 
+    /* The builder only gives up on a real too long to copy; jansson reads it. */
+    if (scanned && jsonscan_load(body, len, &root) == -ENOMEM) {
+        return errmsg_set(err, -ENOMEM, "out of memory parsing the body");
+    }
     if (!root) {
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     }
@@ -177,6 +231,138 @@ admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *
         copy_printable(text, sizeof text, jerr.text);
         return errmsg_set(err, -EINVAL, "body is not valid JSON: %s (line %d, column %d)",
                           text, jerr.line, jerr.column);
+    }
+    *ret = root;
+    return 0;
+}
+
+/* See admission.h: validated by the scanner, which allocates nothing, then
+ * built by one reader or the other. */
+int
+admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *err)
+{
+    return whole_tree(body, len, jsonscan_fields(body, len, NULL, 0, NULL) == 0, ret, err);
+}
+
+/* The value 'v' (found by the scanner, so valid) as a new tree: by jsonscan's
+ * builder, or by jansson for the long real it gives up on.  0 or -ENOMEM. */
+static int
+load_value(const struct jsonscan_value *v, json_t **ret)
+{
+    int error = jsonscan_load(v->text, v->len, ret);
+
+    if (error == -ENOTSUP) {
+        *ret = json_loadb(v->text, v->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+        error = *ret ? 0 : -ENOMEM;
+    }
+    return error;
+}
+
+/* How a member of the sparse tree is made from what the scanner found. */
+enum sparse_kind {
+    SPARSE_STRING,          /* read as a string only: any other value as null */
+    SPARSE_WHOLE,           /* read whole: its tree */
+    SPARSE_OBJECT,          /* looked into: an object to fill, any other value as null */
+    SPARSE_OBJECT_OR_WHOLE, /* looked into, or reported whole when not an object */
+};
+
+/* Every member a tree review reads (decode_envelope(), decode_request(),
+ * flowspec_validate() and flowspec_same()), parents first.  A value read only
+ * through json_is_object(), json_object_get() or json_string_value() reads
+ * alike as null whatever it is, so only strings and the values reported
+ * whole are built. */
+static const struct sparse_member {
+    enum field field, parent;
+    const char *key;
+    enum sparse_kind kind;
+} sparse_members[] = {
+    { F_API_VERSION, F_ROOT, "apiVersion", SPARSE_STRING },
+    { F_KIND, F_ROOT, "kind", SPARSE_STRING },
+    { F_REQUEST, F_ROOT, "request", SPARSE_OBJECT },
+    { F_UID, F_REQUEST, "uid", SPARSE_STRING },
+    { F_OPERATION, F_REQUEST, "operation", SPARSE_STRING },
+    { F_RESOURCE_REF, F_REQUEST, "resource", SPARSE_OBJECT },
+    { F_GROUP, F_RESOURCE_REF, "group", SPARSE_STRING },
+    { F_RESOURCE, F_RESOURCE_REF, "resource", SPARSE_STRING },
+    { F_SUB_RESOURCE, F_REQUEST, "subResource", SPARSE_STRING },
+    { F_NAME, F_REQUEST, "name", SPARSE_STRING },
+    { F_OBJECT, F_REQUEST, "object", SPARSE_OBJECT },
+    { F_METADATA, F_OBJECT, "metadata", SPARSE_OBJECT },
+    { F_OBJECT_NAME, F_METADATA, "name", SPARSE_STRING },
+    { F_SPEC, F_OBJECT, "spec", SPARSE_OBJECT_OR_WHOLE },
+    { F_EXPORT, F_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
+    { F_DEFAULT_NETWORK, F_SPEC, "defaultNetwork", SPARSE_OBJECT },
+    { F_NETWORK_TYPE, F_DEFAULT_NETWORK, "type", SPARSE_WHOLE },
+    { F_OLD_OBJECT, F_REQUEST, "oldObject", SPARSE_OBJECT },
+    { F_OLD_SPEC, F_OLD_OBJECT, "spec", SPARSE_OBJECT },
+    { F_OLD_EXPORT, F_OLD_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
+};
+
+/* The tree of member 'm', whose scanned value 'v' is present; '*ret_object'
+ * is the tree too when it is an object to fill.  0 or -ENOMEM. */
+static int
+sparse_value(const struct sparse_member *m, const struct jsonscan_value *v, json_t **ret,
+             json_t **ret_object)
+{
+    bool object = v->type == JSONSCAN_OBJECT;
+
+    *ret_object = NULL;
+    switch (m->kind) {
+    case SPARSE_STRING:
+        return v->type == JSONSCAN_STRING ? load_value(v, ret)
+               : (*ret = json_null(), 0);
+    case SPARSE_OBJECT:
+        *ret = object ? json_object() : json_null();
+        break;
+    case SPARSE_OBJECT_OR_WHOLE:
+        if (!object) {
+            return load_value(v, ret);
+        }
+        *ret = json_object();
+        break;
+    case SPARSE_WHOLE:
+    default:
+        return load_value(v, ret);
+    }
+    if (!*ret) {
+        return -ENOMEM;
+    }
+    *ret_object = object ? *ret : NULL;
+    return 0;
+}
+
+/* A tree of the scanned body holding only what a review reads, built from the
+ * scanner's findings (sparse_members): the same review as the whole tree, at
+ * the cost of a few small values whatever else the body holds. */
+static int
+sparse_tree(const struct scan *scan, json_t **ret)
+{
+    json_t *objects[F_N] = { NULL };
+    json_t *root;
+
+    if (scan->v[F_ROOT].type != JSONSCAN_OBJECT) {
+        /* An array (the scanner reads nothing else at the top): reviews read
+         * it as they read any value that is not an object. */
+        *ret = json_array();
+        return *ret ? 0 : -ENOMEM;
+    }
+    root = objects[F_ROOT] = json_object();
+    if (!root) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < sizeof sparse_members / sizeof sparse_members[0]; i++) {
+        const struct sparse_member *m = &sparse_members[i];
+        const struct jsonscan_value *v = &scan->v[m->field];
+        json_t *value = NULL;
+
+        if (!objects[m->parent] || v->type == JSONSCAN_ABSENT) {
+            continue;
+        }
+        if (sparse_value(m, v, &value, &objects[m->field])
+            || json_object_set_new(objects[m->parent], m->key, value)) {
+            json_decref(root);
+            return -ENOMEM;
+        }
     }
     *ret = root;
     return 0;
@@ -275,15 +461,25 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
     return 0;
 }
 
-/* Parses 'body' into rv->root (owned by 'rv' also on failure) and fills the
- * fields 'rv' borrows from it. */
+/* The tree path: the body as a tree into rv->root (owned by 'rv' also on
+ * failure), then the fields 'rv' borrows from it.  'sparse': only the members
+ * a review reads, from the scan (the whole body when the scanner could not
+ * read it). */
 static int
-decode(struct review *rv, const char *body, size_t len, struct errmsg *err)
+decode_tree(struct review *rv, const char *body, size_t len, bool sparse,
+            struct errmsg *err)
 {
     const json_t *request = NULL;
     int error;
 
-    error = admission_parse_body(body, len, &rv->root, err);
+    if (sparse && rv->scan->ok) {
+        error = sparse_tree(rv->scan, &rv->root);
+        if (error) {
+            errmsg_set(err, error, "out of memory parsing the body");
+        }
+    } else {
+        error = whole_tree(body, len, rv->scan->ok, &rv->root, err);
+    }
     if (!error) {
         error = decode_envelope(rv->root, &request, err);
     }
@@ -294,42 +490,6 @@ decode(struct review *rv, const char *body, size_t len, struct errmsg *err)
 }
 
 /* ---- the fast path ---------------------------------------------------------- */
-
-/* What the fast path reads, by key path; every other member is only checked. */
-enum fast_field {
-    F_API_VERSION, F_KIND, F_UID, F_OPERATION, F_GROUP, F_RESOURCE, F_SUB_RESOURCE,
-    F_NAME, F_OBJECT, F_OBJECT_NAME, F_SPEC, F_EXPORT, F_NETWORK_TYPE, F_OLD_OBJECT,
-    F_OLD_EXPORT, F_N
-};
-
-static const char *const path_api_version[] = { "apiVersion", NULL };
-static const char *const path_kind[] = { "kind", NULL };
-static const char *const path_uid[] = { "request", "uid", NULL };
-static const char *const path_operation[] = { "request", "operation", NULL };
-static const char *const path_group[] = { "request", "resource", "group", NULL };
-static const char *const path_resource[] = { "request", "resource", "resource", NULL };
-static const char *const path_sub_resource[] = { "request", "subResource", NULL };
-static const char *const path_name[] = { "request", "name", NULL };
-static const char *const path_object[] = { "request", "object", NULL };
-static const char *const path_object_name[] = { "request", "object", "metadata", "name",
-                                                NULL };
-static const char *const path_spec[] = { "request", "object", "spec", NULL };
-static const char *const path_export[] = { "request", "object", "spec",
-                                           "exportNetworkFlows", NULL };
-static const char *const path_network_type[] = { "request", "object", "spec",
-                                                 "defaultNetwork", "type", NULL };
-static const char *const path_old_object[] = { "request", "oldObject", NULL };
-static const char *const path_old_export[] = { "request", "oldObject", "spec",
-                                               "exportNetworkFlows", NULL };
-
-static const char *const *const fast_paths[F_N] = {
-    [F_API_VERSION] = path_api_version, [F_KIND] = path_kind, [F_UID] = path_uid,
-    [F_OPERATION] = path_operation, [F_GROUP] = path_group, [F_RESOURCE] = path_resource,
-    [F_SUB_RESOURCE] = path_sub_resource, [F_NAME] = path_name, [F_OBJECT] = path_object,
-    [F_OBJECT_NAME] = path_object_name, [F_SPEC] = path_spec, [F_EXPORT] = path_export,
-    [F_NETWORK_TYPE] = path_network_type, [F_OLD_OBJECT] = path_old_object,
-    [F_OLD_EXPORT] = path_old_export,
-};
 
 /* Decodes the string 'v' into 'buf'; -ENOTSUP when it is not a string or too
  * long. */
@@ -355,7 +515,7 @@ fast_set(json_t *object, const char *key, const struct jsonscan_value *v)
     if (v->type == JSONSCAN_ABSENT) {
         return 0;
     }
-    error = jsonscan_load(v->text, v->len, &value);
+    error = load_value(v, &value);
     if (error) {
         return error;
     }
@@ -545,14 +705,15 @@ fast_new_spec(struct review *rv)
     return 0;
 }
 
-/* The fast path's decode: 0, or -ENOTSUP for the tree path to take over. */
+/* The fast path's decode of the scanned body: 0, or -ENOTSUP for a tree path
+ * to take over. */
 static int
-decode_fast(struct review *rv, const char *body, size_t len)
+decode_fast(struct review *rv)
 {
-    struct jsonscan_value v[F_N];
+    const struct jsonscan_value *v = rv->scan->v;
 
     rv->fast = true;
-    if (jsonscan_fields(body, len, fast_paths, F_N, v) || fast_request(rv, v)) {
+    if (!rv->scan->ok || fast_request(rv, v)) {
         return -ENOTSUP;
     }
     if (!rv->checked) {
@@ -822,13 +983,14 @@ summarise(const struct review *rv, struct admission_summary *summary)
     summary->n_warnings = rv->warnings.n_warnings;
 }
 
-/* Decodes along one path and evaluates: 0, -EINVAL and -ETIMEDOUT with 'err'
+/* Decodes with one reader and evaluates: 0, -EINVAL and -ETIMEDOUT with 'err'
  * set, -ENOMEM, or -ENOTSUP when the fast path gives up. */
 static int
-review_run(struct review *rv, bool fast, const char *body, size_t len,
+review_run(struct review *rv, enum admission_reader reader, const char *body, size_t len,
            const struct timespec *deadline, struct errmsg *err)
 {
-    int error = fast ? decode_fast(rv, body, len) : decode(rv, body, len, err);
+    int error = reader == ADMISSION_READER_AUTO ? decode_fast(rv)
+                : decode_tree(rv, body, len, reader == ADMISSION_READER_SPARSE, err);
 
     if (!error && deadline_passed(deadline)) {
         error = errmsg_set(err, -ETIMEDOUT, "the request's timeout passed");
@@ -836,32 +998,83 @@ review_run(struct review *rv, bool fast, const char *body, size_t len,
     return error ? error : evaluate(rv);
 }
 
+/* The error for a review the memory budget cut short (see jsonbudget.h). */
+static int
+budget_error(enum jsonbudget_refusal refusal, struct errmsg *err)
+{
+    if (refusal == JSONBUDGET_OVER_TOTAL) {
+        return errmsg_set(err, -EBUSY, "too many large requests at once, retry later");
+    }
+    return errmsg_set(err, -E2BIG, "request too complex: reviewing it would take more "
+                      "than %d MiB of memory", ADMISSION_TREE_BYTES_MAX >> 20);
+}
+
+/* Decodes, evaluates and encodes with 'reader' (AUTO: the fast path, then
+ * the sparse tree when it gives up), within the memory budget. */
+static int
+review_within_budget(struct review *rv, enum admission_reader reader, const char *body,
+                     size_t len, const struct timespec *deadline, char **ret_reply,
+                     size_t *ret_len, struct errmsg *err)
+{
+    int error = review_run(rv, reader, body, len, deadline, err);
+
+    if (error == -ENOTSUP && jsonbudget_refused() == JSONBUDGET_OK) {
+        const struct scan *scan = rv->scan;
+
+        review_release(rv);
+        review_init(rv);
+        rv->scan = scan;
+        error = review_run(rv, ADMISSION_READER_SPARSE, body, len, deadline, err);
+    }
+    if (!error) {
+        error = deadline_passed(deadline)
+                ? errmsg_set(err, -ETIMEDOUT, "the request's timeout passed")
+                : encode(rv, ret_reply, ret_len);
+        if (error == -ENOMEM) {
+            errmsg_set(err, error, "out of memory building the reply");
+        }
+    }
+    return error;
+}
+
+int
+admission_review_by(enum admission_reader reader, const char *body, size_t len,
+                    const struct timespec *deadline, char **ret_reply, size_t *ret_len,
+                    struct admission_summary *summary, struct errmsg *err)
+{
+    struct jsonbudget_usage usage;
+    struct review rv;
+    struct scan scan;
+    int error;
+
+    review_init(&rv);
+    jsonbudget_begin(ADMISSION_TREE_BYTES_MAX);
+    scan.ok = reader != ADMISSION_READER_WHOLE
+              && jsonscan_fields(body, len, field_paths, F_N, scan.v) == 0;
+    rv.scan = &scan;
+    error = review_within_budget(&rv, reader, body, len, deadline, ret_reply, ret_len, err);
+    summarise(&rv, summary);
+    review_release(&rv);
+    jsonbudget_end(&usage);
+    if (usage.refusal != JSONBUDGET_OK) {
+        if (!error) {
+            free(*ret_reply);
+        }
+        error = budget_error(usage.refusal, err);
+    }
+    if (summary) {
+        summary->tree_bytes = usage.peak;
+    }
+    return error;
+}
+
 int
 admission_review(const char *body, size_t len, const struct timespec *deadline,
                  char **ret_reply, size_t *ret_len,
                  struct admission_summary *summary, struct errmsg *err)
 {
-    struct review rv;
-    int error;
-
-    review_init(&rv);
-    error = review_run(&rv, true, body, len, deadline, err);
-    if (error == -ENOTSUP) {
-        review_release(&rv);
-        review_init(&rv);
-        error = review_run(&rv, false, body, len, deadline, err);
-    }
-    if (!error) {
-        error = deadline_passed(deadline)
-                ? errmsg_set(err, -ETIMEDOUT, "the request's timeout passed")
-                : encode(&rv, ret_reply, ret_len);
-        if (error == -ENOMEM) {
-            errmsg_set(err, error, "out of memory building the reply");
-        }
-    }
-    summarise(&rv, summary);
-    review_release(&rv);
-    return error;
+    return admission_review_by(ADMISSION_READER_AUTO, body, len, deadline, ret_reply,
+                               ret_len, summary, err);
 }
 
 /* Nanoseconds per unit of a Go duration; 0 for an unknown unit.  '*len' gets

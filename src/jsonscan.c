@@ -9,12 +9,12 @@
 #include "exportflows/jsonscan.h"
 
 #include <errno.h>
+#include <locale.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Integers of up to 18 digits fit json_int_t (int64) whatever their value. */
-#define MAX_INT_DIGITS 18
 /* Decoded strings up to this size need no heap buffer. */
 #define SMALL_STRING 256
 
@@ -297,44 +297,170 @@ decode_string(const char *in, const char *end, char *out)
     return n;
 }
 
-/* Moves over the number at c->p.  '*is_int' tells whether it is an integer of
- * at most MAX_INT_DIGITS digits.  0, -EINVAL, or -ENOTSUP for what cannot be
- * proven in range (longer integers, exponents). */
-static int
-scan_number(struct cursor *c, bool *is_int)
-{
-    const char *p = c->p, *digits;
+/* The longest number text a real is decoded from on the stack; a longer real
+ * (thousands of digits) is given up on where its value is needed. */
+#define REAL_TEXT_MAX 128
+/* An exponent's magnitude is counted up to this; past it only its sign
+ * matters: no text is long enough for its digits to bring such a number back
+ * into range. */
+#define EXPONENT_MAX 100000000000000000LL
 
+/* What scan_number() found. */
+struct number {
+    bool is_int;                    /* no fraction, no exponent */
+    bool ambiguous;                 /* within a factor 10 of DBL_MAX: only
+                                     * strtod() can tell whether it overflows */
+};
+
+/* Whether the integer digits [p, p + n) (no sign, no leading zero) are beyond
+ * json_int_t, as strtoll() judges them: at most 18 digits always fit, 20 or
+ * more never do, 19 are compared with the limit. */
+static bool
+integer_overflows(const char *p, size_t n, bool negative)
+{
+    if (n != 19) {
+        return n > 19;
+    }
+    return memcmp(p, negative ? "9223372036854775808" : "9223372036854775807", 19) > 0;
+}
+
+/* The decimal exponent of a real's leading digit, from its integer digits
+ * [digits, digits + n_int) and fraction digits [frac, frac + n_frac): e.g. 2
+ * for 123.4, -3 for 0.0012.  '*zero' when every digit is 0. */
+static long long
+leading_exponent(const char *digits, size_t n_int, const char *frac, size_t n_frac,
+                 bool *zero)
+{
+    *zero = false;
+    if (digits[0] != '0') {
+        return (long long) n_int - 1;
+    }
+    for (size_t i = 0; i < n_frac; i++) {
+        if (frac[i] != '0') {
+            return -(long long) i - 1;
+        }
+    }
+    *zero = true;
+    return 0;
+}
+
+/* Moves over the number at c->p, read as jansson's lexer reads it (an integer
+ * when it has neither fraction nor exponent, else a real through strtod()),
+ * and refuses what jansson refuses: integers beyond json_int_t, reals whose
+ * strtod() overflows (underflow to 0 or a subnormal is accepted, as there).
+ * 0, -EINVAL, or 0 with 'n->ambiguous' for a real whose overflow only
+ * strtod() can decide (the caller decides). */
+static int
+scan_number(struct cursor *c, struct number *n)
+{
+    const char *p = c->p, *digits, *frac = NULL;
+    size_t n_int, n_frac = 0;
+    long long exponent = 0, lead;
+    bool negative = false, zero;
+
+    n->is_int = true;
+    n->ambiguous = false;
     if (p < c->end && *p == '-') {
+        negative = true;
         p++;
     }
     digits = p;
     while (p < c->end && *p >= '0' && *p <= '9') {
         p++;
     }
-    if (p == digits || (*digits == '0' && p - digits > 1)) {
+    n_int = (size_t) (p - digits);
+    if (p == digits || (*digits == '0' && n_int > 1)) {
         return -EINVAL;
     }
-    if (p - digits > MAX_INT_DIGITS) {
-        return -ENOTSUP;
-    }
-    *is_int = true;
     if (p < c->end && *p == '.') {
-        const char *frac = ++p;
-
+        frac = ++p;
         while (p < c->end && *p >= '0' && *p <= '9') {
             p++;
         }
         if (p == frac) {
             return -EINVAL;
         }
-        *is_int = false;
+        n_frac = (size_t) (p - frac);
+        n->is_int = false;
     }
     if (p < c->end && (*p == 'e' || *p == 'E')) {
-        return -ENOTSUP;
+        bool exp_negative = false;
+        const char *exp_digits;
+
+        p++;
+        if (p < c->end && (*p == '+' || *p == '-')) {
+            exp_negative = *p++ == '-';
+        }
+        exp_digits = p;
+        while (p < c->end && *p >= '0' && *p <= '9') {
+            if (exponent < EXPONENT_MAX) {
+                exponent = exponent * 10 + (*p - '0');
+            }
+            p++;
+        }
+        if (p == exp_digits) {
+            return -EINVAL;
+        }
+        exponent = exp_negative ? -exponent : exponent;
+        n->is_int = false;
+    }
+    if (n->is_int) {
+        if (integer_overflows(digits, n_int, negative)) {
+            return -EINVAL;
+        }
+    } else {
+        /* The value lies in [10^(lead + exponent), 10^(lead + exponent + 1)),
+         * and DBL_MAX is 1.797...e308. */
+        lead = leading_exponent(digits, n_int, frac, n_frac, &zero);
+        if (!zero && lead + exponent >= 309) {
+            return -EINVAL;
+        }
+        n->ambiguous = !zero && lead + exponent == 308;
     }
     c->p = p;
     return 0;
+}
+
+/* strtod() of the real [text, text + len) as jansson calls it (jansson turns
+ * '.' into the locale's decimal point first, so this reads it in the "C"
+ * locale alike).  0 and the value, -EINVAL when it overflows, -ENOTSUP when the
+ * text is too long to copy or the locale's decimal point is not one byte. */
+static int
+real_value(const char *text, size_t len, double *ret)
+{
+    const char *point = localeconv()->decimal_point;
+    char buf[REAL_TEXT_MAX + 1];
+    double v;
+
+    if (len > REAL_TEXT_MAX || !point || !point[0] || point[1]) {
+        return -ENOTSUP;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = text[i] == '.' ? point[0] : text[i];
+    }
+    buf[len] = '\0';
+    errno = 0;
+    v = strtod(buf, NULL);
+    if ((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE) {
+        return -EINVAL;
+    }
+    *ret = v;
+    return 0;
+}
+
+/* Moves over the number at the cursor as scan_number() does, deciding an
+ * ambiguous real with strtod().  0, -EINVAL, or -ENOTSUP. */
+static int
+scan_number_checked(struct cursor *c, struct number *n)
+{
+    const char *start = c->p;
+    double v;
+    int error = scan_number(c, n);
+
+    if (error || !n->ambiguous) {
+        return error;
+    }
+    return real_value(start, (size_t) (c->p - start), &v);
 }
 
 /* Matches the literal 'word' at c->p.  0 or -EINVAL. */
@@ -364,9 +490,12 @@ type_at(char first)
 
 /* ---- the scanner ----------------------------------------------------------- */
 
+/* A key as written (without its quotes); 'escaped' when it holds an escape,
+ * so that it is compared decoded. */
 struct key {
     const char *text;
     size_t len;
+    bool escaped;
 };
 
 struct scan {
@@ -380,7 +509,7 @@ struct scan {
 
 static int scan_value(struct scan *s, uint32_t mask, unsigned level);
 
-/* Whether the key [text, text + len) is the C string 'name'. */
+/* Whether the key [text, text + len) without escapes is the C string 'name'. */
 static bool
 key_is(const char *text, size_t len, const char *name)
 {
@@ -389,27 +518,74 @@ key_is(const char *text, size_t len, const char *name)
                : name[0] == '\0';
 }
 
+/* The bytes of a checked string body, decoded one at a time. */
+struct decoded {
+    const char *in, *end;
+    char unit[4];
+    size_t n, i;
+};
+
+/* The next decoded byte, -1 at the end. */
+static int
+decoded_next(struct decoded *d)
+{
+    if (d->i == d->n) {
+        if (d->in >= d->end) {
+            return -1;
+        }
+        d->n = decode_unit(&d->in, d->end, d->unit);
+        d->i = 0;
+    }
+    return (unsigned char) d->unit[d->i++];
+}
+
+/* Whether two keys mean the same string. */
+static bool
+keys_equal(const struct key *a, const struct key *b)
+{
+    struct decoded da = { a->text, a->text + a->len, "", 0, 0 };
+    struct decoded db = { b->text, b->text + b->len, "", 0, 0 };
+    int ca, cb;
+
+    if (!a->escaped && !b->escaped) {
+        return a->len == b->len && !memcmp(a->text, b->text, a->len);
+    }
+    do {
+        ca = decoded_next(&da);
+        cb = decoded_next(&db);
+    } while (ca == cb && ca >= 0);
+    return ca == cb;
+}
+
 /* Remembers the key of a member of the object whose keys start at 'first';
  * -EINVAL when it repeats one of them. */
 static int
-push_key(struct scan *s, size_t first, const char *text, size_t len)
+push_key(struct scan *s, size_t first, const struct key *key)
 {
     if (s->n_keys - first >= JSONSCAN_MAX_OBJECT_KEYS || s->n_keys >= JSONSCAN_MAX_OPEN_KEYS) {
         return -ENOTSUP;
     }
     for (size_t i = first; i < s->n_keys; i++) {
-        if (s->keys[i].len == len && !memcmp(s->keys[i].text, text, len)) {
+        if (keys_equal(&s->keys[i], key)) {
             return -EINVAL;
         }
     }
-    s->keys[s->n_keys++] = (struct key) { text, len };
+    s->keys[s->n_keys++] = *key;
     return 0;
 }
 
-/* The paths of 'mask' whose key at 'level' is the key [text, text + len). */
+/* Whether 'key' is the path element 'name'. */
+static bool
+key_matches(const struct key *key, const char *name)
+{
+    struct jsonscan_value quoted = { JSONSCAN_STRING, key->text - 1, key->len + 2 };
+
+    return key->escaped ? jsonscan_string_is(&quoted, name) : key_is(key->text, key->len, name);
+}
+
+/* The paths of 'mask' whose key at 'level' is 'key'. */
 static uint32_t
-paths_through(const struct scan *s, uint32_t mask, unsigned level, const char *text,
-              size_t len)
+paths_through(const struct scan *s, uint32_t mask, unsigned level, const struct key *key)
 {
     uint32_t through = 0;
 
@@ -417,7 +593,7 @@ paths_through(const struct scan *s, uint32_t mask, unsigned level, const char *t
     for (uint32_t left = mask; left; left &= left - 1) {
         unsigned i = (unsigned) __builtin_ctz(left);
 
-        if (s->paths[i][level] && key_is(text, len, s->paths[i][level])) {
+        if (s->paths[i][level] && key_matches(key, s->paths[i][level])) {
             through |= UINT32_C(1) << i;
         }
     }
@@ -429,30 +605,26 @@ paths_through(const struct scan *s, uint32_t mask, unsigned level, const char *t
 static int
 scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
 {
-    const char *key = s->c.p + 1, *start;
+    struct key key = { s->c.p + 1, 0, false };
+    const char *start;
     uint32_t through, ending = 0;
-    size_t key_len;
-    bool escaped;
     int error;
 
     if (s->c.p >= s->c.end || *s->c.p != '"') {
         return -EINVAL;
     }
-    if ((error = scan_string(&s->c, &escaped)) < 0) {
+    if ((error = scan_string(&s->c, &key.escaped)) < 0) {
         return error;
     }
-    if (escaped) {
-        return -ENOTSUP;
-    }
-    key_len = (size_t) (s->c.p - 1 - key);
-    if ((error = push_key(s, first, key, key_len)) < 0) {
+    key.len = (size_t) (s->c.p - 1 - key.text);
+    if ((error = push_key(s, first, &key)) < 0) {
         return error;
     }
     skip_space(&s->c);
     if (s->c.p >= s->c.end || *s->c.p++ != ':') {
         return -EINVAL;
     }
-    through = mask ? paths_through(s, mask, level, key, key_len) : 0;
+    through = mask ? paths_through(s, mask, level, &key) : 0;
     for (uint32_t left = through; left; left &= left - 1) {
         unsigned i = (unsigned) __builtin_ctz(left);
 
@@ -508,6 +680,7 @@ static int
 scan_value(struct scan *s, uint32_t mask, unsigned level)
 {
     struct cursor *c = &s->c;
+    struct number number;
     bool flag;
     int error;
 
@@ -534,7 +707,7 @@ scan_value(struct scan *s, uint32_t mask, unsigned level)
     case 'n':
         return scan_literal(c, "null", 4);
     default:
-        return *c->p == '-' || (*c->p >= '0' && *c->p <= '9') ? scan_number(c, &flag)
+        return *c->p == '-' || (*c->p >= '0' && *c->p <= '9') ? scan_number_checked(c, &number)
                                                                 : -EINVAL;
     }
 }
@@ -834,22 +1007,33 @@ build_string(struct build *b)
     return error ? fail(b, error) : value;
 }
 
-/* An integer of at most MAX_INT_DIGITS digits, as jansson's strtoll reads it. */
+/* A number as jansson's lexer makes it: an integer through strtoll()
+ * (accumulated negatively, so that the most negative one fits), a real
+ * through strtod(). */
 static json_t *
 build_number(struct build *b)
 {
     const char *p = b->c.p;
-    bool is_int = false, negative = *p == '-';
+    bool negative = *p == '-';
+    struct number number;
     json_int_t v = 0;
+    json_t *value;
+    double real;
 
-    if (scan_number(&b->c, &is_int) < 0 || !is_int) {
+    if (scan_number(&b->c, &number) < 0) {
         return fail(b, -ENOTSUP);
     }
-    for (p += negative; p < b->c.p; p++) {
-        v = v * 10 + (*p - '0');
+    if (number.is_int) {
+        for (p += negative; p < b->c.p; p++) {
+            v = v * 10 - (*p - '0');
+        }
+        value = json_integer(negative ? v : -v);
+    } else {
+        if (real_value(p, (size_t) (b->c.p - p), &real) < 0) {
+            return fail(b, -ENOTSUP);
+        }
+        value = json_real(real);
     }
-    json_t *value = json_integer(negative ? -v : v);
-
     return value ? value : fail(b, -ENOMEM);
 }
 

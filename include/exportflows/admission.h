@@ -14,13 +14,21 @@
  * Warnings stay within Kubernetes' limits (see fielderr.h).  A reply never holds
  * a patch.  The request is parsed with duplicate keys refused; a body that is not
  * an AdmissionReview v1 request is an error for the caller to answer with 400.
- * The requests Kubernetes sends are read without building a tree of them (see
- * jsonscan.h); anything else is parsed whole by jansson, with the same result.
+ * The body is validated once by jsonscan's scanner, which allocates nothing;
+ * the requests Kubernetes sends are then reviewed without building a tree (see
+ * jsonscan.h), anything else from a tree of only the members a review reads.
+ * Only a body the scanner cannot read (nesting past JSONSCAN_MAX_DEPTH, objects
+ * wider than JSONSCAN_MAX_OBJECT_KEYS, invalid JSON whose error jansson words)
+ * is parsed whole by jansson.  All three give the same result.
  *
  * The work is bounded by the body size (the caller's cap), FIELDERR_MAX_ERRORS
- * and FLOWSPEC_MAX_COLLECTORS; an optional deadline (the apiserver's ?timeout=)
- * is checked between the steps so a review that could no longer be delivered in
- * time is abandoned instead of answered late. */
+ * and FLOWSPEC_MAX_COLLECTORS; the memory by ADMISSION_TREE_BYTES_MAX of jansson
+ * trees per review, which holds once the program has called
+ * jsonbudget_install() (the webhook does; see jsonbudget.h): a body that would
+ * need more, a million empty objects in 3 MiB for instance, is refused rather
+ * than parsed.  An optional deadline (the apiserver's ?timeout=) is checked
+ * between the steps so a review that could no longer be delivered in time is
+ * abandoned instead of answered late. */
 #ifndef EXPORTFLOWS_ADMISSION_H
 #define EXPORTFLOWS_ADMISSION_H
 
@@ -43,6 +51,12 @@
 #define ADMISSION_OPERATION_SIZE 16
 #define ADMISSION_NAME_SIZE 254
 
+/* Most memory the jansson values of one review may take (trees of the
+ * request, the reply), counted by jsonbudget.  The requests Kubernetes sends
+ * take a few KiB; a whole-tree parse of a 3 MiB body of small values would
+ * take 100 MiB and more. */
+#define ADMISSION_TREE_BYTES_MAX (8 << 20)
+
 /* Longest ?timeout= admission_parse_timeout() accepts, in microseconds (1 h;
  * Kubernetes itself caps webhook timeouts at 30 s). */
 #define ADMISSION_TIMEOUT_MAX_US (3600ULL * 1000 * 1000)
@@ -59,6 +73,16 @@ struct admission_summary {
     bool ratcheted;         /* UPDATE with exportNetworkFlows unchanged */
     size_t n_errors;        /* every error found, kept in the reply or not */
     size_t n_warnings;      /* warnings in the reply */
+    size_t tree_bytes;      /* most memory the review's jansson values took at once
+                             * (0 without jsonbudget_install()) */
+};
+
+/* The ways admission_review_by() can read a body; they give the same result,
+ * which the tests check. */
+enum admission_reader {
+    ADMISSION_READER_AUTO,      /* the fast path, then the sparse tree */
+    ADMISSION_READER_SPARSE,    /* a tree of the members a review reads */
+    ADMISSION_READER_WHOLE,     /* a tree of the whole body */
 };
 
 /* Reviews the AdmissionReview in 'body' ('len' bytes, borrowed).
@@ -70,15 +94,26 @@ struct admission_summary {
  *               duplicate key, wrong apiVersion or kind, no request or uid, ...);
  *               'err' holds a one-line reason for the 400 answer
  *   -ETIMEDOUT  'deadline' (CLOCK_MONOTONIC; NULL for none) passed
+ *   -E2BIG      the review would take more than ADMISSION_TREE_BYTES_MAX
+ *   -EBUSY      the reviews running at once took the whole jsonbudget total
  *   -ENOMEM
- * 'summary' is filled as far as the request was understood, also on failure. */
+ * with 'err' holding a one-line reason in every case.  'summary' is filled as
+ * far as the request was understood, also on failure. */
 int admission_review(const char *body, size_t len, const struct timespec *deadline,
                      char **ret_reply, size_t *ret_len,
                      struct admission_summary *summary, struct errmsg *err);
 
-/* Parses a request body into a tree as admission_review()'s fallback does:
- * through jsonscan_load() when it can, else through jansson with duplicate keys
- * refused, with the same result either way.  Returns 0 and a new reference in
+/* admission_review() with the reader chosen: for tests that compare them. */
+int admission_review_by(enum admission_reader reader, const char *body, size_t len,
+                        const struct timespec *deadline, char **ret_reply,
+                        size_t *ret_len, struct admission_summary *summary,
+                        struct errmsg *err);
+
+/* Parses a request body into one tree as admission_review()'s whole-tree
+ * reader does: validated by the scanner, then built once, through
+ * jsonscan_load() when the scanner read it, else through jansson with
+ * duplicate keys refused (which words the error), with the same result either
+ * way.  Returns 0 and a new reference in
  * '*ret', -EINVAL with a one-line reason, or -ENOMEM. */
 int admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *err);
 

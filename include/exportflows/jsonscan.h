@@ -13,22 +13,25 @@
  *   jsonscan_iter_*()  walks the members or elements of a container
  *                      jsonscan_fields() found, without building anything.
  *
- * Both give up (-ENOTSUP) on what they do not handle rather than guess: keys
- * with escapes, numbers whose range they cannot prove, nesting past
- * JSONSCAN_MAX_DEPTH, objects wider than JSONSCAN_MAX_OBJECT_KEYS.  A caller
- * then parses with jansson, which decides and words any error.  So a refusal
- * by this module is never final: only jansson's is.
+ * Both give up (-ENOTSUP) on what they do not handle rather than guess:
+ * nesting past JSONSCAN_MAX_DEPTH, objects wider than JSONSCAN_MAX_OBJECT_KEYS
+ * (or more than JSONSCAN_MAX_OPEN_KEYS keys in the objects open at once), and
+ * a real within a factor 10 of DBL_MAX written in more than 128 bytes (only
+ * strtod() can tell whether it overflows, and it is not copied that far).  A
+ * caller then parses with jansson, which decides and words any error.  So a
+ * refusal by this module is never final: only jansson's is.  Legal input the
+ * kube-apiserver sends is read in full: escaped keys and exponents included.
  *
  * What jsonscan_fields() validates, everywhere in the document (also in the
  * members it skips): RFC 8259 syntax, the four white-space characters, strings
  * (no control characters, valid escapes, no \u0000, paired surrogates, UTF-8
  * as jansson checks it: no overlong forms, no surrogates, nothing past
- * U+10FFFF), numbers (no leading zeros; integers of at most 18 digits, which
- * always fit json_int_t; fractions with at most 18 integer digits, which cannot
- * overflow a double; no exponent), nothing after the top-level value, and no
- * duplicate key in any object (keys are compared as written, which is exact
- * because keys with escapes are given up on).  The top level must be an object
- * or an array, as jansson requires without JSON_DECODE_ANY. */
+ * U+10FFFF), numbers as jansson's lexer reads them (no leading zeros; an
+ * integer, without fraction or exponent, must fit json_int_t; a real must not
+ * overflow strtod(), while underflow is accepted), nothing after the top-level
+ * value, and no duplicate key in any object (keys with escapes are compared
+ * decoded).  The top level must be an object or an array, as jansson requires
+ * without JSON_DECODE_ANY. */
 #ifndef EXPORTFLOWS_JSONSCAN_H
 #define EXPORTFLOWS_JSONSCAN_H
 
@@ -74,9 +77,10 @@ int jsonscan_fields(const char *text, size_t len, const char *const *const *path
 /* Builds the jansson value of the JSON text 'text' ('len' bytes; any value,
  * white space around it allowed), equal to what json_loadb() with
  * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY builds.  Validates as
- * jsonscan_fields() does, but keys may hold escapes and objects be of any width;
- * numbers must be integers (a fraction is given up on: its double would have to
- * match jansson's strtod() to the bit).  Returns 0 and a new reference in
+ * jsonscan_fields() does, but objects may be of any width; a real is made by
+ * strtod() as jansson makes it (in the "C" locale, as jansson's own conversion
+ * of '.' to the locale's decimal point amounts to; a real longer than 128
+ * bytes is given up on).  Returns 0 and a new reference in
  * '*ret'; -ENOTSUP when this reader gives up, invalid JSON included (jansson
  * words the error); -ENOMEM. */
 int jsonscan_load(const char *text, size_t len, json_t **ret);

@@ -20,7 +20,9 @@
 
 #include "exportflows/admission.h"
 #include "exportflows/fielderr.h"
+#include "exportflows/jsonbudget.h"
 #include "../lib/testalloc.h"
+#include "../lib/testbody.h"
 #include "../lib/testmutate.h"
 #include "../lib/testutil.h"
 
@@ -534,68 +536,76 @@ test_admission_parse_body_data_cases(void **state)
     closedir(d);
 }
 
-/* ---- the fast path and the tree path agree --------------------------------
+/* ---- the readers agree ------------------------------------------------------
  *
- * admission_review() reads what Kubernetes sends on a fast path and anything
- * else on the tree path (see admission.c).  The tree path is forced here by an
- * extra top-level member whose key holds an escape ("\u0078"): the fast path
- * gives up on escaped keys, and the review ignores unknown top-level members. */
-
-static char *
-force_tree_path(const char *body, size_t len, size_t *ret_len)
-{
-    static const char extra[] = "\"\\u0078\":0,";
-    const char *brace = memchr(body, '{', len);
-    size_t at = brace ? (size_t) (brace - body) + 1 : 0;
-    char *out = malloc(len + sizeof extra);
-
-    assert_non_null(out);
-    memcpy(out, body, at);
-    memcpy(out + at, extra, sizeof extra - 1);
-    memcpy(out + at + sizeof extra - 1, body + at, len - at);
-    *ret_len = len + sizeof extra - 1;
-    return out;
-}
+ * admission_review() reads what Kubernetes sends on a fast path, anything else
+ * from a sparse tree, and what the scanner cannot read from the whole tree (see
+ * admission.c).  admission_review_by() picks the reader, so each body goes
+ * through all three here. */
 
 static size_t n_agreed_ok, n_agreed_refused;
 
-/* Same outcome, same reply bytes, same summary on both paths.  The 400's
- * wording may differ: jansson's column numbers count the extra member. */
+/* The review of 'body' by 'reader'. */
+struct outcome {
+    int error;
+    char *reply;
+    size_t len;
+    struct admission_summary summary;
+    struct errmsg err;
+};
+
+static void
+review_by(enum admission_reader reader, const char *body, size_t len, struct outcome *o)
+{
+    *o = (struct outcome) { .reply = NULL, .err = { "" } };
+    o->error = admission_review_by(reader, body, len, NULL, &o->reply, &o->len, &o->summary,
+                                   &o->err);
+}
+
+/* Same outcome, same reply bytes or reason, same summary. */
+static void
+check_outcomes_agree(const char *what, const struct outcome *a, const struct outcome *b,
+                     const char *body, size_t len)
+{
+    if (a->error != b->error || (a->error && strcmp(a->err.text, b->err.text))) {
+        fail_msg("%s: %d (%s) against %d (%s): %.*s", what, a->error, a->err.text, b->error,
+                 b->err.text, (int) len, body);
+    }
+    if (a->error) {
+        return;
+    }
+    if (a->len != b->len || memcmp(a->reply, b->reply, a->len)) {
+        fail_msg("%s: replies differ:\n%s\n%s\nfor: %.*s", what, a->reply, b->reply, (int) len,
+                 body);
+    }
+    assert_string_equal(a->summary.uid, b->summary.uid);
+    assert_string_equal(a->summary.operation, b->summary.operation);
+    assert_string_equal(a->summary.name, b->summary.name);
+    assert_int_equal(a->summary.allowed, b->summary.allowed);
+    assert_int_equal(a->summary.checked, b->summary.checked);
+    assert_int_equal(a->summary.ratcheted, b->summary.ratcheted);
+    assert_int_equal(a->summary.n_errors, b->summary.n_errors);
+    assert_int_equal(a->summary.n_warnings, b->summary.n_warnings);
+}
+
 static void
 check_paths_agree(const char *body, size_t len)
 {
-    struct admission_summary a = { .allowed = false }, b = { .allowed = false };
-    struct errmsg err_a = { "" }, err_b = { "" };
-    char *reply_a = NULL, *reply_b = NULL, *slow;
-    size_t len_a = 0, len_b = 0, slow_len;
-    int error_a, error_b;
+    struct outcome automatic, sparse, whole;
 
-    slow = force_tree_path(body, len, &slow_len);
-    error_a = admission_review(body, len, NULL, &reply_a, &len_a, &a, &err_a);
-    error_b = admission_review(slow, slow_len, NULL, &reply_b, &len_b, &b, &err_b);
-    if (error_a != error_b) {
-        fail_msg("fast path %d (%s), tree path %d (%s): %.*s", error_a, err_a.text, error_b,
-                 err_b.text, (int) len, body);
-    }
-    if (!error_a) {
-        if (len_a != len_b || memcmp(reply_a, reply_b, len_a)) {
-            fail_msg("replies differ:\n%s\n%s\nfor: %.*s", reply_a, reply_b, (int) len, body);
-        }
-        assert_string_equal(a.uid, b.uid);
-        assert_string_equal(a.operation, b.operation);
-        assert_string_equal(a.name, b.name);
-        assert_int_equal(a.allowed, b.allowed);
-        assert_int_equal(a.checked, b.checked);
-        assert_int_equal(a.ratcheted, b.ratcheted);
-        assert_int_equal(a.n_errors, b.n_errors);
-        assert_int_equal(a.n_warnings, b.n_warnings);
-        n_agreed_ok++;
-    } else {
+    review_by(ADMISSION_READER_AUTO, body, len, &automatic);
+    review_by(ADMISSION_READER_SPARSE, body, len, &sparse);
+    review_by(ADMISSION_READER_WHOLE, body, len, &whole);
+    check_outcomes_agree("fast against whole", &automatic, &whole, body, len);
+    check_outcomes_agree("sparse against whole", &sparse, &whole, body, len);
+    if (automatic.error) {
         n_agreed_refused++;
+    } else {
+        n_agreed_ok++;
     }
-    free(reply_a);
-    free(reply_b);
-    free(slow);
+    free(automatic.reply);
+    free(sparse.reply);
+    free(whole.reply);
 }
 
 /* Every data case, as written and compacted. */
@@ -674,14 +684,15 @@ test_admission_fast_path_matches_tree_path_altered(void **state)
 /* The fast path is what the requests Kubernetes sends take: reviewing one
  * allocates a fraction of what the tree path does. */
 static size_t
-allocations_of(const char *body, size_t len)
+allocations_of(enum admission_reader reader, const char *body, size_t len)
 {
     struct errmsg err = { "" };
     char *reply = NULL;
     size_t reply_len;
 
     testalloc_hook(TESTALLOC_UNLIMITED);
-    assert_int_equal(admission_review(body, len, NULL, &reply, &reply_len, NULL, &err), 0);
+    assert_int_equal(admission_review_by(reader, body, len, NULL, &reply, &reply_len, NULL,
+                                         &err), 0);
     testalloc_unhook();
     free(reply);
     return testalloc_count();
@@ -691,14 +702,116 @@ static void
 test_admission_fast_path_allocates_little(void **state)
 {
     char *body = case_body("allowed-update-valid");
-    size_t len = strlen(body), slow_len;
-    char *slow = force_tree_path(body, len, &slow_len);
-    size_t fast = allocations_of(body, len), tree = allocations_of(slow, slow_len);
+    size_t len = strlen(body);
+    size_t fast = allocations_of(ADMISSION_READER_AUTO, body, len);
+    size_t sparse = allocations_of(ADMISSION_READER_SPARSE, body, len);
+    size_t tree = allocations_of(ADMISSION_READER_WHOLE, body, len);
 
-    print_message("jansson allocations: fast path %zu, tree path %zu\n", fast, tree);
+    print_message("jansson allocations: fast path %zu, sparse tree %zu, whole tree %zu\n",
+                  fast, sparse, tree);
     assert_true(fast * 4 < tree);
-    free(slow);
+    assert_true(sparse < tree);
     free(body);
+}
+
+/* The sparse tree holds what a review reads, whatever else the body holds: a
+ * thousand more objects elsewhere cost it nothing. */
+static void
+test_admission_sparse_tree_ignores_unread_members(void **state)
+{
+    char *body = case_body("allowed-update-valid");
+    size_t len = strlen(body), big_len = 0;
+    const char *brace = strchr(body, '{');
+    char *big = malloc(len + 8192);
+
+    assert_non_null(brace);
+    assert_non_null(big);
+    big_len = (size_t) (brace - body) + 1;
+    memcpy(big, body, big_len);
+    memcpy(big + big_len, "\"x\":[", 5);
+    big_len += 5;
+    for (int i = 0; i < 1000; i++) {
+        memcpy(big + big_len, i ? ",{}" : "{}", i ? 3 : 2);
+        big_len += i ? 3 : 2;
+    }
+    memcpy(big + big_len, "],", 2);
+    big_len += 2;
+    memcpy(big + big_len, brace + 1, len - (size_t) (brace + 1 - body));
+    big_len += len - (size_t) (brace + 1 - body);
+    assert_int_equal(allocations_of(ADMISSION_READER_SPARSE, big, big_len),
+                     allocations_of(ADMISSION_READER_SPARSE, body, len));
+    assert_true(allocations_of(ADMISSION_READER_WHOLE, big, big_len)
+                >= allocations_of(ADMISSION_READER_WHOLE, body, len) + 1000);
+    free(big);
+    free(body);
+}
+
+/* ---- the memory budget ----------------------------------------------------- */
+
+#define HOSTILE_SIZE (3u << 20)
+#define COLLECTORS_OPEN "\"exportNetworkFlows\":{\"netFlow\":{\"collectors\":["
+
+/* Reviews a body of HOSTILE_SIZE built by testbody_filled(); returns the
+ * error, with what the review took in '*summary' and the reason in 'err'. */
+static int
+review_sized(size_t size, const char *open, const char *unit, const char *tail,
+             const char *close, struct admission_summary *summary, struct errmsg *err)
+{
+    size_t len, reply_len;
+    char *body = testbody_filled(open, unit, tail, close, size, &len);
+    char *reply = NULL;
+    int error;
+
+    *summary = (struct admission_summary) { .allowed = false };
+    error = admission_review(body, len, NULL, &reply, &reply_len, summary, err);
+    assert_true(summary->tree_bytes <= ADMISSION_TREE_BYTES_MAX);
+    free(reply);
+    free(body);
+    return error;
+}
+
+static int
+review_hostile(const char *open, const char *unit, const char *tail, const char *close,
+               struct admission_summary *summary, struct errmsg *err)
+{
+    return review_sized(HOSTILE_SIZE, open, unit, tail, close, summary, err);
+}
+
+/* A million small values are read without a tree when the scanner reads them
+ * (exponents included), and refused within the budget when only a tree could
+ * hold them: never more than ADMISSION_TREE_BYTES_MAX of jansson values. */
+static void
+test_admission_hostile_bodies_within_budget(void **state)
+{
+    char *deep = testbody_nested(100);
+    struct admission_summary summary;
+    struct errmsg err = { "" };
+
+    jsonbudget_install(0);
+    assert_true(jsonbudget_installed());
+    /* The scanner reads these whole: no tree, the review as usual. */
+    assert_int_equal(review_hostile("\"filler\":[", "{}", "1e1", "]", &summary, &err), 0);
+    assert_true(summary.allowed);
+    assert_true(summary.tree_bytes < 64 * 1024);
+    assert_int_equal(review_hostile("\"filler\":[", "[]", "-2.5E-3", "]", &summary, &err), 0);
+    assert_int_equal(review_hostile("\"f\\u0069ller\":[", "1", "1e1", "]", &summary, &err), 0);
+    assert_true(summary.tree_bytes < 64 * 1024);
+    /* Only a tree reads these: refused past the budget, with the reason. */
+    assert_int_equal(review_hostile("\"filler\":[", "{}", deep, "]", &summary, &err), -E2BIG);
+    assert_string_equal(err.text, "request too complex: reviewing it would take more than "
+                        "8 MiB of memory");
+    assert_int_equal(review_hostile("\"filler\":[", "\"\"", "x", "]", &summary, &err),
+                     -E2BIG);
+    assert_int_equal(review_hostile(COLLECTORS_OPEN, "\"a\"", "\"b\"", "]}}", &summary, &err),
+                     -E2BIG);
+    assert_true(summary.tree_bytes > ADMISSION_TREE_BYTES_MAX / 2);
+    /* A deep member in a small body is still read, by jansson. */
+    assert_int_equal(review_sized(4096, "\"filler\":[", "0", deep, "]", &summary, &err), 0);
+    assert_true(summary.allowed);
+    assert_true(summary.tree_bytes > 0);
+    json_set_alloc_funcs(malloc, free);
+    assert_false(jsonbudget_installed());
+    free(deep);
 }
 
 int
@@ -720,6 +833,8 @@ main(void)
         cmocka_unit_test(test_admission_fast_path_matches_tree_path),
         cmocka_unit_test(test_admission_fast_path_matches_tree_path_altered),
         cmocka_unit_test(test_admission_fast_path_allocates_little),
+        cmocka_unit_test(test_admission_sparse_tree_ignores_unread_members),
+        cmocka_unit_test(test_admission_hostile_bodies_within_budget),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

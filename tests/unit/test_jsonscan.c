@@ -31,10 +31,18 @@ static const char escapes_doc[] =
     " \"s\": \"x\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\xc3\xa9\xe2\x82\xac\",\n"
     " \"kb\": {\"kb\": \"v\", \"\": \"empty key\"}, \"n\": {\"m\": [[\"deep\"]], \"o\": 1}}";
 
-/* Keys with escapes (the builder reads them, the scanner gives up) and a
- * fraction (the scanner reads it, the builder gives up). */
+/* Keys with escapes, one of them on a path ("kb", written "k\u0062"), and
+ * fractions. */
 static const char keys_doc[] =
     "{\"k\\u0062\": {\"kb\": \"v\", \"\\u00e9\\n\": 1}, \"f\": [2.5, -0.25]}";
+
+/* Numbers as jansson reads them: exponents, the json_int_t limits, reals near
+ * DBL_MAX and below the smallest subnormal, and a key that repeats another
+ * once decoded. */
+static const char numbers_doc[] =
+    "{\"e\": [1e1, 1E+2, -2.5e-3, 0e400, 1e-400, 1.7976931348623157e308],\n"
+    " \"i\": [9223372036854775807, -9223372036854775808, 123456789012345678],\n"
+    " \"r\\u0065quest\": {\"uid\": 1.5e0, \"u\\u0069d2\": 2}, \"\\u0065\\/\": 0.1}";
 
 /* An AdmissionReview as the apiserver sends it, shortened. */
 static const char review_doc[] =
@@ -101,7 +109,12 @@ test_jsonscan_documents_parse(void **state)
     assert_int_equal(jsonscan_fields(escapes_doc, strlen(escapes_doc), all_paths, N_PATHS,
                                      values), 0);
     assert_int_equal(jsonscan_fields(keys_doc, strlen(keys_doc), all_paths, N_PATHS,
-                                     values), -ENOTSUP);     /* "k\u0062" has an escape */
+                                     values), 0);
+    assert_int_equal(values[5].type, JSONSCAN_OBJECT);       /* "kb", written "k\u0062" */
+    assert_int_equal(jsonscan_fields(numbers_doc, strlen(numbers_doc), all_paths, N_PATHS,
+                                     values), 0);
+    assert_int_equal(values[6].type, JSONSCAN_NUMBER);       /* request.uid, escaped */
+    assert_int_equal(values[6].len, 5);
     assert_int_equal(jsonscan_fields(review_doc, strlen(review_doc), all_paths, N_PATHS,
                                      values), 0);
     assert_int_equal(values[7].type, JSONSCAN_STRING);
@@ -111,11 +124,12 @@ test_jsonscan_documents_parse(void **state)
     counts = (struct testjsondiff_counts) { 0 };
     check_text(escapes_doc, strlen(escapes_doc));
     check_text(review_doc, strlen(review_doc));
-    assert_int_equal(counts.scanned, 2);
-    assert_int_equal(counts.loaded, 2);
+    check_text(keys_doc, strlen(keys_doc));
+    check_text(numbers_doc, strlen(numbers_doc));
+    assert_int_equal(counts.scanned, 4);
+    assert_int_equal(counts.loaded, 4);
     json_t *tree = NULL;
 
-    assert_int_equal(jsonscan_load(keys_doc, strlen(keys_doc), &tree), -ENOTSUP);
     assert_int_equal(jsonscan_load(keys_doc, strchr(keys_doc, ',') - keys_doc + 0, &tree),
                      -ENOTSUP);         /* cut short */
 }
@@ -127,6 +141,7 @@ test_jsonscan_mutations_match_jansson(void **state)
     check_mutations(escapes_doc);
     check_mutations(review_doc);
     check_mutations(keys_doc);
+    check_mutations(numbers_doc);
     /* Most single alterations are errors; the rest must have been read here. */
     assert_true(counts.checked > 30000);
     assert_true(counts.scanned > 1000);
@@ -196,6 +211,57 @@ test_jsonscan_edge_cases_match_jansson(void **state)
     check_text("{\"a\":1}\0", 8);
 }
 
+/* Exponents, integer and real limits, keys with escapes: read by both readers
+ * (decided, never given up on), as jansson reads them. */
+static void
+test_jsonscan_numbers_and_escaped_keys_decided(void **state)
+{
+    static const char *const cases[] = {
+        /* Exponents and the limits of integers and reals. */
+        "[1e3]", "[1E3]", "[1e+3]", "[1e-3]", "[1e]", "[1e+]", "[1e-]", "[1.e3]", "[-1e3]",
+        "[1ee3]", "[1e3.5]", "[1e03]", "[0e0]", "[-0.0e-0]", "[01e3]",
+        "[9223372036854775807]", "[9223372036854775808]", "[-9223372036854775808]",
+        "[-9223372036854775809]", "[9999999999999999999]", "[10000000000000000000]",
+        "[1000000000000000000]", "[-1000000000000000000]", "[12345678901234567890123]",
+        "[1.5e308]", "[1.7976931348623157e308]", "[1.7976931348623158e308]",
+        "[1.7976931348623159e308]", "[1.8e308]", "[-1.8e308]", "[1e308]", "[1e309]",
+        "[10e307]", "[100e307]", "[0.1e309]", "[0.01e310]", "[0.001e310]", "[17976931348623157e292]",
+        "[17976931348623159e292]", "[1e-400]", "[-1e-400]", "[4.9e-324]", "[2e-324]",
+        "[0e99999999999999999999]", "[0.000e400]", "[1e99999999999999999999]",
+        "[1e-99999999999999999999]", "[123456789012345678901234567890.5]",
+        "[0.00000000000000000000000000000001e340]", "[1.0000000000000000000000e308]",
+        /* Keys with escapes: duplicates once decoded, and paths through them. */
+        "{\"a\\u0062\":1,\"ab\":2}", "{\"ab\":1,\"a\\u0062\":2}",
+        "{\"\\u00e9\":1,\"\xc3\xa9\":2}", "{\"\\u00e9\":1,\"\\u00E9\":2}",
+        "{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}", "{\"a\\n\":1,\"a\\u000a\":2}",
+        "{\"a\\/\":1,\"a/\":2}", "{\"a\\/\":1,\"a\\\\\":2}", "{\"\\\"\":1,\"\\u0022\":2}",
+        "{\"a\\u0000\":1}", "{\"a\\u0062c\":1,\"ab\":2}", "{\"ab\":1,\"a\\u0062c\":2}",
+        "{\"req\\u0075est\":{\"uid\":\"x\",\"ui\\u0064\":\"y\"}}",
+        "{\"req\\u0075est\":{\"resourc\\u0065\":{\"group\":\"g\"}}}",
+        "{\"request\":{\"uid\":\"x\"},\"reque\\u0073t\":{}}",
+        "{\"\\u0061\":{\"\\u0061\":1},\"b\":{\"a\":1,\"\\u0061\":1}}",
+    };
+    size_t n_valid = 0;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = strlen(cases[i]);
+        json_t *expected = json_loadb(cases[i], len, JSON_REJECT_DUPLICATES, NULL);
+        struct jsonscan_value v;
+        json_t *loaded = NULL;
+
+        check_text(cases[i], len);
+        assert_int_equal(jsonscan_fields(cases[i], len, all_paths, 1, &v),
+                         expected ? 0 : -EINVAL);
+        if (expected) {
+            assert_int_equal(jsonscan_load(cases[i], len, &loaded), 0);
+            json_decref(loaded);
+            n_valid++;
+        }
+        json_decref(expected);
+    }
+    assert_true(n_valid > 30);
+}
+
 /* The limits give up instead of failing: jansson decides. */
 static void
 test_jsonscan_limits_give_up(void **state)
@@ -220,8 +286,16 @@ test_jsonscan_limits_give_up(void **state)
     buf[n++] = '}';
     assert_int_equal(jsonscan_fields(buf, n, all_paths, 1, &v), -ENOTSUP);
     check_text(buf, n);
-    assert_int_equal(jsonscan_fields("{\"\\u0061\":1}", 12, all_paths, 1, &v), -ENOTSUP);
-    assert_int_equal(jsonscan_fields("{\"a\":1e5}", 9, all_paths, 1, &v), -ENOTSUP);
+    /* A real within a factor 10 of DBL_MAX too long to hand to strtod(). */
+    n = (size_t) snprintf(buf, sizeof buf, "[1.%0200de308]", 0);
+    assert_int_equal(jsonscan_fields(buf, n, all_paths, 1, &v), -ENOTSUP);
+    check_text(buf, n);
+    n = (size_t) snprintf(buf, sizeof buf, "[1.%0200de307]", 0);
+    assert_int_equal(jsonscan_fields(buf, n, all_paths, 1, &v), 0);
+    check_text(buf, n);
+    assert_int_equal(jsonscan_fields("{\"\\u0061\":1}", 12, all_paths, 1, &v), 0);
+    assert_int_equal(jsonscan_fields("{\"a\":1e5}", 9, all_paths, 1, &v), 0);
+    assert_int_equal(jsonscan_fields("{\"a\":1e999}", 11, all_paths, 1, &v), -EINVAL);
     assert_int_equal(jsonscan_fields("{\"a\":1,\"a\":1}", 13, all_paths, 1, &v), -EINVAL);
     const char *const *many[JSONSCAN_MAX_PATHS + 1];
     struct jsonscan_value many_values[JSONSCAN_MAX_PATHS + 1];
@@ -299,6 +373,7 @@ main(void)
         cmocka_unit_test(test_jsonscan_mutations_match_jansson),
         cmocka_unit_test(test_jsonscan_random_alterations_match_jansson),
         cmocka_unit_test(test_jsonscan_edge_cases_match_jansson),
+        cmocka_unit_test(test_jsonscan_numbers_and_escaped_keys_decided),
         cmocka_unit_test(test_jsonscan_limits_give_up),
         cmocka_unit_test(test_jsonscan_string_decodes),
         cmocka_unit_test(test_jsonscan_load_allocation_failures),
