@@ -18,16 +18,27 @@ httpbody_reserve(struct httpbody *b, size_t size)
     return 0;
 }
 
+size_t
+httpbody_room_for(const struct httpbody *b, size_t len, size_t max)
+{
+    size_t cap = b->cap ? b->cap : HTTPBODY_FIRST_CAP;
+
+    if (b->len + len <= b->cap) {
+        return b->cap;
+    }
+    while (cap < b->len + len) {
+        cap = cap > max / 2 ? max : cap * 2;
+    }
+    return cap;
+}
+
 int
 httpbody_append(struct httpbody *b, const char *data, size_t len, size_t max)
 {
     if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : HTTPBODY_FIRST_CAP;
+        size_t cap = httpbody_room_for(b, len, max);
         char *grown;
 
-        while (cap < b->len + len) {
-            cap = cap > max / 2 ? max : cap * 2;
-        }
         grown = realloc(b->data, cap + 1);
         if (!grown) {
             return -ENOMEM;

@@ -20,6 +20,10 @@ struct httpbody {
  * the cap), on an empty body.  -ENOMEM. */
 int httpbody_reserve(struct httpbody *b, size_t size);
 
+/* The room httpbody_append() would give 'b' to take 'len' more bytes ('cap'
+ * when they fit already), so that the caller can account for it first. */
+size_t httpbody_room_for(const struct httpbody *b, size_t len, size_t max);
+
 /* Appends 'len' bytes, doubling the room (from 4 KiB) but never past 'max';
  * the caller has checked that b->len + len <= max.  -ENOMEM, the body as it
  * was. */

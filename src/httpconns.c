@@ -73,17 +73,32 @@ httpconn_set_in_request(struct httpconn *c, bool in_request)
     }
     pthread_mutex_lock(&c->registry->lock);
     c->in_request = in_request;
+    c->receiving = in_request;
     c->idle_since = clock_monotonic_now();
     pthread_mutex_unlock(&c->registry->lock);
 }
 
 void
-httpconns_reap_slow(struct httpconns *conns, unsigned deadline_s)
+httpconn_set_body_received(struct httpconn *c)
+{
+    if (!c) {
+        return;
+    }
+    pthread_mutex_lock(&c->registry->lock);
+    c->receiving = false;
+    pthread_mutex_unlock(&c->registry->lock);
+}
+
+void
+httpconns_reap_slow(struct httpconns *conns, unsigned header_deadline_s,
+                    unsigned body_deadline_s)
 {
     pthread_mutex_lock(&conns->lock);
     for (struct httpconn *c = conns->head; c; c = c->next) {
-        if (!c->in_request && c->fd >= 0
-            && clock_seconds_since(&c->idle_since) > deadline_s) {
+        unsigned deadline_s = !c->in_request ? header_deadline_s
+                              : c->receiving ? body_deadline_s : 0;
+
+        if (deadline_s && c->fd >= 0 && clock_seconds_since(&c->idle_since) > deadline_s) {
             shutdown(c->fd, SHUT_RDWR);
             c->fd = -1;
         }

@@ -25,6 +25,7 @@ struct httpconn {
     int fd;
     struct tlscreds *creds;         /* what the handshake used, or NULL */
     bool in_request;                /* under registry->lock */
+    bool receiving;                 /* ... and its body not all in; same lock */
     struct timespec idle_since;     /* under registry->lock */
 };
 
@@ -49,13 +50,20 @@ void httpconns_add(struct httpconns *conns, struct httpconn *c);
  * same lock, never touches a descriptor number that was already reused. */
 void httpconns_remove(struct httpconns *conns, struct httpconn *c);
 
-/* Marks 'c' (NULL accepted) as serving a request or idle, from now. */
+/* Marks 'c' (NULL accepted) as serving a request (its body not yet in) or
+ * idle, from now. */
 void httpconn_set_in_request(struct httpconn *c, bool in_request);
 
+/* Marks the body of the request 'c' serves (NULL accepted) as all in. */
+void httpconn_set_body_received(struct httpconn *c);
+
 /* Shuts down the sockets of connections that have not completed a request's
- * headers within 'deadline_s': they trickle bytes to hold a slot (an idle one
- * would have met the idle timeout first), and libmicrohttpd closes them. */
-void httpconns_reap_slow(struct httpconns *conns, unsigned deadline_s);
+ * headers within 'header_deadline_s' (they trickle bytes to hold a slot; an
+ * idle one would have met the idle timeout first), or its body within
+ * 'body_deadline_s' of the headers (a body held back keeps its buffer, up to
+ * the body cap); libmicrohttpd closes them. */
+void httpconns_reap_slow(struct httpconns *conns, unsigned header_deadline_s,
+                         unsigned body_deadline_s);
 
 /* Whether a connection has bytes the server has not read yet: a request that
  * arrived but that no worker has started on, which the drain must not cut. */

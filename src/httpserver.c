@@ -28,6 +28,7 @@
 #include "exportflows/httpserver.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -60,6 +61,17 @@
 #define HTTPSERVER_DEFAULT_MAX_CONNECTIONS 1024
 #define HTTPSERVER_DEFAULT_MAX_PER_IP 64
 #define HTTPSERVER_DEFAULT_IDLE_S 30
+/* A body must be all in this long after its headers: the kube-apiserver sends
+ * one in a single write, and a held-back body holds its buffer. */
+#define HTTPSERVER_DEFAULT_BODY_TIMEOUT_S 10
+/* Default budget for the bodies held at once, in full bodies at the cap. */
+#define HTTPSERVER_DEFAULT_BUFFERED_BODIES 8
+/* A body buffer this big gives its memory back to the system when freed:
+ * glibc may have served it from free chunks of an arena (left by an earlier
+ * request), where freeing it would keep its pages resident. */
+#define HTTPSERVER_TRIM_BODY (1024u * 1024)
+/* What a 503 tells the client to wait, in seconds. */
+#define HTTPSERVER_RETRY_AFTER "1"
 /* Header bytes and libmicrohttpd's bookkeeping per connection; the body is
  * copied out to the request, so this only bounds what a client can make the
  * server hold before the request is even known.  libmicrohttpd clears the
@@ -92,6 +104,7 @@ struct http_request {
     char error_text[128];
     char allow[128];
     struct httpbody body;           /* the route's body; other bodies are dropped */
+    size_t charged;                 /* of the server's 'buffered' for 'body' */
     unsigned status;                /* what was answered, for the metrics */
     struct timespec start;
 };
@@ -109,7 +122,9 @@ struct httpserver {
     void *ready_aux;
     size_t max_body;
     unsigned idle_timeout_s;
-    unsigned request_deadline_s;
+    unsigned request_deadline_s;    /* for a request's headers */
+    unsigned body_timeout_s;        /* for its body, from the headers */
+    size_t max_buffered;            /* bodies held at once, in bytes */
 
     struct tlscreds_store *tls;     /* NULL: plain HTTP */
     struct tlspolicy tls_policy;    /* versions and suites, for GnuTLS */
@@ -125,6 +140,7 @@ struct httpserver {
      * set under 'lock'; 'in_flight' reaching 0 is signalled under it. */
     atomic_uint in_flight;
     atomic_bool draining;
+    atomic_size_t buffered;         /* room held for bodies, all requests */
     bool shut_down;
 
     struct httpconns conns;
@@ -332,9 +348,14 @@ respond(struct http_request *req, unsigned status, const char *content_type,
     }
     draining = atomic_load(&s->draining);
     /* Shutting down: keep-alive clients go elsewhere for the next request.  A
-     * client that sent too much once is not kept either. */
-    if (draining || status == MHD_HTTP_CONTENT_TOO_LARGE) {
+     * client that sent too much, too slowly, or when the server was full is
+     * not kept either: its body may be partly unread. */
+    if (draining || status == MHD_HTTP_CONTENT_TOO_LARGE
+        || status == MHD_HTTP_REQUEST_TIMEOUT || status == MHD_HTTP_SERVICE_UNAVAILABLE) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, HTTPSERVER_RETRY_AFTER);
     }
     req->status = status;
     ret = MHD_queue_response(req->mhd, status, resp);
@@ -465,6 +486,44 @@ expects_continue(const struct http_request *req)
     return expect && !strcasecmp(expect, "100-continue");
 }
 
+/* Takes 'bytes' more of the server-wide budget for held bodies for 'req'.
+ * False, taking nothing, when the budget cannot hold them. */
+static bool
+body_budget_take(struct http_request *req, size_t bytes)
+{
+    struct httpserver *s = req->server;
+
+    if (atomic_fetch_add(&s->buffered, bytes) + bytes > s->max_buffered) {
+        atomic_fetch_sub(&s->buffered, bytes);
+        return false;
+    }
+    req->charged += bytes;
+    return true;
+}
+
+/* Frees the body 'req' holds and gives its share of the budget back. */
+static void
+body_release(struct http_request *req)
+{
+    bool big = req->body.cap >= HTTPSERVER_TRIM_BODY;
+
+    httpbody_drop(&req->body);
+    atomic_fetch_sub(&req->server->buffered, req->charged);
+    req->charged = 0;
+    if (big) {
+        malloc_trim(0);
+    }
+}
+
+/* The 503 for a body the budget cannot hold, at once: the client retries
+ * (Retry-After) rather than wait for memory held by others. */
+static enum MHD_Result
+respond_full(struct http_request *req)
+{
+    return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+                        "server busy: too many request bodies held at once, retry");
+}
+
 /* A declared body over the cap.  A client that waits for "100 Continue" gets
  * the 413 now and never sends the body.  One that sends it anyway (Go's
  * net/http, so the API server, never waits) would meet a connection closed on
@@ -526,8 +585,12 @@ request_admit(struct http_request *req)
     } else {
         request_refuse(req, MHD_HTTP_NOT_FOUND, "not found");
     }
-    /* The declared size is allocated at once: it is within the cap. */
+    /* The declared size is allocated at once: it is within the cap, and
+     * within the budget for all bodies or answered 503 now. */
     if (req->verdict == VERDICT_ROUTE && declared > 0) {
+        if (!body_budget_take(req, (size_t) declared)) {
+            return respond_full(req);
+        }
         if (httpbody_reserve(&req->body, (size_t) declared) < 0) {
             return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
         }
@@ -537,33 +600,38 @@ request_admit(struct http_request *req)
 
 /* Takes a chunk of body: kept for a route, counted and dropped otherwise.  A
  * route's body that passes the cap (only possible without a Content-Length,
- * i.e. chunked) turns the request into a 413 and is dropped from there on.
- * False when even dropping passes HTTPSERVER_DISCARD_MAX or memory runs out. */
-static bool
+ * i.e. chunked) is answered 413 at once, and one the budget for all bodies
+ * cannot hold 503: libmicrohttpd reads no more of it and closes the connection
+ * after the answer.  MHD_NO (a reset) when dropping a refused body passes
+ * HTTPSERVER_DISCARD_MAX or memory runs out. */
+static enum MHD_Result
 request_take_body(struct http_request *req, const char *data, size_t len)
 {
-    size_t max = req->server->max_body;
+    size_t max = req->server->max_body, room;
 
-    if (req->verdict == VERDICT_ROUTE && len > max - req->body.len) {
-        char text[128];
-
-        snprintf(text, sizeof text, "request body too large (max %zu bytes)", max);
-        request_refuse(req, MHD_HTTP_CONTENT_TOO_LARGE, text);
-        httpbody_drop(&req->body);
-    }
     if (req->verdict != VERDICT_ROUTE) {
         if (len > max + HTTPSERVER_DISCARD_MAX - req->body.len) {
             req->status = MHD_HTTP_CONTENT_TOO_LARGE;
-            return false;
+            return MHD_NO;
         }
         req->body.len += len;
-        return true;
+        return MHD_YES;
+    }
+    if (len > max - req->body.len) {
+        body_release(req);
+        return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                            "request body too large (max %zu bytes)", max);
+    }
+    room = httpbody_room_for(&req->body, len, max);
+    if (room > req->body.cap && !body_budget_take(req, room - req->body.cap)) {
+        body_release(req);
+        return respond_full(req);
     }
     if (httpbody_append(&req->body, data, len, max) < 0) {
         req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        return false;
+        return MHD_NO;
     }
-    return true;
+    return MHD_YES;
 }
 
 static enum MHD_Result
@@ -585,6 +653,7 @@ request_run_handler(struct http_request *req)
 static enum MHD_Result
 request_finish(struct http_request *req)
 {
+    httpconn_set_body_received(req->conn);
     switch (req->verdict) {
     case VERDICT_ROUTE:
         return request_run_handler(req);
@@ -645,13 +714,18 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        /* A body trickled in slowly is cut at the deadline as well. */
-        if (clock_seconds_since(&req->start) > s->request_deadline_s
-            || !request_take_body(req, upload_data, *upload_data_size)) {
-            return MHD_NO;
-        }
+        size_t len = *upload_data_size;
+
         *upload_data_size = 0;
-        return MHD_YES;
+        /* A body trickled in slowly is cut at the deadline (the reaper cuts
+         * one that stopped coming). */
+        if (clock_seconds_since(&req->start) > s->body_timeout_s) {
+            body_release(req);
+            return respond_text(req, MHD_HTTP_REQUEST_TIMEOUT, NULL,
+                                "request body not received within %u seconds",
+                                s->body_timeout_s);
+        }
+        return request_take_body(req, upload_data, len);
     }
     return request_finish(req);
 }
@@ -672,7 +746,7 @@ on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
     metrics_observe(s->m.duration, clock_seconds_since(&req->start));
     metrics_add(s->m.in_flight, -1);
     httpconn_set_in_request(req->conn, false);
-    httpbody_drop(&req->body);
+    body_release(req);
     free(req);
     *req_cls = NULL;
     /* The drain checks in_flight and waits under the lock: broadcasting under
@@ -726,7 +800,7 @@ on_reap_tick(void *aux, bool files_due)
 {
     struct httpserver *s = aux;
 
-    httpconns_reap_slow(&s->conns, s->request_deadline_s);
+    httpconns_reap_slow(&s->conns, s->request_deadline_s, s->body_timeout_s);
 }
 
 static void
@@ -792,6 +866,14 @@ copy_config(struct httpserver *s, const struct httpserver_config *cfg,
     /* Long enough for any honest client on a slow link; twice the idle
      * timeout, so an idle keep-alive connection always meets that one first. */
     s->request_deadline_s = 2 * s->idle_timeout_s;
+    s->body_timeout_s = cfg->body_timeout_s ? cfg->body_timeout_s
+                                            : HTTPSERVER_DEFAULT_BODY_TIMEOUT_S;
+    s->max_buffered = cfg->max_buffered_body ? cfg->max_buffered_body
+                      : HTTPSERVER_DEFAULT_BUFFERED_BODIES * s->max_body;
+    if (s->max_buffered < s->max_body) {
+        return errmsg_set(err, -EINVAL, "the budget for held bodies (%zu bytes) is below "
+                          "the maximum body size (%zu bytes)", s->max_buffered, s->max_body);
+    }
     return 0;
 }
 

@@ -13,6 +13,7 @@
  * in flight, close keep-alive connections, exit 0.  SIGHUP: re-read the
  * certificate now (it is also re-read when the files change). */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include "exportflows/errmsg.h"
 #include "exportflows/flowconfig.h"
 #include "exportflows/httpserver.h"
+#include "exportflows/jsonbudget.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/log.h"
 #include "exportflows/metrics.h"
@@ -36,6 +38,16 @@
 
 #define PROGRAM "exportflows-webhook"
 #define METRICS_PREFIX "exportflows_webhook"
+
+/* jansson values of all reviews running at once (each is held to
+ * ADMISSION_TREE_BYTES_MAX): with --max-buffered-body-bytes, the memory
+ * requests can take, a quarter of the Deployment's 128 MiB limit each. */
+#define REVIEW_TREES_TOTAL (32u << 20)
+/* Blocks from this size on are mapped and unmapped on their own, never kept
+ * in an arena once freed: glibc's default (128 KiB) but fixed, where glibc
+ * would raise it to the largest block freed so far (a 3 MiB body), after
+ * which such blocks come from, and stay in, the heap. */
+#define MMAP_THRESHOLD (128 * 1024)
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -55,6 +67,8 @@ struct webhook_options {
     const char *log_format;
     const char *log_level;
     uint64_t max_body_bytes;
+    uint64_t max_buffered_body_bytes;
+    uint64_t body_timeout;
     uint64_t max_connections;
     uint64_t threads;
     uint64_t drain_timeout;
@@ -94,6 +108,8 @@ static struct webhook_options opts = {
     .log_format = "text",
     .log_level = "info",
     .max_body_bytes = 3 << 20,
+    .max_buffered_body_bytes = 32 << 20,
+    .body_timeout = 10,
     .max_connections = 1024,
     .threads = 0,
     .drain_timeout = 20,
@@ -136,6 +152,11 @@ static const struct option_spec specs[] = {
     STR("log-level", log_level, "LEVEL", "debug, info, warn or error (default info)"),
     UINT("max-body-bytes", max_body_bytes, 4096, 64 << 20,
          "larger request bodies get 413 (default 3145728)"),
+    UINT("max-buffered-body-bytes", max_buffered_body_bytes, 4096, 1ULL << 30,
+         "request bodies held at once, all connections together; past it 503 "
+         "(default 33554432, a quarter of the Deployment's memory limit)"),
+    UINT("body-timeout", body_timeout, 1, 3600,
+         "seconds for a request body to arrive after its headers (default 10)"),
     UINT("max-connections", max_connections, 1, 65536, "(default 1024)"),
     UINT("threads", threads, 0, 256, "worker threads, 0: one per core (default 0)"),
     UINT("drain-timeout", drain_timeout, 0, 3600,
@@ -321,6 +342,8 @@ start_https(const struct httpserver_route *route, struct metrics *metrics,
         .metrics = metrics,
         .metrics_prefix = METRICS_PREFIX,
         .max_body = opts.max_body_bytes,
+        .max_buffered_body = opts.max_buffered_body_bytes,
+        .body_timeout_s = (unsigned) opts.body_timeout,
         .max_connections = (unsigned) opts.max_connections,
         .idle_timeout_s = (unsigned) opts.idle_timeout,
         .threads = (unsigned) opts.threads,
@@ -538,6 +561,8 @@ main(int argc, char **argv)
         return status;
     }
     build_tuning(&tuning);
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    jsonbudget_install(REVIEW_TREES_TOTAL);
     block_signals(&signals);
     atomic_init(&state.https, NULL);
     atomic_init(&state.draining, false);

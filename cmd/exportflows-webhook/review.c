@@ -3,13 +3,17 @@
  * Answers:
  *   200  an AdmissionReview reply (allowed, or denied with every error)
  *   400  not an AdmissionReview v1 request, or a malformed ?timeout=
+ *   413  a body too complex to review within ADMISSION_TREE_BYTES_MAX
  *   500  out of memory
+ *   503  the reviews running at once hold all the memory set aside for
+ *        them (Retry-After: the server adds it)
  *   504  the apiserver's ?timeout= passed before the reply was ready
  * The HTTP-level classes (404, 405, 413, 415) are the server's. */
 #include "review.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,11 @@
 #include "exportflows/log.h"
 
 #define PREFIX "exportflows_webhook_admission_"
+/* A review whose jansson values took more than this gives the freed memory
+ * back to the system at once: glibc keeps freed small blocks in the worker's
+ * arena, where a refused hostile body would leave megabytes behind.  Reviews
+ * of what Kubernetes sends take a few KiB and never pay for it. */
+#define TRIM_AFTER_TREE_BYTES (1u << 20)
 
 /* Reviews take tens of microseconds; the upper buckets catch stalls. */
 static const double duration_buckets[] = {
@@ -143,7 +152,8 @@ log_failure(const struct admission_summary *s, int error, const char *why,
     char micros[24];
 
     snprintf(micros, sizeof micros, "%llu", us);
-    log_event(error == -EINVAL ? LOG_WARN : LOG_ERROR, "cannot review request",
+    log_event(error == -EINVAL || error == -E2BIG || error == -EBUSY ? LOG_WARN : LOG_ERROR,
+              "cannot review request",
               "uid", s->uid, "error", why, "duration_us", micros, NULL);
 }
 
@@ -154,6 +164,10 @@ failure_status(int error)
     switch (error) {
     case -EINVAL:
         return 400;
+    case -E2BIG:
+        return 413;
+    case -EBUSY:
+        return 503;
     case -ETIMEDOUT:
         return 504;
     default:
@@ -184,6 +198,9 @@ review_handle(void *aux, const struct http_request *req, struct http_response *r
     if (!error) {
         error = admission_review(body, len, has_deadline ? &deadline : NULL,
                                  &reply, &reply_len, &summary, &err);
+    }
+    if (summary.tree_bytes > TRIM_AFTER_TREE_BYTES) {
+        malloc_trim(0);
     }
     us = now_us() - start;
     metrics_observe(h->duration, (double) us / 1e6);

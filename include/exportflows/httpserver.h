@@ -1,7 +1,8 @@
 /* httpserver — HTTP(S) server on libmicrohttpd for the webhook and the applier.
  *
  * Serves a fixed table of routes.  The server reads the whole request body (up to
- * 'max_body'; past it 413 and the rest is not read), answers 404 for an unknown
+ * 'max_body'; past it 413 and the rest is not read: at once for a chunked body
+ * as soon as it crosses the cap), answers 404 for an unknown
  * path, 405 for a known path with another method, 415 when a route requires a
  * content type and the request has another, and calls the route's handler with
  * the complete request in one of its worker threads.  With 'health' set it also
@@ -18,9 +19,11 @@
  * disk can stall the server.  Every reload, whatever started it, is reported
  * through the config's 'tls_report' callback and counted in the metrics.
  *
- * Limits: total connections, connections per client address, an idle timeout and
- * a whole-request deadline, a worker pool sized to the cores.  Slow or abusive
- * clients cannot hold more than their share or make memory grow without bound.
+ * Limits: total connections, connections per client address, an idle timeout, a
+ * deadline for the headers and a shorter one for the body, a budget for the
+ * bodies held at once by all requests together (past it 503 with Retry-After
+ * at once), a worker pool sized to the cores.  Slow or abusive clients cannot
+ * hold more than their share or make memory grow without bound.
  *
  * Request metrics (requests by code, latency histogram, in-flight, certificate
  * not-after, reloads) go to the registry given in the config. */
@@ -99,6 +102,11 @@ struct httpserver_config {
     unsigned max_connections;       /* 0: 1024 */
     unsigned max_connections_per_ip;/* 0: 64 */
     unsigned idle_timeout_s;        /* 0: 30 */
+    unsigned body_timeout_s;        /* a body must be in this long after its
+                                     * headers, else 408 or a cut; 0: 10 */
+    size_t max_buffered_body;       /* bodies held at once, all requests
+                                     * together; past it 503 at once; 0: 8
+                                     * bodies at 'max_body' */
     unsigned threads;               /* 0: the number of cores */
 };
 
