@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -515,13 +516,51 @@ body_release(struct http_request *req)
     }
 }
 
-/* The 503 for a body the budget cannot hold, at once: the client retries
- * (Retry-After) rather than wait for memory held by others. */
+/* Answers 'status' with the one line 'text' while the body is still coming
+ * in, then has libmicrohttpd close the connection (MHD_NO).  libmicrohttpd
+ * 0.9.75 queues no response between the headers and the end of the body, so
+ * the answer is written here, on the connection the worker is serving now
+ * (nothing else writes to it): a few hundred bytes, which the socket takes at
+ * once; a client that does not read cannot hold the worker. */
 static enum MHD_Result
-respond_full(struct http_request *req)
+respond_mid_body(struct http_request *req, unsigned status, const char *text)
 {
-    return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
-                        "server busy: too many request bodies held at once, retry");
+    const union MHD_ConnectionInfo *info;
+    char answer[512];
+    int n;
+
+    req->status = status;
+    n = snprintf(answer, sizeof answer,
+                 "HTTP/1.1 %u %s\r\nConnection: close\r\n%s"
+                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s\n",
+                 status, MHD_get_reason_phrase_for(status),
+                 status == MHD_HTTP_SERVICE_UNAVAILABLE
+                 ? "Retry-After: " HTTPSERVER_RETRY_AFTER "\r\n" : "",
+                 strlen(text) + 1, text);
+    if (n <= 0 || (size_t) n >= sizeof answer) {
+        return MHD_NO;
+    }
+    if (req->server->tls) {
+        info = MHD_get_connection_info(req->mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (info && info->tls_session) {
+            gnutls_record_send(info->tls_session, answer, (size_t) n);
+        }
+    } else if (req->conn && req->conn->fd >= 0) {
+        send(req->conn->fd, answer, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return MHD_NO;
+}
+
+/* The 503 for a body the budget cannot hold, at once: the client retries
+ * (Retry-After) rather than wait for memory held by others.  'mid_body':
+ * part of the body is in already. */
+static enum MHD_Result
+respond_full(struct http_request *req, bool mid_body)
+{
+    static const char text[] = "server busy: too many request bodies held at once, retry";
+
+    return mid_body ? respond_mid_body(req, MHD_HTTP_SERVICE_UNAVAILABLE, text)
+                    : respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "%s", text);
 }
 
 /* A declared body over the cap.  A client that waits for "100 Continue" gets
@@ -589,7 +628,7 @@ request_admit(struct http_request *req)
      * within the budget for all bodies or answered 503 now. */
     if (req->verdict == VERDICT_ROUTE && declared > 0) {
         if (!body_budget_take(req, (size_t) declared)) {
-            return respond_full(req);
+            return respond_full(req, false);
         }
         if (httpbody_reserve(&req->body, (size_t) declared) < 0) {
             return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
@@ -618,14 +657,16 @@ request_take_body(struct http_request *req, const char *data, size_t len)
         return MHD_YES;
     }
     if (len > max - req->body.len) {
+        char text[128];
+
+        snprintf(text, sizeof text, "request body too large (max %zu bytes)", max);
         body_release(req);
-        return respond_text(req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-                            "request body too large (max %zu bytes)", max);
+        return respond_mid_body(req, MHD_HTTP_CONTENT_TOO_LARGE, text);
     }
     room = httpbody_room_for(&req->body, len, max);
     if (room > req->body.cap && !body_budget_take(req, room - req->body.cap)) {
         body_release(req);
-        return respond_full(req);
+        return respond_full(req, true);
     }
     if (httpbody_append(&req->body, data, len, max) < 0) {
         req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -720,10 +761,12 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
         /* A body trickled in slowly is cut at the deadline (the reaper cuts
          * one that stopped coming). */
         if (clock_seconds_since(&req->start) > s->body_timeout_s) {
+            char text[128];
+
+            snprintf(text, sizeof text, "request body not received within %u seconds",
+                     s->body_timeout_s);
             body_release(req);
-            return respond_text(req, MHD_HTTP_REQUEST_TIMEOUT, NULL,
-                                "request body not received within %u seconds",
-                                s->body_timeout_s);
+            return respond_mid_body(req, MHD_HTTP_REQUEST_TIMEOUT, text);
         }
         return request_take_body(req, upload_data, len);
     }

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "exportflows/certs.h"
+#include "../lib/testbody.h"
 #include "../lib/testcurl.h"
 #include "../lib/testproc.h"
 #include "../lib/testtls.h"
@@ -975,6 +976,362 @@ test_webhook_tls_cipher_suites_limit_the_set(void **state)
     assert_false(tls13_ok(w, "TLS_AES_128_GCM_SHA256"));
 }
 
+/* ---- memory: hostile bodies, held bodies, chunked bodies ------------------ */
+
+#define MIB (1024UL * 1024)
+#define BODY_CAP (3UL << 20)             /* the webhook's default --max-body-bytes */
+/* What one request may add to the peak resident size (issue: 16 MiB). */
+#define REQUEST_PEAK_MAX_KB (16UL * 1024)
+/* Resident memory counts as given back within this much of where it was. */
+#define RETURNED_SLACK_KB 1024UL
+#define DEPLOYMENT "manifests/base/webhook-deployment.yaml"
+#define COLLECTORS_OPEN "\"exportNetworkFlows\":{\"netFlow\":{\"collectors\":["
+
+static unsigned long
+memory_kb(struct webhook *w, const char *field)
+{
+    unsigned long kb = 0;
+
+    assert_int_equal(testproc_memory_kb(&w->proc, field, &kb), 0);
+    return kb;
+}
+
+/* The Deployment's memory limit, in KiB ("memory: 128Mi" under "limits:"). */
+static unsigned long
+deployment_memory_limit_kb(void)
+{
+    char *text = testutil_read_file(DEPLOYMENT, NULL);
+    const char *limits = text ? strstr(text, "limits:") : NULL;
+    const char *memory = limits ? strstr(limits, "memory:") : NULL;
+    unsigned long mib = 0;
+
+    assert_non_null(memory);
+    assert_int_equal(sscanf(memory, "memory: %luMi", &mib), 1);
+    free(text);
+    assert_true(mib >= 32);
+    return mib * 1024;
+}
+
+/* Polls until the resident size is back within RETURNED_SLACK_KB of
+ * 'base_kb'; the last reading. */
+static unsigned long
+wait_memory_returned(struct webhook *w, unsigned long base_kb)
+{
+    struct testutil_deadline d = testutil_deadline_ms(10000);
+    unsigned long rss;
+
+    while ((rss = memory_kb(w, "VmRSS")) > base_kb + RETURNED_SLACK_KB
+           && !testutil_deadline_passed(&d)) {
+        testutil_nap(20);
+    }
+    return rss;
+}
+
+/* POSTs 'body' to /validate on a fresh connection; the reply in 'reply'. */
+static void
+post_body(struct webhook *w, const char *body, size_t len, struct testcurl_reply *reply)
+{
+    CURL *curl = testcurl_new(w->ca_bundle);
+    char url[128];
+
+    assert_int_equal(testcurl_request(curl, "POST", testcurl_url(url, sizeof url, "https",
+                                                                 w->port, "/validate"),
+                                      "application/json", body, len, reply), CURLE_OK);
+    curl_easy_cleanup(curl);
+}
+
+/* The resident size after a first review, the base the tests measure from. */
+static unsigned long
+warm_up(struct webhook *w)
+{
+    CURL *curl = testcurl_new(w->ca_bundle);
+    struct testcurl_reply reply;
+
+    post_case(w, curl, "allowed-proposal", NULL, &reply);
+    assert_int_equal(reply.code, 200);
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+    return memory_kb(w, "VmRSS");
+}
+
+/* The bodies within the cap that cost the most: millions of small values the
+ * review does not read, a number with an exponent or text the scanner gives up
+ * on at the very end. */
+struct hostile {
+    const char *name, *open, *unit, *tail, *close;
+    long code;
+};
+
+static void
+check_hostile(struct webhook *w, const struct hostile *h, unsigned long base_kb)
+{
+    struct testcurl_reply reply;
+    unsigned long peak, rss;
+    size_t len;
+    char *body = testbody_filled(h->open, h->unit, h->tail, h->close, BODY_CAP, &len);
+
+    assert_int_equal(testproc_reset_peak(&w->proc), 0);
+    post_body(w, body, len, &reply);
+    peak = memory_kb(w, "VmHWM");
+    rss = wait_memory_returned(w, base_kb);
+    print_message("%-40s HTTP %ld, peak +%lu KiB, after %+ld KiB\n", h->name, reply.code,
+                  peak > base_kb ? peak - base_kb : 0, (long) rss - (long) base_kb);
+    if (reply.code != h->code) {
+        fail_msg("%s: HTTP %ld, want %ld: %.200s", h->name, reply.code, h->code,
+                 reply.body ? reply.body : "");
+    }
+    if (peak > base_kb + REQUEST_PEAK_MAX_KB) {
+        fail_msg("%s: peak resident size grew by %lu KiB (max %lu)", h->name, peak - base_kb,
+                 REQUEST_PEAK_MAX_KB);
+    }
+    if (rss > base_kb + RETURNED_SLACK_KB) {
+        fail_msg("%s: resident size stayed %lu KiB above where it was", h->name,
+                 rss - base_kb);
+    }
+    testcurl_reply_release(&reply);
+    free(body);
+}
+
+static void
+test_webhook_hostile_bodies_bounded_memory(void **state)
+{
+    struct webhook *w = *state;
+    char *deep = testbody_nested(100);
+    char wide[1024];
+    size_t n = 0;
+    unsigned long base_kb;
+
+    /* 65 keys: one more than jsonscan checks for duplicates. */
+    wide[n++] = '{';
+    for (int i = 0; i < 65; i++) {
+        n += (size_t) snprintf(wide + n, sizeof wide - n, "%s\"%d\":0", i ? "," : "", i);
+    }
+    snprintf(wide + n, sizeof wide - n, "}");
+    const struct hostile hostile[] = {
+        { "empty objects, exponent last", "\"filler\":[", "{}", "1e1", "]", 200 },
+        { "empty arrays, exponent last", "\"filler\":[", "[]", "-2.5E-3", "]", 200 },
+        { "numbers, exponent last", "\"filler\":[", "7", "1E+2", "]", 200 },
+        { "empty strings, exponent last", "\"filler\":[", "\"\"", "1e1", "]", 200 },
+        { "escaped keys", "\"filler\":[", "{\"\\u0061\":0}", "1e1", "]", 200 },
+        { "one long string", "\"filler\":\"", "a", "a", "\"", 200 },
+        { "empty objects, deep nesting last", "\"filler\":[", "{}", deep, "]", 413 },
+        { "empty objects, invalid last", "\"filler\":[", "{}", "x", "]", 413 },
+        { "wide objects", "\"filler\":[", wide, "0", "]", 413 },
+        { "a million collectors", COLLECTORS_OPEN, "\"a\"", "\"b\"", "]}}", 413 },
+        { "deep nesting", "\"filler\":[", deep, "0", "]", 413 },
+    };
+
+    webhook_start_args(w, NULL);
+    base_kb = warm_up(w);
+    print_message("base resident size %lu KiB\n", base_kb);
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        check_hostile(w, &hostile[i], base_kb);
+    }
+    free(deep);
+}
+
+struct parallel_post {
+    struct webhook *w;
+    const char *body;
+    size_t len;
+    long code;
+};
+
+static void *
+parallel_post_thread(void *aux)
+{
+    struct parallel_post *p = aux;
+    struct testcurl_reply reply;
+
+    post_body(p->w, p->body, p->len, &reply);
+    p->code = reply.code;
+    testcurl_reply_release(&reply);
+    return NULL;
+}
+
+/* Eight of the costliest bodies at once, on eight workers: the peak stays
+ * under the Deployment's memory limit, and the memory comes back. */
+static void
+test_webhook_parallel_hostile_bodies_under_limit(void **state)
+{
+    static const char *const args[] = { "--threads", "8", NULL };
+    struct webhook *w = *state;
+    char *deep = testbody_nested(100);
+    struct parallel_post posts[8];
+    pthread_t threads[8];
+    unsigned long base_kb, peak, limit_kb = deployment_memory_limit_kb();
+    size_t len;
+    char *body = testbody_filled("\"filler\":[", "{}", deep, "]", BODY_CAP, &len);
+
+    webhook_start_args(w, args);
+    base_kb = warm_up(w);
+    assert_int_equal(testproc_reset_peak(&w->proc), 0);
+    for (size_t i = 0; i < 8; i++) {
+        posts[i] = (struct parallel_post) { w, body, len, 0 };
+        assert_int_equal(pthread_create(&threads[i], NULL, parallel_post_thread, &posts[i]),
+                         0);
+    }
+    for (size_t i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        /* Refused as too complex, or as too many at once (503): never served
+         * by growing. */
+        assert_true(posts[i].code == 413 || posts[i].code == 503);
+    }
+    peak = memory_kb(w, "VmHWM");
+    print_message("8 in parallel: peak %lu KiB (limit %lu KiB), base %lu KiB\n", peak,
+                  limit_kb, base_kb);
+    assert_true(peak < limit_kb);
+    assert_true(wait_memory_returned(w, base_kb) <= base_kb + RETURNED_SLACK_KB);
+    free(body);
+    free(deep);
+}
+
+/* Request headers for a body of 'length' bytes, or chunked when 'length' is
+ * 0. */
+static size_t
+request_head(char *buf, size_t size, size_t length)
+{
+    int n = length ? snprintf(buf, size, "POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                              length)
+                   : snprintf(buf, size, "POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n");
+
+    assert_true(n > 0 && (size_t) n < size);
+    return (size_t) n;
+}
+
+/* Reads the head of an answer on 't' into 'buf' (NUL-terminated); its
+ * length, 0 when none came within 'timeout_ms'. */
+static size_t
+read_answer(struct testtls *t, char *buf, size_t size, unsigned timeout_ms)
+{
+    struct testutil_deadline d = testutil_deadline_ms(timeout_ms);
+    size_t len = 0;
+
+    while (len + 1 < size && !strstr(buf, "\r\n\r\n") && !testutil_deadline_passed(&d)) {
+        ssize_t n = testtls_read_within(t, buf + len, size - 1 - len, testutil_deadline_left_ms(&d));
+
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t) n;
+        buf[len] = '\0';
+    }
+    return len;
+}
+
+/* Clients that send all but the last byte of a body at the cap, then stall:
+ * past the budget for held bodies they get 503 with Retry-After at once, the
+ * memory held stays within the budget, and the held ones are cut at the body
+ * deadline, after which the server serves again. */
+static void
+test_webhook_held_bodies_bounded(void **state)
+{
+    static const char *const args[] = { "--body-timeout", "3", NULL };
+    enum { N_CLIENTS = 14, BUDGET_BODIES = 10 };   /* default budget: 32 MiB / 3 MiB */
+    struct webhook *w = *state;
+    struct testtls clients[N_CLIENTS];
+    char head[256], answer[1024];
+    size_t head_len = request_head(head, sizeof head, BODY_CAP);
+    char *filler = malloc(BODY_CAP);
+    size_t n_busy = 0, n_held = 0;
+    unsigned long base_kb, rss;
+    struct testutil_deadline d;
+    struct testcurl_reply reply;
+
+    assert_non_null(filler);
+    memset(filler, ' ', BODY_CAP);
+    webhook_start_args(w, args);
+    base_kb = warm_up(w);
+    for (size_t i = 0; i < N_CLIENTS; i++) {
+        ssize_t sent;
+
+        answer[0] = '\0';
+        assert_int_equal(testtls_connect(&clients[i], w->port, NULL), 0);
+        assert_int_equal(testtls_write_within(&clients[i], head, head_len, 5000), (ssize_t) head_len);
+        sent = testtls_write_within(&clients[i], filler, BODY_CAP - 1, 2000);
+        if (read_answer(&clients[i], answer, sizeof answer, sent == BODY_CAP - 1 ? 300 : 5000)) {
+            if (strncmp(answer, "HTTP/1.1 503", 12) || !strstr(answer, "Retry-After: ")) {
+                fail_msg("client %zu: unexpected answer: %s", i, answer);
+            }
+            n_busy++;
+        } else {
+            assert_int_equal(sent, (ssize_t) BODY_CAP - 1);
+            n_held++;
+        }
+    }
+    rss = memory_kb(w, "VmRSS");
+    print_message("%zu bodies held, %zu refused with 503; resident %+ld KiB\n", n_held, n_busy,
+                  (long) rss - (long) base_kb);
+    assert_int_equal(n_held, BUDGET_BODIES);
+    assert_int_equal(n_busy, N_CLIENTS - BUDGET_BODIES);
+    assert_true(rss < base_kb + 40 * 1024);
+    /* The held ones are cut at the body deadline: 3 s and a reaper tick. */
+    d = testutil_deadline_ms(15000);
+    for (size_t i = 0; i < N_CLIENTS; i++) {
+        ssize_t n;
+
+        do {
+            n = testtls_read_within(&clients[i], answer, sizeof answer - 1,
+                             testutil_deadline_left_ms(&d));
+        } while (n > 0);
+        assert_int_equal(n, -EPIPE);
+        testtls_close(&clients[i]);
+    }
+    assert_true(wait_memory_returned(w, base_kb) <= base_kb + RETURNED_SLACK_KB);
+    post_body(w, "{}", 2, &reply);
+    assert_int_equal(reply.code, 400);
+    testcurl_reply_release(&reply);
+    free(filler);
+}
+
+/* A chunked body that goes past the cap gets its 413 with Connection: close
+ * as soon as it crosses it: the server does not read on. */
+static void
+test_webhook_chunked_over_cap_answered_at_once(void **state)
+{
+    static const char *const args[] = { "--max-body-bytes", "65536", NULL };
+    struct webhook *w = *state;
+    struct testtls t;
+    char head[256], chunk[16 * 1024 + 16], answer[1024] = "";
+    size_t head_len = request_head(head, sizeof head, 0), sent = 0, chunk_len;
+    struct testutil_deadline d;
+
+    webhook_start_args(w, args);
+    chunk_len = (size_t) snprintf(chunk, sizeof chunk, "%x\r\n", 16 * 1024);
+    memset(chunk + chunk_len, ' ', 16 * 1024);
+    chunk_len += 16 * 1024;
+    memcpy(chunk + chunk_len, "\r\n", 2);
+    chunk_len += 2;
+    assert_int_equal(testtls_connect(&t, w->port, NULL), 0);
+    assert_int_equal(testtls_write_within(&t, head, head_len, 5000), (ssize_t) head_len);
+    /* Chunk after chunk, looking for the answer in between, for at most
+     * 20 MiB (the server used to read 16 MiB past the cap, then reset). */
+    d = testutil_deadline_ms(60000);
+    while (sent < 20 * MIB && !testutil_deadline_passed(&d)) {
+        ssize_t n = testtls_write_within(&t, chunk, chunk_len, 200);
+
+        if (n < 0 || read_answer(&t, answer, sizeof answer, 20)) {
+            break;
+        }
+        sent += (size_t) n;
+        if ((size_t) n < chunk_len) {
+            /* The server stopped reading: its answer must be on the way. */
+            read_answer(&t, answer, sizeof answer, 5000);
+            break;
+        }
+    }
+    print_message("sent %zu bytes of body before the answer: %.40s\n", sent, answer);
+    if (strncmp(answer, "HTTP/1.1 413", 12) || !strstr(answer, "Connection: close")) {
+        fail_msg("no 413 with Connection: close after %zu bytes: '%s'", sent, answer);
+    }
+    /* The cap and a few chunks: read on, it would be 16 MiB. */
+    assert_true(sent < 65536 + MIB);
+    testtls_close(&t);
+}
+
 /* ---- command line ------------------------------------------------------- */
 
 static int
@@ -1049,6 +1406,13 @@ main(void)
         cmocka_unit_test_setup_teardown(test_webhook_tls_cipher_suites_limit_the_set, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_webhook_bad_usage_exits_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_hostile_bodies_bounded_memory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_parallel_hostile_bodies_under_limit,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_held_bodies_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_chunked_over_cap_answered_at_once, setup,
+                                        teardown),
     };
     int failed;
 

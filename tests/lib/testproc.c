@@ -206,6 +206,54 @@ testproc_signal(struct testproc *p, int sig)
     return kill(p->pid, sig) ? -errno : 0;
 }
 
+int
+testproc_memory_kb(const struct testproc *p, const char *field, unsigned long *ret_kb)
+{
+    char path[64], line[256];
+    size_t field_len = strlen(field);
+    int error = -ENOENT;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int) p->pid);
+    f = fopen(path, "re");
+    if (!f) {
+        return -errno;
+    }
+    while (error == -ENOENT && fgets(line, sizeof line, f)) {
+        char digits[32];
+        uint64_t kb;
+
+        if (strncmp(line, field, field_len) || line[field_len] != ':'
+            || sscanf(line + field_len + 1, " %31[0-9]", digits) != 1) {
+            continue;
+        }
+        error = numparse_u64(digits, 0, UINT64_MAX, &kb);
+        if (!error) {
+            *ret_kb = (unsigned long) kb;
+        }
+    }
+    fclose(f);
+    return error;
+}
+
+int
+testproc_reset_peak(const struct testproc *p)
+{
+    char path[64];
+    int fd, error = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int) p->pid);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (write(fd, "5", 1) != 1) {
+        error = -errno;
+    }
+    close(fd);
+    return error;
+}
+
 bool
 testproc_poll(struct testproc *p)
 {

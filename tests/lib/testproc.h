@@ -41,6 +41,14 @@ size_t testproc_count_log(const struct testproc *p, const char *const *needles);
 
 int testproc_signal(struct testproc *p, int sig);
 
+/* A memory figure of the running program from /proc/<pid>/status, in KiB:
+ * 'field' is "VmRSS" (resident now) or "VmHWM" (resident at the peak).  0 or
+ * -errno. */
+int testproc_memory_kb(const struct testproc *p, const char *field, unsigned long *ret_kb);
+
+/* Starts VmHWM again from the resident size now (clear_refs "5").  0 or -errno. */
+int testproc_reset_peak(const struct testproc *p);
+
 /* Reaps the program if it has exited; true once it has. */
 bool testproc_poll(struct testproc *p);
 

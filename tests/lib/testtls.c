@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -135,4 +136,80 @@ testtls_close(struct testtls *t)
         close(t->fd);
     }
     memset(t, 0, sizeof *t);
+}
+
+/* Waits until the socket is ready for what OpenSSL asked ('error', from
+ * SSL_get_error()), up to the deadline.  False when the time ran out or the
+ * error is not a wait. */
+static bool
+wait_for(struct testtls *t, int error, const struct testutil_deadline *d)
+{
+    struct pollfd pfd = { t->fd, 0, 0 };
+
+    if (error == SSL_ERROR_WANT_READ) {
+        pfd.events = POLLIN;
+    } else if (error == SSL_ERROR_WANT_WRITE) {
+        pfd.events = POLLOUT;
+    } else {
+        return false;
+    }
+    return poll(&pfd, 1, (int) testutil_deadline_left_ms(d)) > 0;
+}
+
+/* Makes the socket non-blocking, so that OpenSSL calls come back at once and
+ * the callers wait with poll() up to their own deadlines. */
+static void
+set_nonblocking(struct testtls *t)
+{
+    fcntl(t->fd, F_SETFL, fcntl(t->fd, F_GETFL) | O_NONBLOCK);
+    SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+ssize_t
+testtls_write_within(struct testtls *t, const void *data, size_t len, unsigned ms)
+{
+    struct testutil_deadline d = testutil_deadline_ms(ms);
+    size_t done = 0;
+
+    set_nonblocking(t);
+    while (done < len) {
+        int n = SSL_write(t->ssl, (const char *) data + done, (int) (len - done));
+
+        if (n > 0) {
+            done += (size_t) n;
+            continue;
+        }
+        n = SSL_get_error(t->ssl, n);
+        if (n != SSL_ERROR_WANT_READ && n != SSL_ERROR_WANT_WRITE) {
+            ERR_clear_error();
+            return done ? (ssize_t) done : -EPIPE;
+        }
+        if (testutil_deadline_passed(&d) || !wait_for(t, n, &d)) {
+            break;
+        }
+    }
+    return (ssize_t) done;
+}
+
+ssize_t
+testtls_read_within(struct testtls *t, char *buf, size_t size, unsigned ms)
+{
+    struct testutil_deadline d = testutil_deadline_ms(ms);
+
+    set_nonblocking(t);
+    for (;;) {
+        int n = SSL_read(t->ssl, buf, (int) size);
+
+        if (n > 0) {
+            return n;
+        }
+        n = SSL_get_error(t->ssl, n);
+        if (n != SSL_ERROR_WANT_READ && n != SSL_ERROR_WANT_WRITE) {
+            ERR_clear_error();
+            return -EPIPE;
+        }
+        if (testutil_deadline_passed(&d) || !wait_for(t, n, &d)) {
+            return 0;
+        }
+    }
 }

@@ -6,12 +6,15 @@
  * handshake is always the server's doing: a test of "static RSA is refused"
  * must not pass because the client refused it.  After the handshake the
  * socket is the test's to trickle bytes on (testtls_send()) and to watch for
- * the server closing it (testtls_closed_within()). */
+ * the server closing it (testtls_closed_within()), or to send a request bit by
+ * bit and see when the answer comes (testtls_write_within(),
+ * testtls_read_within(): a server that stops reading never stalls them). */
 #ifndef EXPORTFLOWS_TESTS_TESTTLS_H
 #define EXPORTFLOWS_TESTS_TESTTLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* What the client offers.  0 / NULL: OpenSSL's defaults. */
 struct testtls_offer {
@@ -48,6 +51,16 @@ bool testtls_send(struct testtls *t, const char *data, size_t len);
  * 'ms' milliseconds.  Meant for TLS 1.2 connections, on which the server sends
  * nothing unasked: anything readable is taken for a close. */
 bool testtls_closed_within(struct testtls *t, unsigned ms);
+
+/* Writes up to 'len' bytes, waiting at most 'ms' milliseconds for the server
+ * to take them: the bytes written (fewer when the time ran out), -EPIPE when
+ * the connection failed before any was. */
+ssize_t testtls_write_within(struct testtls *t, const void *data, size_t len, unsigned ms);
+
+/* Reads what arrives within 'ms' milliseconds into 'buf' ('size' bytes): the
+ * bytes read, 0 when nothing came in time, -EPIPE at the end of the
+ * connection. */
+ssize_t testtls_read_within(struct testtls *t, char *buf, size_t size, unsigned ms);
 
 /* Closes and frees; accepts a zeroed struct. */
 void testtls_close(struct testtls *t);
