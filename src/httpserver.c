@@ -71,6 +71,10 @@
  * glibc may have served it from free chunks of an arena (left by an earlier
  * request), where freeing it would keep its pages resident. */
 #define HTTPSERVER_TRIM_BODY (1024u * 1024)
+/* After an answer written while the body was coming in, how much more of it
+ * is read and dropped before the connection is closed: a client still
+ * sending (libcurl, Go) then reads the answer instead of meeting a reset. */
+#define HTTPSERVER_LINGER_MAX (4u * 1024 * 1024)
 /* What a 503 tells the client to wait, in seconds. */
 #define HTTPSERVER_RETRY_AFTER "1"
 /* Header bytes and libmicrohttpd's bookkeeping per connection; the body is
@@ -106,6 +110,8 @@ struct http_request {
     char allow[128];
     struct httpbody body;           /* the route's body; other bodies are dropped */
     size_t charged;                 /* of the server's 'buffered' for 'body' */
+    bool answered_mid_body;         /* respond_mid_body() wrote the answer */
+    size_t lingered;                /* body bytes dropped since */
     unsigned status;                /* what was answered, for the metrics */
     struct timespec start;
 };
@@ -517,13 +523,14 @@ body_release(struct http_request *req)
 }
 
 /* Answers 'status' with the one line 'text' while the body is still coming
- * in, then has libmicrohttpd close the connection (MHD_NO).  libmicrohttpd
- * 0.9.75 queues no response between the headers and the end of the body, so
- * the answer is written here, on the connection the worker is serving now
- * (nothing else writes to it): a few hundred bytes, which the socket takes at
- * once; a client that does not read cannot hold the worker. */
+ * in.  libmicrohttpd 0.9.75 queues no response between the headers and the
+ * end of the body, so the answer is written here, on the connection the
+ * worker is serving now (nothing else writes to it): a few hundred bytes,
+ * which the socket takes at once, so a client that does not read cannot hold
+ * the worker.  The rest of the body is then dropped, up to
+ * HTTPSERVER_LINGER_MAX ('linger'), and the connection closed (MHD_NO). */
 static enum MHD_Result
-respond_mid_body(struct http_request *req, unsigned status, const char *text)
+respond_mid_body(struct http_request *req, unsigned status, const char *text, bool linger)
 {
     const union MHD_ConnectionInfo *info;
     char answer[512];
@@ -548,7 +555,20 @@ respond_mid_body(struct http_request *req, unsigned status, const char *text)
     } else if (req->conn && req->conn->fd >= 0) {
         send(req->conn->fd, answer, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
-    return MHD_NO;
+    req->answered_mid_body = true;
+    return linger ? MHD_YES : MHD_NO;
+}
+
+/* A chunk of body, or its end ('len' 0), after respond_mid_body(): dropped,
+ * until the end or HTTPSERVER_LINGER_MAX, where the connection is closed. */
+static enum MHD_Result
+linger(struct http_request *req, size_t len)
+{
+    if (!len || len > HTTPSERVER_LINGER_MAX - req->lingered) {
+        return MHD_NO;
+    }
+    req->lingered += len;
+    return MHD_YES;
 }
 
 /* The 503 for a body the budget cannot hold, at once: the client retries
@@ -559,7 +579,7 @@ respond_full(struct http_request *req, bool mid_body)
 {
     static const char text[] = "server busy: too many request bodies held at once, retry";
 
-    return mid_body ? respond_mid_body(req, MHD_HTTP_SERVICE_UNAVAILABLE, text)
+    return mid_body ? respond_mid_body(req, MHD_HTTP_SERVICE_UNAVAILABLE, text, true)
                     : respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "%s", text);
 }
 
@@ -661,7 +681,7 @@ request_take_body(struct http_request *req, const char *data, size_t len)
 
         snprintf(text, sizeof text, "request body too large (max %zu bytes)", max);
         body_release(req);
-        return respond_mid_body(req, MHD_HTTP_CONTENT_TOO_LARGE, text);
+        return respond_mid_body(req, MHD_HTTP_CONTENT_TOO_LARGE, text, true);
     }
     room = httpbody_room_for(&req->body, len, max);
     if (room > req->body.cap && !body_budget_take(req, room - req->body.cap)) {
@@ -750,6 +770,12 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
         *req_cls = req;
         return request_admit(req);
     }
+    if (req->answered_mid_body) {
+        size_t len = *upload_data_size;
+
+        *upload_data_size = 0;
+        return linger(req, len);
+    }
     if (req->status) {          /* answered early; libmicrohttpd drops the body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -766,7 +792,7 @@ on_request(void *cls, struct MHD_Connection *mhd, const char *url, const char *m
             snprintf(text, sizeof text, "request body not received within %u seconds",
                      s->body_timeout_s);
             body_release(req);
-            return respond_mid_body(req, MHD_HTTP_REQUEST_TIMEOUT, text);
+            return respond_mid_body(req, MHD_HTTP_REQUEST_TIMEOUT, text, false);
         }
         return request_take_body(req, upload_data, len);
     }
