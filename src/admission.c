@@ -55,12 +55,15 @@
 #define FAST_TYPE_SIZE 64
 
 /* What a review reads, by key path; every other member is only checked.  The
- * fast path reads the leaves; the sparse tree (sparse_tree()) also needs the
- * containers on the way, to know whether each is an object. */
+ * fast path reads the first F_FAST_N (the leaves, and the objects and the
+ * spec); the sparse tree (sparse_tree()) also needs the other containers on
+ * the way, to know whether each is an object.  The scan for the fast path
+ * looks for its own paths only: each more path costs every key a compare. */
 enum field {
-    F_ROOT, F_API_VERSION, F_KIND, F_REQUEST, F_UID, F_OPERATION, F_RESOURCE_REF, F_GROUP,
-    F_RESOURCE, F_SUB_RESOURCE, F_NAME, F_OBJECT, F_METADATA, F_OBJECT_NAME, F_SPEC,
-    F_EXPORT, F_DEFAULT_NETWORK, F_NETWORK_TYPE, F_OLD_OBJECT, F_OLD_SPEC, F_OLD_EXPORT,
+    F_API_VERSION, F_KIND, F_UID, F_OPERATION, F_GROUP, F_RESOURCE, F_SUB_RESOURCE,
+    F_NAME, F_OBJECT, F_OBJECT_NAME, F_SPEC, F_EXPORT, F_NETWORK_TYPE, F_OLD_OBJECT,
+    F_OLD_EXPORT, F_FAST_N = F_OLD_EXPORT + 1,
+    F_ROOT = F_FAST_N, F_REQUEST, F_RESOURCE_REF, F_METADATA, F_DEFAULT_NETWORK, F_OLD_SPEC,
     F_N
 };
 
@@ -103,9 +106,10 @@ static const char *const *const field_paths[F_N] = {
     [F_OLD_EXPORT] = path_old_export,
 };
 
-/* What the scanner found in the body, once per review. */
+/* What the scanner found in the body. */
 struct scan {
     bool ok;                        /* false: it could not read the body */
+    size_t n_fields;                /* v[0 .. n_fields - 1] were looked for */
     struct jsonscan_value v[F_N];
 };
 
@@ -124,7 +128,7 @@ struct review {
     json_t *root;                   /* owned: the parsed request body */
     const json_t *old_object;       /* borrowed from 'root'; may be NULL */
 
-    const struct scan *scan;        /* borrowed: the body as the scanner read it */
+    struct scan *scan;              /* borrowed: the body as the scanner read it */
 
     /* The fast path. */
     bool fast;
@@ -332,8 +336,9 @@ sparse_value(const struct sparse_member *m, const struct jsonscan_value *v, json
 }
 
 /* A tree of the scanned body holding only what a review reads, built from the
- * scanner's findings (sparse_members): the same review as the whole tree, at
- * the cost of a few small values whatever else the body holds. */
+ * scanner's findings (sparse_members, every field looked for): the same
+ * review as the whole tree, at the cost of a few small values whatever else
+ * the body holds. */
 static int
 sparse_tree(const struct scan *scan, json_t **ret)
 {
@@ -472,6 +477,11 @@ decode_tree(struct review *rv, const char *body, size_t len, bool sparse,
     const json_t *request = NULL;
     int error;
 
+    if (sparse && rv->scan->ok && rv->scan->n_fields < F_N) {
+        /* Scanned for the fast path: again, for every field. */
+        rv->scan->ok = jsonscan_fields(body, len, field_paths, F_N, rv->scan->v) == 0;
+        rv->scan->n_fields = F_N;
+    }
     if (sparse && rv->scan->ok) {
         error = sparse_tree(rv->scan, &rv->root);
         if (error) {
@@ -1019,7 +1029,7 @@ review_within_budget(struct review *rv, enum admission_reader reader, const char
     int error = review_run(rv, reader, body, len, deadline, err);
 
     if (error == -ENOTSUP && jsonbudget_refused() == JSONBUDGET_OK) {
-        const struct scan *scan = rv->scan;
+        struct scan *scan = rv->scan;
 
         review_release(rv);
         review_init(rv);
@@ -1049,8 +1059,9 @@ admission_review_by(enum admission_reader reader, const char *body, size_t len,
 
     review_init(&rv);
     jsonbudget_begin(ADMISSION_TREE_BYTES_MAX);
+    scan.n_fields = reader == ADMISSION_READER_AUTO ? F_FAST_N : F_N;
     scan.ok = reader != ADMISSION_READER_WHOLE
-              && jsonscan_fields(body, len, field_paths, F_N, scan.v) == 0;
+              && jsonscan_fields(body, len, field_paths, scan.n_fields, scan.v) == 0;
     rv.scan = &scan;
     error = review_within_budget(&rv, reader, body, len, deadline, ret_reply, ret_len, err);
     summarise(&rv, summary);

@@ -539,17 +539,14 @@ decoded_next(struct decoded *d)
     return (unsigned char) d->unit[d->i++];
 }
 
-/* Whether two keys mean the same string. */
+/* Whether two keys, one of them at least with escapes, mean the same string. */
 static bool
-keys_equal(const struct key *a, const struct key *b)
+decoded_keys_equal(const struct key *a, const struct key *b)
 {
     struct decoded da = { a->text, a->text + a->len, "", 0, 0 };
     struct decoded db = { b->text, b->text + b->len, "", 0, 0 };
     int ca, cb;
 
-    if (!a->escaped && !b->escaped) {
-        return a->len == b->len && !memcmp(a->text, b->text, a->len);
-    }
     do {
         ca = decoded_next(&da);
         cb = decoded_next(&db);
@@ -566,7 +563,13 @@ push_key(struct scan *s, size_t first, const struct key *key)
         return -ENOTSUP;
     }
     for (size_t i = first; i < s->n_keys; i++) {
-        if (keys_equal(&s->keys[i], key)) {
+        const struct key *k = &s->keys[i];
+        bool escaped = k->escaped || key->escaped;
+
+        /* Keys without escapes, nearly all of them, compare as written. */
+        if ((k->len == key->len || escaped)
+            && (escaped ? decoded_keys_equal(k, key)
+                        : !memcmp(k->text, key->text, key->len))) {
             return -EINVAL;
         }
     }
@@ -578,22 +581,35 @@ push_key(struct scan *s, size_t first, const struct key *key)
 static bool
 key_matches(const struct key *key, const char *name)
 {
-    struct jsonscan_value quoted = { JSONSCAN_STRING, key->text - 1, key->len + 2 };
+    struct jsonscan_value quoted;
 
-    return key->escaped ? jsonscan_string_is(&quoted, name) : key_is(key->text, key->len, name);
+    if (!key->escaped) {
+        return key_is(key->text, key->len, name);
+    }
+    quoted = (struct jsonscan_value) { JSONSCAN_STRING, key->text - 1, key->len + 2 };
+    return jsonscan_string_is(&quoted, name);
 }
 
 /* The paths of 'mask' whose key at 'level' is 'key'. */
 static uint32_t
 paths_through(const struct scan *s, uint32_t mask, unsigned level, const struct key *key)
 {
+    const char *last = NULL;
     uint32_t through = 0;
+    bool match = false;
 
-    /* Only the paths in 'mask': most keys are under a few paths or none. */
+    /* Only the paths in 'mask': most keys are under a few paths or none.
+     * Paths that share a key at this level usually follow each other in the
+     * caller's table, with the same string: it is compared once. */
     for (uint32_t left = mask; left; left &= left - 1) {
         unsigned i = (unsigned) __builtin_ctz(left);
+        const char *name = s->paths[i][level];
 
-        if (s->paths[i][level] && key_matches(key, s->paths[i][level])) {
+        if (name && name != last) {
+            last = name;
+            match = key_matches(key, name);
+        }
+        if (name && match) {
             through |= UINT32_C(1) << i;
         }
     }
