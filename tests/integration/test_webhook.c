@@ -986,6 +986,14 @@ test_webhook_tls_cipher_suites_limit_the_set(void **state)
 #define RETURNED_SLACK_KB 1024UL
 #define DEPLOYMENT "manifests/base/webhook-deployment.yaml"
 #define COLLECTORS_OPEN "\"exportNetworkFlows\":{\"netFlow\":{\"collectors\":["
+/* Under ASan (the sanitizer build runs the sanitizer build of the webhook)
+ * freed memory sits in quarantine and every block has redzones: resident
+ * sizes say nothing there, so only the answers are checked. */
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_IS_MEANINGFUL false
+#else
+#define RSS_IS_MEANINGFUL true
+#endif
 
 static unsigned long
 memory_kb(struct webhook *w, const char *field)
@@ -1079,6 +1087,9 @@ check_hostile(struct webhook *w, const struct hostile *h, unsigned long base_kb)
     if (reply.code != h->code) {
         fail_msg("%s: HTTP %ld, want %ld: %.200s", h->name, reply.code, h->code,
                  reply.body ? reply.body : "");
+    }
+    if (!RSS_IS_MEANINGFUL) {
+        peak = rss = base_kb;
     }
     if (peak > base_kb + REQUEST_PEAK_MAX_KB) {
         fail_msg("%s: peak resident size grew by %lu KiB (max %lu)", h->name, peak - base_kb,
@@ -1180,8 +1191,9 @@ test_webhook_parallel_hostile_bodies_under_limit(void **state)
     peak = memory_kb(w, "VmHWM");
     print_message("8 in parallel: peak %lu KiB (limit %lu KiB), base %lu KiB\n", peak,
                   limit_kb, base_kb);
-    assert_true(peak < limit_kb);
-    assert_true(wait_memory_returned(w, base_kb) <= base_kb + RETURNED_SLACK_KB);
+    assert_true(!RSS_IS_MEANINGFUL || peak < limit_kb);
+    assert_true(!RSS_IS_MEANINGFUL
+                || wait_memory_returned(w, base_kb) <= base_kb + RETURNED_SLACK_KB);
     free(body);
     free(deep);
 }
@@ -1267,7 +1279,7 @@ test_webhook_held_bodies_bounded(void **state)
                   (long) rss - (long) base_kb);
     assert_int_equal(n_held, BUDGET_BODIES);
     assert_int_equal(n_busy, N_CLIENTS - BUDGET_BODIES);
-    assert_true(rss < base_kb + 40 * 1024);
+    assert_true(!RSS_IS_MEANINGFUL || rss < base_kb + 40 * 1024);
     /* The held ones are cut at the body deadline: 3 s and a reaper tick. */
     d = testutil_deadline_ms(15000);
     for (size_t i = 0; i < N_CLIENTS; i++) {
@@ -1280,7 +1292,8 @@ test_webhook_held_bodies_bounded(void **state)
         assert_int_equal(n, -EPIPE);
         testtls_close(&clients[i]);
     }
-    assert_true(wait_memory_returned(w, base_kb) <= base_kb + RETURNED_SLACK_KB);
+    assert_true(!RSS_IS_MEANINGFUL
+                || wait_memory_returned(w, base_kb) <= base_kb + RETURNED_SLACK_KB);
     post_body(w, "{}", 2, &reply);
     assert_int_equal(reply.code, 400);
     testcurl_reply_release(&reply);
