@@ -1223,7 +1223,8 @@ read_answer(struct testtls *t, char *buf, size_t size, unsigned timeout_ms)
     size_t len = 0;
 
     while (len + 1 < size && !strstr(buf, "\r\n\r\n") && !testutil_deadline_passed(&d)) {
-        ssize_t n = testtls_read_within(t, buf + len, size - 1 - len, testutil_deadline_left_ms(&d));
+        ssize_t n = testtls_read_within(t, buf + len, size - 1 - len,
+                                        testutil_deadline_left_ms(&d));
 
         if (n <= 0) {
             break;
@@ -1262,7 +1263,8 @@ test_webhook_held_bodies_bounded(void **state)
 
         answer[0] = '\0';
         assert_int_equal(testtls_connect(&clients[i], w->port, NULL), 0);
-        assert_int_equal(testtls_write_within(&clients[i], head, head_len, 5000), (ssize_t) head_len);
+        assert_int_equal(testtls_write_within(&clients[i], head, head_len, 5000),
+                         (ssize_t) head_len);
         sent = testtls_write_within(&clients[i], filler, BODY_CAP - 1, 2000);
         if (read_answer(&clients[i], answer, sizeof answer, sent == BODY_CAP - 1 ? 300 : 5000)) {
             if (strncmp(answer, "HTTP/1.1 503", 12) || !strstr(answer, "Retry-After: ")) {
