@@ -38,6 +38,7 @@
 
 #include "exportflows/fielderr.h"
 #include "exportflows/flowspec.h"
+#include "exportflows/goduration.h"
 #include "exportflows/jsonbudget.h"
 #include "exportflows/jsonscan.h"
 
@@ -1088,89 +1089,24 @@ admission_review(const char *body, size_t len, const struct timespec *deadline,
                                ret_len, summary, err);
 }
 
-/* Nanoseconds per unit of a Go duration; 0 for an unknown unit.  '*len' gets
- * the unit's length in bytes. */
-static uint64_t
-duration_unit(const char *s, size_t *len)
-{
-    static const struct { const char *name; uint64_t ns; } units[] = {
-        { "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "\xce\xbcs", 1000 },
-        { "ms", 1000000 }, { "s", 1000000000 }, { "m", 60000000000 },
-        { "h", 3600000000000 },
-    };
-    uint64_t best = 0;
-
-    /* Longest match wins, so "ms" is not read as "m" followed by "s". */
-    *len = 0;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        size_t n = strlen(units[i].name);
-
-        if (n > *len && !strncmp(s, units[i].name, n)) {
-            *len = n;
-            best = units[i].ns;
-        }
-    }
-    return best;
-}
-
-/* Reads "<digits>[.<digits>]<unit>" at '*s' and adds it to '*total_ns'. */
-static int
-duration_term(const char **s, uint64_t *total_ns)
-{
-    const char *p = *s;
-    uint64_t whole = 0, frac = 0, scale = 1, unit;
-    size_t n_digits = 0, unit_len;
-
-    for (; *p >= '0' && *p <= '9'; p++, n_digits++) {
-        if (whole > 1000000000000ULL) {
-            return -ERANGE;
-        }
-        whole = whole * 10 + (uint64_t) (*p - '0');
-    }
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, n_digits++) {
-            if (scale < 1000000000000ULL) {     /* finer digits cannot matter */
-                frac = frac * 10 + (uint64_t) (*p - '0');
-                scale *= 10;
-            }
-        }
-    }
-    unit = duration_unit(p, &unit_len);
-    if (!n_digits || !unit) {
-        return -EINVAL;
-    }
-    /* whole <= 1e13 and unit <= 3.6e12 could overflow: check in two steps. */
-    if (whole > ADMISSION_TIMEOUT_MAX_US * 1000 / unit) {
-        return -ERANGE;
-    }
-    *total_ns += whole * unit + (uint64_t) ((double) frac / (double) scale * (double) unit);
-    *s = p + unit_len;
-    return 0;
-}
-
 int
 admission_parse_timeout(const char *text, uint64_t *ret_us)
 {
-    uint64_t total_ns = 0;
-    const char *p = text;
+    size_t len = strnlen(text, TIMEOUT_TEXT_MAX + 1);
+    int64_t ns;
+    int error;
 
-    if (!*text || strnlen(text, TIMEOUT_TEXT_MAX + 1) > TIMEOUT_TEXT_MAX) {
+    if (len > TIMEOUT_TEXT_MAX) {
         return -EINVAL;
     }
-    while (*p) {
-        int error = duration_term(&p, &total_ns);
-
-        if (error) {
-            return error;
-        }
-        if (total_ns > ADMISSION_TIMEOUT_MAX_US * 1000) {
-            return -ERANGE;
-        }
+    error = goduration_parse(text, len, &ns);
+    if (error) {
+        return error;
     }
-    if (total_ns == 0) {
+    if (ns <= 0 || (uint64_t) ns > ADMISSION_TIMEOUT_MAX_US * 1000) {
         return -ERANGE;
     }
-    *ret_us = (total_ns + 999) / 1000;
+    *ret_us = ((uint64_t) ns + 999) / 1000;
     return 0;
 }
 

@@ -118,9 +118,9 @@ int admission_review_by(enum admission_reader reader, const char *body, size_t l
 int admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *err);
 
 /* Parses the apiserver's ?timeout= value, a Go duration such as "10s", "1m0s",
- * "2.5s" or "500ms" (units ns, us, µs, ms, s, m, h), into microseconds.  Returns 0,
- * -EINVAL for malformed text, -ERANGE for zero or more than
- * ADMISSION_TIMEOUT_MAX_US; '*ret_us' is written only on success. */
+ * "2.5s" or "500ms" (goduration.h), into microseconds, rounded up.  Returns 0,
+ * -EINVAL for malformed text, -ERANGE for zero, a negative duration or more
+ * than ADMISSION_TIMEOUT_MAX_US; '*ret_us' is written only on success. */
 int admission_parse_timeout(const char *text, uint64_t *ret_us);
 
 /* The CLOCK_MONOTONIC time 'timeout_us' from now, for admission_review(). */

@@ -379,7 +379,7 @@ test_admission_parse_timeout(void **state)
         { "1\xc2\xb5s", 0, 1 }, { "1500ns", 0, 2 }, { "1m30s", 0, 90000000 },
         { "0s", -ERANGE, 0 }, { "2h", -ERANGE, 0 }, { "99999999999999999h", -ERANGE, 0 },
         { "", -EINVAL, 0 }, { "10", -EINVAL, 0 }, { "s", -EINVAL, 0 },
-        { "-1s", -EINVAL, 0 }, { "10 s", -EINVAL, 0 }, { "10x", -EINVAL, 0 },
+        { "-1s", -ERANGE, 0 }, { "10 s", -EINVAL, 0 }, { "10x", -EINVAL, 0 },
         { "1.s", 0, 1000000 }, { ".5s", 0, 500000 }, { ".s", -EINVAL, 0 },
         { "1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s", -EINVAL, 0 },
     };
