@@ -237,24 +237,42 @@ check_destination(enum flowproto proto, const struct collector *c,
     return NULL;
 }
 
-/* Parses one list entry; reports and returns -1 when it is not a collector. */
-static int
-parse_item(const struct walk *w, size_t index, const struct item *item,
-           struct collector *c)
-{
-    const char *why = NULL;
+/* Rules 4 to 6 on one collector's text: COLLECTOR_OK, or the kind of
+ * failure with '*why' set; '*c' and '*scope' are written unless it is
+ * COLLECTOR_SYNTAX (a destination error still names a collector, which
+ * duplicate detection remembers). */
+enum collector_check { COLLECTOR_OK, COLLECTOR_SYNTAX, COLLECTOR_DESTINATION };
 
-    if (!item->text) {
-        report_item(w, index, FIELDERR_TYPE_INVALID, item, "must be a string");
-        return -1;
+static enum collector_check
+check_collector_text(enum flowproto proto, const char *text, size_t len,
+                     struct collector *c, enum collector_scope *scope, const char **why)
+{
+    if (strlen(text) != len) {
+        *why = "must not contain control characters";
+        return COLLECTOR_SYNTAX;
     }
-    if (strlen(item->text) != item->len) {
-        why = "must not contain control characters";
-    } else if (collector_parse(item->text, c, &why) == 0) {
-        return 0;
+    if (collector_parse(text, c, why)) {
+        return COLLECTOR_SYNTAX;
     }
-    report_item(w, index, FIELDERR_INVALID, item, why);
-    return -1;
+    *scope = collector_scope(c);
+    *why = check_destination(proto, c, *scope);
+    return *why ? COLLECTOR_DESTINATION : COLLECTOR_OK;
+}
+
+int
+flowspec_check_collector(enum flowproto proto, const char *text, size_t len,
+                         struct collector *ret, enum collector_scope *ret_scope,
+                         const char **why)
+{
+    struct collector c;
+    enum collector_scope scope;
+
+    if (check_collector_text(proto, text, len, &c, &scope, why) != COLLECTOR_OK) {
+        return -EINVAL;
+    }
+    *ret = c;
+    *ret_scope = scope;
+    return 0;
 }
 
 /* Records a collector without error in the normalised spec and warns about it
@@ -291,18 +309,23 @@ static void
 check_item(struct walk *w, size_t index, const struct item *item)
 {
     struct collector c;
-    enum collector_scope scope;
-    const char *why;
+    enum collector_scope scope = COLLECTOR_SCOPE_UNICAST;
+    enum collector_check verdict;
+    const char *why = NULL;
     ptrdiff_t dup;
 
-    if (parse_item(w, index, item, &c)) {
+    if (!item->text) {
+        report_item(w, index, FIELDERR_TYPE_INVALID, item, "must be a string");
         return;
     }
-    scope = collector_scope(&c);
+    verdict = check_collector_text(w->proto, item->text, item->len, &c, &scope, &why);
+    if (verdict == COLLECTOR_SYNTAX) {
+        report_item(w, index, FIELDERR_INVALID, item, why);
+        return;
+    }
     dup = find_seen(w, &c);
     remember(w, &c, index);
-    why = check_destination(w->proto, &c, scope);
-    if (why) {
+    if (verdict == COLLECTOR_DESTINATION) {
         report_item(w, index, FIELDERR_INVALID, item, why);
     } else if (dup >= 0) {
         report_duplicate(w, index, item, w->seen_index[dup]);

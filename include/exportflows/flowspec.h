@@ -54,6 +54,17 @@ struct flowspec {
 int flowspec_validate(const json_t *spec, struct fielderr_list *report,
                       struct flowspec *ret);
 
+/* Rules 4 to 6 on one collector given as text ('len' bytes; a NUL inside is
+ * refused) for 'proto', as flowspec_validate() checks each list entry: for
+ * collectors from elsewhere that end up in the same OVS rows (the network
+ * operator's ovs-flows-config).  Returns 0 and writes '*ret' and its scope
+ * '*ret_scope' (anything but COLLECTOR_SCOPE_UNICAST deserves a warning, worded
+ * with collector_scope_name()); or -EINVAL with '*why' a static detail for a
+ * Kubernetes field error ("must not be the broadcast address"). */
+int flowspec_check_collector(enum flowproto proto, const char *text, size_t len,
+                             struct collector *ret, enum collector_scope *ret_scope,
+                             const char **why);
+
 /* spec.exportNetworkFlows in its common shapes, as text: what a caller that
  * reads the object without building a jansson tree (the webhook) can give
  * flowspec_validate_text(), which applies the same rules, with the same

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -241,4 +242,48 @@ testutil_bin(const char *name)
     const char *dir = getenv("EXPORTFLOWS_BIN_DIR");
 
     return testutil_path(dir && *dir ? dir : "bin", name);
+}
+
+void
+testutil_lines_add(struct testutil_lines *l, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        abort();
+    }
+    if (l->len + (size_t) n + 2 > l->cap) {
+        l->cap = (l->len + (size_t) n + 2) * 2;
+        l->text = realloc(l->text, l->cap);
+        if (!l->text) {
+            abort();
+        }
+    }
+    va_start(ap, fmt);
+    vsnprintf(l->text + l->len, l->cap - l->len, fmt, ap);
+    va_end(ap);
+    l->len += (size_t) n;
+    l->text[l->len++] = '\n';
+    l->text[l->len] = '\0';
+}
+
+bool
+testutil_expect_file(const char *path, const char *actual, const char *what)
+{
+    char *expected = testutil_read_file(path, NULL);
+    const char *update = getenv("EXPORTFLOWS_UPDATE_EXPECTED");
+    bool ok = expected && !strcmp(expected, actual);
+
+    if (!ok && update && !strcmp(update, "1")) {
+        ok = testutil_write_text(path, actual) == 0;
+    } else if (!ok) {
+        fprintf(stderr, "case %s\n--- expected\n%s--- actual\n%s", what,
+                expected ? expected : "(missing)\n", actual);
+    }
+    free(expected);
+    return ok;
 }

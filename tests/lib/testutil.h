@@ -49,6 +49,24 @@ void testutil_free_names(char **names);
  * cannot be read. */
 size_t testutil_run_cases(const char *dir, bool (*run)(const char *path), size_t *n);
 
+/* Text built a line at a time, for the outcome of a data-driven case:
+ * start from { NULL, 0, 0 }, free 'text' with free(); aborts on ENOMEM. */
+struct testutil_lines {
+    char *text;
+    size_t len;
+    size_t cap;
+};
+
+/* Appends one formatted line and its newline. */
+void testutil_lines_add(struct testutil_lines *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Compares 'actual' with the file 'path' (a data case's expected outcome):
+ * true when they are equal; with EXPORTFLOWS_UPDATE_EXPECTED=1 the file is
+ * rewritten instead (review the diff) and true returned; else both are
+ * printed, labelled 'what', and false returned. */
+bool testutil_expect_file(const char *path, const char *actual, const char *what);
+
 /* "<dir>/<name>" in a malloc()ed string the caller frees; aborts on ENOMEM. */
 char *testutil_path(const char *dir, const char *name);
 

@@ -31,57 +31,25 @@
 
 /* ---- the data-driven cases ---- */
 
-struct lines {
-    char *text;
-    size_t len;
-    size_t cap;
-};
-
-static void lines_add(struct lines *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-lines_add(struct lines *l, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0);
-    if (l->len + (size_t) n + 2 > l->cap) {
-        l->cap = (l->len + (size_t) n + 2) * 2;
-        l->text = realloc(l->text, l->cap);
-        assert_non_null(l->text);
-    }
-    va_start(ap, fmt);
-    vsnprintf(l->text + l->len, l->cap - l->len, fmt, ap);
-    va_end(ap);
-    l->len += (size_t) n;
-    l->text[l->len++] = '\n';
-    l->text[l->len] = '\0';
-}
-
 static void
 outcome_lines(const struct fielderr_list *report, int rc,
-              const struct flowspec *spec, struct lines *out)
+              const struct flowspec *spec, struct testutil_lines *out)
 {
     for (size_t i = 0; i < report->n_errors; i++) {
         char *text = fielderr_format(&report->errors[i]);
 
         assert_non_null(text);
-        lines_add(out, "error: %s", text);
+        testutil_lines_add(out, "error: %s", text);
         free(text);
     }
     if (report->n_dropped_errors) {
-        lines_add(out, "dropped-errors: %zu", report->n_dropped_errors);
+        testutil_lines_add(out, "dropped-errors: %zu", report->n_dropped_errors);
     }
     for (size_t i = 0; i < report->n_warnings; i++) {
-        lines_add(out, "warning: %s", report->warnings[i]);
+        testutil_lines_add(out, "warning: %s", report->warnings[i]);
     }
     if (report->n_dropped_warnings) {
-        lines_add(out, "dropped-warnings: %zu", report->n_dropped_warnings);
+        testutil_lines_add(out, "dropped-warnings: %zu", report->n_dropped_warnings);
     }
     if (rc == 0) {
         struct flowtuning tuning;
@@ -92,8 +60,8 @@ outcome_lines(const struct fielderr_list *report, int rc,
         flowconfig_build(spec, &tuning, -1, &config);
         dump = flowconfig_dump(&config);
         assert_non_null(dump);
-        lines_add(out, "valid");
-        lines_add(out, "normalised: %s", dump);
+        testutil_lines_add(out, "valid");
+        testutil_lines_add(out, "normalised: %s", dump);
         free(dump);
     }
 }
@@ -202,7 +170,7 @@ text_case_agrees(const char *dir, const json_t *spec, const char *expected)
     struct flowspec_text text;
     struct fielderr_list report;
     struct flowspec out;
-    struct lines actual = { NULL, 0, 0 };
+    struct testutil_lines actual = { NULL, 0, 0 };
     bool ok;
     int rc;
 
@@ -232,7 +200,7 @@ run_case(const char *dir)
     char *expected = testutil_read_file(path, NULL);
     struct fielderr_list report;
     struct flowspec spec;
-    struct lines actual = { NULL, 0, 0 };
+    struct testutil_lines actual = { NULL, 0, 0 };
     bool ok;
     int rc;
 
