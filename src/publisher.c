@@ -23,6 +23,7 @@
 #include "exportflows/kubewatch.h"
 #include "exportflows/lease.h"
 #include "exportflows/monowait.h"
+#include "exportflows/ovsflowsconfig.h"
 #include "exportflows/summarizer.h"
 
 #define LABEL_NAME_KEY "app.kubernetes.io/name"
@@ -38,18 +39,28 @@
 /* ---- the decisions ---- */
 
 int
-publisher_desired(const json_t *network, const struct flowtuning *tuning,
-                  struct flowconfig *ret, struct fielderr_list *report)
+publisher_desired(const json_t *network, const json_t *flows,
+                  const struct flowtuning *tuning, struct flowconfig *ret,
+                  struct fielderr_list *report, struct fielderr_list *flows_report)
 {
     const json_t *generation = json_object_get(json_object_get(network, "metadata"),
                                                "generation");
+    struct ovsflowsconfig merge = { .has_target = false };
+    struct flowtuning merged_tuning = *tuning;
     struct flowspec spec;
-    int r = flowspec_validate(json_object_get(network, "spec"), report, &spec);
+    int r;
 
+    if (flows) {
+        ovsflowsconfig_parse(json_object_get(flows, "data"), &merge, flows_report,
+                             flows_report);
+    }
+    r = flowspec_validate(json_object_get(network, "spec"), report, &spec);
     if (r) {
         return r;
     }
-    flowconfig_build(&spec, tuning,
+    /* -E2BIG merges nothing and is in 'flows_report': publish the rest. */
+    ovsflowsconfig_merge(&merge, &spec, &merged_tuning, flows_report);
+    flowconfig_build(&spec, &merged_tuning,
                      json_is_integer(generation) ? json_integer_value(generation) : -1, ret);
     return 0;
 }
@@ -154,8 +165,8 @@ publisher_configmap_new(const char *namespace, const char *name,
 
 /* ---- state ---- */
 
-/* One watched object: the Network or the ConfigMap.  Guarded by the publisher's
- * lock. */
+/* One watched object: the Network, the ConfigMap, or ovs-flows-config.
+ * Guarded by the publisher's lock. */
 struct watched {
     struct publisher *p;
     const char *what;           /* "network", "configmap": for messages */
@@ -168,11 +179,13 @@ struct watched {
 struct publisher {
     struct publisher_config cfg; /* its strings point at the copies below */
     char *namespace, *configmap, *network, *lease_name, *identity, *event_namespace;
+    char *flows_namespace, *flows_name; /* NULL: ovs-flows-config is not watched */
     char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
+    char flows_collection[KUBE_PATH_MAX];
 
     struct kube_client *client; /* the worker's */
     struct lease *lease;
-    struct watched net, cm;
+    struct watched net, cm, flows;
     struct summarizer *summary; /* the node summary on the ConfigMap */
 
     pthread_t worker;
@@ -190,9 +203,12 @@ struct publisher {
     char *invalid;              /* errors of the invalid spec last reported */
     bool event_pending;         /* an Event about 'event_network' is still owed */
     json_t *event_network;
+    char *flows_invalid;        /* ovs-flows-config problems last reported */
+    bool flows_event_pending;   /* an Event about 'flows_event_object' is owed */
+    json_t *flows_event_object;
 
-    struct metrics_series *m_writes, *m_invalid, *m_errors, *m_leader, *m_last_publish,
-        *m_generation, *m_spec_invalid;
+    struct metrics_series *m_writes, *m_invalid, *m_invalid_flows, *m_errors, *m_leader,
+        *m_last_publish, *m_generation, *m_spec_invalid;
 };
 
 static void
@@ -332,15 +348,17 @@ struct snapshot {
     bool force;
     json_t *network;            /* NULL: absent */
     json_t *configmap;          /* NULL: absent */
+    json_t *flows;              /* ovs-flows-config; NULL: absent or not watched */
 };
 
 static void
 snapshot_take(struct publisher *p, struct snapshot *s)
 {
-    s->synced = p->net.synced && p->cm.synced;
+    s->synced = p->net.synced && p->cm.synced && (!p->flows_name || p->flows.synced);
     s->force = p->force;
     s->network = p->net.object ? json_deep_copy(p->net.object) : NULL;
     s->configmap = p->cm.object ? json_deep_copy(p->cm.object) : NULL;
+    s->flows = p->flows.object ? json_deep_copy(p->flows.object) : NULL;
     p->dirty = false;
     p->force = false;
     p->stats.synced = s->synced;
@@ -351,6 +369,7 @@ snapshot_release(struct snapshot *s)
 {
     json_decref(s->network);
     json_decref(s->configmap);
+    json_decref(s->flows);
 }
 
 /* Records what the ConfigMap holds now (seen or written). */
@@ -408,16 +427,48 @@ note_invalid(struct publisher *p, json_t *network, const struct fielderr_list *e
     p->event_pending = p->event_network != NULL;
 }
 
+/* Reports what of ovs-flows-config is not merged, once per distinct set of
+ * problems, as note_invalid() does for the spec; forgets when there is none. */
+static void
+note_flows(struct publisher *p, json_t *flows, const struct fielderr_list *problems)
+{
+    char *summary = fielderr_list_count(problems) ? fielderr_list_summary(problems) : NULL;
+
+    if (!summary || (p->flows_invalid && !strcmp(p->flows_invalid, summary))) {
+        if (!fielderr_list_count(problems)) {
+            free(p->flows_invalid);
+            p->flows_invalid = NULL;
+            p->flows_event_pending = false;
+        }
+        free(summary);
+        return;
+    }
+    free(p->flows_invalid);
+    p->flows_invalid = summary;
+    pthread_mutex_lock(&p->lock);
+    p->stats.invalid_flows_configs++;
+    pthread_mutex_unlock(&p->lock);
+    metrics_add(p->m_invalid_flows, 1);
+    report(p, PUBLISHER_REPORT_INVALID_FLOWS_CONFIG, -1, NULL, summary);
+    json_decref(p->flows_event_object);
+    p->flows_event_object = json_incref(flows);
+    p->flows_event_pending = p->flows_event_object != NULL;
+}
+
 /* Decides what the ConfigMap should hold.  False when nothing can be said: the
  * spec is invalid and no good config was ever known. */
 static bool
 choose(struct publisher *p, const struct snapshot *s, struct flowconfig *ret)
 {
-    struct fielderr_list errors;
+    struct fielderr_list errors, flows_problems;
     bool valid;
 
     fielderr_list_init(&errors);
-    valid = !publisher_desired(s->network, &p->cfg.tuning, ret, &errors);
+    fielderr_list_init(&flows_problems);
+    valid = !publisher_desired(s->network, s->flows, &p->cfg.tuning, ret, &errors,
+                               &flows_problems);
+    note_flows(p, s->flows, &flows_problems);
+    fielderr_list_release(&flows_problems);
     if (valid) {
         p->good = *ret;
         p->have_good = true;
@@ -434,40 +485,72 @@ choose(struct publisher *p, const struct snapshot *s, struct flowconfig *ret)
     return p->have_good;
 }
 
+/* Creates 'ev' when one is owed ('*pending') and this replica leads. */
+static int
+post_owed(struct publisher *p, const struct kubeevent *ev, bool *pending, const char *about)
+{
+    struct errmsg err = { "" };
+    int r;
+
+    if (!*pending || !lease_is_leader(p->lease)) {
+        return 0;
+    }
+    r = kubeevent_post(p->client, ev, &err);
+    if (r) {
+        report_error(p, "cannot create an event about %s: %s", about, err.text);
+        return r;
+    }
+    *pending = false;
+    pthread_mutex_lock(&p->lock);
+    p->stats.events++;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
 /* The leader tells the Network's owner, once per invalid spec, with an Event. */
 static int
 post_event(struct publisher *p)
 {
     /* Longer than an Event may be: kubeevent then shortens it on a UTF-8
      * boundary, whereas snprintf() may cut a character. */
-    char message[2 * KUBEEVENT_MESSAGE_MAX];
+    char message[2 * KUBEEVENT_MESSAGE_MAX], about[KUBE_PATH_MAX];
     struct kubeevent ev = {
         .namespace = p->event_namespace, .api_version = "operator.openshift.io/v1",
         .kind = "Network", .object = p->event_network, .type = "Warning",
         .reason = PUBLISHER_EVENT_REASON, .message = message,
         .component = PUBLISHER_COMPONENT, .instance = p->identity,
     };
-    struct errmsg err = { "" };
-    int r;
 
-    if (!p->event_pending || !lease_is_leader(p->lease)) {
+    if (!p->event_pending) {
         return 0;
     }
     snprintf(message, sizeof message, "%s is invalid and was not published; %s "
              "configmap %s/%s: %s", FLOWSPEC_FIELD,
              p->have_good ? "the last good config stays in" : "nothing is published to",
              p->namespace, p->configmap, p->invalid);
-    r = kubeevent_post(p->client, &ev, &err);
-    if (r) {
-        report_error(p, "cannot create an event about network '%s': %s", p->network,
-                     err.text);
-        return r;
+    snprintf(about, sizeof about, "network '%s'", p->network);
+    return post_owed(p, &ev, &p->event_pending, about);
+}
+
+/* The same for ovs-flows-config, about that ConfigMap, in its namespace. */
+static int
+post_flows_event(struct publisher *p)
+{
+    char message[2 * KUBEEVENT_MESSAGE_MAX], about[KUBE_PATH_MAX];
+    struct kubeevent ev = {
+        .namespace = p->flows_namespace, .api_version = "v1", .kind = "ConfigMap",
+        .object = p->flows_event_object, .type = "Warning",
+        .reason = PUBLISHER_FLOWS_EVENT_REASON, .message = message,
+        .component = PUBLISHER_COMPONENT, .instance = p->identity,
+    };
+
+    if (!p->flows_event_pending) {
+        return 0;
     }
-    p->event_pending = false;
-    pthread_mutex_lock(&p->lock);
-    p->stats.events++;
-    pthread_mutex_unlock(&p->lock);
-    return 0;
+    snprintf(message, sizeof message, "not merged into configmap %s/%s, as it would "
+             "not work on the nodes: %s", p->namespace, p->configmap, p->flows_invalid);
+    snprintf(about, sizeof about, "configmap %s/%s", p->flows_namespace, p->flows_name);
+    return post_owed(p, &ev, &p->flows_event_pending, about);
 }
 
 /* Counts and reports a write that happened. */
@@ -590,6 +673,9 @@ reconcile(struct publisher *p, const struct snapshot *s)
     }
     have = choose(p, s, &desired);
     r = post_event(p);
+    if (post_flows_event(p)) {
+        r = -EAGAIN;
+    }
     if (!have || (!s->force && publisher_configmap_current(s->configmap, &desired))) {
         return r;               /* nothing to keep up, or nothing to change */
     }
@@ -671,6 +757,9 @@ register_metrics(struct publisher *p, struct metrics *m)
         { offsetof(struct publisher, m_invalid), METRICS_COUNTER,
           "exportflows_publisher_invalid_specs_total",
           "Distinct invalid stored specs seen (not published)." },
+        { offsetof(struct publisher, m_invalid_flows), METRICS_COUNTER,
+          "exportflows_publisher_invalid_flows_config_total",
+          "Distinct sets of ovs-flows-config values not merged." },
         { offsetof(struct publisher, m_errors), METRICS_COUNTER,
           "exportflows_publisher_errors_total",
           "Failed API calls, watches and leader election steps." },
@@ -717,6 +806,33 @@ default_identity(char **ret)
     return copy_string(ret, id, id);
 }
 
+/* "NAMESPACE/NAME" of ovs-flows-config into the publisher; "" watches none. */
+static int
+copy_flows_name(struct publisher *p, const char *value, struct errmsg *err)
+{
+    const char *text = value ? value : OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME;
+    const char *slash = strchr(text, '/');
+
+    p->cfg.flows_configmap = NULL;
+    if (!*text) {
+        return 0;
+    }
+    if (!slash || slash == text || !slash[1] || strchr(slash + 1, '/')) {
+        return errmsg_set(err, -EINVAL, "publisher: ovs-flows-config '%s' is not "
+                          "NAMESPACE/NAME", text);
+    }
+    p->flows_namespace = strndup(text, (size_t) (slash - text));
+    p->flows_name = strdup(slash + 1);
+    if (!p->flows_namespace || !p->flows_name) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    if (kube_path(p->flows_collection, sizeof p->flows_collection,
+                  "/api/v1/namespaces/%s/configmaps", p->flows_namespace)) {
+        return errmsg_set(err, -EINVAL, "publisher: ovs-flows-config namespace too long");
+    }
+    return 0;
+}
+
 static int
 copy_config(struct publisher *p, const struct publisher_config *cfg, struct errmsg *err)
 {
@@ -747,7 +863,7 @@ copy_config(struct publisher *p, const struct publisher_config *cfg, struct errm
         || kube_path(p->cm_path, sizeof p->cm_path, "%s/%s", p->cm_collection, p->configmap)) {
         return errmsg_set(err, -EINVAL, "publisher: namespace or configmap name too long");
     }
-    return 0;
+    return copy_flows_name(p, cfg->flows_configmap, err);
 }
 
 static int
@@ -816,6 +932,9 @@ make_parts(struct publisher *p, struct errmsg *err)
     if (!r) {
         r = make_watch(p, &p->cm, "configmap", p->cm_collection, p->configmap, err);
     }
+    if (!r && p->flows_name) {
+        r = make_watch(p, &p->flows, "configmap", p->flows_collection, p->flows_name, err);
+    }
     if (!r) {
         r = lease_create(p->cfg.kubeconfig, &lc, &p->lease, err);
     }
@@ -864,6 +983,9 @@ stop_parts(struct publisher *p)
 {
     kubewatch_stop(p->net.watch);
     kubewatch_stop(p->cm.watch);
+    if (p->flows.watch) {
+        kubewatch_stop(p->flows.watch);
+    }
 }
 
 static void
@@ -889,6 +1011,9 @@ publisher_start(struct publisher *p, struct errmsg *err)
     r = kubewatch_start(p->net.watch, err);
     if (!r) {
         r = kubewatch_start(p->cm.watch, err);
+    }
+    if (!r && p->flows.watch) {
+        r = kubewatch_start(p->flows.watch, err);
     }
     if (!r) {
         r = lease_start(p->lease, err);
@@ -936,13 +1061,19 @@ publisher_destroy(struct publisher *p)
     publisher_stop(p, NULL);
     kubewatch_destroy(p->net.watch);
     kubewatch_destroy(p->cm.watch);
+    kubewatch_destroy(p->flows.watch);
     summarizer_destroy(p->summary);
     lease_destroy(p->lease);
     kube_client_destroy(p->client);
     json_decref(p->net.object);
     json_decref(p->cm.object);
     json_decref(p->event_network);
+    json_decref(p->flows.object);
+    json_decref(p->flows_event_object);
     free(p->invalid);
+    free(p->flows_invalid);
+    free(p->flows_namespace);
+    free(p->flows_name);
     free(p->namespace);
     free(p->configmap);
     free(p->network);

@@ -32,6 +32,7 @@
 #include "exportflows/log.h"
 #include "exportflows/metrics.h"
 #include "exportflows/options.h"
+#include "exportflows/ovsflowsconfig.h"
 #include "exportflows/publisher.h"
 #include "exportflows/tlspolicy.h"
 #include "review.h"
@@ -64,6 +65,7 @@ struct webhook_options {
     bool publish;
     const char *namespace_name;
     const char *configmap;
+    const char *ovs_flows_config;
     const char *log_format;
     const char *log_level;
     uint64_t max_body_bytes;
@@ -105,6 +107,7 @@ static struct webhook_options opts = {
     .publish = true,
     .namespace_name = "exportflows",
     .configmap = "exportflows-config",
+    .ovs_flows_config = OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME,
     .log_format = "text",
     .log_level = "info",
     .max_body_bytes = 3 << 20,
@@ -148,6 +151,9 @@ static const struct option_spec specs[] = {
       "publish the Network's config into the ConfigMap (default on)", 0, 0 },
     STR("namespace", namespace_name, "NAME", "of the ConfigMap (default exportflows)"),
     STR("configmap", configmap, "NAME", "ConfigMap to publish (default exportflows-config)"),
+    STR("ovs-flows-config", ovs_flows_config, "NS/NAME",
+        "the network operator's ConfigMap to merge into IPFIX, \"\": none "
+        "(default " OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME ")"),
     STR("log-format", log_format, "text|json", "(default text)"),
     STR("log-level", log_level, "LEVEL", "debug, info, warn or error (default info)"),
     UINT("max-body-bytes", max_body_bytes, 4096, 64 << 20,
@@ -447,6 +453,8 @@ log_publisher_report(void *aux, const struct publisher_report *r)
         [PUBLISHER_REPORT_PUBLISHED] = { LOG_INFO, "published config" },
         [PUBLISHER_REPORT_INVALID] = { LOG_WARN, "stored spec.exportNetworkFlows is invalid, "
                                                  "keeping the last good config" },
+        [PUBLISHER_REPORT_INVALID_FLOWS_CONFIG] = { LOG_WARN, "ovs-flows-config values are "
+                                                              "not merged" },
         [PUBLISHER_REPORT_LEADER] = { LOG_INFO, "publisher is leader" },
         [PUBLISHER_REPORT_FOLLOWER] = { LOG_INFO, "publisher is standing by" },
         [PUBLISHER_REPORT_ERROR] = { LOG_ERROR, "publisher failed, retrying" },
@@ -468,6 +476,7 @@ start_publisher(const struct flowtuning *tuning, struct metrics *metrics,
 {
     struct publisher_config config = {
         .namespace = opts.namespace_name, .configmap = opts.configmap,
+        .flows_configmap = opts.ovs_flows_config,
         .tuning = *tuning, .metrics = metrics, .report = log_publisher_report,
     };
     struct errmsg err = { "" };

@@ -42,6 +42,18 @@
  * read-modify-write with the resourceVersion that was read (409 -> re-read,
  * retry), and a failed reconcile is retried with backoff (1 s doubling to 30 s).
  *
+ * The network operator's ConfigMap openshift-network-operator/ovs-flows-config
+ * (ovsflowsconfig.h) is watched too and merged as the operator merges it: its
+ * IPFIX target joins the Network's IPFIX collectors and its sampling,
+ * cacheMaxFlows and cacheActiveTimeout replace the IPFIX tuning.  Deleting it
+ * republishes without it.  A value of it that is not merged (one the operator
+ * ignores, or one that would break ovnkube-node) is reported like an invalid
+ * spec, once per distinct set of problems: the report callback
+ * (PUBLISHER_REPORT_INVALID_FLOWS_CONFIG), the invalid_flows_configs counter and
+ * metric, and an Event (Warning, reason InvalidOVSFlowsConfig) about that
+ * ConfigMap, in its namespace.  While the Network's spec is invalid, the last
+ * good config stays as it is, the ConfigMap's part included.
+ *
  * Events: Kubernetes only accepts Events about a cluster-scoped object in the
  * namespace "default" (or kube-system), so they go to 'event_namespace', by
  * default "default", not to the ConfigMap's namespace.  They show in
@@ -70,6 +82,7 @@
 #define PUBLISHER_NETWORKS_PATH "/apis/operator.openshift.io/v1/networks"
 #define PUBLISHER_CONFIG_KEY "config.json"
 #define PUBLISHER_EVENT_REASON "InvalidExportNetworkFlows"
+#define PUBLISHER_FLOWS_EVENT_REASON "InvalidOVSFlowsConfig"
 #define PUBLISHER_COMPONENT "exportflows-publisher"
 #define PUBLISHER_RESYNC_MS_DEFAULT 300000u
 
@@ -79,6 +92,7 @@ struct publisher;
 enum publisher_report_kind {
     PUBLISHER_REPORT_PUBLISHED,     /* the ConfigMap was created or updated */
     PUBLISHER_REPORT_INVALID,       /* the stored spec is invalid: not published */
+    PUBLISHER_REPORT_INVALID_FLOWS_CONFIG, /* values of ovs-flows-config not merged */
     PUBLISHER_REPORT_LEADER,        /* this replica now holds the Lease */
     PUBLISHER_REPORT_FOLLOWER,      /* it lost the Lease or gave it up */
     PUBLISHER_REPORT_ERROR,         /* an API call or a watch failed; retried */
@@ -102,6 +116,9 @@ struct publisher_config {
     const char *identity;           /* unique per replica (the pod name); NULL:
                                      * "<hostname>-<pid>" */
     const char *event_namespace;    /* NULL: "default" (see above) */
+    const char *flows_configmap;    /* "NAMESPACE/NAME" of ovs-flows-config; NULL:
+                                     * "openshift-network-operator/ovs-flows-config";
+                                     * "": not watched, nothing merged */
     struct flowtuning tuning;       /* copied */
     struct metrics *metrics;        /* optional; borrowed, must outlive the publisher */
     void (*report)(void *aux, const struct publisher_report *report); /* optional */
@@ -125,6 +142,8 @@ struct publisher_config {
 struct publisher_stats {
     unsigned long writes;           /* ConfigMap creates and updates */
     unsigned long invalid_specs;    /* distinct invalid specs seen */
+    unsigned long invalid_flows_configs; /* distinct sets of ovs-flows-config
+                                     * values not merged */
     unsigned long events;           /* Kubernetes Events created */
     unsigned long errors;           /* failed API calls, watch and lease failures */
     unsigned long reconciles;       /* worker passes over a synced state */
@@ -139,7 +158,8 @@ struct publisher_stats {
 
 /* Prepares a publisher; nothing talks to the API until publisher_start().  The
  * strings of 'cfg' are copied.  Registers the metrics
- * exportflows_publisher_{writes_total, invalid_specs_total, errors_total, leader,
+ * exportflows_publisher_{writes_total, invalid_specs_total,
+ * invalid_flows_config_total, errors_total, leader,
  * last_publish_timestamp_seconds, published_generation, spec_invalid} and the
  * summarizer's (summarizer.h) in 'cfg->metrics'.
  * Caller destroys '*ret' with publisher_destroy().  -EINVAL for a missing
@@ -167,11 +187,15 @@ void publisher_stats(struct publisher *p, struct publisher_stats *ret);
 /* ---- the decisions, exposed for unit tests ---- */
 
 /* The config to publish for the Network object 'network' (borrowed; NULL when it
- * does not exist) with 'tuning' and the object's metadata.generation.  Returns 0
- * and writes '*ret', or -EINVAL when the spec is invalid; every error and warning
- * goes to 'report'. */
-int publisher_desired(const json_t *network, const struct flowtuning *tuning,
-                      struct flowconfig *ret, struct fielderr_list *report);
+ * does not exist) with 'tuning' and the object's metadata.generation, merged
+ * with the ConfigMap ovs-flows-config 'flows' (borrowed; NULL when it does not
+ * exist).  Returns 0 and writes '*ret', or -EINVAL when the spec is invalid;
+ * every error and warning about the spec goes to 'report'.  What of 'flows' is
+ * not merged goes to 'flows_report' as errors (remarks as warnings), whether
+ * the spec is valid or not. */
+int publisher_desired(const json_t *network, const json_t *flows,
+                      const struct flowtuning *tuning, struct flowconfig *ret,
+                      struct fielderr_list *report, struct fielderr_list *flows_report);
 
 /* Parses the config published in 'configmap' (borrowed) into '*ret'.  -ENOENT
  * when it has no "config.json", -EINVAL (message in 'err') when it is invalid or

@@ -57,7 +57,8 @@ check_published(const json_t *network)
 
     fielderr_list_init(&report);
     flowtuning_init(&tuning);
-    FUZZ_CHECK(publisher_desired(network, &tuning, &desired, &report) == 0, "not desired");
+    FUZZ_CHECK(publisher_desired(network, NULL, &tuning, &desired, &report, &report) == 0,
+               "not desired");
     fielderr_list_release(&report);
     configmap = publisher_configmap_new("exportflows", "exportflows-config", &desired);
     FUZZ_CHECK(configmap != NULL, "out of memory");

@@ -72,7 +72,7 @@ desired_text(const json_t *net, struct flowconfig *config)
     struct fielderr_list report;
 
     fielderr_list_init(&report);
-    assert_int_equal(publisher_desired(net, &tuning, config, &report), 0);
+    assert_int_equal(publisher_desired(net, NULL, &tuning, config, &report, &report), 0);
     assert_int_equal(fielderr_list_count(&report), 0);
     fielderr_list_release(&report);
     return flowconfig_dump(config);
@@ -200,7 +200,7 @@ test_publisher_desired_invalid_spec_is_refused(void **state)
 
     memset(&config, 0x5a, sizeof config);
     fielderr_list_init(&report);
-    assert_int_equal(publisher_desired(net, &tuning, &config, &report), -EINVAL);
+    assert_int_equal(publisher_desired(net, NULL, &tuning, &config, &report, &report), -EINVAL);
     assert_int_equal(fielderr_list_count(&report), 2);
     summary = fielderr_list_summary(&report);
     assert_non_null(strstr(summary, "spec.exportNetworkFlows.netFlow[0]: Invalid value: "
@@ -222,10 +222,67 @@ test_publisher_desired_other_network_type_is_refused(void **state)
     struct flowconfig config;
 
     fielderr_list_init(&report);
-    assert_int_equal(publisher_desired(net, &tuning, &config, &report), -EINVAL);
+    assert_int_equal(publisher_desired(net, NULL, &tuning, &config, &report, &report), -EINVAL);
     assert_int_equal(fielderr_list_count(&report), 1);
     assert_non_null(strstr(report.errors[0].field, "defaultNetwork"));
     fielderr_list_release(&report);
+    json_decref(net);
+}
+
+/* ovs-flows-config: its target follows the Network's IPFIX collectors and its
+ * numbers replace the IPFIX tuning; without it nothing of it is left. */
+static void
+test_publisher_desired_merges_ovs_flows_config(void **state)
+{
+    json_t *net = network(3, "{\"exportNetworkFlows\": {\"ipfix\": "
+                             "{\"collectors\": [\"10.0.0.9:4739\"]}}}");
+    json_t *flows = parse("{\"metadata\": {\"name\": \"ovs-flows-config\"}, \"data\": "
+                          "{\"sharedTarget\": \"10.0.0.1:2055\", \"sampling\": \"100\", "
+                          "\"cacheActiveTimeout\": \"2m\", \"cacheMaxFlows\": \"x\"}}");
+    struct fielderr_list report, problems;
+    struct flowconfig with, without;
+    char *text;
+
+    fielderr_list_init(&report);
+    fielderr_list_init(&problems);
+    assert_int_equal(publisher_desired(net, flows, &tuning, &with, &report, &problems), 0);
+    assert_int_equal(fielderr_list_count(&report), 0);
+    assert_int_equal(fielderr_list_count(&problems), 1);    /* cacheMaxFlows ignored */
+    assert_string_equal(problems.errors[0].field, "data.cacheMaxFlows");
+    text = flowconfig_dump(&with);
+    assert_non_null(strstr(text, "\"ipfix\":{\"collectors\":[\"10.0.0.1:2055\","
+                                 "\"10.0.0.9:4739\"],\"sampling\":100,"
+                                 "\"cacheActiveTimeout\":120}"));
+    free(text);
+    desired_text(net, &without);
+    assert_string_not_equal(with.hash, without.hash);
+    assert_int_equal(without.spec.proto[FLOWPROTO_IPFIX].n, 1);
+    fielderr_list_release(&report);
+    fielderr_list_release(&problems);
+    json_decref(flows);
+    json_decref(net);
+}
+
+/* An invalid spec publishes nothing new, and the ConfigMap's problems are
+ * still reported. */
+static void
+test_publisher_desired_reports_ovs_flows_config_with_invalid_spec(void **state)
+{
+    json_t *net = network(2, "{\"exportNetworkFlows\": {\"netFlow\": [\"10.0.0.1:0\"]}}");
+    json_t *flows = parse("{\"data\": {\"sharedTarget\": \"01.2.3.4:2055\"}}");
+    struct fielderr_list report, problems;
+    struct flowconfig config;
+
+    fielderr_list_init(&report);
+    fielderr_list_init(&problems);
+    assert_int_equal(publisher_desired(net, flows, &tuning, &config, &report, &problems),
+                     -EINVAL);
+    assert_int_equal(fielderr_list_count(&report), 1);
+    assert_int_equal(fielderr_list_count(&problems), 1);
+    assert_string_equal(problems.errors[0].field, "data.sharedTarget");
+    fielderr_list_release(&report);
+    fielderr_list_release(&problems);
+    json_decref(flows);
     json_decref(net);
 }
 
@@ -389,6 +446,8 @@ main(void)
         cmocka_unit_test(test_publisher_desired_same_meaning_same_hash),
         cmocka_unit_test(test_publisher_desired_invalid_spec_is_refused),
         cmocka_unit_test(test_publisher_desired_other_network_type_is_refused),
+        cmocka_unit_test(test_publisher_desired_merges_ovs_flows_config),
+        cmocka_unit_test(test_publisher_desired_reports_ovs_flows_config_with_invalid_spec),
         cmocka_unit_test(test_publisher_configmap_new_publishes_config),
         cmocka_unit_test(test_publisher_configmap_current_needs_content_and_labels),
         cmocka_unit_test(test_publisher_configmap_set_keeps_what_is_not_ours),
