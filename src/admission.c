@@ -41,6 +41,7 @@
 #include "exportflows/goduration.h"
 #include "exportflows/jsonbudget.h"
 #include "exportflows/jsonscan.h"
+#include "exportflows/ovsflowsconfig.h"
 
 /* Longest ?timeout= text; Go durations Kubernetes sends are a few characters. */
 #define TIMEOUT_TEXT_MAX 32
@@ -65,6 +66,7 @@ enum field {
     F_NAME, F_OBJECT, F_OBJECT_NAME, F_SPEC, F_EXPORT, F_NETWORK_TYPE, F_OLD_OBJECT,
     F_OLD_EXPORT, F_FAST_N = F_OLD_EXPORT + 1,
     F_ROOT = F_FAST_N, F_REQUEST, F_RESOURCE_REF, F_METADATA, F_DEFAULT_NETWORK, F_OLD_SPEC,
+    F_NAMESPACE, F_DATA, F_OLD_DATA,    /* ovs-flows-config, never on the fast path */
     F_N
 };
 
@@ -94,6 +96,9 @@ static const char *const path_old_object[] = { "request", "oldObject", NULL };
 static const char *const path_old_spec[] = { "request", "oldObject", "spec", NULL };
 static const char *const path_old_export[] = { "request", "oldObject", "spec",
                                                "exportNetworkFlows", NULL };
+static const char *const path_namespace[] = { "request", "namespace", NULL };
+static const char *const path_data[] = { "request", "object", "data", NULL };
+static const char *const path_old_data[] = { "request", "oldObject", "data", NULL };
 
 static const char *const *const field_paths[F_N] = {
     [F_ROOT] = path_root, [F_API_VERSION] = path_api_version, [F_KIND] = path_kind,
@@ -104,7 +109,8 @@ static const char *const *const field_paths[F_N] = {
     [F_OBJECT_NAME] = path_object_name, [F_SPEC] = path_spec, [F_EXPORT] = path_export,
     [F_DEFAULT_NETWORK] = path_default_network, [F_NETWORK_TYPE] = path_network_type,
     [F_OLD_OBJECT] = path_old_object, [F_OLD_SPEC] = path_old_spec,
-    [F_OLD_EXPORT] = path_old_export,
+    [F_OLD_EXPORT] = path_old_export, [F_NAMESPACE] = path_namespace,
+    [F_DATA] = path_data, [F_OLD_DATA] = path_old_data,
 };
 
 /* What the scanner found in the body. */
@@ -118,7 +124,9 @@ struct review {
     const char *uid;                /* borrowed from 'root' or the buffers below */
     const char *operation;
     const char *name;               /* "" when the request names nothing */
-    bool checked;                   /* a Network CREATE/UPDATE */
+    bool checked;                   /* a Network or ovs-flows-config CREATE/UPDATE */
+    bool flows_config;              /* ... of ovs-flows-config (the tree path only) */
+    const json_t *data, *old_data;  /* its data and oldObject's (borrowed; may be NULL) */
     bool has_old;                   /* ... an UPDATE with an oldObject object */
     const json_t *spec;             /* the object's spec (borrowed), may be NULL */
     bool ratcheted;
@@ -153,8 +161,9 @@ review_init(struct review *rv)
     rv->uid = rv->operation = NULL;
     rv->name = "";
     rv->checked = rv->has_old = rv->ratcheted = rv->fast = rv->spec_as_text = false;
+    rv->flows_config = false;
     rv->scan = NULL;
-    rv->spec = rv->old_object = NULL;
+    rv->spec = rv->old_object = rv->data = rv->old_data = NULL;
     rv->root = rv->fast_spec = rv->fast_old_spec = NULL;
     fielderr_list_init(&rv->report);
     fielderr_list_init(&rv->warnings);
@@ -272,7 +281,8 @@ enum sparse_kind {
 };
 
 /* Every member a tree review reads (decode_envelope(), decode_request(),
- * flowspec_validate() and flowspec_same()), parents first.  A value read only
+ * flowspec_validate() and flowspec_same(); for ovs-flows-config the namespace
+ * and both objects' data), parents first.  A value read only
  * through json_is_object(), json_object_get() or json_string_value() reads
  * alike as null whatever it is, so only strings and the values reported
  * whole are built. */
@@ -291,14 +301,17 @@ static const struct sparse_member {
     { F_RESOURCE, F_RESOURCE_REF, "resource", SPARSE_STRING },
     { F_SUB_RESOURCE, F_REQUEST, "subResource", SPARSE_STRING },
     { F_NAME, F_REQUEST, "name", SPARSE_STRING },
+    { F_NAMESPACE, F_REQUEST, "namespace", SPARSE_STRING },
     { F_OBJECT, F_REQUEST, "object", SPARSE_OBJECT },
     { F_METADATA, F_OBJECT, "metadata", SPARSE_OBJECT },
     { F_OBJECT_NAME, F_METADATA, "name", SPARSE_STRING },
+    { F_DATA, F_OBJECT, "data", SPARSE_WHOLE },
     { F_SPEC, F_OBJECT, "spec", SPARSE_OBJECT_OR_WHOLE },
     { F_EXPORT, F_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
     { F_DEFAULT_NETWORK, F_SPEC, "defaultNetwork", SPARSE_OBJECT },
     { F_NETWORK_TYPE, F_DEFAULT_NETWORK, "type", SPARSE_WHOLE },
     { F_OLD_OBJECT, F_REQUEST, "oldObject", SPARSE_OBJECT },
+    { F_OLD_DATA, F_OLD_OBJECT, "data", SPARSE_WHOLE },
     { F_OLD_SPEC, F_OLD_OBJECT, "spec", SPARSE_OBJECT },
     { F_OLD_EXPORT, F_OLD_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
 };
@@ -417,6 +430,22 @@ resource_is_network(const json_t *request, bool *ret, struct errmsg *err)
     return 0;
 }
 
+/* Whether the request is about the ConfigMap ovs-flows-config in the network
+ * operator's namespace, named 'name'. */
+static bool
+resource_is_flows_config(const json_t *request, const char *name)
+{
+    const json_t *resource = json_object_get(request, "resource");
+    const char *group = get_string(resource, "group");
+    const char *resource_name = get_string(resource, "resource");
+    const char *sub = get_string(request, "subResource");
+    const char *namespace = get_string(request, "namespace");
+
+    return group && !*group && resource_name && !strcmp(resource_name, "configmaps")
+           && (!sub || !*sub) && namespace && !strcmp(namespace, OVSFLOWSCONFIG_NAMESPACE)
+           && !strcmp(name, OVSFLOWSCONFIG_NAME);
+}
+
 /* The object's name for messages: metadata.name, else request.name, else "". */
 static const char *
 object_name(const json_t *request, const json_t *object)
@@ -450,8 +479,9 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
         return error;
     }
     rv->name = object_name(request, json_object_get(request, "object"));
-    rv->checked = network && (!strcmp(rv->operation, "CREATE")
-                              || !strcmp(rv->operation, "UPDATE"));
+    rv->flows_config = !network && resource_is_flows_config(request, rv->name);
+    rv->checked = (network || rv->flows_config) && (!strcmp(rv->operation, "CREATE")
+                                                    || !strcmp(rv->operation, "UPDATE"));
     if (!rv->checked) {
         return 0;
     }
@@ -460,9 +490,11 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
         return errmsg_set(err, -EINVAL, "request.object is missing or not an object");
     }
     rv->spec = json_object_get(object, "spec");
+    rv->data = json_object_get(object, "data");
     if (!strcmp(rv->operation, "UPDATE")) {
         rv->old_object = json_object_get(request, "oldObject");
         rv->has_old = json_is_object(rv->old_object);
+        rv->old_data = json_object_get(rv->old_object, "data");
     }
     return 0;
 }
@@ -588,6 +620,10 @@ fast_request(struct review *rv, const struct jsonscan_value *v)
                      &rv->operation)
         || v[F_GROUP].type != JSONSCAN_STRING || v[F_RESOURCE].type != JSONSCAN_STRING
         || fast_name(rv, v)) {
+        return -ENOTSUP;
+    }
+    /* ConfigMaps are rare here (one of them is checked): the tree path. */
+    if (jsonscan_string_is(&v[F_GROUP], "") && jsonscan_string_is(&v[F_RESOURCE], "configmaps")) {
         return -ENOTSUP;
     }
     /* A subResource that is not a string counts as none, as in the tree path. */
@@ -764,22 +800,53 @@ old_spec(struct review *rv, const json_t **ret)
     return 0;
 }
 
-/* Ratcheting (rule 9): an UPDATE that leaves exportNetworkFlows as it was is
- * allowed, and the errors it still has become warnings. */
+/* Appends every error of 'list' to rv->warnings. */
 static void
-warn_ratcheted(struct review *rv)
+warn_errors(struct review *rv, const struct fielderr_list *list)
 {
-    fielderr_warn(&rv->warnings, "%s is unchanged and invalid (%zu errors); "
-                  "allowed so other edits are not blocked", FLOWSPEC_FIELD,
-                  fielderr_list_count(&rv->report));
-    for (size_t i = 0; i < rv->report.n_errors; i++) {
-        char *text = fielderr_format(&rv->report.errors[i]);
+    for (size_t i = 0; i < list->n_errors; i++) {
+        char *text = fielderr_format(&list->errors[i]);
 
         if (text) {
             fielderr_warn(&rv->warnings, "%s", text);
         }
         free(text);
     }
+}
+
+/* Ratcheting (rule 9): an UPDATE that leaves 'what' (exportNetworkFlows, or
+ * the data of ovs-flows-config) as it was is allowed, and the errors it still
+ * has become warnings. */
+static void
+warn_ratcheted(struct review *rv, const char *what)
+{
+    rv->ratcheted = true;
+    fielderr_warn(&rv->warnings, "%s is unchanged and invalid (%zu errors); "
+                  "allowed so other edits are not blocked", what,
+                  fielderr_list_count(&rv->report));
+    warn_errors(rv, &rv->report);
+}
+
+/* ovs-flows-config: what would break ovnkube-node denies (ratcheted on an
+ * UPDATE that leaves the keys the operator reads as they were); what the
+ * operator ignores is a warning, since the operator accepts it too. */
+static void
+evaluate_flows_config(struct review *rv)
+{
+    struct fielderr_list ignored;
+    struct ovsflowsconfig c;
+
+    fielderr_list_init(&ignored);
+    ovsflowsconfig_parse(rv->data, &c, &rv->report, &ignored);
+    if (fielderr_list_count(&rv->report) && rv->has_old
+        && ovsflowsconfig_same(rv->old_data, rv->data)) {
+        warn_ratcheted(rv, "data");
+    }
+    warn_errors(rv, &ignored);
+    for (size_t i = 0; i < rv->report.n_warnings; i++) {
+        fielderr_warn(&rv->warnings, "%s", rv->report.warnings[i]);
+    }
+    fielderr_list_release(&ignored);
 }
 
 /* Validates the new spec into rv->report and gathers rv->warnings: the
@@ -795,6 +862,10 @@ evaluate(struct review *rv)
     if (!rv->checked) {
         return 0;
     }
+    if (rv->flows_config) {
+        evaluate_flows_config(rv);
+        return 0;
+    }
     error = rv->spec_as_text
             ? flowspec_validate_text(&rv->text_spec, &rv->report, &normalised)
             : flowspec_validate(rv->spec, &rv->report, &normalised);
@@ -805,8 +876,7 @@ evaluate(struct review *rv)
             return -ENOTSUP;
         }
         if (flowspec_same(old, rv->spec)) {
-            rv->ratcheted = true;
-            warn_ratcheted(rv);
+            warn_ratcheted(rv, FLOWSPEC_FIELD);
         }
     }
     for (size_t i = 0; i < rv->report.n_warnings; i++) {
@@ -853,33 +923,46 @@ causes_new(const struct fielderr_list *report)
     return causes;
 }
 
-/* The message of Kubernetes' NewInvalid():
- *   Network.operator.openshift.io "cluster" is invalid: <every error> */
+/* The message of Kubernetes' NewInvalid(), the kind qualified by its group
+ * unless it is the core group:
+ *   Network.operator.openshift.io "cluster" is invalid: <every error>
+ *   ConfigMap "ovs-flows-config" is invalid: <every error> */
 static json_t *
-invalid_message_new(const char *name, const struct fielderr_list *report)
+invalid_message_new(const char *kind, const char *group, const char *name,
+                    const struct fielderr_list *report)
 {
     char *summary = fielderr_list_summary(report);
     json_t *message = NULL;
 
     if (summary) {
-        message = json_sprintf("%s.%s \"%s\" is invalid: %s", ADMISSION_KIND,
-                               ADMISSION_GROUP, name, summary);
+        message = json_sprintf("%s%s%s \"%s\" is invalid: %s", kind, *group ? "." : "",
+                               group, name, summary);
     }
     free(summary);
     return message;
 }
 
-/* response.status of a deny: a metav1.Status with reason Invalid and code 422. */
+/* response.status of a deny: a metav1.Status with reason Invalid and code 422;
+ * details.group is left out for the core group, as Kubernetes leaves it out. */
 static json_t *
 status_new(const struct review *rv)
 {
-    return json_pack("{s:{}, s:s, s:o, s:s, s:{s:s, s:s, s:s, s:o}, s:i}",
-                     "metadata", "status", "Failure",
-                     "message", invalid_message_new(rv->name, &rv->report),
-                     "reason", "Invalid",
-                     "details", "name", rv->name, "group", ADMISSION_GROUP,
-                     "kind", ADMISSION_KIND, "causes", causes_new(&rv->report),
-                     "code", 422);
+    const char *kind = rv->flows_config ? "ConfigMap" : ADMISSION_KIND;
+    const char *group = rv->flows_config ? "" : ADMISSION_GROUP;
+    json_t *details = json_pack("{s:s}", "name", rv->name);
+
+    if (details && *group && json_object_set_new(details, "group", json_string(group))) {
+        json_decref(details);
+        details = NULL;
+    }
+    if (details && (json_object_set_new(details, "kind", json_string(kind))
+                    || json_object_set_new(details, "causes", causes_new(&rv->report)))) {
+        json_decref(details);
+        details = NULL;
+    }
+    return json_pack("{s:{}, s:s, s:o, s:s, s:o, s:i}", "metadata", "status", "Failure",
+                     "message", invalid_message_new(kind, group, rv->name, &rv->report),
+                     "reason", "Invalid", "details", details, "code", 422);
 }
 
 /* response.warnings, already within Kubernetes' limits (fielderr_warn()). */
@@ -989,6 +1072,7 @@ summarise(const struct review *rv, struct admission_summary *summary)
     copy_printable(summary->name, sizeof summary->name, rv->name);
     summary->allowed = is_allowed(rv);
     summary->checked = rv->checked;
+    summary->flows_config = rv->flows_config;
     summary->ratcheted = rv->ratcheted;
     summary->n_errors = fielderr_list_count(&rv->report);
     summary->n_warnings = rv->warnings.n_warnings;

@@ -169,8 +169,8 @@ target_text(const json_t *data, struct ovsflowsconfig *c, char *buf, size_t size
     }
     if (!json_object_get(data, "nodePort")) {
         fielderr_add(ignored, FIELDERR_REQUIRED, "data.sharedTarget", NULL,
-                     "sharedTarget (IP:PORT) or nodePort is required; without either "
-                     "the network operator ignores the whole ConfigMap");
+                     "sharedTarget or nodePort is needed, else the network operator "
+                     "ignores the ConfigMap");
     }
     return NULL;
 }

@@ -139,6 +139,7 @@ log_review(const struct admission_summary *s, unsigned long long us)
     errors = decimal(s->n_errors, errors_buf);
     micros = decimal(us, micros_buf);
     log_event(LOG_INFO, "review", "uid", s->uid, "operation", s->operation,
+              "checked", s->flows_config ? "ovs-flows-config" : s->checked ? "network" : "no",
               "name", s->name, "allowed", s->allowed ? "true" : "false",
               "errors", errors, "duration_us", micros, NULL);
 }

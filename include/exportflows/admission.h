@@ -10,6 +10,12 @@
  *   - an UPDATE whose exportNetworkFlows means the same as in oldObject
  *     (flowspec_same()) is allowed even when invalid, with warnings (rule 9,
  *     "ratcheting"), so unrelated edits are never blocked by an old mistake;
+ *   - a CREATE or UPDATE of the ConfigMap ovs-flows-config in the network
+ *     operator's namespace (ovsflowsconfig.h) is checked the same way: values
+ *     that would break ovnkube-node deny, with field errors on data.<key>
+ *     ("ConfigMap \"ovs-flows-config\" is invalid: data.sharedTarget: ..."),
+ *     values the operator ignores are warnings, and an UPDATE that leaves the
+ *     keys the operator reads unchanged is ratcheted like a Network;
  *   - DELETE, CONNECT, other resources and subresources are allowed unchecked.
  * Warnings stay within Kubernetes' limits (see fielderr.h).  A reply never holds
  * a patch.  The request is parsed with duplicate keys refused; a body that is not
@@ -69,7 +75,9 @@ struct admission_summary {
     char operation[ADMISSION_OPERATION_SIZE];
     char name[ADMISSION_NAME_SIZE];
     bool allowed;
-    bool checked;           /* false: not a Network CREATE/UPDATE, allowed as is */
+    bool checked;           /* false: not a Network (or ovs-flows-config)
+                             * CREATE/UPDATE, allowed as is */
+    bool flows_config;      /* the object was ovs-flows-config */
     bool ratcheted;         /* UPDATE with exportNetworkFlows unchanged */
     size_t n_errors;        /* every error found, kept in the reply or not */
     size_t n_warnings;      /* warnings in the reply */
