@@ -10,7 +10,8 @@
 #     OpenShift); with CLUSTER_CRD=loose tests/k8s/crd-network.yaml, which
 #     leaves exportNetworkFlows to the webhook (an API that does not type it);
 #   - namespace exportflows with the ServiceAccounts and RBAC of the real
-#     manifests (manifests/base/*-rbac.yaml), and one FlowSchema per program so
+#     manifests (manifests/base/*-rbac.yaml; namespace openshift-network-operator
+#     too, for the Role on ovs-flows-config), and one FlowSchema per program so
 #     the API server counts each program's requests apart
 #     (apiserver_flowcontrol_dispatched_requests_total{flow_schema=...});
 #   - exportflows-webhook on 127.0.0.1:<free port> with a certificate made by
@@ -174,6 +175,10 @@ cluster_apiserver_restart() {
 # cluster_identities: namespace exportflows, the real manifests' ServiceAccounts
 # and RBAC, and a FlowSchema per program that counts its requests.
 cluster_identities() {
+    # The webhook's RBAC has a Role in the network operator's namespace (for
+    # ovs-flows-config), which OpenShift has and a bare control plane lacks.
+    cluster_kubectl get namespace openshift-network-operator >/dev/null 2>&1 ||
+        cluster_kubectl create namespace openshift-network-operator >/dev/null || return 1
     cluster_kubectl apply -f "$CLUSTER_ROOT/manifests/base/namespace.yaml" \
         -f "$CLUSTER_ROOT/manifests/base/applier-rbac.yaml" \
         -f "$CLUSTER_ROOT/manifests/base/webhook-rbac.yaml" >/dev/null || return 1

@@ -302,7 +302,10 @@ k apply --dry-run=client -f "$work/rendered-base.yaml" -o name >"$work/base-obje
     || fail "client dry run of the base"
 grep -qx 'namespace/exportflows' "$work/base-objects" || fail "base has no Namespace exportflows"
 k apply -f manifests/base/namespace.yaml >/dev/null || fail "create namespace exportflows"
-pass "namespace exportflows created"
+# The webhook's Role on ovs-flows-config lives in the network operator's
+# namespace, which OpenShift has and a bare control plane lacks.
+k create namespace openshift-network-operator >/dev/null || fail "create namespace openshift-network-operator"
+pass "namespaces exportflows and openshift-network-operator created"
 
 # --- server dry run and the required settings -----------------------------------
 
@@ -320,7 +323,15 @@ q_vwc+='vwc.service={.webhooks[0].clientConfig.service.namespace}/{.webhooks[0].
 q_vwc+='vwc.caBundle={.webhooks[0].clientConfig.caBundle}{"\n"}'
 q_vwc+='vwc.matchConditions={.webhooks[0].matchConditions[*].name}{"\n"}'
 q_vwc+='vwc.injectCabundle={.metadata.annotations.service\.beta\.openshift\.io/inject-cabundle}{"\n"}'
-q_vwc+='vwc.injectCaFrom={.metadata.annotations.cert-manager\.io/inject-ca-from}{"\n"}{end}'
+q_vwc+='vwc.injectCaFrom={.metadata.annotations.cert-manager\.io/inject-ca-from}{"\n"}'
+# The second entry: ovs-flows-config, selected by namespace and name.
+q_vwc+='vwc2.name={.webhooks[1].name}{"\n"}'
+q_vwc+='vwc2.failurePolicy={.webhooks[1].failurePolicy}{"\n"}'
+q_vwc+='vwc2.resource={.webhooks[1].rules[0].apiGroups[0]}/{.webhooks[1].rules[0].apiVersions[0]}/{.webhooks[1].rules[0].resources[*]}:{.webhooks[1].rules[0].operations[*]}{"\n"}'
+q_vwc+='vwc2.namespaceSelector={.webhooks[1].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name}{"\n"}'
+q_vwc+='vwc2.matchCondition={.webhooks[1].matchConditions[0].expression}{"\n"}'
+q_vwc+='vwc2.service={.webhooks[1].clientConfig.service.namespace}/{.webhooks[1].clientConfig.service.name}:{.webhooks[1].clientConfig.service.port}{.webhooks[1].clientConfig.service.path}{"\n"}'
+q_vwc+='vwc2.caBundle={.webhooks[1].clientConfig.caBundle}{"\n"}{end}'
 q_dep='{range .items[?(@.kind=="Deployment")]}'
 q_dep+='dep.replicas={.spec.replicas}{"\n"}'
 q_dep+='dep.antiAffinity={.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey}{"\n"}'
@@ -431,6 +442,14 @@ common_lines=(
     "object=PodDisruptionBudget/exportflows-webhook"
     "vap=exportflows-applier-own-lease"
     "object=ValidatingAdmissionPolicyBinding/exportflows-applier-own-lease"
+    "vwc2.name=ovsflowsconfig.exportflows.io"
+    "vwc2.failurePolicy=Fail"
+    "vwc2.resource=/v1/configmaps:CREATE UPDATE"
+    "vwc2.namespaceSelector=openshift-network-operator"
+    'vwc2.matchCondition=request.namespace == "openshift-network-operator" && request.name == "ovs-flows-config"'
+    "vwc2.service=exportflows/exportflows-webhook:443/validate"
+    "object=Role/exportflows-webhook-ovs-flows-config"
+    "object=RoleBinding/exportflows-webhook-ovs-flows-config"
 )
 
 for v in $variants; do
@@ -488,6 +507,8 @@ bundle=$(sed -n 's/^vwc\.caBundle=//p' "$dev")
 [ -n "$bundle" ] || fail "dev: no caBundle"
 printf '%s' "$bundle" | base64 -d >"$work/cabundle.pem" || fail "dev: caBundle is not base64"
 cmp -s "$work/cabundle.pem" "$certs/ca.crt" || fail "dev: caBundle is not certs/ca.crt"
+[ "$(sed -n 's/^vwc2\.caBundle=//p' "$dev")" = "$bundle" ] \
+    || fail "dev: the ovs-flows-config entry has not the same caBundle"
 openssl verify -CAfile "$work/cabundle.pem" "$certs/tls.crt" >/dev/null \
     || fail "dev: the serving certificate does not verify against the caBundle"
 pass "overlays/dev: Secret from certs/, caBundle = ca.crt and verifies tls.crt"
@@ -550,7 +571,17 @@ can "$W" no list leases.coordination.k8s.io default
 can "$W" no delete leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$W" no get secrets exportflows
 can "$W" no get configmaps/exportflows-config default
-pass "webhook RBAC: the Network 'cluster', its ConfigMap and Lease, read the node Leases, Events; nothing else"
+for verb in get list watch; do
+    can "$W" yes "$verb" configmaps/ovs-flows-config openshift-network-operator
+done
+can "$W" yes create events openshift-network-operator
+can "$W" no get configmaps/other openshift-network-operator
+can "$W" no list configmaps openshift-network-operator
+for verb in create update patch delete; do
+    can "$W" no "$verb" configmaps/ovs-flows-config openshift-network-operator
+done
+can "$W" no get configmaps/ovs-flows-config exportflows
+pass "webhook RBAC: the Network 'cluster', its ConfigMap and Lease, read the node Leases, Events, read ovs-flows-config; nothing else"
 
 can "$A" no list configmaps exportflows
 can "$A" no get configmaps/other exportflows
