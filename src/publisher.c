@@ -547,8 +547,8 @@ post_flows_event(struct publisher *p)
     if (!p->flows_event_pending) {
         return 0;
     }
-    snprintf(message, sizeof message, "not merged into configmap %s/%s, as it would "
-             "not work on the nodes: %s", p->namespace, p->configmap, p->flows_invalid);
+    snprintf(message, sizeof message, "values not merged into configmap %s/%s: %s",
+             p->namespace, p->configmap, p->flows_invalid);
     snprintf(about, sizeof about, "configmap %s/%s", p->flows_namespace, p->flows_name);
     return post_owed(p, &ev, &p->flows_event_pending, about);
 }

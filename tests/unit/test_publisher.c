@@ -254,7 +254,7 @@ test_publisher_desired_merges_ovs_flows_config(void **state)
                                  "\"10.0.0.9:4739\"],\"sampling\":100,"
                                  "\"cacheActiveTimeout\":120}"));
     free(text);
-    desired_text(net, &without);
+    free(desired_text(net, &without));
     assert_string_not_equal(with.hash, without.hash);
     assert_int_equal(without.spec.proto[FLOWPROTO_IPFIX].n, 1);
     fielderr_list_release(&report);
