@@ -197,11 +197,18 @@ fi
 stored=$(cluster_kubectl -n $NS get configmap ovs-flows-config -o jsonpath='{.data.nodePort}')
 [ "$stored" = 4740 ] && pass "the refused update stored nothing (nodePort still 4740)" ||
     fail "the refused update changed the ConfigMap: nodePort '$stored'"
+reviews() { grep -c ' review uid=' "$CLUSTER_DIR/logs/webhook.log"; }
+reviews_before=$(reviews)
 if CM_NAME=ovs-flows-config-copy apply_flows sharedTarget=01.2.3.4:4739 &&
     CM_NS=default apply_flows sharedTarget=01.2.3.4:4739; then
-    pass "same data under another name and in namespace default: not sent to the webhook"
+    pass "same data under another name and in namespace default: admitted"
 else
     fail "a ConfigMap the registration does not select was refused: $(cat "$WORK/flows.err")"
+fi
+if [ "$(reviews)" = "$reviews_before" ]; then
+    pass "... without calling the webhook (still $reviews_before reviews in its log)"
+else
+    fail "the webhook was called for a ConfigMap the registration should not select"
 fi
 expect_ipfix "unselected ConfigMaps change nothing" '["172.30.158.150:4739",":4740"]' null 60 null
 
