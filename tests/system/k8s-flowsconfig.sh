@@ -4,10 +4,10 @@
 #
 # tests/system/lib-cluster.sh brings up etcd, kube-apiserver, the test Network
 # CRD, the manifests' RBAC (run as the ServiceAccounts) and exportflows-webhook
-# with its publisher; this test adds the webhook's second registration, for
-# that ConfigMap, taken from manifests/base/validatingwebhookconfiguration.yaml
-# (rules, namespaceSelector, matchConditions; only the clientConfig becomes a
-# URL).  Then, with a Network listing one IPFIX collector:
+# with its publisher, registered with the manifest's own
+# ValidatingWebhookConfiguration, whose second entry is the one for that
+# ConfigMap (rules, namespaceSelector, matchConditions as shipped; only the
+# clientConfig becomes a URL).  Then, with a Network listing one IPFIX collector:
 #   1. merge: the ConfigMap created with sharedTarget, sampling, cacheMaxFlows
 #      and cacheActiveTimeout -> the published config.json has the target after
 #      the Network's collector and those settings (90 s from "1m30s"); nodePort
@@ -19,11 +19,11 @@
 #      webhook's warning and not merged: the rest applies, the publisher logs
 #      it, counts it (exportflows_publisher_invalid_flows_config_total) and
 #      records an Event on the ConfigMap;
-#   4. an invalid target stored while the registration is gone (as when the
-#      webhook is not registered) is not merged at all: reported the same way;
+#   4. an invalid target stored while that entry is gone (as when the webhook
+#      is not registered for it) is not merged at all: reported the same way;
 #   5. removal: the ConfigMap deleted -> the config is the Network's alone.
 # EXPORTFLOWS_KEEP_TMP=1 keeps the work dir (kept on failure).
-# Needs: jq, yq (the jq wrapper for YAML), curl, openssl; Go for the first build
+# Needs: jq, curl, openssl, python3; Go for the first build
 # of the control plane.  About half a minute.
 set -u
 
@@ -36,9 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 DEADLINE_MS=5000      # the published config follows the ConfigMap this soon
 NS=openshift-network-operator
 ENTRY=ovsflowsconfig.exportflows.io
-MANIFEST=$here/../../manifests/base/validatingwebhookconfiguration.yaml
 
-check_tools jq yq curl openssl
+check_tools jq curl openssl
 
 WORK=$(mktemp -d /tmp/exportflows-k8s-flowsconfig.XXXXXX) || die "mktemp failed"
 cleanup() {
@@ -51,23 +50,22 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers
 
-# register_flows_webhook: the manifest's entry for ovs-flows-config, by URL, as
-# a ValidatingWebhookConfiguration of its own; waits until it is in effect.
-register_flows_webhook() {
-    yq -c --arg url "$CLUSTER_WEBHOOK_URL/validate" \
-        --arg ca "$(base64 -w0 <"$CLUSTER_DIR/webhook-certs/ca.crt")" \
-        '{apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingWebhookConfiguration",
-          metadata: {name: "exportflows-ovs-flows-config"},
-          webhooks: [.webhooks[] | select(.name == "'"$ENTRY"'")
-                     | .clientConfig = {url: $url, caBundle: $ca}]}' \
-        "$MANIFEST" >"$WORK/vwc.json" || return 1
-    [ "$(jq '.webhooks | length' "$WORK/vwc.json")" = 1 ] || {
-        cluster_log "no webhook entry $ENTRY in $MANIFEST"
-        return 1
-    }
-    cluster_kubectl apply -f "$WORK/vwc.json" >/dev/null || return 1
-    cluster_wait_ms "the ovs-flows-config registration to take effect" 15000 flows_webhook_effective
+# registered_entry: the registration's entry for ovs-flows-config, compact
+# JSON ("null" when it has none).
+registered_entry() {
+    cluster_kubectl get validatingwebhookconfiguration exportflows -o json |
+        jq -c --arg e "$ENTRY" '[.webhooks[] | select(.name == $e)][0]
+                                | {namespaceSelector, matchConditions}'
+}
+
+# drop_flows_entry: the registration without the entry for ovs-flows-config.
+drop_flows_entry() {
+    local i
+    i=$(cluster_kubectl get validatingwebhookconfiguration exportflows -o json |
+        jq --arg e "$ENTRY" '[.webhooks[].name] | index($e)') || return 1
+    [ "$i" != null ] || return 1
+    cluster_kubectl patch validatingwebhookconfiguration exportflows --type=json \
+        -p "[{\"op\": \"remove\", \"path\": \"/webhooks/$i\"}]" >/dev/null
 }
 
 flows_webhook_effective() {
@@ -155,8 +153,9 @@ invalid_reported() {
 
 log "work dir $WORK, identity $CLUSTER_IDENTITY"
 cluster_up "$WORK" || die "could not bring up the control plane and the webhook"
-register_flows_webhook || die "could not register the ovs-flows-config webhook"
-pass "ovs-flows-config registration from the manifest in effect ($(jq -c '.webhooks[0].matchConditions' "$WORK/vwc.json"))"
+cluster_wait_ms "the ovs-flows-config entry to take effect" 15000 flows_webhook_effective ||
+    die "the registration does not send ovs-flows-config to the webhook: $(registered_entry)"
+pass "ovs-flows-config entry of the manifest in effect: $(registered_entry)"
 
 cluster_kubectl apply -f - >/dev/null <<'EOF2' || die "cannot apply the Network"
 apiVersion: operator.openshift.io/v1
@@ -197,16 +196,15 @@ fi
 stored=$(cluster_kubectl -n $NS get configmap ovs-flows-config -o jsonpath='{.data.nodePort}')
 [ "$stored" = 4740 ] && pass "the refused update stored nothing (nodePort still 4740)" ||
     fail "the refused update changed the ConfigMap: nodePort '$stored'"
-reviews() { grep -c ' review uid=' "$CLUSTER_DIR/logs/webhook.log"; }
-reviews_before=$(reviews)
+reviews_before=$(cluster_webhook_reviews)
 if CM_NAME=ovs-flows-config-copy apply_flows sharedTarget=01.2.3.4:4739 &&
     CM_NS=default apply_flows sharedTarget=01.2.3.4:4739; then
     pass "same data under another name and in namespace default: admitted"
 else
     fail "a ConfigMap the registration does not select was refused: $(cat "$WORK/flows.err")"
 fi
-if [ "$(reviews)" = "$reviews_before" ]; then
-    pass "... without calling the webhook (still $reviews_before reviews in its log)"
+if [ "$(cluster_webhook_reviews)" = "$reviews_before" ]; then
+    pass "... without calling the webhook (still $reviews_before reviews answered)"
 else
     fail "the webhook was called for a ConfigMap the registration should not select"
 fi
@@ -229,11 +227,10 @@ invalid_reported "sampling ignored" "$before" 'data.sampling: Invalid value: "1:
 # ---------------------------------------------------------------- 4. invalid target
 
 log "4. an invalid target stored without the webhook"
-cluster_kubectl delete validatingwebhookconfiguration exportflows-ovs-flows-config >/dev/null ||
-    fail "cannot delete the registration"
+drop_flows_entry || fail "cannot drop the ovs-flows-config entry from the registration"
 stored_bad() { apply_flows sharedTarget=255.255.255.255:4739 sampling=10; }
 if cluster_wait_ms "the registration to be gone" 15000 stored_bad; then
-    pass "broadcast sharedTarget stored while the webhook is not registered"
+    pass "broadcast sharedTarget stored while the webhook is not registered for it"
 else
     fail "could not store a broadcast sharedTarget: $(cat "$WORK/flows.err")"
 fi
@@ -241,7 +238,8 @@ before_bad=$before
 expect_ipfix "invalid target: nothing of the ConfigMap merged" '["172.30.158.150:4739"]' null 60 null
 invalid_reported "invalid target" "$((before_bad + 1))" \
     'data.sharedTarget: Invalid value: "255.255.255.255:4739": must not be the broadcast address'
-register_flows_webhook || fail "could not register the ovs-flows-config webhook again"
+cluster_webhook_register && cluster_wait_ms "the entry back" 15000 flows_webhook_effective ||
+    fail "could not register the ovs-flows-config entry again"
 
 # ---------------------------------------------------------------- 5. removal
 
