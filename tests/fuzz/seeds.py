@@ -167,6 +167,11 @@ def seeds_request_params():
             b"3600000000", b"0", b"65535", b"18446744073709551615", b"1024"]
 
 
+def seeds_ovsflowsconfig():
+    return [compact(d["data"]) for d in json_docs("ovsflowsconfig/*/input.json")
+            if isinstance(d, dict) and "data" in d]
+
+
 def seeds_authorization():
     return [b"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", b"Bearer  abc==  ",
             b"bearer sha256~x", b"Basic dXNlcjpwYXNz", b"Bearer", b""]
@@ -184,6 +189,7 @@ DICTIONARIES = {
     "manifest": ["yaml", "json", "kube"],
     "collector": ["address"],
     "request_params": ["duration"],
+    "ovsflowsconfig": ["json", "address", "duration"],
 }
 
 
