@@ -39,30 +39,31 @@
 
 /* ---- the numeric tuning keys, one table for parsing, writing and comparing ---- */
 
-#define KEY(PROTO, NAME, COLUMN, MIN, MAX, OPTIONAL, UNSET) \
-    { PROTO, NAME, COLUMN, MIN, MAX, OPTIONAL, UNSET }
+#define KEY(PROTO, NAME, COLUMN, MIN, MAX, OPTIONAL, UNSET, UNIT) \
+    { PROTO, NAME, COLUMN, MIN, MAX, OPTIONAL, UNSET, UNIT }
 
 /* Indexed by enum flowtuning_key, in canonical order within each protocol. */
 static const struct flowtuning_key_info tuning_keys[FLOWTUNING_N_KEYS] = {
     [FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT] = KEY(FLOWPROTO_NETFLOW, "activeTimeout",
-        "active_timeout", 0, 86400, false, "OVS default, 600 s"),
+        "active_timeout", 0, 86400, false, "OVS default, 600 s", "seconds"),
     [FLOWTUNING_SFLOW_HEADER] = KEY(FLOWPROTO_SFLOW, "header", "header", 1, 256,
-        true, "OVS default, 128 bytes"),
+        true, "OVS default, 128 bytes", "bytes"),
     [FLOWTUNING_SFLOW_SAMPLING] = KEY(FLOWPROTO_SFLOW, "sampling", "sampling", 1,
-        UINT32_MAX, true, "OVS default, 1 in 400"),
+        UINT32_MAX, true, "OVS default, 1 in 400", "1 in N packets"),
     [FLOWTUNING_SFLOW_POLLING] = KEY(FLOWPROTO_SFLOW, "polling", "polling", 0, 86400,
-        true, "OVS default, 30 s"),
+        true, "OVS default, 30 s", "seconds"),
     [FLOWTUNING_IPFIX_SAMPLING] = KEY(FLOWPROTO_IPFIX, "sampling", "sampling", 1,
-        UINT32_MAX, true, "OVS default, 1 in 400"),
+        UINT32_MAX, true, "OVS default, 1 in 400", "1 in N packets"),
     [FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT] = KEY(FLOWPROTO_IPFIX,
         "cacheActiveTimeout", "cache_active_timeout", 0, 4200, true,
-        "OVS default, no flow cache"),
+        "OVS default, no flow cache", "seconds"),
     [FLOWTUNING_IPFIX_CACHE_MAX_FLOWS] = KEY(FLOWPROTO_IPFIX, "cacheMaxFlows",
-        "cache_max_flows", 0, UINT32_MAX, true, "OVS default, no limit"),
+        "cache_max_flows", 0, UINT32_MAX, true, "OVS default, no limit",
+        "flows (0: no limit)"),
     [FLOWTUNING_IPFIX_OBS_DOMAIN_ID] = KEY(FLOWPROTO_IPFIX, "obsDomainID",
-        "obs_domain_id", 0, UINT32_MAX, true, "OVS default, 0"),
+        "obs_domain_id", 0, UINT32_MAX, true, "OVS default, 0", NULL),
     [FLOWTUNING_IPFIX_OBS_POINT_ID] = KEY(FLOWPROTO_IPFIX, "obsPointID",
-        "obs_point_id", 0, UINT32_MAX, true, "OVS default, 0"),
+        "obs_point_id", 0, UINT32_MAX, true, "OVS default, 0", NULL),
 };
 
 const struct flowtuning_key_info *
@@ -324,21 +325,31 @@ agent_char_ok(char c)
            || (c >= '0' && c <= '9') || (c && strchr("._:-", c));
 }
 
+int
+flowtuning_set_agent(struct flowtuning *t, const char *agent)
+{
+    size_t len = strlen(agent);
+    size_t ok = 0;
+
+    while (ok < len && agent_char_ok(agent[ok])) {
+        ok++;
+    }
+    if (len == 0 || len >= FLOWCONFIG_AGENT_MAX || ok != len) {
+        return -EINVAL;
+    }
+    memcpy(t->sflow_agent, agent, len + 1);
+    return 0;
+}
+
 static int
 parse_agent(const json_t *value, struct flowtuning *t, struct errmsg *err)
 {
     const char *s = json_string_value(value);
-    size_t len = json_string_length(value);
-    size_t ok = 0;
 
-    while (s && ok < len && agent_char_ok(s[ok])) {
-        ok++;
-    }
-    if (!s || len == 0 || len >= FLOWCONFIG_AGENT_MAX || ok != len) {
+    if (!s || strlen(s) != json_string_length(value) || flowtuning_set_agent(t, s)) {
         return errmsg_set(err, -EINVAL, "sFlow.agent must be 1 to %d letters, digits, "
                           "'.', '_', ':' or '-'", FLOWCONFIG_AGENT_MAX - 1);
     }
-    memcpy(t->sflow_agent, s, len + 1);
     return 0;
 }
 

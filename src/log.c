@@ -1,10 +1,8 @@
 /* log — see include/exportflows/log.h. */
 #include "exportflows/log.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,38 +13,19 @@
 static enum log_format log_format_setting = LOG_FORMAT_TEXT;
 static enum log_level log_threshold = LOG_INFO;
 
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+const char *const log_format_names[] = {
+    [LOG_FORMAT_TEXT] = "text", [LOG_FORMAT_JSON] = "json", NULL,
+};
+const char *const log_level_names[] = {
+    [LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn", [LOG_ERROR] = "error",
+    NULL,
+};
 
 /* A fixed-size line being built; 'len' stops growing at the end of 'buf'. */
 struct line {
     char buf[LOG_LINE_MAX];
     size_t len;
 };
-
-int
-log_parse_format(const char *text, enum log_format *ret)
-{
-    if (!strcmp(text, "text")) {
-        *ret = LOG_FORMAT_TEXT;
-    } else if (!strcmp(text, "json")) {
-        *ret = LOG_FORMAT_JSON;
-    } else {
-        return -EINVAL;
-    }
-    return 0;
-}
-
-int
-log_parse_level(const char *text, enum log_level *ret)
-{
-    for (size_t i = 0; i < sizeof level_names / sizeof *level_names; i++) {
-        if (!strcmp(text, level_names[i])) {
-            *ret = (enum log_level) i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
 
 void
 log_configure(enum log_format format, enum log_level threshold)
@@ -213,7 +192,7 @@ format_text(struct line *l, enum log_level level, const char *msg, va_list ap)
 {
     put_timestamp(l);
     line_putc(l, ' ');
-    line_puts(l, level_names[level]);
+    line_puts(l, log_level_names[level]);
     line_putc(l, ' ');
     line_puts(l, msg);
     for (const char *key; (key = va_arg(ap, const char *)) != NULL; ) {
@@ -239,7 +218,7 @@ format_json(struct line *l, enum log_level level, const char *msg, va_list ap)
     line_puts(l, "{\"time\":\"");
     put_timestamp(l);
     line_puts(l, "\",\"level\":\"");
-    line_puts(l, level_names[level]);
+    line_puts(l, log_level_names[level]);
     line_puts(l, "\",\"msg\":");
     line_put_quoted(l, msg);
     for (const char *key; (key = va_arg(ap, const char *)) != NULL; ) {

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,36 @@ parse_bool_text(const char *text, bool *ret)
     return -EINVAL;
 }
 
+/* "", "off" and "none": no listener. */
+static bool
+listen_off(const char *value)
+{
+    return !*value || !strcmp(value, "off") || !strcmp(value, "none");
+}
+
+/* '*ret' = the index of 'value' in the spec's choices; else a message listing
+ * them: "--log-format: 'xml' is not text or json". */
+static int
+store_choice(const struct option_spec *s, const char *value, int *ret, struct errmsg *err)
+{
+    char list[ERRMSG_MAX] = "";
+    size_t len = 0;
+
+    for (int i = 0; s->choices[i]; i++) {
+        if (!strcmp(value, s->choices[i])) {
+            *ret = i;
+            return 0;
+        }
+    }
+    for (int i = 0; s->choices[i] && len < sizeof list; i++) {
+        const char *sep = i == 0 ? "" : s->choices[i + 1] ? ", " : " or ";
+        int n = snprintf(list + len, sizeof list - len, "%s%s", sep, s->choices[i]);
+
+        len += n > 0 ? (size_t) n : 0;
+    }
+    return errmsg_set(err, -EINVAL, "--%s: '%s' is not %s", s->name, value, list);
+}
+
 /* Stores 'value' (borrowed for the life of the process) into the spec's dest. */
 static int
 store_value(const struct option_spec *s, const char *value, struct errmsg *err)
@@ -50,6 +81,11 @@ store_value(const struct option_spec *s, const char *value, struct errmsg *err)
     case OPTION_STRING:
         *(const char **) s->dest = value;
         return 0;
+    case OPTION_LISTEN:
+        *(const char **) s->dest = listen_off(value) ? NULL : value;
+        return 0;
+    case OPTION_CHOICE:
+        return store_choice(s, value, s->dest, err);
     case OPTION_BOOL:
         if (parse_bool_text(value, s->dest)) {
             return errmsg_set(err, -EINVAL, "--%s: '%s' is not a boolean", s->name, value);
@@ -214,12 +250,13 @@ options_parse(const struct option_spec *specs, int argc, char **argv,
     return OPTIONS_OK;
 }
 
-void
-options_usage(FILE *out, const char *synopsis, const struct option_spec *specs)
+/* "Usage: ..." and one line per option, then the description. */
+static void
+print_options(FILE *out, const struct options_program *program)
 {
     fprintf(out, "Usage: %s\n\nOptions (also from EXPORTFLOWS_<NAME> variables):\n",
-            synopsis);
-    for (const struct option_spec *s = specs; s->name; s++) {
+            program->synopsis);
+    for (const struct option_spec *s = program->specs; s && s->name; s++) {
         char left[80];
 
         if (s->kind == OPTION_BOOL) {
@@ -234,6 +271,90 @@ options_usage(FILE *out, const char *synopsis, const struct option_spec *specs)
             "--version", "print the version and exit");
 }
 
+/* "Usage: ...", one line per command, the built-in options, the description. */
+static void
+print_commands(FILE *out, const struct options_program *program)
+{
+    fprintf(out, "Usage: %s\n\nCommands:\n", program->synopsis);
+    for (const struct options_command *c = program->commands; c->name; c++) {
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    }
+    fprintf(out, "\nOptions:\n  %-10s %s\n  %-10s %s\n", "--help",
+            "print this help and exit", "--version", "print the version and exit");
+}
+
+static void
+print_help(FILE *out, const struct options_program *program)
+{
+    if (program->commands) {
+        print_commands(out, program);
+    } else {
+        print_options(out, program);
+    }
+    fputs(program->description ? program->description : "", out);
+}
+
+/* "<program> <version>": the program's name without a subcommand. */
+static void
+print_version(const struct options_program *program)
+{
+#ifndef EXPORTFLOWS_VERSION
+#define EXPORTFLOWS_VERSION "unknown"
+#endif
+    printf("%.*s %s\n", (int) strcspn(program->name, " "), program->name,
+           EXPORTFLOWS_VERSION);
+}
+
+/* Runs the command named by argv[0]. */
+static int
+run_command(const struct options_program *program, int argc, char **argv)
+{
+    if (argc < 1) {
+        print_help(stderr, program);
+        return EXIT_USAGE;
+    }
+    for (const struct options_command *c = program->commands; c->name; c++) {
+        if (!strcmp(c->name, argv[0])) {
+            return c->run(argc, argv);
+        }
+    }
+    return options_usage_error(program->name, "unknown command '%s'", argv[0]);
+}
+
+int
+options_run(const struct options_program *program, int argc, char **argv,
+            int *first_arg)
+{
+    static const struct option_spec none[] = { OPT_END };
+    struct errmsg err = { "" };
+    int first = argc;
+    size_t n_args;
+    int r = options_parse(program->specs ? program->specs : none, argc, argv, &first,
+                          &err);
+
+    if (r < 0) {
+        return options_usage_error(program->name, "%s", err.text);
+    } else if (r == OPTIONS_HELP) {
+        print_help(stdout, program);
+        return EXIT_OK;
+    } else if (r == OPTIONS_VERSION) {
+        print_version(program);
+        return EXIT_OK;
+    } else if (program->commands) {
+        return run_command(program, argc - first, argv + first);
+    }
+    n_args = (size_t) (argc - first);
+    if (n_args < program->min_args) {
+        return options_usage_error(program->name, "%s", program->missing_args);
+    }
+    if (n_args > program->max_args) {
+        return options_usage_error(program->name, "unexpected argument '%s'",
+                                   argv[first + (int) program->max_args]);
+    }
+    *first_arg = first;
+    return OPTIONS_GO_ON;
+}
+
 int
 options_usage_error(const char *program, const char *fmt, ...)
 {
@@ -244,14 +365,5 @@ options_usage_error(const char *program, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry '%s --help'.\n", program);
-    return 2;
-}
-
-void
-options_version(const char *program)
-{
-#ifndef EXPORTFLOWS_VERSION
-#define EXPORTFLOWS_VERSION "unknown"
-#endif
-    printf("%s %s\n", program, EXPORTFLOWS_VERSION);
+    return EXIT_USAGE;
 }

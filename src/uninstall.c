@@ -5,23 +5,12 @@
 #include <errno.h>
 #include <string.h>
 
-int
-uninstall_parse_mode(const char *text, enum uninstall_mode *ret)
-{
-    static const char *const names[] = {
-        [UNINSTALL_AUTO] = "auto",
-        [UNINSTALL_ALWAYS] = "always",
-        [UNINSTALL_NEVER] = "never",
-    };
-
-    for (size_t i = 0; text && i < sizeof names / sizeof *names; i++) {
-        if (!strcmp(text, names[i])) {
-            *ret = (enum uninstall_mode) i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
+const char *const uninstall_mode_names[] = {
+    [UNINSTALL_AUTO] = "auto",
+    [UNINSTALL_ALWAYS] = "always",
+    [UNINSTALL_NEVER] = "never",
+    NULL,
+};
 
 const char *
 uninstall_state_name(enum uninstall_state state)

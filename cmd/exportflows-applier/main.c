@@ -64,15 +64,15 @@ struct args {
     const char *bridge;
     const char *node_name;
     const char *node_ip;
-    const char *health_listen;
-    const char *metrics_listen;
+    const char *health_listen;          /* NULL: off */
+    const char *metrics_listen;         /* NULL: off */
     const char *metrics_cert_file;
     const char *metrics_key_file;
-    const char *log_format;
-    const char *log_level;
+    int log_format;                     /* enum log_format */
+    int log_level;                      /* enum log_level */
     uint64_t timeout_s;
     const char *daemonset;
-    const char *clear_on_exit;
+    int clear_mode;                     /* enum uninstall_mode */
     uint64_t clear_timeout_s;
 };
 
@@ -80,7 +80,6 @@ struct program {
     struct args args;
     bool use_kube;              /* the ConfigMap through the API, not a file */
     struct collector node_ip;
-    enum uninstall_mode clear_mode;
     enum uninstall_state daemonset_at_start;
     struct kubeconfig *kube;
     struct nodestatus *status;  /* NULL without Kubernetes or with --no-status */
@@ -96,73 +95,60 @@ struct program {
     atomic_bool ready;          /* read by /readyz in the server's threads */
 };
 
-static const char synopsis[] =
-    PROGRAM " [--kubeconfig FILE | --config-file FILE] [--namespace NS]\n"
-    "       [--configmap NAME] [--[no-]status] [--status-heartbeat S]\n"
-    "       [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int] [--node-name N]\n"
-    "       [--node-ip IP] [--health-listen ADDR] [--metrics-listen ADDR]\n"
-    "       [--metrics-tls-cert-file F --metrics-tls-private-key-file F] [--timeout S]\n"
-    "       [--daemonset NAME] [--clear-on-exit auto|always|never] [--clear-timeout S]\n"
-    "       [--log-format text|json] [--log-level LEVEL]\n"
-    "Without either source option, the ConfigMap is watched when $KUBECONFIG or\n"
-    "$KUBERNETES_SERVICE_HOST (in a pod) is set.";
-
 static void
 make_specs(struct args *a, struct option_spec specs[N_SPECS])
 {
-    const struct option_spec table[] = {
-        { "config-file", OPTION_STRING, &a->config_file, "FILE",
-          "flow export config (the ConfigMap's config.json), watched for changes", 0, 0 },
-        { "kubeconfig", OPTION_STRING, &a->kubeconfig, "FILE",
-          "watch the ConfigMap through the Kubernetes API with this kubeconfig", 0, 0 },
-        { "namespace", OPTION_STRING, &a->namespace, "NS",
-          "namespace of the ConfigMap and the status Leases (default exportflows)",
-          0, 0 },
-        { "configmap", OPTION_STRING, &a->configmap, "NAME",
-          "ConfigMap holding config.json (default exportflows-config)", 0, 0 },
-        { "status", OPTION_BOOL, &a->status, NULL,
-          "publish this node's state as Lease exportflows-node-<node> (default on "
-          "with Kubernetes)", 0, 0 },
-        { "status-heartbeat", OPTION_UINT, &a->status_heartbeat_s, "SECONDS",
-          "rewrite the status Lease this often even when nothing changed (default 0: "
-          "only on change)", 0, 86400 },
-        { "pod-name", OPTION_STRING, &a->pod_name, "NAME",
-          "this pod, made the owner of the status Lease (with --pod-uid)", 0, 0 },
-        { "pod-uid", OPTION_STRING, &a->pod_uid, "UID", "this pod's uid", 0, 0 },
-        { "ovsdb", OPTION_STRING, &a->ovsdb, "REMOTE",
-          "OVSDB remote (default " OVSDB_DEFAULT_ADDRESS ")", 0, 0 },
-        { "bridge", OPTION_STRING, &a->bridge, "NAME", "bridge (default br-int)", 0, 0 },
-        { "node-name", OPTION_STRING, &a->node_name, "NAME",
-          "this node's name, for logs and its status Lease (default: host name in "
-          "lower case, as kubelet names nodes)", 0, 0 },
-        { "node-ip", OPTION_STRING, &a->node_ip, "IP",
-          "this node's primary IP, for ':PORT' collectors", 0, 0 },
-        { "health-listen", OPTION_STRING, &a->health_listen, "ADDR",
-          "plain HTTP /healthz, /readyz (and /metrics without --metrics-listen); "
-          "\"off\" disables (default 127.0.0.1:8082)", 0, 0 },
-        { "metrics-listen", OPTION_STRING, &a->metrics_listen, "ADDR",
-          "HTTPS /metrics for callers the API server authorizes (get on the "
-          "non-resource URL /metrics); needs Kubernetes (default off)", 0, 0 },
-        { "metrics-tls-cert-file", OPTION_STRING, &a->metrics_cert_file, "FILE",
-          "its serving certificate, re-read on change (default: one made at start "
-          "under $TMPDIR)", 0, 0 },
-        { "metrics-tls-private-key-file", OPTION_STRING, &a->metrics_key_file, "FILE",
-          "that certificate's private key", 0, 0 },
-        { "timeout", OPTION_UINT, &a->timeout_s, "SECONDS",
-          "OVSDB connect and reply timeout (default 10)", 1, 3600 },
-        { "daemonset", OPTION_STRING, &a->daemonset, "NAME",
-          "the DaemonSet running this applier (in --namespace), asked when stopping "
-          "whether exportflows is being uninstalled (default: none)", 0, 0 },
-        { "clear-on-exit", OPTION_STRING, &a->clear_on_exit, "WHEN",
-          "clear the rows this applier owns when it stops: auto (when --daemonset "
-          "is gone or being deleted), always or never (default auto)", 0, 0 },
-        { "clear-timeout", OPTION_UINT, &a->clear_timeout_s, "SECONDS",
-          "how long stopping may take to ask and clear; keep it under the pod's "
-          "terminationGracePeriodSeconds (default 6)", 1, 3600 },
-        { "log-format", OPTION_STRING, &a->log_format, "FORMAT", "text or json", 0, 0 },
-        { "log-level", OPTION_STRING, &a->log_level, "LEVEL",
-          "debug, info, warn or error", 0, 0 },
-        { NULL, 0, NULL, NULL, NULL, 0, 0 },
+    const struct option_spec table[N_SPECS] = {
+        OPT_STRING("config-file", &a->config_file, "FILE",
+                   "flow export config (the ConfigMap's config.json), watched for changes"),
+        OPT_STRING("kubeconfig", &a->kubeconfig, "FILE",
+                   "watch the ConfigMap through the Kubernetes API with this kubeconfig"),
+        OPT_STRING("namespace", &a->namespace, "NS",
+                   "namespace of the ConfigMap and the status Leases (default exportflows)"),
+        OPT_STRING("configmap", &a->configmap, "NAME",
+                   "ConfigMap holding config.json (default exportflows-config)"),
+        OPT_BOOL("status", &a->status,
+                 "publish this node's state as Lease exportflows-node-<node> (default on "
+                 "with Kubernetes)"),
+        OPT_UINT("status-heartbeat", &a->status_heartbeat_s, "SECONDS", 0, 86400,
+                 "rewrite the status Lease this often even when nothing changed (default 0: "
+                 "only on change)"),
+        OPT_STRING("pod-name", &a->pod_name, "NAME",
+                   "this pod, made the owner of the status Lease (with --pod-uid)"),
+        OPT_STRING("pod-uid", &a->pod_uid, "UID", "this pod's uid"),
+        OPT_STRING("ovsdb", &a->ovsdb, "REMOTE", "OVSDB remote (default " OVSDB_DEFAULT_ADDRESS
+                   ")"),
+        OPT_STRING("bridge", &a->bridge, "NAME", "bridge (default br-int)"),
+        OPT_STRING("node-name", &a->node_name, "NAME",
+                   "this node's name, for logs and its status Lease (default: host name in "
+                   "lower case, as kubelet names nodes)"),
+        OPT_STRING("node-ip", &a->node_ip, "IP", "this node's primary IP, for ':PORT' collectors"),
+        OPT_LISTEN("health-listen", &a->health_listen, "ADDR",
+                   "plain HTTP /healthz, /readyz (and /metrics without --metrics-listen); "
+                   "\"off\" disables (default 127.0.0.1:8082)"),
+        OPT_LISTEN("metrics-listen", &a->metrics_listen, "ADDR",
+                   "HTTPS /metrics for callers the API server authorizes (get on the "
+                   "non-resource URL /metrics); needs Kubernetes (default off)"),
+        OPT_STRING("metrics-tls-cert-file", &a->metrics_cert_file, "FILE",
+                   "its serving certificate, re-read on change (default: one made at start "
+                   "under $TMPDIR)"),
+        OPT_STRING("metrics-tls-private-key-file", &a->metrics_key_file, "FILE",
+                   "that certificate's private key"),
+        OPT_UINT("timeout", &a->timeout_s, "SECONDS", 1, 3600,
+                 "OVSDB connect and reply timeout (default 10)"),
+        OPT_STRING("daemonset", &a->daemonset, "NAME",
+                   "the DaemonSet running this applier (in --namespace), asked when stopping "
+                   "whether exportflows is being uninstalled (default: none)"),
+        OPT_CHOICE("clear-on-exit", &a->clear_mode, uninstall_mode_names, "WHEN",
+                   "clear the rows this applier owns when it stops: auto (when --daemonset "
+                   "is gone or being deleted), always or never (default auto)"),
+        OPT_UINT("clear-timeout", &a->clear_timeout_s, "SECONDS", 1, 3600,
+                 "how long stopping may take to ask and clear; keep it under the pod's "
+                 "terminationGracePeriodSeconds (default 6)"),
+        OPT_CHOICE("log-format", &a->log_format, log_format_names, "FORMAT", "text or json"),
+        OPT_CHOICE("log-level", &a->log_level, log_level_names, "LEVEL",
+                   "debug, info, warn or error"),
+        OPT_END,
     };
 
     memcpy(specs, table, sizeof table);
@@ -176,9 +162,20 @@ env_set(const char *name)
     return v && *v;
 }
 
+static const char synopsis[] =
+    PROGRAM " [--kubeconfig FILE | --config-file FILE] [--namespace NS]\n"
+    "       [--configmap NAME] [--[no-]status] [--status-heartbeat S]\n"
+    "       [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int] [--node-name N]\n"
+    "       [--node-ip IP] [--health-listen ADDR] [--metrics-listen ADDR]\n"
+    "       [--metrics-tls-cert-file F --metrics-tls-private-key-file F] [--timeout S]\n"
+    "       [--daemonset NAME] [--clear-on-exit auto|always|never] [--clear-timeout S]\n"
+    "       [--log-format text|json] [--log-level LEVEL]\n"
+    "Without either source option, the ConfigMap is watched when $KUBECONFIG or\n"
+    "$KUBERNETES_SERVICE_HOST (in a pod) is set.";
+
 /* Exactly one source: --kubeconfig (or, without --config-file, $KUBECONFIG or
- * the in-cluster service account) or --config-file.  Returns an exit status or
- * -1 to go on. */
+ * the in-cluster service account) or --config-file.  Returns 0 or an exit
+ * status. */
 static int
 choose_source(struct program *p)
 {
@@ -186,132 +183,80 @@ choose_source(struct program *p)
     bool flag = a->kubeconfig && *a->kubeconfig;
 
     if (flag && a->config_file) {
-        fprintf(stderr, "%s: --config-file and --kubeconfig exclude each other\n",
-                PROGRAM);
-        return 2;
+        return options_usage_error(PROGRAM, "--config-file and --kubeconfig exclude each "
+                                   "other");
     }
     p->use_kube = flag || (!a->config_file && (env_set("KUBECONFIG")
                                                || env_set("KUBERNETES_SERVICE_HOST")));
     if (!p->use_kube && !a->config_file) {
-        fprintf(stderr, "%s: --config-file or --kubeconfig is required outside a "
-                "cluster\n", PROGRAM);
-        return 2;
+        return options_usage_error(PROGRAM, "--config-file or --kubeconfig is required "
+                                   "outside a cluster");
     }
-    return -1;
+    return 0;
 }
 
-/* --clear-on-exit is a known word; --daemonset names an object of the API.
- * Returns an exit status or -1 to go on. */
+/* --daemonset names an object of the API; --metrics-listen asks the API server
+ * about every caller, so both need Kubernetes; the metrics certificate comes as
+ * a pair or not at all.  Returns 0 or an exit status. */
 static int
-check_clear_args(struct program *p)
+check_kube_args(const struct program *p)
 {
     const struct args *a = &p->args;
     bool daemonset = a->daemonset && *a->daemonset;
-
-    if (uninstall_parse_mode(a->clear_on_exit, &p->clear_mode) < 0) {
-        fprintf(stderr, "%s: --clear-on-exit: invalid value '%s' (auto, always or "
-                "never)\n", PROGRAM, a->clear_on_exit);
-        return 2;
-    }
-    if (daemonset && !p->use_kube) {
-        fprintf(stderr, "%s: --daemonset needs Kubernetes (--kubeconfig or a pod)\n",
-                PROGRAM);
-        return 2;
-    }
-    if (daemonset && !kube_name_valid(a->daemonset, KUBE_NAME_MAX)) {
-        fprintf(stderr, "%s: --daemonset: invalid name '%s'\n", PROGRAM, a->daemonset);
-        return 2;
-    }
-    return -1;
-}
-
-/* "", "off" and "none" turn a listener off, as in the webhook. */
-static bool
-listen_on(const char *addr)
-{
-    return addr && *addr && strcmp(addr, "off") && strcmp(addr, "none");
-}
-
-/* --metrics-listen asks the API server about every caller, so it needs
- * Kubernetes; its certificate comes as a pair or not at all.  Returns an exit
- * status or -1 to go on. */
-static int
-check_metrics_args(const struct program *p)
-{
-    const struct args *a = &p->args;
     bool cert = a->metrics_cert_file && *a->metrics_cert_file;
     bool key = a->metrics_key_file && *a->metrics_key_file;
 
     if (cert != key) {
-        fprintf(stderr, "%s: --metrics-tls-cert-file and --metrics-tls-private-key-file "
-                "go together\n", PROGRAM);
-        return 2;
+        return options_usage_error(PROGRAM, "--metrics-tls-cert-file and "
+                                   "--metrics-tls-private-key-file go together");
     }
-    if (listen_on(a->metrics_listen) && !p->use_kube) {
-        fprintf(stderr, "%s: --metrics-listen needs Kubernetes (--kubeconfig or a pod) to "
-                "check who may read the metrics\n", PROGRAM);
-        return 2;
+    if (a->metrics_listen && !p->use_kube) {
+        return options_usage_error(PROGRAM, "--metrics-listen needs Kubernetes (--kubeconfig "
+                                   "or a pod) to check who may read the metrics");
     }
-    return -1;
+    if (daemonset && !p->use_kube) {
+        return options_usage_error(PROGRAM, "--daemonset needs Kubernetes (--kubeconfig or a "
+                                   "pod)");
+    }
+    if (daemonset && !kube_name_valid(a->daemonset, KUBE_NAME_MAX)) {
+        return options_usage_error(PROGRAM, "--daemonset: invalid name '%s'", a->daemonset);
+    }
+    return 0;
 }
 
-/* Parses and checks the command line; returns an exit status or -1 to go on. */
+/* Parses and checks the command line; returns an exit status or
+ * OPTIONS_GO_ON. */
 static int
 parse_args(struct program *p, int argc, char **argv)
 {
     struct option_spec specs[N_SPECS];
-    struct errmsg err;
-    enum log_format format;
-    enum log_level level;
+    const struct options_program program = {
+        .name = PROGRAM, .synopsis = synopsis, .specs = specs,
+    };
     const char *why;
-    int first, rc, status;
+    int first, status;
 
     p->args = (struct args) {
         .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
-        .health_listen = "127.0.0.1:8082", .log_format = "text", .log_level = "info",
-        .timeout_s = 10, .namespace = "exportflows", .configmap = "exportflows-config",
-        .status = true, .clear_on_exit = "auto", .clear_timeout_s = 6,
+        .health_listen = "127.0.0.1:8082", .log_format = LOG_FORMAT_TEXT,
+        .log_level = LOG_INFO, .timeout_s = 10, .namespace = "exportflows",
+        .configmap = "exportflows-config", .status = true, .clear_mode = UNINSTALL_AUTO,
+        .clear_timeout_s = 6,
     };
     make_specs(&p->args, specs);
-    rc = options_parse(specs, argc, argv, &first, &err);
-    if (rc == OPTIONS_HELP) {
-        options_usage(stdout, synopsis, specs);
-        return 0;
-    } else if (rc == OPTIONS_VERSION) {
-        options_version(PROGRAM);
-        return 0;
-    } else if (rc < 0) {
-        fprintf(stderr, "%s: %s\n", PROGRAM, err.text);
-        return 2;
-    }
-    if (first < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", PROGRAM, argv[first]);
-        return 2;
-    }
-    if (log_parse_format(p->args.log_format, &format) < 0
-        || log_parse_level(p->args.log_level, &level) < 0) {
-        fprintf(stderr, "%s: invalid --log-format or --log-level\n", PROGRAM);
-        return 2;
-    }
-    log_configure(format, level);
-    status = choose_source(p);
-    if (status >= 0) {
+    status = options_run(&program, argc, argv, &first);
+    if (status != OPTIONS_GO_ON) {
         return status;
     }
-    status = check_metrics_args(p);
-    if (status >= 0) {
-        return status;
-    }
-    status = check_clear_args(p);
-    if (status >= 0) {
+    log_configure(p->args.log_format, p->args.log_level);
+    if ((status = choose_source(p)) != 0 || (status = check_kube_args(p)) != 0) {
         return status;
     }
     if (p->args.node_ip && collector_parse_ip(p->args.node_ip, &p->node_ip, &why) < 0) {
-        fprintf(stderr, "%s: --node-ip: invalid value '%s': %s\n", PROGRAM,
-                p->args.node_ip, why);
-        return 2;
+        return options_usage_error(PROGRAM, "--node-ip: invalid value '%s': %s",
+                                   p->args.node_ip, why);
     }
-    return -1;
+    return OPTIONS_GO_ON;
 }
 
 /* ---- reports -> log lines ---- */
@@ -525,7 +470,7 @@ start_http(struct program *p, struct errmsg *err)
     struct httpserver_config config = {
         .listen = p->args.health_listen,
         .health = true,
-        .health_without_metrics = listen_on(p->args.metrics_listen),
+        .health_without_metrics = p->args.metrics_listen != NULL,
         .ready = is_ready,
         .ready_aux = p,
         .metrics = p->metrics,
@@ -538,7 +483,7 @@ start_http(struct program *p, struct errmsg *err)
     char address[128];
     int rc;
 
-    if (!listen_on(p->args.health_listen)) {
+    if (!p->args.health_listen) {
         return 0;
     }
     rc = httpserver_create(&config, &p->http, err);
@@ -669,7 +614,7 @@ start_metrics(struct program *p, struct errmsg *err)
     char address[128], cert[sizeof p->cert_dir + 16], key[sizeof p->cert_dir + 16];
     int rc;
 
-    if (!listen_on(p->args.metrics_listen)) {
+    if (!p->args.metrics_listen) {
         return 0;
     }
     if (!config.tls_cert_file || !*config.tls_cert_file) {
@@ -754,13 +699,14 @@ static int
 start_failed(int rc, const struct errmsg *err)
 {
     log_event(LOG_ERROR, "cannot start", "error", err->text, NULL);
-    return rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTSUP ? 2 : 1;
+    return rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTSUP ? EXIT_USAGE
+                                                                              : EXIT_INVALID;
 }
 
 static bool
 asks_daemonset(const struct program *p)
 {
-    return p->clear_mode == UNINSTALL_AUTO && p->use_kube && p->args.daemonset
+    return p->args.clear_mode == UNINSTALL_AUTO && p->use_kube && p->args.daemonset
            && *p->args.daemonset;
 }
 
@@ -807,6 +753,8 @@ check_daemonset_at_start(struct program *p)
     }
 }
 
+/* Starts everything; returns OPTIONS_GO_ON, or the exit status after a failure
+ * (logged). */
 static int
 start(struct program *p)
 {
@@ -827,7 +775,7 @@ start(struct program *p)
     p->signal_fd = open_signal_fd();
     if (!p->metrics || p->signal_fd < 0) {
         log_event(LOG_ERROR, "cannot start", "error", "out of resources", NULL);
-        return 1;
+        return EXIT_INVALID;
     }
     if (p->use_kube) {
         rc = kubeconfig_load_default(p->args.kubeconfig, &p->kube, &err);
@@ -856,7 +804,7 @@ start(struct program *p)
     if (rc < 0) {
         return start_failed(rc, &err);
     }
-    return -1;
+    return OPTIONS_GO_ON;
 }
 
 static void
@@ -951,8 +899,8 @@ clear_on_exit(struct program *p)
         at_exit = ask_daemonset(p, budget < DAEMONSET_TIMEOUT_MS ? budget
                                 : DAEMONSET_TIMEOUT_MS, "stop");
     }
-    if (!uninstall_should_clear(p->clear_mode, p->args.daemonset, p->daemonset_at_start,
-                                at_exit, &why)) {
+    if (!uninstall_should_clear((enum uninstall_mode) p->args.clear_mode, p->args.daemonset,
+                                p->daemonset_at_start, at_exit, &why)) {
         log_event(LOG_INFO, "leaving the flow export in place", "bridge",
                   p->args.bridge, "reason", why, NULL);
         return 0;
@@ -978,7 +926,7 @@ clear_on_exit(struct program *p)
     log_event(LOG_ERROR, "could not clear the flow export before stopping", "bridge",
               p->args.bridge, "clear_timeout", timeout, "ovsdb_connected",
               stats.connected ? "true" : "false", NULL);
-    return 1;
+    return EXIT_INVALID;
 }
 
 int
@@ -988,7 +936,7 @@ main(int argc, char **argv)
     char host[256];
     int status = parse_args(&p, argc, argv);
 
-    if (status >= 0) {
+    if (status != OPTIONS_GO_ON) {
         return status;
     }
     if (!p.args.node_name && gethostname(host, sizeof host) == 0) {
@@ -999,7 +947,7 @@ main(int argc, char **argv)
         p.args.node_name = host;
     }
     status = start(&p);
-    if (status < 0) {
+    if (status == OPTIONS_GO_ON) {
         log_event(LOG_INFO, "starting", "node", p.args.node_name ? p.args.node_name : "",
                   "bridge", p.args.bridge, "ovsdb", p.args.ovsdb,
                   "config", p.use_kube ? "kubernetes" : p.args.config_file,

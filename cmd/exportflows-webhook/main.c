@@ -12,7 +12,9 @@
  * runs in a signal handler.  SIGTERM/SIGINT: stop accepting, finish the reviews
  * in flight, close keep-alive connections, exit 0.  SIGHUP: re-read the
  * certificate now (it is also re-read when the files change). */
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,9 +52,6 @@
  * which such blocks come from, and stay in, the heap. */
 #define MMAP_THRESHOLD (128 * 1024)
 
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
-
 struct webhook_options {
     const char *tls_cert_file;
     const char *tls_key_file;
@@ -60,14 +59,14 @@ struct webhook_options {
     const char *tls_min_version;
     const char *tls_cipher_suites;
     const char *listen;
-    const char *health_listen;
+    const char *health_listen;      /* NULL: off */
     const char *kubeconfig;
     bool publish;
     const char *namespace_name;
     const char *configmap;
     const char *ovs_flows_config;
-    const char *log_format;
-    const char *log_level;
+    int log_format;                 /* enum log_format */
+    int log_level;                  /* enum log_level */
     uint64_t max_body_bytes;
     uint64_t max_buffered_body_bytes;
     uint64_t body_timeout;
@@ -75,24 +74,17 @@ struct webhook_options {
     uint64_t threads;
     uint64_t drain_timeout;
     uint64_t idle_timeout;
-    /* Tuning the publisher writes into the ConfigMap (struct flowtuning). */
-    uint64_t netflow_active_timeout;
+    /* The tuning the publisher writes into the ConfigMap: flowtuning_init()'s,
+     * then the flags given (NULL, TUNING_UNSET: not given). */
     const char *sflow_agent;
-    uint64_t sflow_header;
-    uint64_t sflow_sampling;
-    uint64_t sflow_polling;
-    uint64_t ipfix_sampling;
-    uint64_t ipfix_cache_active_timeout;
-    uint64_t ipfix_cache_max_flows;
-    uint64_t ipfix_obs_domain_id;
-    uint64_t ipfix_obs_point_id;
+    uint64_t tuning[FLOWTUNING_N_KEYS];
 };
 
 /* From --tls-min-version and --tls-cipher-suites, set by check_options(). */
 static struct tlspolicy tls_policy;
 
-/* A tuning flag that was not given: the key stays unset (OVS's default).  No
- * flag accepts this value, so it cannot come from the command line. */
+/* A tuning flag that was not given.  No flag accepts this value, so it cannot
+ * come from the command line. */
 #define TUNING_UNSET UINT64_MAX
 
 /* What /readyz looks at, shared with the server threads. */
@@ -108,8 +100,8 @@ static struct webhook_options opts = {
     .namespace_name = "exportflows",
     .configmap = "exportflows-config",
     .ovs_flows_config = OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME,
-    .log_format = "text",
-    .log_level = "info",
+    .log_format = LOG_FORMAT_TEXT,
+    .log_level = LOG_INFO,
     .max_body_bytes = 3 << 20,
     .max_buffered_body_bytes = 32 << 20,
     .body_timeout = 10,
@@ -117,22 +109,13 @@ static struct webhook_options opts = {
     .threads = 0,
     .drain_timeout = 20,
     .idle_timeout = 30,
-    .netflow_active_timeout = 60,
-    .sflow_agent = "ovn-k8s-mp0",
-    .sflow_header = TUNING_UNSET,
-    .sflow_sampling = TUNING_UNSET,
-    .sflow_polling = TUNING_UNSET,
-    .ipfix_sampling = TUNING_UNSET,
-    .ipfix_cache_active_timeout = 60,
-    .ipfix_cache_max_flows = TUNING_UNSET,
-    .ipfix_obs_domain_id = TUNING_UNSET,
-    .ipfix_obs_point_id = TUNING_UNSET,
 };
 
-#define STR(NAME, DEST, META, HELP) { NAME, OPTION_STRING, &opts.DEST, META, HELP, 0, 0 }
-#define UINT(NAME, DEST, MIN, MAX, HELP) { NAME, OPTION_UINT, &opts.DEST, "N", HELP, MIN, MAX }
+#define STR(NAME, DEST, META, HELP) OPT_STRING(NAME, &opts.DEST, META, HELP)
+#define UINT(NAME, DEST, MIN, MAX, HELP) OPT_UINT(NAME, &opts.DEST, "N", MIN, MAX, HELP)
 
-static const struct option_spec specs[] = {
+/* The options before the tuning flags, which make_specs() appends. */
+static const struct option_spec server_specs[] = {
     STR("tls-cert-file", tls_cert_file, "FILE", "serving certificate (PEM), required"),
     STR("tls-private-key-file", tls_key_file, "FILE", "its private key (PEM), required"),
     STR("client-ca-file", client_ca_file, "FILE",
@@ -143,19 +126,21 @@ static const struct option_spec specs[] = {
         "comma-separated IANA names of the suites to offer, among the ECDHE "
         "AES-GCM and ChaCha20-Poly1305 ones (default: all of those)"),
     STR("listen", listen, "IP:PORT", "HTTPS address for /validate (default 0.0.0.0:8443)"),
-    STR("health-listen", health_listen, "IP:PORT",
-        "plain HTTP address for /healthz /readyz /metrics; \"\" or off: none "
-        "(default 0.0.0.0:8081)"),
+    OPT_LISTEN("health-listen", &opts.health_listen, "IP:PORT",
+               "plain HTTP address for /healthz /readyz /metrics; \"\" or off: none "
+               "(default 0.0.0.0:8081)"),
     STR("kubeconfig", kubeconfig, "FILE", "for the publisher outside a cluster"),
-    { "publish", OPTION_BOOL, &opts.publish, NULL,
-      "publish the Network's config into the ConfigMap (default on)", 0, 0 },
+    OPT_BOOL("publish", &opts.publish,
+             "publish the Network's config into the ConfigMap (default on)"),
     STR("namespace", namespace_name, "NAME", "of the ConfigMap (default exportflows)"),
     STR("configmap", configmap, "NAME", "ConfigMap to publish (default exportflows-config)"),
     STR("ovs-flows-config", ovs_flows_config, "NS/NAME",
         "the network operator's ConfigMap to merge into IPFIX, \"\": none "
         "(default " OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME ")"),
-    STR("log-format", log_format, "text|json", "(default text)"),
-    STR("log-level", log_level, "LEVEL", "debug, info, warn or error (default info)"),
+    OPT_CHOICE("log-format", &opts.log_format, log_format_names, "text|json",
+               "(default text)"),
+    OPT_CHOICE("log-level", &opts.log_level, log_level_names, "LEVEL",
+               "debug, info, warn or error (default info)"),
     UINT("max-body-bytes", max_body_bytes, 4096, 64 << 20,
          "larger request bodies get 413 (default 3145728)"),
     UINT("max-buffered-body-bytes", max_buffered_body_bytes, 4096, 1ULL << 30,
@@ -170,93 +155,122 @@ static const struct option_spec specs[] = {
     UINT("idle-timeout", idle_timeout, 1, 3600,
          "seconds a connection may sit idle; a request's headers must arrive within "
          "twice that (default 30)"),
-    UINT("netflow-active-timeout", netflow_active_timeout, 0, 86400,
-         "seconds (default 60, as ovnkube-node)"),
-    STR("sflow-agent", sflow_agent, "IFACE|IP", "(default ovn-k8s-mp0, as ovnkube-node)"),
-    UINT("sflow-header", sflow_header, 1, 256, "bytes (default unset: OVS's 128)"),
-    UINT("sflow-sampling", sflow_sampling, 1, UINT32_MAX,
-         "1 in N packets (default unset: OVS's 400)"),
-    UINT("sflow-polling", sflow_polling, 0, 86400,
-         "seconds (default unset: OVS's 30)"),
-    UINT("ipfix-sampling", ipfix_sampling, 1, UINT32_MAX,
-         "1 in N packets (default unset: OVS's 400)"),
-    UINT("ipfix-cache-active-timeout", ipfix_cache_active_timeout, 0, 4200,
-         "seconds (default 60, as ovnkube-node)"),
-    UINT("ipfix-cache-max-flows", ipfix_cache_max_flows, 0, UINT32_MAX,
-         "0: no limit (default unset: no limit)"),
-    UINT("ipfix-obs-domain-id", ipfix_obs_domain_id, 0, UINT32_MAX,
-         "(default unset: OVS's 0)"),
-    UINT("ipfix-obs-point-id", ipfix_obs_point_id, 0, UINT32_MAX,
-         "(default unset: OVS's 0)"),
-    { NULL, OPTION_STRING, NULL, NULL, NULL, 0, 0 },
 };
 
-static const char synopsis[] =
-    PROGRAM " --tls-cert-file FILE --tls-private-key-file FILE [OPTION]...";
+#define N_SERVER_SPECS (sizeof server_specs / sizeof server_specs[0])
 
-/* Same characters as flowconfig accepts for sFlow.agent. */
-static bool
-agent_ok(const char *agent)
+/* The server options, a flag per tuning key, sFlow's agent and the end. */
+static struct option_spec specs[N_SERVER_SPECS + FLOWTUNING_N_KEYS + 2];
+
+/* "--ipfix-obs-domain-id" for ipfix.obsDomainID: the protocol and the key in
+ * lower case, a '-' before each word. */
+static void
+tuning_flag_name(const struct flowtuning_key_info *info, char *buf, size_t size)
 {
-    size_t len = strlen(agent);
+    const char *key = info->name;
+    size_t n = (size_t) snprintf(buf, size, "%s-", flowproto_name(info->proto));
 
-    if (len == 0 || len >= FLOWCONFIG_AGENT_MAX) {
-        return false;
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = (char) tolower((unsigned char) buf[i]);
     }
-    return strspn(agent, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                         "0123456789._:-") == len;
+    for (size_t i = 0; key[i] && n + 2 < size; i++) {
+        if (i > 0 && isupper((unsigned char) key[i]) && islower((unsigned char) key[i - 1])) {
+            buf[n++] = '-';
+        }
+        buf[n++] = (char) tolower((unsigned char) key[i]);
+    }
+    buf[n] = '\0';
 }
 
-/* The tuning the publisher writes next to the collectors, from the flags: a
- * flag that was not given leaves its key as flowtuning_init() has it.  The
- * flags' ranges are the keys' ranges, so flowtuning_set() cannot refuse. */
+/* "sFlow.header: bytes, 1..256 (unset by default: OVS default, 128 bytes)". */
 static void
+tuning_flag_help(const struct flowtuning_key_info *info, const struct flowtuning *defaults,
+                 enum flowtuning_key key, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s.%s: %s%s%" PRIu32 "..%" PRIu32, flowproto_name(info->proto),
+                     info->name, info->unit ? info->unit : "", info->unit ? ", " : "",
+                     info->min, info->max);
+
+    if (n < 0 || (size_t) n >= size) {
+        return;
+    }
+    if (flowtuning_is_set(defaults, key)) {
+        snprintf(buf + n, size - (size_t) n, " (default %" PRIu32 ", as ovnkube-node)",
+                 flowtuning_get(defaults, key));
+    } else {
+        snprintf(buf + n, size - (size_t) n, " (unset by default: %s)", info->when_unset);
+    }
+}
+
+/* Fills specs[]: the server options, then one flag per tuning key, generated
+ * from the config module's table (name, range, default), sFlow's agent before
+ * the first sFlow key. */
+static void
+make_specs(void)
+{
+    static char names[FLOWTUNING_N_KEYS][48], helps[FLOWTUNING_N_KEYS][160];
+    static char agent_help[48 + FLOWCONFIG_AGENT_MAX];
+    struct flowtuning defaults;
+    size_t n = N_SERVER_SPECS;
+    bool agent = false;
+
+    flowtuning_init(&defaults);
+    memcpy(specs, server_specs, sizeof server_specs);
+    snprintf(agent_help, sizeof agent_help, "sFlow.agent (default %s, as ovnkube-node)",
+             defaults.sflow_agent);
+    for (int k = 0; k < FLOWTUNING_N_KEYS; k++) {
+        const struct flowtuning_key_info *info = flowtuning_key_info(k);
+
+        if (info->proto == FLOWPROTO_SFLOW && !agent) {
+            agent = true;
+            specs[n++] = (struct option_spec) OPT_STRING("sflow-agent", &opts.sflow_agent,
+                                                         "IFACE|IP", agent_help);
+        }
+        tuning_flag_name(info, names[k], sizeof names[k]);
+        tuning_flag_help(info, &defaults, k, helps[k], sizeof helps[k]);
+        opts.tuning[k] = TUNING_UNSET;
+        specs[n++] = (struct option_spec) OPT_UINT(names[k], &opts.tuning[k], "N", info->min,
+                                                   info->max, helps[k]);
+    }
+    specs[n] = (struct option_spec) OPT_END;
+}
+
+static const struct options_program program = {
+    .name = PROGRAM,
+    .synopsis = PROGRAM " --tls-cert-file FILE --tls-private-key-file FILE [OPTION]...",
+    .specs = specs,
+};
+
+/* The tuning the publisher writes next to the collectors: flowtuning_init()'s,
+ * then the flags given.  The flags' ranges are the keys' ranges, so
+ * flowtuning_set() cannot refuse them. */
+static int
 build_tuning(struct flowtuning *t)
 {
-    static const struct {
-        enum flowtuning_key key;
-        const uint64_t *flag;
-    } flags[] = {
-        { FLOWTUNING_NETFLOW_ACTIVE_TIMEOUT, &opts.netflow_active_timeout },
-        { FLOWTUNING_SFLOW_HEADER, &opts.sflow_header },
-        { FLOWTUNING_SFLOW_SAMPLING, &opts.sflow_sampling },
-        { FLOWTUNING_SFLOW_POLLING, &opts.sflow_polling },
-        { FLOWTUNING_IPFIX_SAMPLING, &opts.ipfix_sampling },
-        { FLOWTUNING_IPFIX_CACHE_ACTIVE_TIMEOUT, &opts.ipfix_cache_active_timeout },
-        { FLOWTUNING_IPFIX_CACHE_MAX_FLOWS, &opts.ipfix_cache_max_flows },
-        { FLOWTUNING_IPFIX_OBS_DOMAIN_ID, &opts.ipfix_obs_domain_id },
-        { FLOWTUNING_IPFIX_OBS_POINT_ID, &opts.ipfix_obs_point_id },
-    };
-
     flowtuning_init(t);
-    snprintf(t->sflow_agent, sizeof t->sflow_agent, "%s", opts.sflow_agent);
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        if (*flags[i].flag != TUNING_UNSET) {
-            flowtuning_set(t, flags[i].key, (uint32_t) *flags[i].flag);
+    for (int k = 0; k < FLOWTUNING_N_KEYS; k++) {
+        if (opts.tuning[k] != TUNING_UNSET) {
+            flowtuning_set(t, k, (uint32_t) opts.tuning[k]);
         }
     }
+    if (opts.sflow_agent && flowtuning_set_agent(t, opts.sflow_agent)) {
+        return options_usage_error(PROGRAM,
+                                   "--sflow-agent: '%s' must be an interface name or an IP",
+                                   opts.sflow_agent);
+    }
+    return 0;
 }
 
-/* Checks what options_parse() cannot: required and related options, readable
+/* Checks what options_run() cannot: required and related options, readable
  * files.  Returns 0 or an exit status. */
 static int
-check_options(void)
+check_options(struct flowtuning *tuning)
 {
-    enum log_format format;
-    enum log_level level;
     const char *files[] = { opts.tls_cert_file, opts.tls_key_file, opts.client_ca_file };
     struct errmsg err = { "" };
+    int status;
 
-    if (log_parse_format(opts.log_format, &format)) {
-        return options_usage_error(PROGRAM, "--log-format: '%s' is not text or json",
-                                   opts.log_format);
-    }
-    if (log_parse_level(opts.log_level, &level)) {
-        return options_usage_error(PROGRAM,
-                                   "--log-level: '%s' is not debug, info, warn or error",
-                                   opts.log_level);
-    }
-    log_configure(format, level);
+    log_configure(opts.log_format, opts.log_level);
     if (!opts.tls_cert_file || !opts.tls_key_file) {
         return options_usage_error(PROGRAM, "%s", "--tls-cert-file and "
                                    "--tls-private-key-file are required");
@@ -264,10 +278,9 @@ check_options(void)
     if (tlspolicy_parse(opts.tls_min_version, opts.tls_cipher_suites, &tls_policy, &err)) {
         return options_usage_error(PROGRAM, "%s", err.text);
     }
-    if (!agent_ok(opts.sflow_agent)) {
-        return options_usage_error(PROGRAM,
-                                   "--sflow-agent: '%s' must be an interface name or an IP",
-                                   opts.sflow_agent);
+    status = build_tuning(tuning);
+    if (status) {
+        return status;
     }
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (files[i] && access(files[i], R_OK)) {
@@ -277,14 +290,6 @@ check_options(void)
         }
     }
     return 0;
-}
-
-/* "", "off" and "none" turn the plain HTTP listener off, as in the applier. */
-static bool
-health_enabled(void)
-{
-    return opts.health_listen && *opts.health_listen && strcmp(opts.health_listen, "off")
-           && strcmp(opts.health_listen, "none");
 }
 
 /* Ready: a valid certificate is loaded and we are not shutting down. */
@@ -384,7 +389,7 @@ start_health(struct metrics *metrics, struct webhook_state *state, struct httpse
     struct errmsg err = { "" };
     int error;
 
-    if (!health_enabled()) {
+    if (!opts.health_listen) {
         *ret = NULL;
         return 0;
     }
@@ -525,32 +530,6 @@ shut_down(struct webhook_state *state, struct httpserver *https, struct httpserv
     }
 }
 
-/* Returns 0, or the exit status to leave with (--help and --version exit 0
- * here). */
-static int
-parse_command_line(int argc, char **argv)
-{
-    struct errmsg err = { "" };
-    int first_arg = argc;
-    int result = options_parse(specs, argc, argv, &first_arg, &err);
-
-    if (result < 0) {
-        return options_usage_error(PROGRAM, "%s", err.text);
-    }
-    if (result == OPTIONS_HELP) {
-        options_usage(stdout, synopsis, specs);
-        exit(0);
-    }
-    if (result == OPTIONS_VERSION) {
-        options_version(PROGRAM);
-        exit(0);
-    }
-    if (first_arg < argc) {
-        return options_usage_error(PROGRAM, "unexpected argument '%s'", argv[first_arg]);
-    }
-    return check_options();
-}
-
 int
 main(int argc, char **argv)
 {
@@ -563,13 +542,16 @@ main(int argc, char **argv)
     struct publisher *publisher = NULL;
     struct flowtuning tuning;
     sigset_t signals;
-    int sig;
-    int status = parse_command_line(argc, argv);
+    int sig, first;
+    int status = options_run((make_specs(), &program), argc, argv, &first);
 
+    if (status != OPTIONS_GO_ON) {
+        return status;
+    }
+    status = check_options(&tuning);
     if (status) {
         return status;
     }
-    build_tuning(&tuning);
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     jsonbudget_install(REVIEW_TREES_TOTAL);
     block_signals(&signals);
@@ -578,13 +560,13 @@ main(int argc, char **argv)
     metrics = metrics_create();
     if (!metrics) {
         log_event(LOG_ERROR, "cannot start", "error", "out of memory", NULL);
-        return EXIT_FAILED;
+        return EXIT_INVALID;
     }
     register_build_info(metrics);
     review_handler_init(&handler, metrics);
     route = (struct httpserver_route) { "POST", "/validate", "application/json",
                                         review_handle, &handler };
-    status = EXIT_FAILED;
+    status = EXIT_INVALID;
     if (start_https(&route, metrics, &state, &https) || start_health(metrics, &state, &health)) {
         goto out;
     }

@@ -11,8 +11,7 @@
 #include "exportflows/certs.h"
 #include "exportflows/errmsg.h"
 
-static const char certs_synopsis[] =
-    PROGRAM " certs --out DIR [--service NAME] [--namespace NAME] [--san X]... [--days N]";
+#define COMMAND PROGRAM " certs"
 
 static const char certs_description[] =
     "\nWrites DIR/ca.crt (a new self-signed CA), DIR/tls.crt (a serving certificate\n"
@@ -73,37 +72,38 @@ cmd_certs(int argc, char **argv)
     struct option_list sans = { .n = 0 };
     uint64_t days = 365;
     const struct option_spec specs[] = {
-        { "out", OPTION_STRING, &out, "DIR", "directory to write into (required)", 0, 0 },
-        { "service", OPTION_STRING, &service, "NAME",
-          "the webhook Service (default: exportflows-webhook)", 0, 0 },
-        { "namespace", OPTION_STRING, &namespace_name, "NAME",
-          "its namespace (default: exportflows)", 0, 0 },
-        { "san", OPTION_LIST, &sans, "X", "another DNS name or IP address (repeatable)", 0, 0 },
-        { "days", OPTION_UINT, &days, "N", "validity in days (default: 365)", 1, 36500 },
-        { .name = NULL },
+        OPT_STRING("out", &out, "DIR", "directory to write into (required)"),
+        OPT_STRING("service", &service, "NAME",
+                   "the webhook Service (default: exportflows-webhook)"),
+        OPT_STRING("namespace", &namespace_name, "NAME", "its namespace (default: exportflows)"),
+        OPT_LIST("san", &sans, "X", "another DNS name or IP address (repeatable)"),
+        OPT_UINT("days", &days, "N", 1, 36500, "validity in days (default: 365)"),
+        OPT_END,
+    };
+    const struct options_program program = {
+        .name = COMMAND,
+        .synopsis = COMMAND " --out DIR [--service NAME] [--namespace NAME] [--san X]... "
+                    "[--days N]",
+        .description = certs_description,
+        .specs = specs,
     };
     struct certs_request req;
     struct errmsg err;
-    int first = 0;
-    int status;
+    int first;
+    int status = options_run(&program, argc, argv, &first);
 
-    status = cmd_parse_options("certs", certs_synopsis, certs_description, specs,
-                               argc, argv, &first);
-    if (status >= 0) {
+    if (status != OPTIONS_GO_ON) {
         return status;
     }
-    if (first < argc) {
-        return cmd_usage_error("certs", "unexpected argument '%s'", argv[first]);
-    }
     if (!out || !*out) {
-        return cmd_usage_error("certs", "--out DIR is required");
+        return options_usage_error(COMMAND, "--out DIR is required");
     }
     req = (struct certs_request) {
         .service = service, .namespace_name = namespace_name,
         .extra_sans = sans.items, .n_extra_sans = sans.n, .days = (unsigned) days,
     };
     if (make_dirs(out, &err) || certs_generate(out, &req, &err)) {
-        fprintf(stderr, "%s certs: %s\n", PROGRAM, err.text);
+        fprintf(stderr, "%s: %s\n", COMMAND, err.text);
         return EXIT_INVALID;
     }
     printf("wrote %s/ca.crt, %s/tls.crt and %s/tls.key\n", out, out, out);

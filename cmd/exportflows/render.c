@@ -24,8 +24,7 @@
 #include "exportflows/manifest.h"
 #include "exportflows/ovsplan.h"
 
-static const char render_synopsis[] =
-    PROGRAM " render [--bridge NAME] [--node-ip IP] CONFIG";
+#define COMMAND PROGRAM " render"
 
 static const char render_description[] =
     "\nPrints the OVSDB transaction the applier would send for CONFIG to a bridge\n"
@@ -148,7 +147,7 @@ print_plan(const struct flowconfig *config, const char *bridge,
     int status = EXIT_INVALID;
 
     if (ovsplan_render(config, bridge, node_ip, &ops, &vsctl, &err)) {
-        fprintf(stderr, "%s render: %s\n", PROGRAM, err.text);
+        fprintf(stderr, "%s: %s\n", COMMAND, err.text);
         goto out;
     }
     printf("# OVSDB transaction for bridge %s without flow export "
@@ -159,7 +158,7 @@ print_plan(const struct flowconfig *config, const char *bridge,
         char *op = json_dumps(json_array_get(ops, i), 0);
 
         if (!op) {
-            fprintf(stderr, "%s render: out of memory\n", PROGRAM);
+            fprintf(stderr, "%s: out of memory\n", COMMAND);
             goto out;
         }
         printf(",\n  %s", op);
@@ -181,28 +180,29 @@ cmd_render(int argc, char **argv)
     const char *bridge = "br-int";
     const char *node_ip_text = NULL;
     const struct option_spec specs[] = {
-        { "bridge", OPTION_STRING, &bridge, "NAME", "the bridge (default: br-int)", 0, 0 },
-        { "node-ip", OPTION_STRING, &node_ip_text, "IP",
-          "this node's primary IP, for ':PORT' collectors", 0, 0 },
-        { .name = NULL },
+        OPT_STRING("bridge", &bridge, "NAME", "the bridge (default: br-int)"),
+        OPT_STRING("node-ip", &node_ip_text, "IP",
+                   "this node's primary IP, for ':PORT' collectors"),
+        OPT_END,
+    };
+    const struct options_program program = {
+        .name = COMMAND,
+        .synopsis = COMMAND " [--bridge NAME] [--node-ip IP] CONFIG",
+        .description = render_description,
+        .specs = specs,
+        .min_args = 1, .max_args = 1, .missing_args = "no CONFIG given",
     };
     struct collector node_ip;
     struct flowconfig config;
     const char *why;
-    int first = 0;
-    int status;
+    int first;
+    int status = options_run(&program, argc, argv, &first);
 
-    status = cmd_parse_options("render", render_synopsis, render_description, specs,
-                               argc, argv, &first);
-    if (status >= 0) {
+    if (status != OPTIONS_GO_ON) {
         return status;
     }
-    if (first != argc - 1) {
-        return cmd_usage_error("render", first >= argc ? "no CONFIG given"
-                                                       : "only one CONFIG, please");
-    }
     if (node_ip_text && collector_parse_ip(node_ip_text, &node_ip, &why)) {
-        return cmd_usage_error("render", "--node-ip: '%s': %s", node_ip_text, why);
+        return options_usage_error(COMMAND, "--node-ip: '%s': %s", node_ip_text, why);
     }
     status = load_config(argv[first], &config);
     if (status != EXIT_OK) {

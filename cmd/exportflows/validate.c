@@ -14,6 +14,7 @@
  * others are skipped silently (listed as skipped in --output json). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,12 @@
 /* Room for "FILE[N]"; longer names are shortened, which only affects display. */
 #define LOCATION_SIZE 4200
 
-static const char validate_synopsis[] = PROGRAM " validate [--output text|json] FILE...";
+#define COMMAND PROGRAM " validate"
+
+/* --output */
+enum { OUTPUT_TEXT, OUTPUT_JSON };
+static const char *const output_names[] = { [OUTPUT_TEXT] = "text", [OUTPUT_JSON] = "json",
+                                            NULL };
 
 static const char validate_description[] =
     "\nChecks spec.exportNetworkFlows of every operator.openshift.io/v1 Network\n"
@@ -323,31 +329,31 @@ run_checks(struct validate_run *run, int n_files, char **files)
 int
 cmd_validate(int argc, char **argv)
 {
-    const char *output = "text";
+    int output = OUTPUT_TEXT;
     const struct option_spec specs[] = {
-        { "output", OPTION_STRING, &output, "FORMAT", "text or json (default: text)", 0, 0 },
-        { .name = NULL },
+        OPT_CHOICE("output", &output, output_names, "FORMAT", "text or json (default: text)"),
+        OPT_END,
+    };
+    const struct options_program program = {
+        .name = COMMAND,
+        .synopsis = COMMAND " [--output text|json] FILE...",
+        .description = validate_description,
+        .specs = specs,
+        .min_args = 1, .max_args = SIZE_MAX,
+        .missing_args = "no FILE given ('-' reads standard input)",
     };
     struct validate_run run = { .invalid = false };
-    int first = 0;
-    int status;
+    int first;
+    int status = options_run(&program, argc, argv, &first);
 
-    status = cmd_parse_options("validate", validate_synopsis, validate_description, specs,
-                               argc, argv, &first);
-    if (status >= 0) {
+    if (status != OPTIONS_GO_ON) {
         return status;
     }
-    if (strcmp(output, "text") && strcmp(output, "json")) {
-        return cmd_usage_error("validate", "--output: '%s' must be text or json", output);
-    }
-    if (first >= argc) {
-        return cmd_usage_error("validate", "no FILE given ('-' reads standard input)");
-    }
-    run.json = !strcmp(output, "json");
+    run.json = output == OUTPUT_JSON;
     run.objects = json_array();
     run.file_errors = json_array();
     if (!run.objects || !run.file_errors || run_checks(&run, argc - first, argv + first)) {
-        fprintf(stderr, "%s validate: out of memory or cannot write output\n", PROGRAM);
+        fprintf(stderr, "%s: out of memory or cannot write output\n", COMMAND);
         run.unreadable = true;
     }
     json_decref(run.objects);

@@ -67,6 +67,7 @@ struct flowtuning_key_info {
     uint32_t min, max;          /* accepted values (OVS's limits where it has them) */
     bool column_optional;       /* the OVS column may be empty ("min": 0) */
     const char *when_unset;     /* what OVS does when the column is empty */
+    const char *unit;           /* what the number counts, for help texts; or NULL */
 };
 
 /* Per-protocol settings that are not collectors.  A key has a value only when
@@ -91,6 +92,11 @@ const struct flowtuning_key_info *flowtuning_key_info(enum flowtuning_key key);
  * limit", as in OVS and ovnkube-node: setting it to 0 unsets it. */
 int flowtuning_set(struct flowtuning *tuning, enum flowtuning_key key,
                    uint32_t value);
+
+/* Sets sFlow's agent: 1 to FLOWCONFIG_AGENT_MAX - 1 letters, digits, '.', '_',
+ * ':' or '-' (an interface name or an IP).  Returns 0, or -EINVAL (nothing
+ * changed). */
+int flowtuning_set_agent(struct flowtuning *tuning, const char *agent);
 
 /* Removes 'key''s value: OVS's default applies. */
 void flowtuning_unset(struct flowtuning *tuning, enum flowtuning_key key);

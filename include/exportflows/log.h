@@ -16,9 +16,11 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
-/* Parses "text"/"json" and "debug"/"info"/"warn"/"error"; 0 or -EINVAL. */
-int log_parse_format(const char *text, enum log_format *ret);
-int log_parse_level(const char *text, enum log_level *ret);
+/* The names of the formats ("text", "json") and levels ("debug" ... "error"),
+ * indexed by their enums and NULL-terminated (the --log-format and --log-level
+ * choices). */
+extern const char *const log_format_names[];
+extern const char *const log_level_names[];
 
 /* Sets the process-wide format and threshold (defaults: text, info). */
 void log_configure(enum log_format format, enum log_level threshold);

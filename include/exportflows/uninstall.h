@@ -57,8 +57,9 @@ enum uninstall_state {
     UNINSTALL_GONE,             /* 404 */
 };
 
-/* "auto", "always" or "never" -> '*ret'; -EINVAL otherwise. */
-int uninstall_parse_mode(const char *text, enum uninstall_mode *ret);
+/* "auto", "always", "never": indexed by enum uninstall_mode, NULL-terminated
+ * (the --clear-on-exit choices). */
+extern const char *const uninstall_mode_names[];
 
 /* "unknown", "present", "deleting", "gone". */
 const char *uninstall_state_name(enum uninstall_state state);

@@ -1376,6 +1376,11 @@ test_webhook_bad_usage_exits_2(void **state)
                                  NULL };
     const char *unknown[] = { bin, "--bogus", NULL };
     const char *bad_uint[] = { bin, "--sflow-header", "1000", NULL };
+    /* Tuning flags take the config keys' ranges and agent rule. */
+    const char *bad_timeout[] = { bin, "--netflow-active-timeout", "86401", NULL };
+    const char *bad_id[] = { bin, "--ipfix-obs-point-id", "4294967296", NULL };
+    const char *bad_agent[] = { bin, "--tls-cert-file", key, "--tls-private-key-file", key,
+                                "--sflow-agent", "eth 0", NULL };
     const char *old_tls[] = { bin, "--tls-cert-file", key, "--tls-private-key-file", key,
                               "--tls-min-version", "VersionTLS11", NULL };
     const char *cbc[] = { bin, "--tls-cert-file", key, "--tls-private-key-file", key,
@@ -1388,6 +1393,9 @@ test_webhook_bad_usage_exits_2(void **state)
     assert_int_equal(run_to_exit(w, unreadable), 2);
     assert_int_equal(run_to_exit(w, unknown), 2);
     assert_int_equal(run_to_exit(w, bad_uint), 2);
+    assert_int_equal(run_to_exit(w, bad_timeout), 2);
+    assert_int_equal(run_to_exit(w, bad_id), 2);
+    assert_int_equal(run_to_exit(w, bad_agent), 2);
     assert_int_equal(run_to_exit(w, old_tls), 2);
     assert_int_equal(run_to_exit(w, cbc), 2);
     assert_int_equal(run_to_exit(w, unknown_suite), 2);

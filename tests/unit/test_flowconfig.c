@@ -349,6 +349,27 @@ test_flowconfig_tuning_set_unset(void **state)
 }
 
 /* What was set travels in the text and the hash; what was not is absent. */
+/* The agent rule the parser and the webhook's --sflow-agent share. */
+static void
+test_flowconfig_set_agent(void **state)
+{
+    static const char *const bad[] = { "", "a b", "eth0/1", "ovn\"k8s",
+        "x123456789012345678901234567890123456789012345678901234567890123" };
+    struct flowtuning t;
+
+    flowtuning_init(&t);
+    assert_int_equal(flowtuning_set_agent(&t, "10.0.0.1"), 0);
+    assert_string_equal(t.sflow_agent, "10.0.0.1");
+    assert_int_equal(flowtuning_set_agent(&t, "fe80::1"), 0);
+    assert_int_equal(flowtuning_set_agent(&t, "br-ex.100_a"), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(flowtuning_set_agent(&t, bad[i]), -EINVAL);
+        assert_string_equal(t.sflow_agent, "br-ex.100_a");
+    }
+    /* 63 characters is the longest. */
+    assert_int_equal(flowtuning_set_agent(&t, bad[4] + 1), 0);
+}
+
 static void
 test_flowconfig_set_keys_in_text_and_hash(void **state)
 {
@@ -403,6 +424,7 @@ main(void)
         cmocka_unit_test(test_flowconfig_alloc_failures),
         cmocka_unit_test(test_flowconfig_defaults),
         cmocka_unit_test(test_flowconfig_tuning_set_unset),
+        cmocka_unit_test(test_flowconfig_set_agent),
         cmocka_unit_test(test_flowconfig_set_keys_in_text_and_hash),
         cmocka_unit_test(test_flowconfig_unknown_keys_ignored),
     };
