@@ -345,7 +345,8 @@ options_run(const struct options_program *program, int argc, char **argv,
     }
     n_args = (size_t) (argc - first);
     if (n_args < program->min_args) {
-        return options_usage_error(program->name, "%s", program->missing_args);
+        return options_usage_error(program->name, "%s", program->missing_args
+                                   ? program->missing_args : "too few arguments");
     }
     if (n_args > program->max_args) {
         return options_usage_error(program->name, "unexpected argument '%s'",

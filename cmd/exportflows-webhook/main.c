@@ -542,9 +542,10 @@ main(int argc, char **argv)
     struct publisher *publisher = NULL;
     struct flowtuning tuning;
     sigset_t signals;
-    int sig, first;
-    int status = options_run((make_specs(), &program), argc, argv, &first);
+    int sig, first, status;
 
+    make_specs();
+    status = options_run(&program, argc, argv, &first);
     if (status != OPTIONS_GO_ON) {
         return status;
     }
