@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "exportflows/flowconfig.h"
 #include "exportflows/kube.h"
 #include "exportflows/kubewatch.h"
 
@@ -22,8 +23,8 @@
 enum observed {
     OBS_NONE,                   /* nothing yet (no LIST completed) */
     OBS_ABSENT,                 /* no such ConfigMap, or it was deleted */
-    OBS_NO_KEY,                 /* it exists without a string "config.json" */
-    OBS_TEXT,                   /* 'text' holds data["config.json"] */
+    OBS_NO_KEY,                 /* it exists without a string FLOWCONFIG_KEY */
+    OBS_TEXT,                   /* 'text' holds data[FLOWCONFIG_KEY] */
 };
 
 struct kube_source {
@@ -89,22 +90,20 @@ publish(struct kube_source *ks, enum observed obs, char *text, size_t len)
 static void
 observe(struct kube_source *ks, const json_t *cm)
 {
-    const json_t *value = json_object_get(json_object_get(cm, "data"),
-                                          CONFIGSOURCE_KUBE_KEY);
+    const char *value;
     char *text;
     size_t len;
 
-    if (!json_is_string(value)) {
+    if (flowconfig_data_text(json_object_get(cm, "data"), &value, &len)) {
         publish(ks, OBS_NO_KEY, NULL, 0);
         return;
     }
-    len = json_string_length(value);
     text = malloc(len + 1);
     if (!text) {
         publish(ks, OBS_NO_KEY, NULL, 0);
         return;
     }
-    memcpy(text, json_string_value(value), len);
+    memcpy(text, value, len);
     text[len] = '\0';
     publish(ks, OBS_TEXT, text, len);
 }
@@ -234,7 +233,7 @@ missing(struct kube_source *ks, enum observed obs, struct errmsg *err)
                           ks->has_config ? ": keeping the last config" : "");
     }
     return errmsg_set(err, -ENOENT, "%s has no key '%s'%s", ks->description,
-                      CONFIGSOURCE_KUBE_KEY,
+                      FLOWCONFIG_KEY,
                       ks->has_config ? ": keeping the last config" : "");
 }
 

@@ -203,22 +203,42 @@ write_protocol(struct writer *w, const struct flowconfig *config,
     writer_printf(w, "}");
 }
 
-/* The canonical text, with generation and hash only when 'with_identity'. */
+/* The lowest payload version whose readers understand all of 'config' (the
+ * writing rule in flowconfig.h).  Every key written today is a version 1 key;
+ * a key that an older reader must not ignore will raise it when it is used. */
+static int
+needed_version(const struct flowconfig *config)
+{
+    return 1;
+}
+
+/* The canonical text, with generation and hash only when 'with_identity';
+ * "version" only above 1, which its absence means. */
 static void
 write_config(struct writer *w, const struct flowconfig *config, bool with_identity)
 {
+    int version = needed_version(config);
+    const char *sep = "";
+
     w->len = 0;
-    writer_printf(w, "{\"version\":%d", FLOWCONFIG_VERSION);
+    writer_printf(w, "{");
+    if (version > 1) {
+        writer_printf(w, "\"version\":%d", version);
+        sep = ",";
+    }
     if (with_identity && config->has_generation) {
-        writer_printf(w, ",\"generation\":%" PRId64, config->generation);
+        writer_printf(w, "%s\"generation\":%" PRId64, sep, config->generation);
+        sep = ",";
     }
     if (with_identity && config->hash[0]) {
-        writer_printf(w, ",\"hash\":\"%s\"", config->hash);
+        writer_printf(w, "%s\"hash\":\"%s\"", sep, config->hash);
+        sep = ",";
     }
     for (int p = 0; p < FLOWPROTO_N; p++) {
         if (config->spec.proto[p].n) {
-            writer_printf(w, ",");
+            writer_printf(w, "%s", sep);
             write_protocol(w, config, (enum flowproto) p);
+            sep = ",";
         }
     }
     writer_printf(w, "}");
@@ -627,4 +647,55 @@ flowconfig_same(const struct flowconfig *a, const struct flowconfig *b)
         }
     }
     return true;
+}
+
+/* ---- the ConfigMap ---- */
+
+int
+flowconfig_data_text(const json_t *data, const char **ret_text, size_t *ret_len)
+{
+    const json_t *value = json_object_get(data, FLOWCONFIG_KEY);
+
+    if (!json_is_string(value)) {
+        return -ENOENT;
+    }
+    *ret_text = json_string_value(value);
+    *ret_len = json_string_length(value);
+    return 0;
+}
+
+int
+flowconfig_data_parse(const json_t *data, struct flowconfig *ret, struct errmsg *err)
+{
+    char hash[FLOWCONFIG_HASH_SIZE];
+    struct flowconfig config;
+    const char *text;
+    size_t len;
+    int r;
+
+    if (flowconfig_data_text(data, &text, &len)) {
+        return errmsg_set(err, -ENOENT, "no %s in the configmap", FLOWCONFIG_KEY);
+    }
+    r = flowconfig_parse(text, len, &config, err);
+    if (r) {
+        return r;
+    }
+    flowconfig_hash(&config, hash);
+    if (strcmp(hash, config.hash)) {
+        return errmsg_set(err, -EINVAL, "%s: hash '%s' does not match the content",
+                          FLOWCONFIG_KEY, config.hash);
+    }
+    *ret = config;
+    return 0;
+}
+
+int
+flowconfig_data_set(json_t *data, const struct flowconfig *config)
+{
+    struct writer w;
+    json_t *text;
+
+    write_config(&w, config, true);
+    text = json_stringn(w.buf, w.len);
+    return text && !json_object_set_new(data, FLOWCONFIG_KEY, text) ? 0 : -ENOMEM;
 }

@@ -3,15 +3,19 @@
  * transaction, ready for `ovsdb-client transact`, and the equivalent ovs-vsctl
  * command line.
  *
- * CONFIG is the applier's input (the ConfigMap's config.json) or, for
- * convenience, a Network manifest (YAML or JSON), which is validated as the
- * webhook would and turned into a config with the publisher's default tuning.
+ * CONFIG is the applier's input: the ConfigMap's config.json, or the ConfigMap
+ * itself (`kubectl get configmap -o json`; its payload read as the applier reads
+ * it, flowconfig_data_text()); or, for convenience, a Network manifest (YAML or
+ * JSON), which is validated as the webhook would and turned into a config with
+ * the publisher's default tuning.
  * Then the tuning of each protocol that is on: the keys that are set, and for
  * the others the OVS default that applies. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -30,9 +34,10 @@ static const char render_description[] =
     "\nPrints the OVSDB transaction the applier would send for CONFIG to a bridge\n"
     "that has no flow export yet (the argument of `ovsdb-client transact`), then\n"
     "the equivalent ovs-vsctl command, then the tuning: what is set, and the OVS\n"
-    "default that applies to what is not.  CONFIG is the applier's config.json or\n"
-    "a Network manifest (validated, then rendered with the default tuning); '-'\n"
-    "reads standard input.  ':PORT' collectors need --node-ip.\n";
+    "default that applies to what is not.  CONFIG is the applier's config.json,\n"
+    "the ConfigMap that holds it, or a Network manifest (validated, then rendered\n"
+    "with the default tuning); '-' reads standard input.  ':PORT' collectors need\n"
+    "--node-ip.\n";
 
 /* Prints the findings of a Network manifest that failed validation, as
  * `exportflows validate` does, on stderr. */
@@ -78,6 +83,31 @@ config_from_network(const char *file, const json_t *network, struct flowconfig *
     return EXIT_OK;
 }
 
+/* True for a ConfigMap object (borrowed). */
+static bool
+is_configmap(const json_t *object)
+{
+    const char *api = json_string_value(json_object_get(object, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(object, "kind"));
+
+    return api && kind && !strcmp(api, "v1") && !strcmp(kind, "ConfigMap");
+}
+
+/* The config a ConfigMap object (borrowed) holds, parsed as the applier parses
+ * it. */
+static int
+config_from_configmap(const json_t *configmap, struct flowconfig *ret,
+                      struct errmsg *err)
+{
+    const char *text;
+    size_t len;
+
+    if (flowconfig_data_text(json_object_get(configmap, "data"), &text, &len)) {
+        return errmsg_set(err, -ENOENT, "the ConfigMap has no key %s", FLOWCONFIG_KEY);
+    }
+    return flowconfig_parse(text, len, ret, err);
+}
+
 /* Reads CONFIG into '*ret'; returns an exit status, having said why on stderr. */
 static int
 load_config(const char *path, struct flowconfig *ret)
@@ -96,7 +126,9 @@ load_config(const char *path, struct flowconfig *ret)
         status = EXIT_INVALID;
     } else if (cmd_is_network(m.objects[0].json)) {
         status = config_from_network(file, m.objects[0].json, ret);
-    } else if (flowconfig_from_json(m.objects[0].json, ret, &err)) {
+    } else if (is_configmap(m.objects[0].json)
+                   ? config_from_configmap(m.objects[0].json, ret, &err)
+                   : flowconfig_from_json(m.objects[0].json, ret, &err)) {
         fprintf(stderr, "%s: %s\n", file, err.text);
         status = EXIT_INVALID;
     } else if (ret->n_ignored) {

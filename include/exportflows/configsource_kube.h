@@ -5,7 +5,8 @@
  * selector metadata.name=NAME, so the API server sends this one object and nothing
  * else.  The watch thread only records what it saw (under a lock) and wakes the
  * applier's loop through an eventfd; configsource_run(), on the loop's thread,
- * parses data["config.json"] with flowconfig_parse().  Parsing on the loop keeps
+ * parses data["config.json"] (flowconfig_data_text(), FLOWCONFIG_KEY) with
+ * flowconfig_parse().  Parsing on the loop keeps
  * the contract of configsource.h (errors returned by run(), the config borrowed
  * until the next run()) and the watch thread free of anything slow.
  *
@@ -27,8 +28,6 @@
 #include "exportflows/configsource.h"
 #include "exportflows/errmsg.h"
 #include "exportflows/kubeconfig.h"
-
-#define CONFIGSOURCE_KUBE_KEY "config.json"
 
 struct configsource_kube_config {
     const char *namespace;      /* required, e.g. "exportflows" */

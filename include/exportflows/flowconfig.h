@@ -1,14 +1,20 @@
-/* flowconfig — the applier's input: the normalised spec plus the tuning.
+/* flowconfig — the applier's input: the normalised spec plus the tuning; the
+ * contract between the publisher, which writes it, and the appliers, which read
+ * it, and which run different releases during a rolling upgrade.
  *
- * This is the ConfigMap key "config.json" (or the applier's --config-file), as in
- * DESIGN.md "What the applier writes":
- *   {"version": 1, "generation": 7, "hash": "sha256:...",
+ * It travels as the key FLOWCONFIG_KEY ("config.json") of the ConfigMap the
+ * publisher writes (or as the applier's --config-file), as in DESIGN.md "What the
+ * applier writes":
+ *   {"generation": 7, "hash": "sha256:...",
  *    "netFlow": {"collectors": [...], "activeTimeout": 60},
  *    "sFlow":   {"collectors": [...], "agent": "ovn-k8s-mp0"},
  *    "ipfix":   {"collectors": [...], "cacheActiveTimeout": 60}}
  * An absent protocol is off.  A tuning key is present only when it has a value
  * (struct flowtuning's 'set'): with the default tuning the applier writes what
- * ovnkube-node writes, and OVS's own defaults apply to the rest.
+ * ovnkube-node writes, and OVS's own defaults apply to the rest.  The ConfigMap
+ * part of the contract (the key, reading it out of and into a ConfigMap object)
+ * is the flowconfig_data_*() functions below: the publisher, the applier's
+ * ConfigMap source and `exportflows render` all go through them.
  *
  * Reading rule (so that a rolling upgrade, where a newer publisher runs beside
  * older appliers, never fails them):
@@ -21,9 +27,30 @@
  *     typo in a hand-written file).
  *   - Keys it knows are strict: wrong types, values out of range, invalid or
  *     non-canonical collectors and duplicate keys are refused with one message.
- * The canonical serialisation (fixed key order, compact, "version" first) is
- * what the hash covers, without "generation" and "hash" themselves.  A 'struct
- * flowconfig' is a plain value. */
+ *
+ * Writing rule (so that the previous release's readers, which may still run,
+ * accept what is written; tests/system/k8s-skew.sh checks it against them):
+ *   - The writer writes the lowest version whose readers understand the
+ *     content, and "version" only when that is above 1: its absence means 1,
+ *     and the releases before the version existed (up to 407dbf4) refuse every
+ *     key they do not know, "version" included.  Today everything is version 1,
+ *     so "version" is never written.
+ *   - A key added later is written only when the config uses it (its absence
+ *     means what the older releases did), and it must be safe to ignore;
+ *     otherwise it raises the version.  Readers before the reading rule above
+ *     (up to 407dbf4) refuse any new key: a feature that adds one is used only
+ *     once no such applier runs.
+ *   - A tuning key without a value is left out, and each reader then uses its
+ *     own default: this release leaves the column to OVS, the releases up to
+ *     407dbf4 write their flag defaults (NetFlow activeTimeout 60; sFlow
+ *     header 128, sampling 64, polling 10; IPFIX sampling 400,
+ *     cacheActiveTimeout 60, obsDomainID 123, obsPointID 456).  So during the
+ *     skew window an old applier writes those to OVS, and the previous
+ *     release's publisher writes them all explicitly.
+ *
+ * The canonical serialisation (fixed key order, compact) is what the hash
+ * covers, without "generation" and "hash" themselves.  A 'struct flowconfig' is
+ * a plain value. */
 #ifndef EXPORTFLOWS_FLOWCONFIG_H
 #define EXPORTFLOWS_FLOWCONFIG_H
 
@@ -41,7 +68,10 @@
 #define FLOWCONFIG_HASH_SIZE 72         /* "sha256:" + 64 hex + NUL */
 #define FLOWCONFIG_IGNORED_SIZE 48      /* an ignored key's name, cut with "..." */
 
-/* The payload version this reader understands and writes. */
+/* The ConfigMap key holding the payload. */
+#define FLOWCONFIG_KEY "config.json"
+
+/* The highest payload version this reader understands (see the rules above). */
 #define FLOWCONFIG_VERSION 1
 
 /* The numeric tuning keys, in canonical order (sFlow's "agent" is apart: it is a
@@ -146,5 +176,24 @@ void flowconfig_hash(const struct flowconfig *config,
 /* True when both configs ask OVS for the same thing (generation and hash ignored;
  * tuning of a protocol that is off ignored). */
 bool flowconfig_same(const struct flowconfig *a, const struct flowconfig *b);
+
+/* ---- the ConfigMap: the payload under FLOWCONFIG_KEY of its "data" ---- */
+
+/* The payload text in 'data' (a ConfigMap's data object, borrowed; NULL
+ * allowed): '*ret_text' points into 'data', '*ret_len' is its length.  -ENOENT
+ * when there is no string under FLOWCONFIG_KEY. */
+int flowconfig_data_text(const json_t *data, const char **ret_text, size_t *ret_len);
+
+/* Parses the payload in 'data' as its writer reads it back: flowconfig_parse(),
+ * and the hash must match the content, because a writer trusts it to decide that
+ * nothing needs writing (a hand-edited text is rewritten).  Appliers parse the
+ * text with flowconfig_parse() alone: they apply what they are given.  -ENOENT
+ * without the key, -EINVAL or -E2BIG, with a message in 'err' (may be NULL). */
+int flowconfig_data_parse(const json_t *data, struct flowconfig *ret,
+                          struct errmsg *err);
+
+/* Sets the payload of 'data' (a ConfigMap's data object, changed in place) to
+ * the canonical text of 'config'; other keys are left alone.  -ENOMEM. */
+int flowconfig_data_set(json_t *data, const struct flowconfig *config);
 
 #endif

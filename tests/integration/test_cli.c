@@ -463,6 +463,36 @@ test_cli_certs_writes_files(void **state)
 /* ---- render --------------------------------------------------------------------- */
 
 static void
+render_configmap_is_its_config(const char *config)
+{
+    json_t *cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1",
+                           "kind", "ConfigMap", "metadata", "name", "exportflows-config",
+                           "data", "config.json", config);
+    char *cm_text = json_dumps(cm, 0);
+    struct run_result direct, res;
+
+    assert_non_null(cm_text);
+    run_args(&direct, config, "render", "--node-ip", "10.1.2.3", "-", NULL);
+    assert_int_equal(direct.status, 0);
+    run_args(&res, cm_text, "render", "--node-ip", "10.1.2.3", "-", NULL);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.out.data, direct.out.data);
+    run_result_release(&res);
+    run_result_release(&direct);
+    free(cm_text);
+
+    json_object_del(json_object_get(cm, "data"), "config.json");
+    cm_text = json_dumps(cm, 0);
+    assert_non_null(cm_text);
+    run_args(&res, cm_text, "render", "-", NULL);
+    assert_int_equal(res.status, 1);
+    assert_string_equal(res.err.data, "<stdin>: the ConfigMap has no key config.json\n");
+    run_result_release(&res);
+    free(cm_text);
+    json_decref(cm);
+}
+
+static void
 test_cli_render(void **state)
 {
     static const char config[] =
@@ -518,6 +548,11 @@ test_cli_render(void **state)
         "exportflows render: netFlow collector ':2056' would send to this node's "
         "IPv6 address fd00::7, and NetFlow v5 carries IPv4 only\n");
     run_result_release(&res);
+
+    /* The ConfigMap that holds the config renders as the config itself (the
+     * output of `kubectl get configmap -o json` piped in); without the key it
+     * is an error. */
+    render_configmap_is_its_config(config);
 
     /* A Network manifest is validated first. */
     run_args(&res, NULL, "render", CASES_DIR "/duplicate-netflow/network.yaml", NULL);

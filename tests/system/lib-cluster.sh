@@ -36,7 +36,8 @@
 #
 # Environment: EXPORTFLOWS_BIN_DIR (programs, default bin), K8S_BIN_DIR (skip
 # build-fixtures.sh), CLUSTER_IDENTITY (serviceaccount|admin), CLUSTER_CRD
-# (released|loose).
+# (released|loose).  CLUSTER_WEBHOOK_BIN and CLUSTER_APPLIER_BIN[NODE] run
+# programs from another directory (another release's, for k8s-skew.sh).
 # Needs: openssl, curl, python3, ovsdb-server/ovsdb-tool/ovsdb-client/ovs-vsctl.
 
 # shellcheck shell=bash
@@ -48,6 +49,7 @@ CLUSTER_ROOT=$(cd "$CLUSTER_LIB_DIR/../.." && pwd)
 
 CLUSTER_DIR=
 CLUSTER_BIN=
+CLUSTER_WEBHOOK_BIN=           # exportflows-webhook's directory; empty: CLUSTER_BIN
 CLUSTER_IDENTITY=${CLUSTER_IDENTITY:-serviceaccount}
 CLUSTER_CRD=${CLUSTER_CRD:-released}
 CLUSTER_CP_STARTED=0
@@ -310,7 +312,7 @@ cluster_webhook_start() {
     fi
     kubeconfig=$(cluster_kubeconfig exportflows-webhook) || return 1
     : >"$CLUSTER_DIR/logs/webhook.log"
-    cluster_spawn webhook "$CLUSTER_BIN/exportflows-webhook" \
+    cluster_spawn webhook "${CLUSTER_WEBHOOK_BIN:-$CLUSTER_BIN}/exportflows-webhook" \
         --tls-cert-file "$certs/tls.crt" --tls-private-key-file "$certs/tls.key" \
         --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
         --kubeconfig "$kubeconfig" --publish "$@"
@@ -411,14 +413,17 @@ cluster_ovsdb_start() {
 # cluster_applier_start NODE NODE_IP OVSDB BRIDGE [ARGS...]: exportflows-applier
 # for node NODE in Kubernetes mode, as process "applier-NODE", with the
 # kubeconfig CLUSTER_APPLIER_KUBECONFIG[NODE] when set (e.g. from
-# cluster_pod_kubeconfig), else cluster_kubeconfig's.
+# cluster_pod_kubeconfig), else cluster_kubeconfig's; the program from the
+# directory CLUSTER_APPLIER_BIN[NODE] when set, else CLUSTER_BIN.
 declare -A CLUSTER_APPLIER_KUBECONFIG=()
+declare -A CLUSTER_APPLIER_BIN=()
 cluster_applier_start() {
     local node=$1 ip=$2 db=$3 br=$4 kubeconfig=${CLUSTER_APPLIER_KUBECONFIG[$1]:-}
+    local bin=${CLUSTER_APPLIER_BIN[$1]:-$CLUSTER_BIN}
     shift 4
     [ -n "$kubeconfig" ] || kubeconfig=$(cluster_kubeconfig exportflows-applier) || return 1
     : >"$CLUSTER_DIR/logs/applier-$node.log"
-    cluster_spawn "applier-$node" "$CLUSTER_BIN/exportflows-applier" \
+    cluster_spawn "applier-$node" "$bin/exportflows-applier" \
         --kubeconfig "$kubeconfig" --namespace exportflows \
         --configmap exportflows-config --node-name "$node" --node-ip "$ip" \
         --ovsdb "$db" --bridge "$br" --health-listen 127.0.0.1:0 "$@"

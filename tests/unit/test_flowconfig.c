@@ -131,7 +131,7 @@ design_config(struct flowconfig *ret, int64_t generation)
 
 /* With the default tuning: only what ovnkube-node writes has a value. */
 static const char design_text[] =
-    "{\"version\":1,"
+    "{"
     "\"netFlow\":{\"collectors\":[\"172.30.158.150:2056\"],\"activeTimeout\":60},"
     "\"sFlow\":{\"collectors\":[\"172.30.158.150:6343\"],\"agent\":\"ovn-k8s-mp0\"},"
     "\"ipfix\":{\"collectors\":[\"172.30.158.150:2055\",\"[fd00::5]:4739\",\":4739\"],"
@@ -139,7 +139,7 @@ static const char design_text[] =
 
 /* sha256 of design_text, computed with sha256sum. */
 static const char design_hash[] =
-    "sha256:bf40f1f01e578ef13c94e4694297bbc57e77cd454ac4652f8eaaa1619db68cdb";
+    "sha256:3f20dccc29d61c5d6eedcc1589e4f191b0f80e84ec56a3270216769918da4be4";
 
 static void
 test_flowconfig_build_dump_hash(void **state)
@@ -156,8 +156,8 @@ test_flowconfig_build_dump_hash(void **state)
     flowconfig_hash(&c, hash);
     assert_string_equal(hash, design_hash);
     dump = flowconfig_dump(&c);
-    assert_true(asprintf(&want, "{\"version\":1,\"generation\":7,\"hash\":\"%s\",%s",
-                         design_hash, design_text + strlen("{\"version\":1,")) > 0);
+    assert_true(asprintf(&want, "{\"generation\":7,\"hash\":\"%s\",%s",
+                         design_hash, design_text + strlen("{")) > 0);
     assert_string_equal(dump, want);
     free(dump);
     free(want);
@@ -183,7 +183,8 @@ test_flowconfig_to_json(void **state)
     assert_non_null(json);
     assert_int_equal(json_integer_value(json_object_get(json, "generation")), 3);
     assert_string_equal(json_string_value(json_object_get(json, "hash")), design_hash);
-    assert_int_equal(json_integer_value(json_object_get(json, "version")), 1);
+    /* Version 1 is implied by its absence (the writing rule). */
+    assert_null(json_object_get(json, "version"));
     assert_null(json_object_get(json_object_get(json, "sFlow"), "sampling"));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(json, "ipfix"),
                                                         "cacheActiveTimeout")), 60);
@@ -411,6 +412,72 @@ test_flowconfig_unknown_keys_ignored(void **state)
     assert_roundtrip(&c);
 }
 
+/* The ConfigMap part: the payload under FLOWCONFIG_KEY, other keys left alone. */
+static void
+test_flowconfig_data_set_text_parse(void **state)
+{
+    json_t *data = json_pack("{s:s}", "README", "by hand");
+    struct flowconfig c, back;
+    const char *text;
+    size_t len;
+    char *dump;
+
+    assert_string_equal(FLOWCONFIG_KEY, "config.json");
+    design_config(&c, 7);
+    assert_int_equal(flowconfig_data_set(data, &c), 0);
+    assert_string_equal(json_string_value(json_object_get(data, "README")), "by hand");
+    assert_int_equal(flowconfig_data_text(data, &text, &len), 0);
+    dump = flowconfig_dump(&c);
+    assert_string_equal(text, dump);
+    assert_int_equal(len, strlen(dump));
+    /* The writing rule: version 1 is implied, so never written. */
+    assert_null(strstr(text, "version"));
+    assert_int_equal(flowconfig_data_parse(data, &back, NULL), 0);
+    assert_true(flowconfig_same(&back, &c));
+    assert_string_equal(back.hash, c.hash);
+    assert_int_equal(back.generation, 7);
+    free(dump);
+    json_decref(data);
+}
+
+static void
+test_flowconfig_data_parse_refusals(void **state)
+{
+    json_t *data = json_object();
+    struct flowconfig c, back;
+    struct errmsg err = { "" };
+    const char *text;
+    size_t len;
+    char *edited;
+
+    assert_int_equal(flowconfig_data_text(NULL, &text, &len), -ENOENT);
+    assert_int_equal(flowconfig_data_parse(NULL, &back, &err), -ENOENT);
+    assert_int_equal(flowconfig_data_parse(data, &back, &err), -ENOENT);
+    assert_string_equal(err.text, "no config.json in the configmap");
+    json_object_set_new(data, FLOWCONFIG_KEY, json_integer(1));
+    assert_int_equal(flowconfig_data_text(data, &text, &len), -ENOENT);
+    assert_int_equal(flowconfig_data_parse(data, &back, &err), -ENOENT);
+
+    /* Content edited under the writer's hash: the text parses, but a writer
+     * must not take it for what it wrote. */
+    design_config(&c, 1);
+    edited = flowconfig_dump(&c);
+    strstr(edited, "172.30.158.150:2056")[13] = '9';
+    json_object_set_new(data, FLOWCONFIG_KEY, json_string(edited));
+    assert_int_equal(flowconfig_parse(edited, strlen(edited), &back, NULL), 0);
+    assert_int_equal(flowconfig_data_parse(data, &back, &err), -EINVAL);
+    assert_non_null(strstr(err.text, "config.json: hash 'sha256:"));
+    assert_non_null(strstr(err.text, "does not match the content"));
+
+    json_object_set_new(data, FLOWCONFIG_KEY, json_string("{\"netFlow\": "));
+    assert_int_equal(flowconfig_data_parse(data, &back, &err), -EINVAL);
+    json_object_set_new(data, FLOWCONFIG_KEY, json_string("{\"version\": 2}"));
+    assert_int_equal(flowconfig_data_parse(data, &back, &err), -EINVAL);
+    assert_non_null(strstr(err.text, "newer than this program understands"));
+    free(edited);
+    json_decref(data);
+}
+
 int
 main(void)
 {
@@ -427,6 +494,8 @@ main(void)
         cmocka_unit_test(test_flowconfig_set_agent),
         cmocka_unit_test(test_flowconfig_set_keys_in_text_and_hash),
         cmocka_unit_test(test_flowconfig_unknown_keys_ignored),
+        cmocka_unit_test(test_flowconfig_data_set_text_parse),
+        cmocka_unit_test(test_flowconfig_data_parse_refusals),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
