@@ -65,31 +65,12 @@ publisher_desired(const json_t *network, const json_t *flows,
     return 0;
 }
 
-int
-publisher_configmap_config(const json_t *configmap, struct flowconfig *ret,
-                           struct errmsg *err)
+/* The config 'configmap' (borrowed; may be NULL) publishes, read back as its
+ * writer reads it (flowconfig_data_parse(): the hash must match).  0 or -errno. */
+static int
+published_config(const json_t *configmap, struct flowconfig *ret)
 {
-    const json_t *text = json_object_get(json_object_get(configmap, "data"),
-                                         PUBLISHER_CONFIG_KEY);
-    char hash[FLOWCONFIG_HASH_SIZE];
-    struct flowconfig config;
-    int r;
-
-    if (!json_is_string(text)) {
-        return errmsg_set(err, -ENOENT, "no %s in the configmap", PUBLISHER_CONFIG_KEY);
-    }
-    r = flowconfig_parse(json_string_value(text), json_string_length(text), &config, err);
-    if (r) {
-        return r;
-    }
-    /* The hash is what makes a write unnecessary, so it must match the content. */
-    flowconfig_hash(&config, hash);
-    if (strcmp(hash, config.hash)) {
-        return errmsg_set(err, -EINVAL, "%s: hash '%s' does not match the content",
-                          PUBLISHER_CONFIG_KEY, config.hash);
-    }
-    *ret = config;
-    return 0;
+    return flowconfig_data_parse(json_object_get(configmap, "data"), ret, NULL);
 }
 
 static bool
@@ -109,7 +90,7 @@ publisher_configmap_current(const json_t *configmap, const struct flowconfig *de
     return configmap
            && has_label(configmap, LABEL_NAME_KEY, LABEL_NAME)
            && has_label(configmap, LABEL_COMPONENT_KEY, LABEL_COMPONENT)
-           && !publisher_configmap_config(configmap, &published, NULL)
+           && !published_config(configmap, &published)
            && !strcmp(published.hash, desired->hash);
 }
 
@@ -135,17 +116,14 @@ publisher_configmap_set(json_t *configmap, const struct flowconfig *desired)
 {
     json_t *labels = object_member(object_member(configmap, "metadata"), "labels");
     json_t *data = object_member(configmap, "data");
-    char *text = flowconfig_dump(desired);
-    int r = -ENOMEM;
 
-    if (labels && data && text
+    if (labels && data
         && !json_object_set_new(labels, LABEL_NAME_KEY, json_string(LABEL_NAME))
         && !json_object_set_new(labels, LABEL_COMPONENT_KEY, json_string(LABEL_COMPONENT))
-        && !json_object_set_new(data, PUBLISHER_CONFIG_KEY, json_string(text))) {
-        r = 0;
+        && !flowconfig_data_set(data, desired)) {
+        return 0;
     }
-    free(text);
-    return r;
+    return -ENOMEM;
 }
 
 json_t *
@@ -476,7 +454,7 @@ choose(struct publisher *p, const struct snapshot *s, struct flowconfig *ret)
     } else {
         note_invalid(p, s->network, &errors);
         /* Started with an invalid spec: what is published is the last good one. */
-        if (!p->have_good && !publisher_configmap_config(s->configmap, &p->good, NULL)) {
+        if (!p->have_good && !published_config(s->configmap, &p->good)) {
             p->have_good = true;
         }
         *ret = p->good;
@@ -665,7 +643,7 @@ reconcile(struct publisher *p, const struct snapshot *s)
     pthread_mutex_lock(&p->lock);
     p->stats.reconciles++;
     pthread_mutex_unlock(&p->lock);
-    if (!publisher_configmap_config(s->configmap, &seen, NULL)) {
+    if (!published_config(s->configmap, &seen)) {
         note_published(p, &seen);
         summarizer_observe(p->summary, s->configmap, seen.hash);
     } else {

@@ -27,6 +27,7 @@
 #include "exportflows/flowspec.h"
 #include "exportflows/manifest.h"
 #include "exportflows/ovsplan.h"
+#include "exportflows/publisher.h"
 
 #define COMMAND PROGRAM " render"
 
@@ -58,29 +59,23 @@ print_report(const char *file, const struct fielderr_list *report)
     }
 }
 
-/* The config of a Network object (borrowed): its validated spec with the default
- * tuning and its generation, as the publisher would publish it. */
+/* The config of a Network object (borrowed) with the default tuning, as the
+ * publisher would publish it (publisher_desired(), without ovs-flows-config). */
 static int
 config_from_network(const char *file, const json_t *network, struct flowconfig *ret)
 {
-    const json_t *generation = json_object_get(json_object_get(network, "metadata"),
-                                               "generation");
-    struct fielderr_list report;
+    struct fielderr_list report, flows_report;
     struct flowtuning tuning;
-    struct flowspec spec;
     int r;
 
     fielderr_list_init(&report);
-    r = flowspec_validate(json_object_get(network, "spec"), &report, &spec);
+    fielderr_list_init(&flows_report);
+    flowtuning_init(&tuning);
+    r = publisher_desired(network, NULL, &tuning, ret, &report, &flows_report);
     print_report(file, &report);
     fielderr_list_release(&report);
-    if (r) {
-        return EXIT_INVALID;
-    }
-    flowtuning_init(&tuning);
-    flowconfig_build(&spec, &tuning,
-                     json_is_integer(generation) ? json_integer_value(generation) : -1, ret);
-    return EXIT_OK;
+    fielderr_list_release(&flows_report);
+    return r ? EXIT_INVALID : EXIT_OK;
 }
 
 /* True for a ConfigMap object (borrowed). */

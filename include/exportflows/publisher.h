@@ -9,10 +9,11 @@
  * net against a watch that went quiet.  So it also catches up after the webhook
  * was down, and a deleted or hand-edited ConfigMap is put back.
  *
- * What is published (ConfigMap key "config.json", see flowconfig.h): the spec,
- * validated again with flowspec_validate() (it may have been stored while the
- * webhook was down or not registered) and normalised, plus the tuning, the
- * Network's metadata.generation and the content hash.
+ * What is published (ConfigMap key "config.json"; the payload, its key, version
+ * and rules are flowconfig.h's, written and read back with flowconfig_data_*()):
+ * the spec, validated again with flowspec_validate() (it may have been stored
+ * while the webhook was down or not registered) and normalised, plus the tuning,
+ * the Network's metadata.generation and the content hash.
  *   - Network absent, or exportNetworkFlows absent/null/{}: a config with no
  *     protocol, i.e. export off.  The ConfigMap exists then too, so that appliers
  *     clear the rows they own instead of keeping a stale config.
@@ -80,7 +81,6 @@
 #include "exportflows/metrics.h"
 
 #define PUBLISHER_NETWORKS_PATH "/apis/operator.openshift.io/v1/networks"
-#define PUBLISHER_CONFIG_KEY "config.json"
 #define PUBLISHER_EVENT_REASON "InvalidExportNetworkFlows"
 #define PUBLISHER_FLOWS_EVENT_REASON "InvalidOVSFlowsConfig"
 #define PUBLISHER_COMPONENT "exportflows-publisher"
@@ -197,18 +197,13 @@ int publisher_desired(const json_t *network, const json_t *flows,
                       const struct flowtuning *tuning, struct flowconfig *ret,
                       struct fielderr_list *report, struct fielderr_list *flows_report);
 
-/* Parses the config published in 'configmap' (borrowed) into '*ret'.  -ENOENT
- * when it has no "config.json", -EINVAL (message in 'err') when it is invalid or
- * its hash does not match its content (edited by hand). */
-int publisher_configmap_config(const json_t *configmap, struct flowconfig *ret,
-                               struct errmsg *err);
-
 /* True when 'configmap' (borrowed; may be NULL) already publishes 'desired': same
- * content (by hash, generation ignored) and our labels in place. */
+ * content (by hash, generation ignored; read with flowconfig_data_parse(), so a
+ * hand-edited payload is not current) and our labels in place. */
 bool publisher_configmap_current(const json_t *configmap, const struct flowconfig *desired);
 
-/* Sets our labels and data["config.json"] of 'configmap' (changed in place) to
- * publish 'desired', keeping everything else.  -ENOMEM. */
+/* Sets our labels and the payload (flowconfig_data_set()) of 'configmap'
+ * (changed in place) to publish 'desired', keeping everything else.  -ENOMEM. */
 int publisher_configmap_set(json_t *configmap, const struct flowconfig *desired);
 
 /* A new ConfigMap object 'namespace'/'name' publishing 'desired'.  Caller

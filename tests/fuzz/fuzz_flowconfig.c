@@ -6,7 +6,7 @@
  * it accepts.  Checks, besides the sanitizers:
  *   - the canonical form round-trips: flowconfig_dump() parses back to the
  *     same config, and dumping that gives the same text;
- *   - publisher_configmap_config() on a ConfigMap holding the text accepts it
+ *   - flowconfig_data_parse() on a ConfigMap holding the text accepts it
  *     exactly when flowconfig_parse() does and the hash matches the content;
  *   - an accepted config plans (ovsplan_build() against an OVS that has other
  *     settings) and renders (ovsplan_render()) without error, on an IPv4 node
@@ -19,7 +19,6 @@
 #include "exportflows/collector.h"
 #include "exportflows/flowconfig.h"
 #include "exportflows/ovsplan.h"
-#include "exportflows/publisher.h"
 #include "fuzz.h"
 
 /* The monitor cache of a bridge whose NetFlow row someone else wrote. */
@@ -81,26 +80,26 @@ check_plans(const struct flowconfig *config)
     check_plans_on(config, "fd00::5");
 }
 
-/* The same text inside a ConfigMap, as the applier's kube source reads it. */
+/* The same text inside a ConfigMap's data, read back as the publisher reads it. */
 static void
 check_configmap(const char *text, size_t len, int parsed, const struct flowconfig *config)
 {
-    json_t *configmap = json_pack("{s:{s:s%}}", "data", PUBLISHER_CONFIG_KEY, text, len);
+    json_t *data = json_pack("{s:s%}", FLOWCONFIG_KEY, text, len);
     struct flowconfig from_map;
     char hash[FLOWCONFIG_HASH_SIZE];
     int r;
 
-    if (!configmap) {
+    if (!data) {
         return;                 /* not UTF-8: JSON cannot carry it */
     }
-    r = publisher_configmap_config(configmap, &from_map, NULL);
+    r = flowconfig_data_parse(data, &from_map, NULL);
     if (parsed == 0) {
         flowconfig_hash(config, hash);
         FUZZ_CHECK((r == 0) == !strcmp(hash, config->hash), "configmap %d", r);
     } else {
         FUZZ_CHECK(r != 0, "the configmap accepted what flowconfig_parse() refused");
     }
-    json_decref(configmap);
+    json_decref(data);
 }
 
 int

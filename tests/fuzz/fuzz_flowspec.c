@@ -9,7 +9,7 @@
  *   - flowspec_same() is reflexive, on invalid specs too;
  *   - a valid spec comes out sorted (flowspec_sort() changes nothing);
  *   - what the publisher then writes, the applier accepts: the ConfigMap
- *     publisher_desired() leads to parses back (publisher_configmap_config())
+ *     publisher_desired() leads to parses back (flowconfig_data_parse())
  *     to the same config, with a matching hash, and renders into OVSDB
  *     operations for a bridge. */
 #include <errno.h>
@@ -62,7 +62,7 @@ check_published(const json_t *network)
     fielderr_list_release(&report);
     configmap = publisher_configmap_new("exportflows", "exportflows-config", &desired);
     FUZZ_CHECK(configmap != NULL, "out of memory");
-    r = publisher_configmap_config(configmap, &read_back, &err);
+    r = flowconfig_data_parse(json_object_get(configmap, "data"), &read_back, &err);
     FUZZ_CHECK(r == 0, "the published config does not read back: %s", err.text);
     FUZZ_CHECK(flowconfig_same(&desired, &read_back) && !strcmp(desired.hash, read_back.hash),
                "the published config reads back different");

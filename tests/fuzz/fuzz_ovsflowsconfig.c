@@ -82,7 +82,7 @@ check_published(const json_t *network, const json_t *data)
                "the Network is valid");
     configmap = publisher_configmap_new("exportflows", "exportflows-config", &desired);
     FUZZ_CHECK(configmap != NULL, "out of memory");
-    FUZZ_CHECK(publisher_configmap_config(configmap, &read_back, &err) == 0,
+    FUZZ_CHECK(flowconfig_data_parse(json_object_get(configmap, "data"), &read_back, &err) == 0,
                "the published config does not read back: %s", err.text);
     json_decref(configmap);
     fielderr_list_release(&report);

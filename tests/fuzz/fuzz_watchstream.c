@@ -5,7 +5,7 @@
  * with a line cap small enough for the fuzzer to cross; each complete line is
  * parsed as an event and handled as kubewatch and its consumers do: the action
  * chosen, a delivered object read as a Network (flowspec_validate()) and as the
- * config ConfigMap (publisher_configmap_config()).  After an error the stream
+ * config ConfigMap (flowconfig_data_parse()).  After an error the stream
  * is reset and feeding goes on, as a new WATCH would.  Checks, besides the
  * sanitizers: an object event has its resourceVersion, an ERROR its code, and
  * the held tail never passes the cap. */
@@ -17,7 +17,6 @@
 #include "exportflows/flowconfig.h"
 #include "exportflows/flowspec.h"
 #include "exportflows/kubewatch.h"
-#include "exportflows/publisher.h"
 #include "exportflows/watchstream.h"
 #include "fuzz.h"
 
@@ -33,7 +32,7 @@ consume(const json_t *object)
     fielderr_list_init(&report);
     flowspec_validate(json_object_get(object, "spec"), &report, &spec);
     fielderr_list_release(&report);
-    publisher_configmap_config(object, &config, NULL);
+    flowconfig_data_parse(json_object_get(object, "data"), &config, NULL);
 }
 
 static int

@@ -561,6 +561,15 @@ test_cli_render(void **state)
     assert_string_equal(res.out.data, "");
     run_result_release(&res);
 
+    /* A valid one renders as the publisher would publish it. */
+    run_args(&res, NULL, "render", "--node-ip", "10.0.0.1",
+             CASES_DIR "/valid-released/network.yaml", NULL);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out.data, "'targets=[\"10.0.0.1:4739\"]' "
+                                         "cache_active_timeout=60 external_ids"));
+    assert_non_null(strstr(res.out.data, "#   netFlow.activeTimeout = 60\n"));
+    run_result_release(&res);
+
     run_args(&res, NULL, "render", "--node-ip", "10.0.0.300", "x.json", NULL);
     assert_int_equal(res.status, 2);
     run_result_release(&res);

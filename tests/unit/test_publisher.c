@@ -328,7 +328,7 @@ test_publisher_configmap_new_publishes_config(void **state)
     text = flowconfig_dump(&config);
     assert_string_equal(data_text(cm), text);
     assert_true(publisher_configmap_current(cm, &config));
-    assert_int_equal(publisher_configmap_config(cm, &back, NULL), 0);
+    assert_int_equal(flowconfig_data_parse(json_object_get(cm, "data"), &back, NULL), 0);
     assert_true(flowconfig_same(&back, &config));
     assert_int_equal(back.generation, 5);
     free(text);
@@ -369,7 +369,7 @@ test_publisher_configmap_current_needs_content_and_labels(void **state)
     strstr(edited, "10.0.0.1")[7] = '9';
     set_data(cm, edited);
     assert_false(publisher_configmap_current(cm, &config));
-    assert_int_equal(publisher_configmap_config(cm, &other, &err), -EINVAL);
+    assert_int_equal(flowconfig_data_parse(json_object_get(cm, "data"), &other, &err), -EINVAL);
     assert_non_null(strstr(err.text, "does not match the content"));
 
     /* A missing label, a wrong one, a missing key, a non-string. */
@@ -384,11 +384,11 @@ test_publisher_configmap_current_needs_content_and_labels(void **state)
     assert_true(publisher_configmap_current(cm, &config));
     json_object_del(json_object_get(cm, "data"), "config.json");
     assert_false(publisher_configmap_current(cm, &config));
-    assert_int_equal(publisher_configmap_config(cm, &other, &err), -ENOENT);
+    assert_int_equal(flowconfig_data_parse(json_object_get(cm, "data"), &other, &err), -ENOENT);
     json_object_set_new(json_object_get(cm, "data"), "config.json", json_integer(1));
     assert_false(publisher_configmap_current(cm, &config));
     set_data(cm, "{\"netFlow\": ");
-    assert_int_equal(publisher_configmap_config(cm, &other, &err), -EINVAL);
+    assert_int_equal(flowconfig_data_parse(json_object_get(cm, "data"), &other, &err), -EINVAL);
 
     free(text);
     free(spaced);
