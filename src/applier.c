@@ -1,14 +1,17 @@
 /* applier — the node loop that keeps a bridge's flow export equal to the config:
  * monitor cache, replanning on every change, one transaction at a time, retries,
- * reports and metrics.  See applier.h. */
+ * reports and metrics; and the folding of reports into the node status.  See
+ * applier.h. */
 #include "exportflows/applier.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "exportflows/clock.h"
+#include "exportflows/nodestatus.h"
 #include "exportflows/ovsdb.h"
 #include "exportflows/ovsplan.h"
 
@@ -650,4 +653,71 @@ applier_wait(const struct applier *a, uint64_t now,
         }
         lower_timeout(timeout_ms, now, at);
     }
+}
+
+/* ---- reports as node status ---- */
+
+/* Copies 'msg' as printable ASCII (anything else becomes '?'): annotation
+ * values must be valid UTF-8 and a one-line error reads best. */
+static void
+copy_message(char dst[ERRMSG_MAX], const char *msg)
+{
+    size_t i = 0;
+
+    for (; msg && msg[i] && i < ERRMSG_MAX - 1; i++) {
+        unsigned char c = (unsigned char) msg[i];
+        dst[i] = c >= 0x20 && c < 0x7f ? (char) c : '?';
+    }
+    dst[i] = '\0';
+}
+
+static void
+set_applied(struct nodestatus_state *s, const struct flowconfig *c, int64_t now)
+{
+    s->has_applied = true;
+    if (c->hash[0]) {
+        snprintf(s->hash, sizeof s->hash, "%s", c->hash);
+    } else {
+        flowconfig_hash(c, s->hash);
+    }
+    s->has_generation = c->has_generation;
+    s->generation = c->has_generation ? c->generation : 0;
+    s->last_apply_time = now;
+    s->in_sync = true;
+    s->last_error[0] = '\0';
+}
+
+bool
+applier_report_fold(struct nodestatus_state *s, const struct applier_report *r,
+                    int64_t now)
+{
+    struct nodestatus_state before = *s;
+
+    switch (r->type) {
+    case APPLIER_CONFIG_LOADED:
+    case APPLIER_OVSDB_CONNECTED:
+        /* Nothing is known yet: the next APPLIED or IN_SYNC says it. */
+        return false;
+    case APPLIER_CLEARED:
+        /* Only at an uninstall: the Lease goes with the pod. */
+        return false;
+    case APPLIER_APPLIED:
+    case APPLIER_IN_SYNC:
+        if (!r->config) {
+            return false;
+        }
+        set_applied(s, r->config, now);
+        break;
+    case APPLIER_CONFIG_REFUSED:
+    case APPLIER_OVSDB_CONNECT_FAILED:
+    case APPLIER_OVSDB_DISCONNECTED:
+    case APPLIER_OVSDB_ERROR:
+    case APPLIER_WAITING_BRIDGE:
+    case APPLIER_PLAN_FAILED:
+    case APPLIER_APPLY_FAILED:
+        s->in_sync = false;
+        copy_message(s->last_error, r->message ? r->message : "unknown error");
+        break;
+    }
+    return !nodestatus_state_equal(&before, s);
 }

@@ -396,7 +396,7 @@ on_report(void *aux, const struct applier_report *r)
     }
     /* Handing the state over never waits for the API server: the status
      * writer's thread does the request. */
-    if (p->status && nodestatus_state_update(&p->status_state, r, (int64_t) time(NULL))) {
+    if (p->status && applier_report_fold(&p->status_state, r, (int64_t) time(NULL))) {
         nodestatus_set(p->status, &p->status_state);
     }
 }

@@ -89,6 +89,7 @@ struct applier_stats {
 };
 
 struct applier;
+struct nodestatus_state;
 
 /* Number of pollfds applier_wait() fills. */
 #define APPLIER_N_POLLFDS 2
@@ -122,5 +123,13 @@ void applier_wait(const struct applier *applier, uint64_t now_ms,
 void applier_clear(struct applier *applier);
 
 void applier_get_stats(const struct applier *applier, struct applier_stats *ret);
+
+/* Folds one report into this node's status (nodestatus.h): an applied or
+ * in-sync config sets the hash, generation and apply time and clears the error;
+ * a failure keeps the last good config and sets the error (as printable ASCII);
+ * reports that say nothing yet change nothing.  'now' is the wall clock in Unix
+ * seconds.  Returns true when 'state' changed. */
+bool applier_report_fold(struct nodestatus_state *state,
+                         const struct applier_report *report, int64_t now);
 
 #endif

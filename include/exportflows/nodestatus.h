@@ -56,14 +56,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "exportflows/applier.h"
 #include "exportflows/errmsg.h"
 #include "exportflows/flowconfig.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/metrics.h"
 
 #define NODESTATUS_LEASE_PREFIX "exportflows-node-"
-#define NODESTATUS_FIELD_MANAGER "exportflows-applier"
 #define NODESTATUS_ANNOTATION_HASH "exportflows.io/applied-hash"
 #define NODESTATUS_ANNOTATION_GENERATION "exportflows.io/applied-generation"
 #define NODESTATUS_ANNOTATION_ERROR "exportflows.io/last-error"
@@ -92,11 +90,6 @@ struct nodestatus_state {
 
 /* Nothing applied, not in sync, no error. */
 void nodestatus_state_init(struct nodestatus_state *state);
-
-/* Folds one applier report into 'state'; 'now' is the wall clock in Unix
- * seconds.  Returns true when 'state' changed. */
-bool nodestatus_state_update(struct nodestatus_state *state,
-                             const struct applier_report *report, int64_t now);
 
 bool nodestatus_state_equal(const struct nodestatus_state *a,
                             const struct nodestatus_state *b);
