@@ -85,12 +85,6 @@ kube_client_destroy(struct kube_client *client)
     curl_global_cleanup();      /* balances kube_client_create()'s init */
 }
 
-struct kubeconfig *
-kube_client_config(const struct kube_client *client)
-{
-    return client->cfg;
-}
-
 void
 kube_client_set_max_body(struct kube_client *client, size_t max)
 {
@@ -140,7 +134,9 @@ kube_name_valid(const char *s, size_t max)
     return true;
 }
 
-int
+/* The negative errno value kube_request() uses for HTTP status 'status' and the
+ * Kubernetes Status 'reason' (may be NULL). */
+static int
 kube_status_errno(long status, const char *reason)
 {
     switch (status) {

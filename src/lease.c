@@ -227,8 +227,11 @@ renew_held(struct lease *l, uint64_t mono, struct errmsg *err)
     return r;
 }
 
-int
-lease_step(struct lease *l, struct errmsg *err)
+/* One try to acquire or renew.  0 when this candidate holds the Lease now, -EBUSY
+ * when another valid holder has it, -EAGAIN when a concurrent update won (409), or
+ * another -errno from the API with a message. */
+static int
+try_acquire_or_renew(struct lease *l, struct errmsg *err)
 {
     uint64_t mono = clock_monotonic_ms();
     json_t *obj = NULL, *stored = NULL, *spec;
@@ -273,8 +276,10 @@ out:
     return r;
 }
 
-int
-lease_release(struct lease *l, struct errmsg *err)
+/* Gives the Lease up when this candidate holds it (holderIdentity cleared):
+ * 0 when given up or not ours. */
+static int
+give_up(struct lease *l, struct errmsg *err)
 {
     json_t *obj = NULL, *spec;
     const char *holder;
@@ -361,7 +366,7 @@ run(void *arg)
 
     while (!atomic_load(&l->stopping)) {
         struct errmsg err = { "" };
-        int r = lease_step(l, &err);
+        int r = try_acquire_or_renew(l, &err);
 
         if (r == -ECANCELED || atomic_load(&l->stopping)) {
             break;
@@ -417,14 +422,14 @@ lease_stop(struct lease *l, struct errmsg *err)
     if (!was) {
         return 0;
     }
-    /* The thread's client is interrupted for good; release on a new one. */
+    /* The thread's client is interrupted for good; give up on a new one. */
     r = kube_client_create(l->kcfg, &fresh, err);
     if (r) {
         return r;
     }
     kube_client_destroy(l->client);
     l->client = fresh;
-    return lease_release(l, err);
+    return give_up(l, err);
 }
 
 void

@@ -816,8 +816,12 @@ out:
     return r;
 }
 
-int
-manifest_read(const char *path, char **text, size_t *len, struct errmsg *err)
+/* Reads the whole of 'path' ("-": standard input), at most MANIFEST_MAX_BYTES.
+ * Returns 0 and writes '*text' (NUL-terminated; caller frees with free()) and
+ * '*len', or a negative errno with "cannot open: ...", "cannot read: ..." or
+ * "larger than N bytes" in 'err' (without the file name). */
+static int
+read_file(const char *path, char **text, size_t *len, struct errmsg *err)
 {
     bool is_stdin = !strcmp(path, "-");
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -838,10 +842,10 @@ manifest_load(const char *path, struct manifest *ret, struct errmsg *err)
 {
     const char *name = manifest_display_name(path);
     char *text = NULL;
-    size_t len;
+    size_t len = 0;
     int r;
 
-    r = manifest_read(path, &text, &len, err);
+    r = read_file(path, &text, &len, err);
     if (r) {
         return errmsg_prefix(err, r, "%s", name);
     }

@@ -69,7 +69,7 @@ ovsdb_rpc_destroy(struct ovsdb_rpc *rpc)
     free(rpc);
 }
 
-int
+static int
 ovsdb_rpc_fd(const struct ovsdb_rpc *rpc)
 {
     return rpc->fd;
@@ -81,13 +81,16 @@ ovsdb_rpc_backlogged(const struct ovsdb_rpc *rpc)
     return rpc->out_pos < rpc->out_len;
 }
 
-short
+/* The poll(2) events the stream needs: POLLIN, plus POLLOUT with a backlog. */
+static short
 ovsdb_rpc_events(const struct ovsdb_rpc *rpc)
 {
     return POLLIN | (ovsdb_rpc_backlogged(rpc) ? POLLOUT : 0);
 }
 
-int
+/* Writes as much of the backlog as the socket takes.  0 (also when some is left),
+ * or -errno with a message. */
+static int
 ovsdb_rpc_flush(struct ovsdb_rpc *rpc, struct errmsg *err)
 {
     while (rpc->out_pos < rpc->out_len) {

@@ -43,7 +43,7 @@ struct summarizer {
     bool dirty;                     /* an input changed since the last fold */
     bool stopping, started, joined;
     pthread_t thread;
-    struct summarizer_stats stats;
+    bool synced;                    /* the Leases were listed at least once */
     struct nodesummary summary;     /* the last fold */
     json_t *wanted;                 /* its annotations */
     const char *event_type, *event_reason;
@@ -55,9 +55,6 @@ struct summarizer {
 static void
 fail(struct summarizer *s, int code, const char *message)
 {
-    pthread_mutex_lock(&s->lock);
-    s->stats.errors++;
-    pthread_mutex_unlock(&s->lock);
     if (s->on_error) {
         s->on_error(s->ctx, code, message);
     }
@@ -101,7 +98,7 @@ on_synced(void *ctx, const json_t *items)
     pthread_mutex_lock(&s->lock);
     json_decref(s->leases);
     s->leases = leases;
-    s->stats.synced = true;
+    s->synced = true;
     poke(s);
     pthread_mutex_unlock(&s->lock);
 }
@@ -177,7 +174,7 @@ refold(struct summarizer *s)
     json_t *wanted;
 
     s->dirty = false;
-    if (!s->stats.synced) {
+    if (!s->synced) {
         return;
     }
     nodesummary_init(&next);
@@ -195,11 +192,6 @@ refold(struct summarizer *s)
     s->wanted = wanted;
     nodesummary_event(&s->summary, &s->event_type, &s->event_reason, s->event_message,
                       sizeof s->event_message);
-    s->stats.folds++;
-    s->stats.total = next.total;
-    s->stats.in_sync = next.in_sync;
-    s->stats.out_of_sync = next.out_of_sync;
-    s->stats.failed = next.failed;
     set_metrics(s, now);
 }
 
@@ -298,11 +290,7 @@ post_event(struct summarizer *s, const json_t *stored, const char *type, const c
         snprintf(line, sizeof line, "cannot create an event about configmap %s/%s: %s",
                  s->namespace, s->configmap, err.text);
         fail(s, r, line);
-        return;
     }
-    pthread_mutex_lock(&s->lock);
-    s->stats.events++;
-    pthread_mutex_unlock(&s->lock);
 }
 
 /* Writes the summary; with the lock held (released during the requests). */
@@ -335,7 +323,6 @@ write_summary(struct summarizer *s, uint64_t now)
     }
     pthread_mutex_lock(&s->lock);
     if (r == 0) {
-        s->stats.writes += w.updated ? 1 : 0;
         /* The watch brings the same soon; meanwhile do not write it again. */
         json_decref(s->cm_annotations);
         s->cm_annotations = json_deep_copy(json_object_get(json_object_get(stored, "metadata"),
@@ -532,12 +519,4 @@ summarizer_destroy(struct summarizer *s)
     free(s->component);
     free(s->identity);
     free(s);
-}
-
-void
-summarizer_stats(struct summarizer *s, struct summarizer_stats *ret)
-{
-    pthread_mutex_lock(&s->lock);
-    *ret = s->stats;
-    pthread_mutex_unlock(&s->lock);
 }

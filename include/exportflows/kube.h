@@ -52,9 +52,6 @@ int kube_client_create(struct kubeconfig *cfg, struct kube_client **ret,
 /* Closes the connection and frees the client; accepts NULL. */
 void kube_client_destroy(struct kube_client *client);
 
-/* The configuration the client was made from (borrowed). */
-struct kubeconfig *kube_client_config(const struct kube_client *client);
-
 /* Changes the reply body cap (0: KUBE_MAX_BODY_DEFAULT). */
 void kube_client_set_max_body(struct kube_client *client, size_t max);
 
@@ -148,9 +145,5 @@ int kube_path(char *buf, size_t size, const char *fmt, ...)
  * characters: lowercase alphanumerics, '-' and '.', alphanumeric at both ends.
  * Most object names are; check names before they go into a path. */
 bool kube_name_valid(const char *s, size_t max);
-
-/* The negative errno value kube_request() uses for HTTP status 'status' and the
- * Kubernetes Status 'reason' (may be NULL). */
-int kube_status_errno(long status, const char *reason);
 
 #endif

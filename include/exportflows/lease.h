@@ -1,6 +1,6 @@
 /* lease — leader election with a coordination.k8s.io/v1 Lease, as client-go does it.
  *
- * Every candidate runs lease_step() every retry period (2 s):
+ * The election thread makes one try every retry period (2 s):
  *   - GET the Lease; create it holding it when absent.
  *   - Someone else holds it and its record changed less than one lease duration
  *     (15 s) ago by our own clock (server and node clocks are never compared): not
@@ -23,9 +23,7 @@
  * renew deadline, even if the lease thread is stuck.  'on_change' runs on the lease
  * thread, or on the thread calling lease_stop() for the final "false"; 'on_error'
  * runs on the lease thread.
- * lease_stop() may be called from any thread except from 'on_change'.  Without
- * lease_start(), a caller may drive lease_step() and lease_release() itself from
- * one thread. */
+ * lease_stop() may be called from any thread except from 'on_change'. */
 #ifndef EXPORTFLOWS_LEASE_H
 #define EXPORTFLOWS_LEASE_H
 
@@ -64,24 +62,15 @@ int lease_create(struct kubeconfig *cfg, const struct lease_config *lc,
 int lease_start(struct lease *lease, struct errmsg *err);
 
 /* Stops the thread (interrupting a request in progress), stops being leader, and
- * when it was leader releases the Lease (two requests, each bounded by half the
- * renew deadline).  Returns the release's result (0 when there was nothing
- * to release) with a message in 'err' (may be NULL). */
+ * when it was leader gives the Lease up (two requests, each bounded by half the
+ * renew deadline).  Returns the result of giving up (0 when there was nothing
+ * to give up) with a message in 'err' (may be NULL). */
 int lease_stop(struct lease *lease, struct errmsg *err);
 
-/* Stops (and releases) if running, then frees; accepts NULL. */
+/* Stops (and gives the Lease up) if running, then frees; accepts NULL. */
 void lease_destroy(struct lease *lease);
 
 /* True while this candidate holds the Lease and renewed it within the deadline. */
 bool lease_is_leader(const struct lease *lease);
-
-/* One try to acquire or renew.  0 when this candidate holds the Lease now, -EBUSY
- * when another valid holder has it, -EAGAIN when a concurrent update won (409), or
- * another -errno from the API with a message. */
-int lease_step(struct lease *lease, struct errmsg *err);
-
-/* Gives the Lease up when this candidate holds it (holderIdentity cleared);
- * 0 when released or not ours. */
-int lease_release(struct lease *lease, struct errmsg *err);
 
 #endif

@@ -65,15 +65,10 @@ void manifest_release(struct manifest *manifest);
 int manifest_parse(const char *text, size_t len, struct manifest *ret,
                    struct errmsg *err);
 
-/* Reads the whole of 'path' ("-": standard input), at most MANIFEST_MAX_BYTES.
- * Returns 0 and writes '*text' (NUL-terminated; caller frees with free()) and
- * '*len', or a negative errno with "cannot open: ...", "cannot read: ..." or
- * "larger than N bytes" in 'err' (without the file name). */
-int manifest_read(const char *path, char **text, size_t *len, struct errmsg *err);
-
-/* manifest_read() then manifest_parse().  On failure 'err' holds
- * "FILE: what" or, for syntax errors, "FILE:LINE: what", FILE being 'path' or
- * MANIFEST_STDIN_NAME. */
+/* Reads the whole of 'path' ("-": standard input), at most MANIFEST_MAX_BYTES,
+ * then manifest_parse()s it.  On failure 'err' holds "FILE: what" (e.g. "cannot
+ * open: ...", "larger than N bytes") or, for syntax errors, "FILE:LINE: what",
+ * FILE being 'path' or MANIFEST_STDIN_NAME. */
 int manifest_load(const char *path, struct manifest *ret, struct errmsg *err);
 
 /* The name to show for 'path': MANIFEST_STDIN_NAME for "-", else 'path'. */

@@ -63,17 +63,12 @@ int ovsdb_rpc_create(int fd, size_t max_msg, struct ovsdb_rpc **ret);
 /* Closes the fd and frees everything; accepts NULL. */
 void ovsdb_rpc_destroy(struct ovsdb_rpc *rpc);
 
-int ovsdb_rpc_fd(const struct ovsdb_rpc *rpc);
-
 /* Serialises 'msg' (borrowed) compactly and queues it, then tries to write.
  * -ENOBUFS when the backlog would exceed 'max_msg', -EPIPE/-errno when the
  * connection failed; a message in 'err' either way. */
 int ovsdb_rpc_send(struct ovsdb_rpc *rpc, const json_t *msg, struct errmsg *err);
 
-/* Writes as much of the backlog as the socket takes.  0 (also when some is left),
- * or -errno with a message. */
-int ovsdb_rpc_flush(struct ovsdb_rpc *rpc, struct errmsg *err);
-
+/* True while queued output waits for the socket to take it. */
 bool ovsdb_rpc_backlogged(const struct ovsdb_rpc *rpc);
 
 /* Returns the next complete message: 0 and a new reference in '*ret' (caller
@@ -82,9 +77,6 @@ bool ovsdb_rpc_backlogged(const struct ovsdb_rpc *rpc);
  * message exceeds the cap, -EPROTO when the stream is not JSON objects, or another
  * -errno from read(2).  After an error other than -EAGAIN the stream is unusable. */
 int ovsdb_rpc_recv(struct ovsdb_rpc *rpc, json_t **ret, struct errmsg *err);
-
-/* The poll(2) events the stream needs: POLLIN, plus POLLOUT with a backlog. */
-short ovsdb_rpc_events(const struct ovsdb_rpc *rpc);
 
 /* ---- ovsdb_client: a reconnecting session ---- */
 

@@ -29,9 +29,9 @@
  *     NodesFailing (Warning), NodesPending or NodesApplied (Normal).
  *
  * Threading contract: one worker thread with its own kube_client, plus the
- * kubewatch thread.  summarizer_observe() and summarizer_stats() may be called
- * from any thread and never wait for the network.  'on_error' runs on either
- * thread and must be thread-safe.  summarizer_stop() may be called from any
+ * kubewatch thread.  summarizer_observe() may be called from any thread and
+ * never waits for the network.  'on_error' runs on either thread and must be
+ * thread-safe.  summarizer_stop() may be called from any
  * thread except 'on_error'. */
 #ifndef EXPORTFLOWS_SUMMARIZER_H
 #define EXPORTFLOWS_SUMMARIZER_H
@@ -71,15 +71,6 @@ struct summarizer_config {
     void *ctx;
 };
 
-struct summarizer_stats {
-    unsigned long folds;            /* summaries computed */
-    unsigned long writes;           /* ConfigMap updates */
-    unsigned long events;           /* Events created */
-    unsigned long errors;           /* failed writes, Events and watch attempts */
-    bool synced;                    /* the Leases were listed at least once */
-    size_t total, in_sync, out_of_sync, failed;     /* the last summary */
-};
-
 /* Copies the strings of 'cfg'.  Caller destroys '*ret' with
  * summarizer_destroy().  -EINVAL (missing names) or -ENOMEM with a message. */
 int summarizer_create(const struct summarizer_config *cfg, struct summarizer **ret,
@@ -100,7 +91,5 @@ void summarizer_stop(struct summarizer *s);
 
 /* Stops if running, then frees; accepts NULL. */
 void summarizer_destroy(struct summarizer *s);
-
-void summarizer_stats(struct summarizer *s, struct summarizer_stats *ret);
 
 #endif

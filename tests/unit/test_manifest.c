@@ -30,15 +30,10 @@
 static char *
 slurp(const char *path, size_t *len)
 {
-    struct errmsg err;
-    char *text = NULL;
-    size_t n = 0;
+    char *text = testutil_read_file(path, len);
 
-    if (manifest_read(path, &text, &n, &err)) {
-        fail_msg("%s: %s", path, err.text);
-    }
-    if (len) {
-        *len = n;
+    if (!text) {
+        fail_msg("%s: cannot read", path);
     }
     return text;
 }
