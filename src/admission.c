@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/fielderr.h"
 #include "exportflows/flowspec.h"
 #include "exportflows/goduration.h"
@@ -204,7 +205,7 @@ deadline_passed(const struct timespec *deadline)
     if (!deadline) {
         return false;
     }
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    now = clock_monotonic_now();
     return now.tv_sec > deadline->tv_sec
            || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
@@ -1197,9 +1198,8 @@ admission_parse_timeout(const char *text, uint64_t *ret_us)
 struct timespec
 admission_deadline(uint64_t timeout_us)
 {
-    struct timespec t;
+    struct timespec t = clock_monotonic_now();
 
-    clock_gettime(CLOCK_MONOTONIC, &t);
     t.tv_sec += (time_t) (timeout_us / 1000000);
     t.tv_nsec += (long) (timeout_us % 1000000) * 1000;
     if (t.tv_nsec >= 1000000000) {

@@ -49,6 +49,7 @@
 #include "httpmetrics.h"
 #include "httpwatch.h"
 #include "exportflows/clock.h"
+#include "exportflows/monowait.h"
 #include "readfile.h"
 #include "tlscreds.h"
 
@@ -1028,21 +1029,20 @@ httpserver_create(const struct httpserver_config *config, struct httpserver **re
                   struct errmsg *err)
 {
     struct httpserver *s = calloc(1, sizeof *s);
-    pthread_condattr_t attr;
     int r;
 
     if (!s) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
+    r = monowait_init(&s->lock, &s->drained);
+    if (r < 0) {
+        free(s);
+        return errmsg_set(err, r, "cannot make a lock: %s", strerror(-r));
+    }
     s->listen_fd = -1;
     httpwatch_init(&s->reaper);
     httpwatch_init(&s->watch);
-    pthread_mutex_init(&s->lock, NULL);
     httpconns_init(&s->conns);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->drained, &attr);
-    pthread_condattr_destroy(&attr);
     if ((r = copy_config(s, config, err)) < 0 || (r = setup_tls(s, config, err)) < 0) {
         goto fail;
     }
@@ -1193,8 +1193,7 @@ httpserver_destroy(struct httpserver *server)
     tlscreds_store_destroy(server->tls);
     free(server->client_ca);
     free(server->routes);
-    pthread_cond_destroy(&server->drained);
     httpconns_release(&server->conns);
-    pthread_mutex_destroy(&server->lock);
+    monowait_release(&server->lock, &server->drained);
     free(server);
 }

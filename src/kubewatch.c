@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "exportflows/clock.h"
 #include "exportflows/kube.h"
 #include "exportflows/monowait.h"
 
@@ -136,9 +137,8 @@ static void
 seed(struct kubewatch *w)
 {
     if (getrandom(&w->rng, sizeof w->rng, GRND_NONBLOCK) != sizeof w->rng || !w->rng) {
-        struct timespec ts;
+        struct timespec ts = clock_monotonic_now();
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         w->rng = ((uint64_t) ts.tv_nsec << 20) ^ (uint64_t) ts.tv_sec ^ (uintptr_t) w;
         w->rng |= 1;
     }

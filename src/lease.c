@@ -338,9 +338,8 @@ set_leader(struct lease *l, bool leader)
 static unsigned
 jitter(unsigned max)
 {
-    struct timespec ts;
+    struct timespec ts = clock_monotonic_now();
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (unsigned) ((uint64_t) ts.tv_nsec * 2654435761u % (max + 1));
 }
 

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "exportflows/admission.h"
+#include "exportflows/clock.h"
 #include "exportflows/log.h"
 
 #define PREFIX "exportflows_webhook_admission_"
@@ -60,16 +61,6 @@ review_handler_init(struct review_handler *h, struct metrics *metrics)
     h->ratcheted = metrics_series(ratcheted, "");
     h->warnings = metrics_series(warnings, "");
     h->duration = metrics_series(duration, "");
-}
-
-/* Microseconds on the monotonic clock, for durations. */
-static unsigned long long
-now_us(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (unsigned long long) t.tv_sec * 1000000 + (unsigned long long) t.tv_nsec / 1000;
 }
 
 /* A one-line text answer; the body is a copy of 'text' plus a newline. */
@@ -181,7 +172,7 @@ review_handle(void *aux, const struct http_request *req, struct http_response *r
 {
     struct review_handler *h = aux;
     struct admission_summary summary = { .allowed = false };
-    unsigned long long start = now_us(), us;
+    unsigned long long start = clock_monotonic_us(), us;
     struct errmsg err = { "" };
     struct timespec deadline;
     bool has_deadline;
@@ -203,7 +194,7 @@ review_handle(void *aux, const struct http_request *req, struct http_response *r
     if (summary.tree_bytes > TRIM_AFTER_TREE_BYTES) {
         malloc_trim(0);
     }
-    us = now_us() - start;
+    us = clock_monotonic_us() - start;
     metrics_observe(h->duration, (double) us / 1e6);
     if (error) {
         metrics_add(h->error, 1);
