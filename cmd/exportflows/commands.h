@@ -1,8 +1,8 @@
 /* commands — the subcommands of the `exportflows` program and what they share.
  *
- * Each subcommand is "int cmd_NAME(int argc, char **argv)", run by options_run()
- * with argv[0] being the subcommand's name; it returns the exit status of
- * DESIGN.md "Command-line contract" (EXIT_OK, EXIT_INVALID, EXIT_USAGE). */
+ * Each subcommand is "int cmd_NAME(int argc, char **argv)" in cmd_NAME.c, run by
+ * options_run() with argv[0] being the subcommand's name; it returns the exit
+ * status of DESIGN.md "Command-line contract" (EXIT_OK, EXIT_INVALID, EXIT_USAGE). */
 #ifndef EXPORTFLOWS_CMD_COMMANDS_H
 #define EXPORTFLOWS_CMD_COMMANDS_H
 
