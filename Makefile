@@ -14,9 +14,10 @@
 #   make image                the container image exportflows:latest (IMAGE=name:tag)
 #
 # Layout the rules rely on (add files, not rules):
-#   src/*.c                   the library, one module per file pair with include/exportflows/
+#   src/*.c                   the library, one module per .c/.h pair (public headers in
+#                             include/exportflows/, private ones in src/)
 #   cmd/NAME/*.c              program NAME
-#   tests/unit/test_*.c       cmocka tests, one per module
+#   tests/unit/test_*.c       cmocka tests, test_<module>.c (not every module has one yet)
 #   tests/integration/test_*.c  cmocka tests that run real programs
 #   tests/lib/*.c             helpers linked into every test
 #   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...);
