@@ -77,7 +77,8 @@
 #define NODESTATUS_TIMEOUT_MS 5000u
 #define NODESTATUS_BACKOFF_MAX_MS 60000u
 
-/* What the Lease says.  A plain value. */
+/* What the Lease says; applier_report_fold() keeps it from the applier's
+ * reports.  A plain value. */
 struct nodestatus_state {
     bool has_applied;                   /* some config was seen in OVS */
     char hash[FLOWCONFIG_HASH_SIZE];    /* of that config */
