@@ -391,6 +391,20 @@ measure_ready() {
     cluster_pid_alive "$measure_pid" || { say "the measuring helper failed"; exit 1; }
     return 1
 }
+# fc_snapshot: from one scrape of kube-apiserver's /metrics, what its API
+# Priority and Fairness saw of the appliers' FlowSchema and the publisher's:
+# "applier-dispatched publisher-dispatched applier-rejected
+#  applier-queue-wait-seconds-sum applier-queue-wait-count".
+fc_snapshot() {
+    cluster_kubectl get --raw /metrics | awk '
+        function fs(name) { return index($0, "flow_schema=\"" name "\"") }
+        /^apiserver_flowcontrol_dispatched_requests_total\{/ {
+            if (fs("exportflows-applier")) a += $2; else if (fs("exportflows-webhook")) w += $2 }
+        /^apiserver_flowcontrol_rejected_requests_total\{/ && fs("exportflows-applier") { r += $2 }
+        /^apiserver_flowcontrol_request_wait_duration_seconds_sum\{/ && fs("exportflows-applier") { ws += $2 }
+        /^apiserver_flowcontrol_request_wait_duration_seconds_count\{/ && fs("exportflows-applier") { wc += $2 }
+        END { printf "%d %d %d %.6f %d\n", a, w, r, ws, wc }'
+}
 # requests_quiet: true when the appliers' request count has not moved for
 # 4 s, twice the least interval between two status writes of an applier
 # (NODESTATUS_MIN_INTERVAL_MS): the status writes after a change are done.
@@ -468,7 +482,7 @@ for n in $node_counts; do
         "$work/go-$n" >"$work/samples-$n.txt" &
     measure_pid=$!
     cluster_wait_ms "change 0 at every node" 150000 measure_ready
-    r0="$(cluster_requests exportflows-applier) $(cluster_requests exportflows-webhook)"
+    r0=$(fc_snapshot)
     c0=$(sched_snapshot)
     t0=$(date -u +%FT%T.%6NZ)
     : >"$work/go-$n"
@@ -478,14 +492,17 @@ for n in $node_counts; do
     # The last change's status writes are part of the changes, not of the idle window.
     quiet_prev= quiet_since=
     cluster_wait_ms "the API requests to settle" 120000 requests_quiet
-    r1="$(cluster_requests exportflows-applier) $(cluster_requests exportflows-webhook)"
+    r1=$(fc_snapshot)
     t1=$(date -u +%FT%T.%6NZ)
     if [ "$audit" = 1 ]; then
         "$CLUSTER_PYTHON" "$work/audit.py" "$work/audit.log" "$t0" "$t1" "$n" "$changes" \
             >"$work/audit-change-$n.txt"
     fi
-    read -r a0 w0 <<<"$r0"
-    read -r a1 w1 <<<"$r1"
+    read -r a0 w0 j0 s0 q0 <<<"$r0"
+    read -r a1 w1 j1 s1 q1 <<<"$r1"
+    fig change-applier-rejected "$((j1 - j0))"
+    fig change-applier-queue-wait-ms "$(awk -v n="$((q1 - q0))" -v a="$s0" -v b="$s1" \
+        'BEGIN { if (n > 0) printf "%.2f", (b - a) / n * 1000; else print "-" }')"
     fig change-applier-requests-per-node "$(awk -v d=$((a1 - a0)) -v n="$n" -v c="$changes" \
         'BEGIN { printf "%.2f", d / n / c }')"
     fig change-publisher-requests "$(awk -v d=$((w1 - w0)) -v c="$changes" 'BEGIN { printf "%.2f", d / c }')"
@@ -607,6 +624,7 @@ figrow "API requests per change: per applier / publisher" change-applier-request
 figrow "CPU ms per change: kube-apiserver / etcd / webhook" change-cpu-apiserver change-cpu-etcd change-cpu-webhook
 figrow "CPU ms per change: all appliers / all ovsdb-servers" change-cpu-appliers change-cpu-ovsdbs
 figrow "run-queue wait ms per change: kube-apiserver / all appliers / all ovsdb-servers" change-wait-apiserver change-wait-appliers change-wait-ovsdbs
+figrow "appliers' requests refused (429) by kube-apiserver / mean APF queue wait ms" change-applier-rejected change-applier-queue-wait-ms
 figrow "idle API requests per node per hour (appliers' total in the window)" idle-applier-per-node-hour idle-applier-requests
 figrow "idle API requests per hour, publisher" idle-publisher-per-hour
 figrow "idle CPU %: kube-apiserver / etcd / webhook" idle-cpu-apiserver idle-cpu-etcd idle-cpu-webhook
