@@ -24,15 +24,16 @@
 #   converged  spawn -> the last node's (every node's OVS committed);
 #   plain      kubectl apply of a plain ConfigMap: spawn -> exit (kubectl and
 #              the API server alone, no webhook).
-# Around the changes: the appliers' API requests (kube-apiserver's
+# Around the changes: the API requests of each ServiceAccount (kube-apiserver's
 # apiserver_flowcontrol_dispatched_requests_total of a FlowSchema per
-# ServiceAccount) and the CPU time and run-queue wait of each process
-# (/proc/PID/task/*/schedstat).  Then,
-# nothing changing for IDLE seconds, the same counters again, and the audit
-# log (on unless --no-audit) split by verb and resource; then VmRSS/VmHWM and
-# Pss (/proc/PID/smaps_rollup) of the appliers, the ovsdb-servers, the
-# webhook, kube-apiserver and etcd, beside one applier reading the same config
-# from a file (--config-file, no Kubernetes client).
+# ServiceAccount), the appliers' requests refused or queued by API Priority
+# and Fairness, and the CPU time and run-queue wait of each part
+# (/proc/PID/task/*/schedstat).  Then, nothing changing for IDLE seconds, the
+# same counters again, and the audit log (on unless --no-audit) split by user,
+# verb and resource; then VmRSS/VmHWM and Pss (/proc/PID/smaps_rollup) of the
+# appliers, the ovsdb-servers, the webhook, kube-apiserver and etcd, beside
+# one applier reading the same config from a file (--config-file, no
+# Kubernetes client).  Results: docs/PERFORMANCE.md.
 # p50/p99 are nearest rank (p99 of 20 samples is the largest).  Goal (issue
 # 9): converged p99 under 1 s at 250 nodes; reported, not enforced.
 #
@@ -40,7 +41,7 @@
 #                         [--gap-ms MS] [--batch N] [--no-audit]
 #                         [--apiserver-args "FLAGS"] [--applier-args "FLAGS"]
 #                         [--samples FILE]
-# About 12 minutes with the defaults on 2 busy cores.
+# About 9 minutes with the defaults on 2 busy cores.
 # Needs: what tests/system/k8s-e2e.sh needs (Go for the first control-plane
 # build), 2 file descriptors and 2 processes per node (it raises `ulimit -n`).
 set -euo pipefail
