@@ -1,54 +1,78 @@
 #!/usr/bin/env bash
-# bench/cluster.sh — exportflows on a real control plane: how long from
-# `kubectl apply` of the Network to every node's OVS rows, for 3 and for 50
-# simulated nodes; how many API requests an idle applier makes; how much memory
-# the webhook and an applier hold while watching.
+# bench/cluster.sh — exportflows on a real control plane at 3, 50 and 250
+# simulated nodes: how long from `kubectl apply` of the Network to every
+# node's OVS rows; how many API requests the appliers make per change and when
+# idle; how much memory and CPU each part takes.
 #
 # tests/system/lib-cluster.sh brings up etcd + kube-apiserver (tests/k8s), the
-# test Network CRD, the manifests' ServiceAccounts and RBAC and
+# released Network CRD, the manifests' ServiceAccounts and RBAC and
 # exportflows-webhook (registered by URL, publishing the ConfigMap).  For each
-# node count N, one ovsdb-server holds bridges br-0..br-N-1 and N
-# exportflows-applier processes (one per bridge, the ServiceAccount
-# exportflows-applier) watch the ConfigMap.  A Python helper (written below)
-# is one more OVSDB client monitoring Bridge and NetFlow, and one more API
-# client watching the ConfigMap; it times with CLOCK_MONOTONIC, for each of
+# node count N, N nodes are simulated: each an ovsdb-server of its own (real
+# vswitch schema, a br-int bridge, unix socket in its own directory; no
+# ovs-vswitchd) and an exportflows-applier on it (ServiceAccount
+# exportflows-applier, status Lease on, no health listener), started in
+# batches, each batch waited for until every applier in it has logged an
+# applied config.  A Python helper (written below) is one more OVSDB client
+# of every node's ovsdb-server, monitoring Bridge and NetFlow, and one more
+# API client watching the ConfigMap; it times with CLOCK_MONOTONIC, for each of
 # CHANGES changes of the NetFlow collector's port:
 #   apply      kubectl apply of the Network: spawn -> exit (webhook included);
 #   configmap  spawn -> the ConfigMap update with the new collector seen on a
 #              watch (the publisher alone: the baseline for the appliers);
-#   converged  spawn -> the last of the N bridges pointing at a NetFlow row
-#              with the new collector (every node's OVS committed);
+#   first      spawn -> the first node's br-int pointing at a NetFlow row with
+#              the new collector;
+#   converged  spawn -> the last node's (every node's OVS committed);
 #   plain      kubectl apply of a plain ConfigMap: spawn -> exit (kubectl and
 #              the API server alone, no webhook).
-# Then, with N=50 and nothing changing for IDLE seconds, the API requests the
-# appliers (and the publisher) made, from kube-apiserver's
+# Around the changes: the API requests of each ServiceAccount (kube-apiserver's
 # apiserver_flowcontrol_dispatched_requests_total of a FlowSchema per
-# ServiceAccount; and VmRSS/VmHWM/RssAnon/Pss of the webhook and of the
-# appliers, next to one applier reading the same config from a file
-# (--config-file, no Kubernetes client) as the baseline.
-# p50/p99 are nearest rank (p99 of 20 samples is the largest).  Goals (issue
-# 4): converged p99 under 1 s at 50 nodes; applier RSS under 4 MiB.  They are
-# reported, not enforced.  About 3 minutes with the defaults.
+# ServiceAccount), the appliers' requests refused or queued by API Priority
+# and Fairness, and the CPU time and run-queue wait of each part
+# (/proc/PID/task/*/schedstat).  Then, nothing changing for IDLE seconds, the
+# same counters again, and the audit log (on unless --no-audit) split by user,
+# verb and resource; then VmRSS/VmHWM and Pss (/proc/PID/smaps_rollup) of the
+# appliers, the ovsdb-servers, the webhook, kube-apiserver and etcd, beside
+# one applier reading the same config from a file (--config-file, no
+# Kubernetes client).  Results: docs/PERFORMANCE.md.
+# p50/p99 are nearest rank (p99 of 20 samples is the largest).  Goal (issue
+# 9): converged p99 under 1 s at 250 nodes; reported, not enforced.
 #
-# Usage: bench/cluster.sh [-n CHANGES] [--nodes "3 50"] [--idle SECONDS] [--gap-ms MS]
+# Usage: bench/cluster.sh [-n CHANGES] [--nodes "3 50 250"] [--idle SECONDS]
+#                         [--gap-ms MS] [--batch N] [--no-audit]
+#                         [--apiserver-args "FLAGS"] [--applier-args "FLAGS"]
 #                         [--samples FILE]
-# Needs: what tests/system/k8s-e2e.sh needs (Go for the first control-plane build).
+# About 9 minutes with the defaults on 2 busy cores.
+# Needs: what tests/system/k8s-e2e.sh needs (Go for the first control-plane
+# build), 2 file descriptors and 2 processes per node (it raises `ulimit -n`).
 set -euo pipefail
 
 changes=20
-node_counts="3 50"
+node_counts="3 50 250"
 idle=120
 gap_ms=300
+batch=25
+audit=1
+apiserver_args=
+applier_args=
 samples_out=
+usage() {
+    echo "usage: $0 [-n CHANGES] [--nodes \"3 50 250\"] [--idle SECONDS] [--gap-ms MS]" \
+        "[--batch N] [--no-audit] [--apiserver-args FLAGS] [--applier-args FLAGS]" \
+        "[--samples FILE]" >&2
+    exit 2
+}
 while [ $# -gt 0 ]; do
     case "$1" in
     -n) changes=$2; shift 2 ;;
     --nodes) node_counts=$2; shift 2 ;;
     --idle) idle=$2; shift 2 ;;
     --gap-ms) gap_ms=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    --no-audit) audit=0; shift ;;
+    --apiserver-args) apiserver_args=$2; shift 2 ;;
+    --applier-args) applier_args=$2; shift 2 ;;
     --samples) samples_out=$2; shift 2 ;;
-    *) echo "usage: $0 [-n CHANGES] [--nodes \"3 50\"] [--idle SECONDS] [--gap-ms MS] [--samples FILE]" >&2
-       exit 2 ;;
+    *) usage ;;
     esac
 done
 
@@ -60,14 +84,29 @@ cd "$root"
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
 
+# Every node holds a TLS connection to kube-apiserver (one fd there, one in
+# the applier) and an OVSDB connection to its ovsdb-server (one fd in the
+# helper): raise the soft limit to the hard one for everything started here.
+max_nodes=$(tr ' ' '\n' <<<"$node_counts" | sort -n | tail -n 1)
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((4 * max_nodes + 1024)) ]; then
+    say "ulimit -n is $(ulimit -n): too few file descriptors for $max_nodes nodes"
+    exit 1
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/exportflows-bench-cluster.XXXXXX")
+measure_pid=
+file_pid=
 cleanup() {
     local rc=$?
     set +e
-    [ -n "${file_pid:-}" ] && kill "$file_pid" 2>/dev/null && wait "$file_pid" 2>/dev/null
+    trap - INT TERM
+    [ -n "$measure_pid" ] && kill "$measure_pid" 2>/dev/null && wait "$measure_pid" 2>/dev/null
+    [ -n "$file_pid" ] && kill "$file_pid" 2>/dev/null && wait "$file_pid" 2>/dev/null
+    say "stopping ${#CLUSTER_PID[@]} processes, ${#CLUSTER_OVSDB_DIRS[@]} ovsdb-servers and the control plane"
     cluster_down
     if [ $rc != 0 ]; then
-        cluster_show_logs 10
+        cluster_show_logs 10 2>&1 | tail -n 200 >&2
         say "files kept in $work"
     else
         rm -rf "$work"
@@ -80,17 +119,21 @@ trap 'exit 143' TERM
 
 # ---- the measuring helper ----------------------------------------------------------
 cat >"$work/measure.py" <<'PYEOF'
-"""Times kubectl apply -> ConfigMap -> every bridge's NetFlow row (see bench/cluster.sh)."""
-import http.client, json, os, socket, ssl, subprocess, sys, threading, time
+"""Times kubectl apply -> ConfigMap -> every node's br-int NetFlow row (see bench/cluster.sh)."""
+import http.client, json, os, selectors, socket, ssl, subprocess, sys, threading, time
 
-ovsdb_sock, nbridges, changes, gap_ms, first_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+sock_list, changes, gap_ms, first_port, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+with open(sock_list) as f:
+    socks = [line.strip() for line in f if line.strip()]
+n = len(socks)
 kubectl = [os.environ["K8S_BIN_DIR"] + "/kubectl", "--kubeconfig", os.environ["KUBECONFIG"]]
 HOST = "172.30.158.150"
+BRIDGE = "br-int"
 cond = threading.Condition()
-bridges = {}      # bridge uuid -> (name, netflow uuid or None)
-netflows = {}     # netflow uuid -> frozenset of targets
-want = None       # frozenset the bridges must reach
-reached = None    # monotonic ns when they did
+want = None       # frozenset of targets every node must reach
+matched = set()   # nodes whose br-int shows want
+first = None      # monotonic ns of the first node reaching want
+reached = None    # monotonic ns of the last
 cm_events = []    # (monotonic ns, frozenset of NetFlow collectors in the ConfigMap)
 
 def now():
@@ -99,58 +142,68 @@ def now():
 def atoms(v):
     return v[1] if isinstance(v, list) and v and v[0] == "set" else [v]
 
-def converged():
-    if len(bridges) < nbridges:
-        return False
-    for name, nf in bridges.values():
-        if nf is None or netflows.get(nf) != want:
-            return False
-    return True
+class Node:
+    def __init__(self, i, path):
+        self.i, self.buf, self.bridge_nf, self.netflows = i, "", None, {}
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.s.sendall(json.dumps({"id": 0, "method": "monitor", "params": ["Open_vSwitch", None,
+            {"Bridge": {"columns": ["name", "netflow"]}, "NetFlow": {"columns": ["targets"]}}]}).encode())
 
-def apply_updates(upd):
-    global reached
-    for uuid, ch in upd.get("NetFlow", {}).items():
-        if "new" in ch:
-            netflows[uuid] = frozenset(atoms(ch["new"]["targets"]))
-        else:
-            netflows.pop(uuid, None)
-    for uuid, ch in upd.get("Bridge", {}).items():
-        if "new" in ch:
-            ref = atoms(ch["new"]["netflow"])
-            bridges[uuid] = (ch["new"]["name"], ref[0][1] if ref else None)
-        else:
-            bridges.pop(uuid, None)
-    if want is not None and reached is None and converged():
-        reached = now()
-        cond.notify_all()
+    def at_want(self):
+        return want is not None and self.bridge_nf is not None and self.netflows.get(self.bridge_nf) == want
 
-def ovsdb_monitor():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(ovsdb_sock)
-    s.sendall(json.dumps({"id": 0, "method": "monitor", "params": ["Open_vSwitch", None,
-        {"Bridge": {"columns": ["name", "netflow"]}, "NetFlow": {"columns": ["targets"]}}]}).encode())
-    dec, buf = json.JSONDecoder(), ""
-    while True:
-        data = s.recv(1 << 20)
+    def update(self, upd, t):
+        global first, reached
+        for uuid, ch in upd.get("NetFlow", {}).items():
+            if "new" in ch:
+                self.netflows[uuid] = frozenset(atoms(ch["new"]["targets"]))
+            else:
+                self.netflows.pop(uuid, None)
+        for uuid, ch in upd.get("Bridge", {}).items():
+            if "new" in ch and ch["new"]["name"] == BRIDGE:
+                ref = atoms(ch["new"]["netflow"])
+                self.bridge_nf = ref[0][1] if ref else None
+        if self.at_want():
+            if self.i not in matched:
+                matched.add(self.i)
+                if first is None:
+                    first = t
+                if len(matched) == n and reached is None:
+                    reached = t
+                    cond.notify_all()
+        else:
+            matched.discard(self.i)
+
+    def read(self, dec):
+        data = self.s.recv(1 << 20)
         if not data:
-            return
+            sys.exit("bench: ovsdb-server of node %d closed the connection" % self.i)
         t = now()
-        buf += data.decode()
+        self.buf += data.decode()
         while True:
-            buf = buf.lstrip()
+            self.buf = self.buf.lstrip()
             try:
-                msg, end = dec.raw_decode(buf)
+                msg, end = dec.raw_decode(self.buf)
             except ValueError:
-                break
-            buf = buf[end:]
+                return
+            self.buf = self.buf[end:]
             if msg.get("method") == "echo":
-                s.sendall(json.dumps({"id": msg["id"], "result": msg["params"]}).encode())
+                self.s.sendall(json.dumps({"id": msg["id"], "result": msg["params"]}).encode())
             elif msg.get("id") == 0:
                 with cond:
-                    apply_updates(msg["result"])
+                    self.update(msg["result"], t)
             elif msg.get("method") == "update":
                 with cond:
-                    apply_updates(msg["params"][1])
+                    self.update(msg["params"][1], t)
+
+def ovsdb_monitor(nodes):
+    sel, dec = selectors.DefaultSelector(), json.JSONDecoder()
+    for node in nodes:
+        sel.register(node.s, selectors.EVENT_READ, node)
+    while True:
+        for key, _ in sel.select():
+            key.data.read(dec)
 
 def configmap_watch():
     url = os.environ["APISERVER_URL"].split("//")[1]
@@ -187,26 +240,39 @@ def kubectl_apply(doc):
                    stdout=subprocess.DEVNULL)
     return now() - t
 
-def change(port, timeout_s=30):
-    """Applies the Network with NetFlow to port; returns (t0, apply ns, converged at)."""
-    global want, reached
+def change(port, timeout_s=60):
+    """Applies the Network with NetFlow to port; returns (t0, apply ns, first, converged)."""
+    global want, first, reached
     with cond:
-        want, reached = frozenset(["%s:%d" % (HOST, port)]), None
+        want, first, reached = frozenset(["%s:%d" % (HOST, port)]), None, None
+        matched.clear()
+        matched.update(node.i for node in nodes if node.at_want())
+        if len(matched) == n:
+            first = reached = now()
     t0 = now()
     took = kubectl_apply(network(port))
     with cond:
         if not cond.wait_for(lambda: reached is not None, timeout_s):
-            sys.exit("bench: the bridges did not converge to port %d within %d s" % (port, timeout_s))
-        return t0, took, reached
+            sys.exit("bench: %d of %d nodes reached port %d within %d s"
+                     % (len(matched), n, port, timeout_s))
+        return t0, took, first, reached
 
-threading.Thread(target=ovsdb_monitor, daemon=True).start()
+nodes = [Node(i, p) for i, p in enumerate(socks)]
+threading.Thread(target=ovsdb_monitor, args=(nodes,), daemon=True).start()
 threading.Thread(target=configmap_watch, daemon=True).start()
-# Change 0 is not timed: it waits until every applier has connected and applied.
+# Change 0 is not timed: it checks that every node follows.
 change(first_port - 1, timeout_s=120)
+print("ready", flush=True)
+# The script takes its "before" counters, then creates the file 'go'.
+deadline = time.monotonic() + 120
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("bench: no go from the script")
+    time.sleep(0.01)
 for i in range(changes):
     time.sleep(gap_ms / 1000)
     port = first_port + i
-    t0, took, conv = change(port)
+    t0, took, fst, conv = change(port)
     with cond:
         target = frozenset(["%s:%d" % (HOST, port)])
         cond.wait_for(lambda: any(nf == target and t > t0 for t, nf in cm_events), 10)
@@ -216,96 +282,310 @@ for i in range(changes):
     ms = lambda ns: "%.2f" % (ns / 1e6)
     print("apply", ms(took))
     print("configmap", ms(cm - t0) if cm else "-")
+    print("first", ms(fst - t0))
     print("converged", ms(conv - t0))
     print("after_return", ms(conv - t0 - took))
+    print("spread", ms(conv - fst))
     print("plain", ms(plain))
     sys.stdout.flush()
 PYEOF
 
+# The audit log's requests by verb and resource: AUDIT_LOG FROM TO NODES DIVISOR
+# prints "user verb resource count/DIVISOR count" for requests received in
+# [FROM, TO) (RFC 3339), a watch counted when it starts; the appliers' count
+# is also divided by NODES (per node).
+cat >"$work/audit.py" <<'PYEOF'
+import collections, json, sys
+path, t_from, t_to, nodes, div = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+count = collections.Counter()
+with open(path) as f:
+    for line in f:
+        ev = json.loads(line)
+        if not t_from <= ev["requestReceivedTimestamp"] < t_to:
+            continue
+        if ev["verb"] == "watch" and ev["stage"] != "ResponseStarted":
+            continue
+        if ev["verb"] != "watch" and ev["stage"] != "ResponseComplete":
+            continue
+        user = ev["user"]["username"].rsplit(":", 1)[-1]
+        res = ev.get("objectRef", {}).get("resource", ev.get("requestURI", "?"))
+        count[(user, ev["verb"], res)] += 1
+for (user, verb, res), c in sorted(count.items()):
+    per = nodes if user == "exportflows-applier" else 1
+    print(user, verb, res, "%.2f" % (c / per / div), c)
+PYEOF
+
 # ---- helpers -------------------------------------------------------------------------
+# fig KEY VALUE: records a figure of the node count being measured.
+fig() { printf '%s %s\n' "$1" "$2" >>"$work/fig-$n"; }
+# getfig N KEY: a recorded figure ("-" when there is none).
+getfig() { awk -v k="$2" '$1 == k { v = $2 } END { print (v == "" ? "-" : v) }' "$work/fig-$1"; }
 # pct P KIND FILE: nearest-rank P-th percentile of the samples of KIND, in ms.
 pct() {
     awk -v k="$2" '$1 == k && $2 != "-" { print $2 }' "$3" | bench_percentile "$1"
 }
-# mem PID: VmRSS VmHWM RssAnon Pss in KiB.
-mem() {
-    awk '$1 ~ /^(VmHWM|VmRSS|RssAnon):$/ { v[$1] = $2 }
-        END { printf "%s %s %s", v["VmRSS:"], v["VmHWM:"], v["RssAnon:"] }' "/proc/$1/status"
+# rollup PID: "VmRSS VmHWM Pss" in KiB.
+rollup() {
+    awk '$1 ~ /^(VmHWM|VmRSS):$/ { v[$1] = $2 }
+        END { printf "%s %s", v["VmRSS:"], v["VmHWM:"] }' "/proc/$1/status"
     awk '$1 == "Pss:" { p = $2 } END { printf " %s\n", p ? p : "-" }' "/proc/$1/smaps_rollup"
 }
-# median_max COLUMN FILE: "median max" of a column of numbers.
-median_max() {
+# median_max_sum COLUMN FILE: "median max sum" of a column of numbers.
+median_max_sum() {
     awk -v c="$1" '{ print $c }' "$2" | sort -n |
-        awk '{ v[NR] = $1 } END { printf "%s %s\n", v[int((NR + 1) / 2)], v[NR] }'
+        awk '{ v[NR] = $1; s += $1 } END { printf "%s %s %s\n", v[int((NR + 1) / 2)], v[NR], s }'
+}
+# sched PID...: "CPU-ns runqueue-wait-ns" of the processes, summed over their
+# threads (/proc/PID/task/TID/schedstat: exact, where /proc/PID/stat rounds
+# each process down to clock ticks).
+sched() {
+    local f=() p
+    for p in "$@"; do f+=("/proc/$p/task/"*/schedstat); done
+    awk '{ c += $1; w += $2 } END { printf "%.0f %.0f\n", c, w }' "${f[@]}" 2>/dev/null
+}
+# node_pids KIND: the pids of the current node count's appliers or ovsdb-servers.
+node_pids() {
+    local i
+    for ((i = 0; i < n; i++)); do
+        if [ "$1" = applier ]; then
+            echo "${CLUSTER_PID[applier-n$n-$i]}"
+        else
+            cat "$CLUSTER_DIR/ovs-n$n-$i/ovsdb-server.pid"
+        fi
+    done
+}
+SCHED_PARTS=(apiserver etcd webhook appliers ovsdbs)
+# sched_snapshot: sched of each of SCHED_PARTS, on one line.
+sched_snapshot() {
+    # shellcheck disable=SC2046 # one pid a word
+    echo "$(sched "$APISERVER_PID") $(sched "$ETCD_PID") $(sched "${CLUSTER_PID[webhook]}")" \
+        "$(sched $(node_pids applier)) $(sched $(node_pids ovsdb))"
+}
+# sched_figures PREFIX BEFORE AFTER DIVISOR: records, for each part, PREFIX-cpu-PART
+# and PREFIX-wait-PART: CPU time and run-queue wait in ms, divided by DIVISOR.
+sched_figures() {
+    local prefix=$1 div=$4 i
+    local -a b a
+    read -r -a b <<<"$2"
+    read -r -a a <<<"$3"
+    for i in 0 1 2 3 4; do
+        fig "$prefix-cpu-${SCHED_PARTS[$i]}" "$(awk -v d=$((a[2 * i] - b[2 * i])) -v q="$div" \
+            'BEGIN { printf "%.1f", d / 1e6 / q }')"
+        fig "$prefix-wait-${SCHED_PARTS[$i]}" "$(awk -v d=$((a[2 * i + 1] - b[2 * i + 1])) -v q="$div" \
+            'BEGIN { printf "%.1f", d / 1e6 / q }')"
+    done
+}
+# batch_ready FIRST LAST: true when appliers FIRST..LAST have all logged an
+# applied config; ends the run when one of them has died.
+batch_ready() {
+    local i files=()
+    for ((i = $1; i <= $2; i++)); do
+        cluster_alive "applier-n$n-$i" || { say "applier n$n-$i died"; exit 1; }
+        files+=("$CLUSTER_DIR/logs/applier-n$n-$i.log")
+    done
+    [ -z "$(grep -L 'applied flow export' "${files[@]}")" ]
+}
+# measure_ready: true once the measuring helper has seen change 0 at every
+# node; ends the run when it has died.
+measure_ready() {
+    grep -q '^ready$' "$work/samples-$n.txt" && return 0
+    cluster_pid_alive "$measure_pid" || { say "the measuring helper failed"; exit 1; }
+    return 1
+}
+# fc_snapshot: from one scrape of kube-apiserver's /metrics, what its API
+# Priority and Fairness saw of the appliers' FlowSchema and the publisher's:
+# "applier-dispatched publisher-dispatched applier-rejected
+#  applier-queue-wait-seconds-sum applier-queue-wait-count".
+fc_snapshot() {
+    cluster_kubectl get --raw /metrics | awk '
+        function fs(name) { return index($0, "flow_schema=\"" name "\"") }
+        /^apiserver_flowcontrol_dispatched_requests_total\{/ {
+            if (fs("exportflows-applier")) a += $2; else if (fs("exportflows-webhook")) w += $2 }
+        /^apiserver_flowcontrol_rejected_requests_total\{/ && fs("exportflows-applier") { r += $2 }
+        /^apiserver_flowcontrol_request_wait_duration_seconds_sum\{/ && fs("exportflows-applier") { ws += $2 }
+        /^apiserver_flowcontrol_request_wait_duration_seconds_count\{/ && fs("exportflows-applier") { wc += $2 }
+        END { printf "%d %d %d %.6f %d\n", a, w, r, ws, wc }'
+}
+# requests_quiet: true when the appliers' request count has not moved for
+# 4 s, twice the least interval between two status writes of an applier
+# (NODESTATUS_MIN_INTERVAL_MS): the status writes after a change are done.
+quiet_prev= quiet_since=
+requests_quiet() {
+    local cur
+    cur=$(cluster_requests exportflows-applier)
+    if [ "$cur" != "$quiet_prev" ]; then
+        quiet_prev=$cur quiet_since=$(cluster_now_ms)
+        return 1
+    fi
+    [ $(($(cluster_now_ms) - quiet_since)) -ge 4000 ]
+}
+# stop_nodes: TERM every applier and ovsdb-server of this node count, then
+# wait for each.
+stop_nodes() {
+    local i pid
+    for pid in $(node_pids applier) $(node_pids ovsdb); do kill -TERM "$pid" 2>/dev/null || true; done
+    for ((i = 0; i < n; i++)); do
+        cluster_stop_process "applier-n$n-$i" || say "applier n$n-$i exited with $?"
+        OVS_DB_DIR=$CLUSTER_DIR/ovs-n$n-$i ovs_db_stop
+    done
 }
 
 # ---- run -----------------------------------------------------------------------------
 started=$(date +%s)
+if [ "$audit" = 1 ]; then
+    cat >"$work/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts:exportflows"]
+- level: None
+EOF
+    apiserver_args="--audit-policy-file $work/audit-policy.yaml --audit-log-path $work/audit.log $apiserver_args"
+fi
+export K8S_APISERVER_ARGS=$apiserver_args
 say "control plane and webhook (work dir $work)"
 cluster_up "$work/cluster" >/dev/null 2>"$work/up.err" || { cat "$work/up.err" >&2; exit 1; }
 export KUBECONFIG=$CLUSTER_DIR/cp/kubeconfig
+cluster_kubectl apply -f - >/dev/null <<EOF
+apiVersion: operator.openshift.io/v1
+kind: Network
+metadata: {name: cluster}
+spec:
+  defaultNetwork: {type: OVNKubernetes}
+  exportNetworkFlows: {netFlow: {collectors: ["172.30.158.150:2999"]}}
+EOF
 
-: >"$work/summary"
 first_port=3000
 for n in $node_counts; do
-    bridges=()
-    for i in $(seq 0 $((n - 1))); do bridges+=("br-$i"); done
-    say "$n nodes: ovsdb-server with ${#bridges[@]} bridges, $n appliers"
-    cluster_ovsdb_start "n$n" "${bridges[@]}"
-    db=$CLUSTER_OVSDB
-    for i in $(seq 0 $((n - 1))); do
-        cluster_applier_start "n$n-$i" "192.0.2.$((i % 250 + 1))" "$db" "br-$i" --health-listen none
+    : >"$work/fig-$n"
+    t=$(cluster_now_ms)
+    say "$n nodes: $n ovsdb-servers with br-int"
+    cluster_ovsdb_start_many "n$n" "$n" 10 br-int
+    printf '%s\n' "${CLUSTER_OVSDBS[@]#unix:}" >"$work/socks-$n"
+    fig start-ovsdbs-s "$(awk -v d=$(($(cluster_now_ms) - t)) 'BEGIN { printf "%.1f", d / 1000 }')"
+    t=$(cluster_now_ms)
+    say "$n nodes: $n appliers, $batch at a time"
+    for ((i = 0; i < n; i += batch)); do
+        last=$((i + batch - 1 < n - 1 ? i + batch - 1 : n - 1))
+        for ((j = i; j <= last; j++)); do
+            # shellcheck disable=SC2086 # extra flags, one a word
+            cluster_applier_start "n$n-$j" "10.$((j / 62500)).$((j / 250 % 250)).$((j % 250 + 1))" \
+                "${CLUSTER_OVSDBS[$j]}" br-int --health-listen none $applier_args
+        done
+        cluster_wait_ms "appliers n$n-$i..$last to apply" 120000 batch_ready "$i" "$last"
     done
+    fig start-appliers-s "$(awk -v d=$(($(cluster_now_ms) - t)) 'BEGIN { printf "%.1f", d / 1000 }')"
+
     say "$n nodes: $changes changes, $gap_ms ms apart"
-    "$CLUSTER_PYTHON" "$work/measure.py" "${db#unix:}" "$n" "$changes" "$gap_ms" "$first_port" \
-        >"$work/samples-$n.txt"
+    "$CLUSTER_PYTHON" "$work/measure.py" "$work/socks-$n" "$changes" "$gap_ms" "$first_port" \
+        "$work/go-$n" >"$work/samples-$n.txt" &
+    measure_pid=$!
+    cluster_wait_ms "change 0 at every node" 150000 measure_ready
+    r0=$(fc_snapshot)
+    c0=$(sched_snapshot)
+    t0=$(date -u +%FT%T.%6NZ)
+    : >"$work/go-$n"
+    wait "$measure_pid" || { measure_pid=; say "the measuring helper failed"; exit 1; }
+    measure_pid=
+    c1=$(sched_snapshot)
+    # The last change's status writes are part of the changes, not of the idle window.
+    quiet_prev= quiet_since=
+    cluster_wait_ms "the API requests to settle" 120000 requests_quiet
+    r1=$(fc_snapshot)
+    t1=$(date -u +%FT%T.%6NZ)
+    if [ "$audit" = 1 ]; then
+        "$CLUSTER_PYTHON" "$work/audit.py" "$work/audit.log" "$t0" "$t1" "$n" "$changes" \
+            >"$work/audit-change-$n.txt"
+    fi
+    read -r a0 w0 j0 s0 q0 <<<"$r0"
+    read -r a1 w1 j1 s1 q1 <<<"$r1"
+    fig change-applier-rejected "$((j1 - j0))"
+    fig change-applier-queue-wait-ms "$(awk -v n="$((q1 - q0))" -v a="$s0" -v b="$s1" \
+        'BEGIN { if (n > 0) printf "%.2f", (b - a) / n * 1000; else print "-" }')"
+    fig change-applier-requests-per-node "$(awk -v d=$((a1 - a0)) -v n="$n" -v c="$changes" \
+        'BEGIN { printf "%.2f", d / n / c }')"
+    fig change-publisher-requests "$(awk -v d=$((w1 - w0)) -v c="$changes" 'BEGIN { printf "%.2f", d / c }')"
+    sched_figures change "$c0" "$c1" "$changes"
     first_port=$((first_port + changes + 1))
     [ -n "$samples_out" ] && sed "s/^/$n /" "$work/samples-$n.txt" >>"$samples_out"
-    for i in $(seq 0 $((n - 1))); do
+    for ((i = 0; i < n; i++)); do
         cluster_alive "applier-n$n-$i" || { say "applier n$n-$i died"; exit 1; }
     done
 
-    if [ "$n" = "$(awk '{ print $NF }' <<<"$node_counts")" ]; then
-        # Idle: nothing changes; count what the appliers and the publisher ask.
-        # The status writes that follow the last change are not idle traffic.
-        sleep 10
-        say "$n nodes idle for $idle s"
-        a0=$(cluster_requests exportflows-applier); w0=$(cluster_requests exportflows-webhook)
-        sleep "$idle"
-        a1=$(cluster_requests exportflows-applier); w1=$(cluster_requests exportflows-webhook)
-        idle_applier=$(awk -v d=$((a1 - a0)) -v n="$n" -v s="$idle" 'BEGIN { printf "%.1f", d / n / s * 3600 }')
-        idle_webhook=$(awk -v d=$((w1 - w0)) -v s="$idle" 'BEGIN { printf "%.1f", d / s * 3600 }')
-        idle_raw="$((a1 - a0)) requests from $n appliers and $((w1 - w0)) from the publisher in $idle s"
-        # Memory while watching.
-        : >"$work/applier-mem"
-        for i in $(seq 0 $((n - 1))); do mem "${CLUSTER_PID[applier-n$n-$i]}" >>"$work/applier-mem"; done
-        read -r wh_rss wh_hwm wh_anon wh_pss < <(mem "${CLUSTER_PID[webhook]}")
-        # Baseline: one applier reading the same config from a file.
-        cluster_kubectl -n exportflows get configmap exportflows-config \
-            -o jsonpath='{.data.config\.json}' >"$work/config.json"
-        "$CLUSTER_BIN/exportflows-applier" --config-file "$work/config.json" --ovsdb "$db" \
-            --bridge br-0 --node-ip 192.0.2.1 --node-name file --health-listen none \
-            >"$work/file-applier.log" 2>&1 &
-        file_pid=$!
-        sleep 2
-        read -r fa_rss fa_hwm fa_anon fa_pss < <(mem "$file_pid")
-        kill "$file_pid"; wait "$file_pid" || true; file_pid=
+    # Idle: nothing changes; count what the appliers and the publisher ask.
+    say "$n nodes idle for $idle s"
+    t0=$(date -u +%FT%T.%6NZ)
+    c0=$(sched_snapshot)
+    a0=$(cluster_requests exportflows-applier); w0=$(cluster_requests exportflows-webhook)
+    sleep "$idle"
+    a1=$(cluster_requests exportflows-applier); w1=$(cluster_requests exportflows-webhook)
+    c1=$(sched_snapshot)
+    t1=$(date -u +%FT%T.%6NZ)
+    fig idle-applier-requests "$((a1 - a0))"
+    fig idle-applier-per-node-hour "$(awk -v d=$((a1 - a0)) -v n="$n" -v s="$idle" \
+        'BEGIN { printf "%.1f", d / n / s * 3600 }')"
+    fig idle-publisher-per-hour "$(awk -v d=$((w1 - w0)) -v s="$idle" 'BEGIN { printf "%.0f", d / s * 3600 }')"
+    sched_figures idle "$c0" "$c1" "$((idle * 10))"
+    if [ "$audit" = 1 ]; then
+        "$CLUSTER_PYTHON" "$work/audit.py" "$work/audit.log" "$t0" "$t1" "$n" \
+            "$(awk -v s="$idle" 'BEGIN { print s / 3600 }')" >"$work/audit-idle-$n.txt"
     fi
 
-    for i in $(seq 0 $((n - 1))); do
-        cluster_stop_process "applier-n$n-$i" || say "applier n$n-$i exited with $?"
-    done
+    # Memory while watching.
+    : >"$work/applier-mem-$n"
+    for pid in $(node_pids applier); do rollup "$pid" >>"$work/applier-mem-$n"; done
+    : >"$work/ovsdb-mem-$n"
+    for pid in $(node_pids ovsdb); do rollup "$pid" >>"$work/ovsdb-mem-$n"; done
+    read -r med max sum < <(median_max_sum 1 "$work/applier-mem-$n")
+    fig applier-rss "$med"; fig applier-rss-max "$max"
+    read -r med max sum < <(median_max_sum 2 "$work/applier-mem-$n")
+    fig applier-hwm-max "$max"
+    read -r med max sum < <(median_max_sum 3 "$work/applier-mem-$n")
+    fig applier-pss "$med"; fig applier-pss-sum "$sum"
+    read -r med max sum < <(median_max_sum 1 "$work/ovsdb-mem-$n")
+    fig ovsdb-rss "$med"
+    read -r med max sum < <(median_max_sum 3 "$work/ovsdb-mem-$n")
+    fig ovsdb-pss "$med"
+    read -r rss _ pss < <(rollup "${CLUSTER_PID[webhook]}")
+    fig webhook-rss "$rss"; fig webhook-pss "$pss"
+    read -r rss _ pss < <(rollup "$APISERVER_PID")
+    fig apiserver-rss "$rss"; fig apiserver-pss "$pss"
+    read -r rss _ pss < <(rollup "$ETCD_PID")
+    fig etcd-rss "$rss"; fig etcd-pss "$pss"
+    # Baseline: one applier reading the same config from a file, on an ovsdb-server of its own.
+    cluster_kubectl -n exportflows get configmap exportflows-config \
+        -o jsonpath='{.data.config\.json}' >"$work/config.json"
+    cluster_ovsdb_start "file-$n" br-int
+    "$CLUSTER_BIN/exportflows-applier" --config-file "$work/config.json" --ovsdb "$CLUSTER_OVSDB" \
+        --bridge br-int --node-ip 192.0.2.1 --node-name file --health-listen none \
+        >"$work/file-applier.log" 2>&1 &
+    file_pid=$!
+    cluster_wait_ms "the file applier to apply" 30000 grep -q 'applied flow export' "$work/file-applier.log"
+    read -r rss _ pss < <(rollup "$file_pid")
+    fig file-rss "$rss"; fig file-pss "$pss"
+    kill "$file_pid"; wait "$file_pid" || true; file_pid=
+    OVS_DB_DIR=$CLUSTER_DIR/ovs-file-$n ovs_db_stop
+
+    say "$n nodes: stopping"
+    stop_nodes
+    cluster_kubectl -n exportflows delete lease -l app.kubernetes.io/component=applier >/dev/null
 done
 elapsed=$(( $(date +%s) - started ))
 
 # ---- figures -------------------------------------------------------------------------
-printf 'machine: %s cores, %s; load average %s; %s\n' "$(nproc)" \
+printf 'machine: %s cores, %s; load average %s; %s control plane\n' "$(nproc)" \
     "$(bench_cpu_model)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$("$K8S_BIN_DIR/kubectl" version --client -o json |
-        jq -r '.clientVersion.gitVersion') control plane"
-printf 'run: %s changes per node count, %s ms apart, identity %s; %s s in all\n\n' \
-    "$changes" "$gap_ms" "$CLUSTER_IDENTITY" "$elapsed"
-printf '| ms, p50 / p99 | %s |\n|---|%s\n' \
+        jq -r '.clientVersion.gitVersion')"
+printf 'run: %s changes per node count, %s ms apart; idle window %s s; identity %s; audit %s; %s s in all\n' \
+    "$changes" "$gap_ms" "$idle" "$CLUSTER_IDENTITY" "$([ "$audit" = 1 ] && echo on || echo off)" \
+    "$elapsed"
+[ -z "$apiserver_args$applier_args" ] ||
+    printf 'kube-apiserver flags: %s; applier flags: %s\n' "$apiserver_args" "${applier_args:--}"
+echo
+printf '| | %s |\n|---|%s\n' \
     "$(for n in $node_counts; do printf '%s nodes | ' "$n"; done | sed 's/ | $//')" \
     "$(for n in $node_counts; do printf -- '---|'; done)"
 row() {
@@ -316,37 +596,60 @@ row() {
     done
     echo
 }
-row "kubectl apply -> all nodes' OVS committed" converged
+figrow() {
+    local label=$1 n k out
+    shift
+    printf '| %s |' "$label"
+    for n in $node_counts; do
+        out=
+        for k in "$@"; do out="$out${out:+ / }$(getfig "$n" "$k")"; done
+        printf ' %s |' "$out"
+    done
+    echo
+}
+row "ms p50 / p99: kubectl apply -> every node's OVS committed" converged
+row "  -> the first node's OVS committed" first
+row "  first -> last node" spread
 row "  of which after kubectl apply returned" after_return
 row "baseline: kubectl apply -> ConfigMap published" configmap
 row "kubectl apply of the Network (spawn -> exit)" apply
 row "kubectl apply of a plain ConfigMap (spawn -> exit)" plain
-printf '| ratio converged / ConfigMap published |'
+printf '| ratio converged / ConfigMap published, p50 / p99 |'
 for n in $node_counts; do
     f=$work/samples-$n.txt
     printf ' %s / %s |' "$(ratio "$(pct 50 converged "$f")" "$(pct 50 configmap "$f")")" \
         "$(ratio "$(pct 99 converged "$f")" "$(pct 99 configmap "$f")")"
 done
 echo
-last=$(awk '{ print $NF }' <<<"$node_counts")
-c99=$(pct 99 converged "$work/samples-$last.txt")
+figrow "API requests per change: per applier / publisher" change-applier-requests-per-node change-publisher-requests
+figrow "CPU ms per change: kube-apiserver / etcd / webhook" change-cpu-apiserver change-cpu-etcd change-cpu-webhook
+figrow "CPU ms per change: all appliers / all ovsdb-servers" change-cpu-appliers change-cpu-ovsdbs
+figrow "run-queue wait ms per change: kube-apiserver / all appliers / all ovsdb-servers" change-wait-apiserver change-wait-appliers change-wait-ovsdbs
+figrow "appliers' requests refused (429) by kube-apiserver / mean APF queue wait ms" change-applier-rejected change-applier-queue-wait-ms
+figrow "idle API requests per node per hour (appliers' total in the window)" idle-applier-per-node-hour idle-applier-requests
+figrow "idle API requests per hour, publisher" idle-publisher-per-hour
+figrow "idle CPU %: kube-apiserver / etcd / webhook" idle-cpu-apiserver idle-cpu-etcd idle-cpu-webhook
+figrow "idle CPU %: all appliers / all ovsdb-servers" idle-cpu-appliers idle-cpu-ovsdbs
+figrow "KiB applier VmRSS median / max, VmHWM max" applier-rss applier-rss-max applier-hwm-max
+figrow "KiB applier Pss median / all appliers' Pss" applier-pss applier-pss-sum
+figrow "KiB baseline applier --config-file VmRSS / Pss" file-rss file-pss
+figrow "KiB ovsdb-server VmRSS / Pss (median)" ovsdb-rss ovsdb-pss
+figrow "KiB webhook with the publisher VmRSS / Pss" webhook-rss webhook-pss
+figrow "KiB kube-apiserver VmRSS / Pss" apiserver-rss apiserver-pss
+figrow "KiB etcd VmRSS / Pss" etcd-rss etcd-pss
+figrow "s to start the ovsdb-servers / the appliers" start-ovsdbs-s start-appliers-s
+if [ "$audit" = 1 ]; then
+    echo
+    echo "requests from the audit log, per change (user verb resource per-node-or-program count):"
+    for n in $node_counts; do
+        sed "s/^/  $n nodes: /" "$work/audit-change-$n.txt"
+    done
+    echo "idle requests from the audit log (user verb resource per-node-or-program-per-hour count):"
+    for n in $node_counts; do
+        sed "s/^/  $n nodes: /" "$work/audit-idle-$n.txt"
+    done
+fi
 echo
-echo "idle API requests ($idle_raw):"
-echo "  per applier per hour: $idle_applier; publisher per hour: $idle_webhook"
-echo
-read -r am_rss ax_rss < <(median_max 1 "$work/applier-mem")
-read -r _ ax_hwm < <(median_max 2 "$work/applier-mem")
-read -r am_anon _ < <(median_max 3 "$work/applier-mem")
-read -r am_pss _ < <(median_max 4 "$work/applier-mem")
-printf '| KiB, while watching | VmRSS | VmHWM | RssAnon | Pss |\n|---|---|---|---|---|\n'
-printf '| exportflows-applier, Kubernetes mode (median / max of %s) | %s / %s | max %s | %s | %s |\n' \
-    "$last" "$am_rss" "$ax_rss" "$ax_hwm" "$am_anon" "$am_pss"
-printf '| baseline: exportflows-applier --config-file, same config | %s | %s | %s | %s |\n' \
-    "$fa_rss" "$fa_hwm" "$fa_anon" "$fa_pss"
-printf '| exportflows-webhook with the publisher | %s | %s | %s | %s |\n' \
-    "$wh_rss" "$wh_hwm" "$wh_anon" "$wh_pss"
-printf '| ratio applier Kubernetes / file (VmRSS median) | %s | | | |\n' "$(ratio "$am_rss" "$fa_rss")"
-echo
-goal() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "NOT met") }'; }
-echo "goals: converged p99 at $last nodes under 1000 ms: $(goal "$(awk -v v="$c99" 'BEGIN { print (v != "-" && v < 1000) }')") ($c99 ms);" \
-    "applier RSS under 4096 KiB: $(goal "$(awk -v v="$ax_hwm" 'BEGIN { print (v < 4096) }')") (VmHWM max $ax_hwm KiB)"
+c99=$(pct 99 converged "$work/samples-$max_nodes.txt")
+echo "goal: converged p99 at $max_nodes nodes under 1000 ms:" \
+    "$(verdict "$(awk -v v="$c99" 'BEGIN { print (v != "-" && v < 1000) }')") ($c99 ms)"

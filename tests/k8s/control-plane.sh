@@ -19,8 +19,10 @@
 # prints (it builds them once and caches them).
 # Environment: K8S_START_TIMEOUT (seconds to wait for readiness, default 180),
 # K8S_ADMISSION_PLUGINS (admission plugins to enable besides the defaults,
-# comma-separated, e.g. OwnerReferencesPermissionEnforcement as OpenShift runs;
-# read at start and kept in DIR/env for restart-apiserver).
+# comma-separated, e.g. OwnerReferencesPermissionEnforcement as OpenShift runs),
+# K8S_APISERVER_ARGS (more kube-apiserver flags, split on white space, e.g. an
+# audit log for a benchmark); both read at start and kept in DIR/env for
+# restart-apiserver.
 
 # Variables written to DIR/env are read through ${!v} in write_env.
 # shellcheck disable=SC2034
@@ -134,7 +136,8 @@ write_env() {
         echo "# Written by tests/k8s/control-plane.sh; source it: . $dir/env"
         for v in KUBECONFIG APISERVER_URL APISERVER_PORT ETCD_ENDPOINT ETCD_PEER_PORT \
                  ETCD_PID APISERVER_PID K8S_BIN_DIR K8S_CA_CERT K8S_CA_KEY \
-                 K8S_ADMIN_CERT K8S_ADMIN_KEY K8S_CONTROL_PLANE_DIR K8S_ADMISSION_PLUGINS; do
+                 K8S_ADMIN_CERT K8S_ADMIN_KEY K8S_CONTROL_PLANE_DIR K8S_ADMISSION_PLUGINS \
+                 K8S_APISERVER_ARGS; do
             printf 'export %s=%q\n' "$v" "${!v:-}"
         done
     } >"$dir/env.tmp"
@@ -242,6 +245,7 @@ etcd_healthy() {
 
 start_apiserver() {
     local pki=$dir/pki extra=()
+    read -r -a extra <<<"${K8S_APISERVER_ARGS:-}"
     mkdir -p "$dir/apiserver" "$dir/logs"
     APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
     echo "=== kube-apiserver start $(date -u +%FT%TZ) on port $APISERVER_PORT ===" \
@@ -252,7 +256,7 @@ start_apiserver() {
     # few seconds); nothing here routes to the Service anyway: the service
     # range is only a config value, no traffic goes there.
     [ -z "${K8S_ADMISSION_PLUGINS:-}" ] \
-        || extra=(--enable-admission-plugins "$K8S_ADMISSION_PLUGINS")
+        || extra+=(--enable-admission-plugins "$K8S_ADMISSION_PLUGINS")
     APISERVER_PID=$(spawn "$dir/logs/kube-apiserver.log" "$K8S_BIN_DIR/kube-apiserver" \
         --etcd-servers "$ETCD_ENDPOINT" \
         --bind-address 127.0.0.1 \

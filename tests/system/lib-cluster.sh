@@ -410,6 +410,35 @@ cluster_ovsdb_start() {
     [ ${#args[@]} -eq 0 ] || ovs_vsctl "${args[@]}" >/dev/null
 }
 
+# cluster_ovsdb_start_many NAME COUNT PARALLEL BRIDGE...: COUNT ovsdb-servers,
+# each in $CLUSTER_DIR/ovs-NAME-I (I from 0) with the BRIDGEs, as COUNT nodes
+# would have: one database is made with cluster_ovsdb_start and copied, then
+# the servers start PARALLEL at a time (ovs_db_start returns once a server
+# answers).  Sets CLUSTER_OVSDBS to their remotes, in order.
+CLUSTER_OVSDBS=()
+cluster_ovsdb_start_many() {
+    local name=$1 count=$2 parallel=$3 i j dir pids rc=0
+    shift 3
+    cluster_ovsdb_start "$name-template" "$@" || return 1
+    OVS_DB_DIR=$CLUSTER_DIR/ovs-$name-template ovs_db_stop
+    CLUSTER_OVSDBS=()
+    for ((i = 0; i < count; i += parallel)); do
+        pids=()
+        for ((j = i; j < count && j < i + parallel; j++)); do
+            dir=$CLUSTER_DIR/ovs-$name-$j
+            mkdir -p "$dir" && cp "$CLUSTER_DIR/ovs-$name-template/conf.db" "$dir/" || return 1
+            CLUSTER_OVSDB_DIRS+=("$dir")
+            CLUSTER_OVSDBS+=("unix:$dir/db.sock")
+            ovs_db_start "$dir" >/dev/null &
+            pids+=($!)
+        done
+        for j in "${pids[@]}"; do
+            wait "$j" || rc=1
+        done
+        [ $rc = 0 ] || { cluster_log "ovsdb-servers ovs-$name-$i.. did not start"; return 1; }
+    done
+}
+
 # cluster_applier_start NODE NODE_IP OVSDB BRIDGE [ARGS...]: exportflows-applier
 # for node NODE in Kubernetes mode, as process "applier-NODE", with the
 # kubeconfig CLUSTER_APPLIER_KUBECONFIG[NODE] when set (e.g. from
@@ -523,6 +552,9 @@ cluster_down() {
     local name dir
     for name in "${!CLUSTER_PID[@]}"; do
         kill -TERM "${CLUSTER_PID[$name]}" 2>/dev/null || true
+    done
+    for dir in "${CLUSTER_OVSDB_DIRS[@]}"; do
+        [ -s "$dir/ovsdb-server.pid" ] && kill -TERM "$(cat "$dir/ovsdb-server.pid")" 2>/dev/null || true
     done
     for name in "${!CLUSTER_PID[@]}"; do
         cluster_stop_process "$name"
