@@ -42,7 +42,13 @@
 #include "exportflows/goduration.h"
 #include "exportflows/jsonbudget.h"
 #include "exportflows/jsonscan.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/ovsflowsconfig.h"
+
+/* How jansson parses a body: a string may hold "\u0000" (an annotation value
+ * can be any string), which jsonscan accepts alike; the strings a review reads
+ * are checked for it (get_text(), fast_text()). */
+#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
 /* Longest ?timeout= text; Go durations Kubernetes sends are a few characters. */
 #define TIMEOUT_TEXT_MAX 32
@@ -210,12 +216,21 @@ deadline_passed(const struct timespec *deadline)
            || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-/* The string member 'key' of 'obj' (borrowed), or NULL when absent or not a
- * string. */
-static const char *
-get_string(const json_t *obj, const char *key)
+/* The string member 'key' of 'obj' into '*ret' (borrowed; NULL when absent
+ * or not a string, which reviews read alike).  -EINVAL, the reason naming
+ * 'field', when it holds a NUL byte: read as a C string it would be cut short
+ * ("CREATE\u0000x" taken for "CREATE"). */
+static int
+get_text(const json_t *obj, const char *key, const char *field, const char **ret,
+         struct errmsg *err)
 {
-    return json_string_value(json_object_get(obj, key));
+    const json_t *value = json_object_get(obj, key);
+
+    if (jsontext_has_nul(value)) {
+        return errmsg_set(err, -EINVAL, "%s " JSONTEXT_NUL_DETAIL, field);
+    }
+    *ret = json_string_value(value);
+    return 0;
 }
 
 /* The body as one tree, built once: by jsonscan's builder when the scanner
@@ -233,7 +248,7 @@ whole_tree(const char *body, size_t len, bool scanned, json_t **ret, struct errm
         return errmsg_set(err, -ENOMEM, "out of memory parsing the body");
     }
     if (!root) {
-        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+        root = json_loadb(body, len, PARSE_FLAGS, &jerr);
     }
     if (!root) {
         char text[sizeof jerr.text];
@@ -267,7 +282,7 @@ load_value(const struct jsonscan_value *v, json_t **ret)
     int error = jsonscan_load(v->text, v->len, ret);
 
     if (error == -ENOTSUP) {
-        *ret = json_loadb(v->text, v->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+        *ret = json_loadb(v->text, v->len, PARSE_FLAGS | JSON_DECODE_ANY, NULL);
         error = *ret ? 0 : -ENOMEM;
     }
     return error;
@@ -392,12 +407,16 @@ sparse_tree(const struct scan *scan, json_t **ret)
 static int
 decode_envelope(const json_t *root, const json_t **ret_request, struct errmsg *err)
 {
-    const char *api_version = get_string(root, "apiVersion");
-    const char *kind = get_string(root, "kind");
+    const char *api_version = NULL, *kind = NULL;
     const json_t *request = json_object_get(root, "request");
+    int error;
 
     if (!json_is_object(root)) {
         return errmsg_set(err, -EINVAL, "body is not a JSON object");
+    }
+    if ((error = get_text(root, "apiVersion", "apiVersion", &api_version, err))
+        || (error = get_text(root, "kind", "kind", &kind, err))) {
+        return error;
     }
     if (!api_version || strcmp(api_version, ADMISSION_API_VERSION)) {
         return errmsg_set(err, -EINVAL, "apiVersion must be \"%s\"", ADMISSION_API_VERSION);
@@ -418,10 +437,14 @@ static int
 resource_is_network(const json_t *request, bool *ret, struct errmsg *err)
 {
     const json_t *resource = json_object_get(request, "resource");
-    const char *group = get_string(resource, "group");
-    const char *name = get_string(resource, "resource");
-    const char *sub = get_string(request, "subResource");
+    const char *group = NULL, *name = NULL, *sub = NULL;
+    int error;
 
+    if ((error = get_text(resource, "group", "request.resource.group", &group, err))
+        || (error = get_text(resource, "resource", "request.resource.resource", &name, err))
+        || (error = get_text(request, "subResource", "request.subResource", &sub, err))) {
+        return error;
+    }
     if (!group || !name) {
         return errmsg_set(err, -EINVAL,
                           "request.resource must have string group and resource");
@@ -432,31 +455,50 @@ resource_is_network(const json_t *request, bool *ret, struct errmsg *err)
 }
 
 /* Whether the request is about the ConfigMap ovs-flows-config in the network
- * operator's namespace, named 'name'. */
-static bool
-resource_is_flows_config(const json_t *request, const char *name)
+ * operator's namespace, named 'name', into '*ret'.  The namespace is read only
+ * for a ConfigMap, as the fast path leaves ConfigMaps to the tree path: -EINVAL
+ * when it holds a NUL byte.  (resource_is_network() refused one in the group,
+ * resource and subResource.) */
+static int
+resource_is_flows_config(const json_t *request, const char *name, bool *ret,
+                         struct errmsg *err)
 {
     const json_t *resource = json_object_get(request, "resource");
-    const char *group = get_string(resource, "group");
-    const char *resource_name = get_string(resource, "resource");
-    const char *sub = get_string(request, "subResource");
-    const char *namespace = get_string(request, "namespace");
+    const char *sub = json_string_value(json_object_get(request, "subResource"));
+    const char *namespace = NULL;
+    int error;
 
-    return group && !*group && resource_name && !strcmp(resource_name, "configmaps")
-           && (!sub || !*sub) && namespace && !strcmp(namespace, OVSFLOWSCONFIG_NAMESPACE)
-           && !strcmp(name, OVSFLOWSCONFIG_NAME);
+    *ret = false;
+    if (!jsontext_is(json_object_get(resource, "group"), "")
+        || !jsontext_is(json_object_get(resource, "resource"), "configmaps")
+        || (sub && *sub)) {
+        return 0;
+    }
+    error = get_text(request, "namespace", "request.namespace", &namespace, err);
+    if (!error) {
+        *ret = namespace && !strcmp(namespace, OVSFLOWSCONFIG_NAMESPACE)
+               && !strcmp(name, OVSFLOWSCONFIG_NAME);
+    }
+    return error;
 }
 
-/* The object's name for messages: metadata.name, else request.name, else "". */
-static const char *
-object_name(const json_t *request, const json_t *object)
+/* The object's name for messages: metadata.name, else request.name, else "".
+ * 0, or -EINVAL when the name it reads holds a NUL byte. */
+static int
+object_name(const json_t *request, const json_t *object, const char **ret,
+            struct errmsg *err)
 {
-    const char *name = get_string(json_object_get(object, "metadata"), "name");
+    const char *name = NULL;
+    int error = get_text(json_object_get(object, "metadata"), "name",
+                         "request.object.metadata.name", &name, err);
 
-    if (!name) {
-        name = get_string(request, "name");
+    if (!error && !name) {
+        error = get_text(request, "name", "request.name", &name, err);
     }
-    return name ? name : "";
+    if (!error) {
+        *ret = name ? name : "";
+    }
+    return error;
 }
 
 /* Fills 'rv' from the request: uid, operation, and the objects to check. */
@@ -467,20 +509,28 @@ decode_request(struct review *rv, const json_t *request, struct errmsg *err)
     bool network = false;
     int error;
 
-    rv->uid = get_string(request, "uid");
+    if ((error = get_text(request, "uid", "request.uid", &rv->uid, err))) {
+        return error;
+    }
     if (!rv->uid || !*rv->uid) {
         return errmsg_set(err, -EINVAL, "request.uid is missing or empty");
     }
-    rv->operation = get_string(request, "operation");
+    if ((error = get_text(request, "operation", "request.operation", &rv->operation, err))) {
+        return error;
+    }
     if (!rv->operation) {
         return errmsg_set(err, -EINVAL, "request.operation is missing or not a string");
     }
     error = resource_is_network(request, &network, err);
+    if (!error) {
+        error = object_name(request, json_object_get(request, "object"), &rv->name, err);
+    }
+    if (!error && !network) {
+        error = resource_is_flows_config(request, rv->name, &rv->flows_config, err);
+    }
     if (error) {
         return error;
     }
-    rv->name = object_name(request, json_object_get(request, "object"));
-    rv->flows_config = !network && resource_is_flows_config(request, rv->name);
     rv->checked = (network || rv->flows_config) && (!strcmp(rv->operation, "CREATE")
                                                     || !strcmp(rv->operation, "UPDATE"));
     if (!rv->checked) {
@@ -535,14 +585,14 @@ decode_tree(struct review *rv, const char *body, size_t len, bool sparse,
 
 /* ---- the fast path ---------------------------------------------------------- */
 
-/* Decodes the string 'v' into 'buf'; -ENOTSUP when it is not a string or too
- * long. */
+/* Decodes the string 'v' into 'buf'; -ENOTSUP when it is not a string, too
+ * long, or holds a NUL byte (a tree path reports it). */
 static int
 fast_text(const struct jsonscan_value *v, char *buf, size_t size, const char **ret)
 {
     size_t len;
 
-    if (jsonscan_string(v, buf, size, &len)) {
+    if (jsonscan_string(v, buf, size, &len) || strlen(buf) != len) {
         return -ENOTSUP;
     }
     *ret = buf;
@@ -631,6 +681,12 @@ fast_request(struct review *rv, const struct jsonscan_value *v)
     network = jsonscan_string_is(&v[F_GROUP], ADMISSION_GROUP)
               && jsonscan_string_is(&v[F_RESOURCE], ADMISSION_RESOURCE)
               && (sub->type != JSONSCAN_STRING || jsonscan_string_is(sub, ""));
+    /* Unequal because of a NUL byte: resource_is_network() refuses it. */
+    if (!network && (jsonscan_string_has_nul(&v[F_GROUP])
+                     || jsonscan_string_has_nul(&v[F_RESOURCE])
+                     || jsonscan_string_has_nul(sub))) {
+        return -ENOTSUP;
+    }
     rv->checked = network && (!strcmp(rv->operation, "CREATE")
                               || !strcmp(rv->operation, "UPDATE"));
     return 0;

@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/jsontext.h"
+
 /* Bigger than the longest canonical text: 30 collectors of at most 47
  * characters, the hash, an escaped agent and the numbers. */
 #define FLOWCONFIG_TEXT_MAX 4096
@@ -385,9 +387,12 @@ parse_collector(enum flowproto proto, size_t i, const json_t *item,
     char canonical[COLLECTOR_TEXT_SIZE];
     enum collector_scope scope;
 
-    if (!text || strlen(text) != json_string_length(item)) {
+    if (!text) {
         return errmsg_set(err, -EINVAL, "%s.collectors[%zu] must be a string",
                           name, i);
+    }
+    if (jsontext_has_nul(item)) {   /* collector_parse() would read it cut short */
+        return errmsg_set(err, -EINVAL, "%s.collectors[%zu]: " JSONTEXT_NUL_DETAIL, name, i);
     }
     if (collector_parse(text, c, &why)) {
         return errmsg_set(err, -EINVAL, "%s.collectors[%zu]: %s", name, i, why);
@@ -599,7 +604,10 @@ flowconfig_parse(const char *text, size_t len, struct flowconfig *ret,
         return errmsg_set(err, -E2BIG, "config is %zu bytes, more than the %d allowed",
                           len, FLOWCONFIG_MAX_BYTES);
     }
-    json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* "\u0000" is allowed, as in any JSON the programs read, so that a newer
+     * publisher's additions never fail the parse; the strings read here are
+     * checked for it. */
+    json = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!json) {
         /* jansson reports most allocation failures as syntax errors ("invalid
          * token"), some with no text at all; only the latter two are told

@@ -38,6 +38,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "exportflows/jsontext.h"
+
 /* Collectors remembered per protocol for duplicate detection.  A longer list is
  * already refused as "Too many"; its later entries still get syntax checks. */
 #define FLOWSPEC_SCAN_MAX 64
@@ -248,7 +250,7 @@ check_collector_text(enum flowproto proto, const char *text, size_t len,
                      struct collector *c, enum collector_scope *scope, const char **why)
 {
     if (strlen(text) != len) {
-        *why = "must not contain control characters";
+        *why = JSONTEXT_NUL_DETAIL;     /* collector_parse() would read it cut short */
         return COLLECTOR_SYNTAX;
     }
     if (collector_parse(text, c, why)) {
@@ -487,9 +489,9 @@ check_export(struct validation *v, const json_t *export)
 }
 
 /* Rule 8: flows are exported by OVN-Kubernetes only.  'text' is the type's
- * text when it is a string (compared as a C string, as it always was); 'json'
- * the type (NULL when absent, or when 'text' comes without one: one is then
- * made for the report). */
+ * text when it is a string without a NUL byte; 'json' the type (NULL when
+ * absent, or when 'text' comes without one: one is then made for the
+ * report). */
 static void
 check_network_type(struct validation *v, const char *text, const json_t *json)
 {
@@ -511,6 +513,11 @@ check_spec_network_type(struct validation *v, const json_t *spec)
     const json_t *type = json_object_get(json_object_get(spec, "defaultNetwork"),
                                          "type");
 
+    if (jsontext_has_nul(type)) {
+        fielderr_add(v->report, FIELDERR_INVALID, "spec.defaultNetwork.type", type,
+                     JSONTEXT_NUL_DETAIL);
+        return;
+    }
     check_network_type(v, json_string_value(type), type);
 }
 
@@ -656,9 +663,7 @@ static void
 meaning_of(const json_t *item, struct meaning *m)
 {
     m->raw = item;
-    m->parsed = json_is_string(item)
-                && strlen(json_string_value(item)) == json_string_length(item)
-                && collector_parse(json_string_value(item), &m->c, NULL) == 0;
+    m->parsed = jsontext_get(item) && collector_parse(jsontext_get(item), &m->c, NULL) == 0;
 }
 
 static bool

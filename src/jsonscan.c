@@ -114,7 +114,9 @@ read_u4(const char *p, const char *end)
 }
 
 /* Checks the escape at 'p' (just after the backslash) and returns the bytes it
- * spans, 0 when jansson refuses it: unknown, short, \u0000, a surrogate alone. */
+ * spans, 0 when jansson refuses it: unknown, short, a surrogate alone.  \u0000
+ * is accepted here, as JSON_ALLOW_NUL makes jansson accept it in a value; a
+ * key's is refused by the callers. */
 static size_t
 escape_length(const char *p, const char *end)
 {
@@ -127,7 +129,7 @@ escape_length(const char *p, const char *end)
         return *p && strchr("\"\\/bfnrt", *p) ? 1 : 0;
     }
     cp = read_u4(p + 1, end);
-    if (cp <= 0 || (cp >= 0xdc00 && cp <= 0xdfff)) {
+    if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff)) {
         return 0;
     }
     if (cp < 0xd800 || cp > 0xdbff) {
@@ -138,6 +140,20 @@ escape_length(const char *p, const char *end)
         return 0;
     }
     return 11;
+}
+
+/* Whether the checked string body [p, end) (no quotes) decodes to text that
+ * holds a NUL byte: only "\u0000" makes one, a raw NUL being refused. */
+static bool
+body_has_nul(const char *p, const char *end)
+{
+    while ((p = memchr(p, '\\', (size_t) (end - p)))) {
+        if (p[1] == 'u' && !memcmp(p + 2, "0000", 4)) {
+            return true;
+        }
+        p += 2;     /* past the backslash and the letter: no escape holds another */
+    }
+    return false;
 }
 
 #if defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -633,6 +649,10 @@ scan_member(struct scan *s, size_t first, uint32_t mask, unsigned level)
         return error;
     }
     key.len = (size_t) (s->c.p - 1 - key.text);
+    /* jansson refuses a NUL in a key even with JSON_ALLOW_NUL. */
+    if (key.escaped && body_has_nul(key.text, key.text + key.len)) {
+        return -EINVAL;
+    }
     if ((error = push_key(s, first, &key)) < 0) {
         return error;
     }
@@ -901,6 +921,13 @@ jsonscan_string(const struct jsonscan_value *value, char *buf, size_t size,
 }
 
 bool
+jsonscan_string_has_nul(const struct jsonscan_value *value)
+{
+    return value->type == JSONSCAN_STRING
+           && body_has_nul(value->text + 1, value->text + value->len - 1);
+}
+
+bool
 jsonscan_string_is(const struct jsonscan_value *value, const char *s)
 {
     const char *in, *end;
@@ -1003,7 +1030,9 @@ use_as_key(void *aux, const char *text, size_t len)
     json_t *value;
 
     skip_space(&b->c);
-    if (b->c.p >= b->c.end || *b->c.p != ':' || json_object_getn(m->object, text, len)) {
+    /* jansson refuses a NUL in a key even with JSON_ALLOW_NUL. */
+    if (b->c.p >= b->c.end || *b->c.p != ':' || memchr(text, '\0', len)
+        || json_object_getn(m->object, text, len)) {
         return -ENOTSUP;
     }
     b->c.p++;

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "exportflows/jsontext.h"
+
 #define READ_CHUNK (64 * 1024)
 
 /* Longest plain scalar we try to read as a number; longer ones stay strings. */
@@ -81,7 +83,7 @@ manifest_append(struct manifest *m, json_t *json, size_t document, long item,
 static bool
 is_list(const json_t *object)
 {
-    const char *kind = json_string_value(json_object_get(object, "kind"));
+    const char *kind = jsontext_get(json_object_get(object, "kind"));
     size_t len = kind ? strlen(kind) : 0;
 
     return len >= 4 && !strcmp(kind + len - 4, "List")
@@ -682,7 +684,10 @@ json_parse_one(const char *text, size_t len, unsigned line, size_t document,
     json_t *value;
     int r;
 
-    value = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+    /* "\u0000" is allowed, as a YAML "\0" is (an annotation value can be any
+     * string); what reads a string as a C string checks for it (jsontext.h). */
+    value = json_loadb(text, len,
+                       JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
     if (!value) {
         return errmsg_set(err, -EINVAL, "%u: %s",
                           line + (unsigned) (jerr.line > 0 ? jerr.line - 1 : 0), jerr.text);

@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "exportflows/fielderr.h"
 #include "exportflows/flowspec.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/manifest.h"
 
 #define NETWORK_API_VERSION "operator.openshift.io/v1"
@@ -59,10 +60,9 @@ struct validate_run {
 bool
 cmd_is_network(const json_t *object)
 {
-    const char *api = json_string_value(json_object_get(object, "apiVersion"));
-    const char *kind = json_string_value(json_object_get(object, "kind"));
-
-    return api && kind && !strcmp(api, NETWORK_API_VERSION) && !strcmp(kind, NETWORK_KIND);
+    /* Compared over their whole length: "Network\u0000x" is another kind. */
+    return jsontext_is(json_object_get(object, "apiVersion"), NETWORK_API_VERSION)
+           && jsontext_is(json_object_get(object, "kind"), NETWORK_KIND);
 }
 
 /* ---- text output -------------------------------------------------------------- */

@@ -3,8 +3,12 @@
  * jansson's parser reads about 50 MB/s and allocates a node per value, so a
  * 3 KB AdmissionReview costs more to parse than everything else a review does.
  * This module reads JSON two cheaper ways, both held to one rule: it may only
- * ever accept what json_loadb(..., JSON_REJECT_DUPLICATES) accepts, and what it
- * reports must be what jansson would have built.
+ * ever accept what json_loadb(..., JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+ * accepts, and what it reports must be what jansson would have built.  So a
+ * string value may decode to text holding a NUL byte ("\u0000"; Kubernetes
+ * stores such strings where any text is allowed, in an annotation say): a
+ * caller that reads a string as a C string checks for one
+ * (jsonscan_string_has_nul(), or the decoded length).
  *
  *   jsonscan_fields()  validates a whole document without allocating and
  *                      reports where a few chosen members are (by key path);
@@ -24,7 +28,8 @@
  *
  * What jsonscan_fields() validates, everywhere in the document (also in the
  * members it skips): RFC 8259 syntax, the four white-space characters, strings
- * (no control characters, valid escapes, no \u0000, paired surrogates, UTF-8
+ * (no control characters, valid escapes, \u0000 in values but not in keys, as
+ * jansson reads them with JSON_ALLOW_NUL, paired surrogates, UTF-8
  * as jansson checks it: no overlong forms, no surrogates, nothing past
  * U+10FFFF), numbers as jansson's lexer reads them (no leading zeros; an
  * integer, without fraction or exponent, must fit json_int_t; a real must not
@@ -76,7 +81,7 @@ int jsonscan_fields(const char *text, size_t len, const char *const *const *path
 
 /* Builds the jansson value of the JSON text 'text' ('len' bytes; any value,
  * white space around it allowed), equal to what json_loadb() with
- * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY builds.  Validates as
+ * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL builds.  Validates as
  * jsonscan_fields() does, but objects may be of any width; a real is made by
  * strtod() as jansson makes it (in the "C" locale, as jansson's own conversion
  * of '.' to the locale's decimal point amounts to; a real longer than 128
@@ -86,14 +91,19 @@ int jsonscan_fields(const char *text, size_t len, const char *const *const *path
 int jsonscan_load(const char *text, size_t len, json_t **ret);
 
 /* Decodes the string 'value' (found by jsonscan_fields(), so valid) into 'buf'
- * ('size' bytes, NUL-terminated).  Returns 0 and its length without the NUL in
- * '*ret_len' (the text may hold no NUL: \u0000 is refused); -EINVAL when
- * 'value' is not a string; -ENOSPC when it does not fit. */
+ * ('size' bytes, NUL-terminated).  Returns 0 and its length without the
+ * terminating NUL in '*ret_len' (the text itself holds a NUL when the string
+ * has "\u0000": then strlen(buf) < '*ret_len'); -EINVAL when 'value' is not a
+ * string; -ENOSPC when it does not fit. */
 int jsonscan_string(const struct jsonscan_value *value, char *buf, size_t size,
                     size_t *ret_len);
 
-/* True when 'value' is a string equal to 's' once decoded. */
+/* True when 'value' is a string equal to 's' once decoded, over its whole
+ * length (so never when it holds a NUL byte). */
 bool jsonscan_string_is(const struct jsonscan_value *value, const char *s);
+
+/* True when 'value' is a string whose decoded text holds a NUL byte. */
+bool jsonscan_string_has_nul(const struct jsonscan_value *value);
 
 /* A walk over the members of an object, or the elements of an array, that
  * jsonscan_fields() found (so valid text: the walk does not check it again). */

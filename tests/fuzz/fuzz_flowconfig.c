@@ -10,7 +10,10 @@
  *     exactly when flowconfig_parse() does and the hash matches the content;
  *   - an accepted config plans (ovsplan_build() against an OVS that has other
  *     settings) and renders (ovsplan_render()) without error, on an IPv4 node
- *     and on an IPv6 node, where only a ":PORT" NetFlow collector may fail. */
+ *     and on an IPv6 node, where only a ":PORT" NetFlow collector may fail;
+ *   - "\u0000" is read where the config's strings are not (jansson's
+ *     JSON_ALLOW_NUL), but no accepted config has one in a string it reads:
+ *     a collector, the sFlow agent, the hash. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,6 +21,7 @@
 
 #include "exportflows/collector.h"
 #include "exportflows/flowconfig.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/ovsplan.h"
 #include "fuzz.h"
 
@@ -102,6 +106,27 @@ check_configmap(const char *text, size_t len, int parsed, const struct flowconfi
     json_decref(data);
 }
 
+/* The strings an accepted config 'text' reads hold no NUL byte. */
+static void
+check_no_nul_read(const char *text, size_t len)
+{
+    json_t *json = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+
+    FUZZ_CHECK(json != NULL, "jansson refuses an accepted config");
+    FUZZ_CHECK(!jsontext_has_nul(json_object_get(json, "hash")), "a NUL in the hash");
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        const json_t *proto = json_object_get(json, flowproto_name((enum flowproto) p));
+        const json_t *item;
+        size_t i;
+
+        FUZZ_CHECK(!jsontext_has_nul(json_object_get(proto, "agent")), "a NUL in the agent");
+        json_array_foreach(json_object_get(proto, "collectors"), i, item) {
+            FUZZ_CHECK(!jsontext_has_nul(item), "a NUL in collector %zu", i);
+        }
+    }
+    json_decref(json);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -114,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r == 0) {
         check_round_trip(&config);
         check_plans(&config);
+        check_no_nul_read(text, size);
     }
     check_configmap(text, size, r, &config);
     return 0;

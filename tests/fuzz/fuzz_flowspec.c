@@ -2,17 +2,20 @@
  * and `exportflows validate` reads it, through flowspec and on to what the
  * publisher writes.
  *
- * The input is JSON (duplicate keys refused, as everywhere); anything else is
- * dropped.  Checks, besides the sanitizers:
+ * The input is JSON (duplicate keys refused, "\u0000" allowed, as everywhere);
+ * anything else is dropped.  Checks, besides the sanitizers:
  *   - flowspec_validate() fails exactly when it reports an error, and its
  *     messages can be formatted;
  *   - flowspec_same() is reflexive, on invalid specs too;
- *   - a valid spec comes out sorted (flowspec_sort() changes nothing);
+ *   - a valid spec comes out sorted (flowspec_sort() changes nothing), and
+ *     has no NUL byte in a collector or, when a protocol is on, the network
+ *     type (a C string would read "10.0.0.1:2056\u0000junk" cut short);
  *   - what the publisher then writes, the applier accepts: the ConfigMap
  *     publisher_desired() leads to parses back (flowconfig_data_parse())
  *     to the same config, with a matching hash, and renders into OVSDB
  *     operations for a bridge. */
 #include <errno.h>
+#include <stdbool.h>
 
 #include <jansson.h>
 
@@ -20,6 +23,7 @@
 #include "exportflows/fielderr.h"
 #include "exportflows/flowconfig.h"
 #include "exportflows/flowspec.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/ovsplan.h"
 #include "exportflows/publisher.h"
 #include "fuzz.h"
@@ -76,10 +80,35 @@ check_published(const json_t *network)
     free(vsctl);
 }
 
+/* A valid 'spec' reads no string with a NUL byte. */
+static void
+check_no_nul_read(const json_t *spec, const struct flowspec *normal)
+{
+    const json_t *export = json_object_get(spec, "exportNetworkFlows");
+    bool on = false;
+
+    for (int p = 0; p < FLOWPROTO_N; p++) {
+        const json_t *proto = json_object_get(export, flowproto_name((enum flowproto) p));
+        const json_t *list = json_is_object(proto) ? json_object_get(proto, "collectors")
+                                                   : proto;
+        const json_t *item;
+        size_t i;
+
+        json_array_foreach(list, i, item) {
+            FUZZ_CHECK(!jsontext_has_nul(item), "valid with a NUL in a collector");
+        }
+        on = on || normal->proto[p].n;
+    }
+    FUZZ_CHECK(!on || !jsontext_has_nul(json_object_get(json_object_get(spec, "defaultNetwork"),
+                                                        "type")),
+               "valid with a NUL in the network type");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_t *network = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, NULL);
+    json_t *network = json_loadb((const char *) data, size,
+                                 JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
     const json_t *spec = json_object_get(network, "spec");
     struct fielderr_list report;
     struct flowspec normal, sorted;
@@ -98,6 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sorted = normal;
         flowspec_sort(&sorted);
         FUZZ_CHECK(flowspec_equal(&sorted, &normal), "normalised collectors are not sorted");
+        check_no_nul_read(spec, &normal);
         check_published(network);
     }
     json_decref(network);

@@ -2,6 +2,7 @@
 #include "testjsondiff.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,21 +53,27 @@ decoded(const struct jsonscan_value *v, size_t *len)
     return buf;
 }
 
-/* A string found by the scanner decodes to jansson's string. */
+/* A string found by the scanner decodes to jansson's string, NUL bytes
+ * included, and jsonscan_string_is() and jsonscan_string_has_nul() say what
+ * jansson's length says: equal to its C string only without a NUL inside. */
 static int
 check_string(const struct jsonscan_value *got, const json_t *expected, struct errmsg *why)
 {
+    const char *text = json_string_value(expected);
+    bool has_nul = strlen(text) != json_string_length(expected);
     size_t len;
     char *s = decoded(got, &len);
     int r = 0;
 
-    if (!s || len != json_string_length(expected)
-        || memcmp(s, json_string_value(expected), len)) {
+    if (!s || len != json_string_length(expected) || memcmp(s, text, len)) {
         r = errmsg_set(why, -1, "string '%.*s' decodes unlike jansson's", (int) got->len,
                        got->text);
-    } else if (!jsonscan_string_is(got, json_string_value(expected))) {
-        r = errmsg_set(why, -1, "jsonscan_string_is() false for '%.*s'", (int) got->len,
-                       got->text);
+    } else if (jsonscan_string_is(got, text) == has_nul) {
+        r = errmsg_set(why, -1, "jsonscan_string_is() %s for '%.*s'",
+                       has_nul ? "true" : "false", (int) got->len, got->text);
+    } else if (jsonscan_string_has_nul(got) != has_nul) {
+        r = errmsg_set(why, -1, "jsonscan_string_has_nul() wrong for '%.*s'",
+                       (int) got->len, got->text);
     }
     free(s);
     return r;
@@ -87,7 +94,7 @@ check_value(const struct jsonscan_value *got, const json_t *expected, struct err
         return errmsg_set(why, -1, "type %d where jansson has %d: '%.*s'", (int) got->type,
                           (int) jansson_type(expected), (int) got->len, got->text);
     }
-    parsed = json_loadb(got->text, got->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    parsed = json_loadb(got->text, got->len, TESTJSONDIFF_FLAGS | JSON_DECODE_ANY, NULL);
     if (!parsed || !json_equal(parsed, expected)) {
         r = errmsg_set(why, -1, "value '%.*s' differs from jansson's", (int) got->len,
                        got->text);
@@ -147,7 +154,7 @@ static int
 check_fields(const char *text, size_t len, const char *const *const *paths, size_t n_paths,
              struct testjsondiff_counts *counts, struct errmsg *why)
 {
-    json_t *expected = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *expected = json_loadb(text, len, TESTJSONDIFF_FLAGS, NULL);
     struct jsonscan_value values[JSONSCAN_MAX_PATHS];
     int error = jsonscan_fields(text, len, paths, n_paths, values), r = 0;
 
@@ -186,7 +193,7 @@ check_load(const char *text, size_t len, struct testjsondiff_counts *counts,
         abort();
     }
     if (error == 0) {
-        any = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+        any = json_loadb(text, len, TESTJSONDIFF_FLAGS | JSON_DECODE_ANY, NULL);
         if (!any || !json_equal(any, loaded)) {
             r = errmsg_set(why, -1, "builder differs from jansson");
         }

@@ -1,7 +1,7 @@
 /* testjsondiff — jsonscan's two readers checked against jansson on one text.
  *
  * The rule (jsonscan.h): jsonscan never accepts what json_loadb() with
- * JSON_REJECT_DUPLICATES refuses, says -EINVAL only for texts jansson refuses,
+ * TESTJSONDIFF_FLAGS refuses, says -EINVAL only for texts jansson refuses,
  * and every value it reports (found by path, walked with jsonscan_iter_*(),
  * decoded with jsonscan_string(), built with jsonscan_load()) is what jansson
  * builds.  The unit test (tests/unit/test_jsonscan.c) and the fuzzer
@@ -11,7 +11,13 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "exportflows/errmsg.h"
+
+/* The jansson flags jsonscan is held to: "\u0000" allowed in values, as the
+ * webhook's own jansson parses allow it. */
+#define TESTJSONDIFF_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
 /* What the readers did, so a test can tell they were exercised. */
 struct testjsondiff_counts {

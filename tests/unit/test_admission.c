@@ -21,6 +21,7 @@
 #include "exportflows/admission.h"
 #include "exportflows/fielderr.h"
 #include "exportflows/jsonbudget.h"
+#include "exportflows/jsontext.h"
 #include "../lib/testalloc.h"
 #include "../lib/testbody.h"
 #include "../lib/testmutate.h"
@@ -105,7 +106,7 @@ static void
 run_reply_case(const char *dir, const char *body)
 {
     struct admission_summary summary;
-    json_t *request = json_loads(body, 0, NULL);
+    json_t *request = json_loads(body, JSON_ALLOW_NUL, NULL);
     json_t *reply = review_ok(body, &summary);
     char *expected_text = read_case_file(dir, "expected.json");
     const char *uid = json_string_value(json_object_get(json_object_get(request, "request"),
@@ -451,13 +452,13 @@ test_admission_allocation_failures(void **state)
     }
 }
 
-/* admission_parse_body() must agree with jansson (JSON_REJECT_DUPLICATES) on
- * every input: refuse what it refuses, and build an equal tree otherwise —
- * whether its fast reader or jansson itself did the work. */
+/* admission_parse_body() must agree with jansson (JSON_REJECT_DUPLICATES |
+ * JSON_ALLOW_NUL) on every input: refuse what it refuses, and build an equal
+ * tree otherwise — whether its fast reader or jansson itself did the work. */
 static void
 check_parse_agrees(const char *body, size_t len)
 {
-    json_t *expected = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *expected = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
     struct errmsg err = { "" };
     json_t *got = NULL;
     int error = admission_parse_body(body, len, &got, &err);
@@ -487,6 +488,7 @@ test_admission_parse_body_matches_jansson(void **state)
     static const char *const extra[] = {
         "{}", " {} ", "{\"a\":1}x", "{\"a\":01}", "{\"a\":-1}", "{\"a\":1.5}",
         "{\"a\":1e3}", "{\"a\":1234567890123456789}", "{\"a\":\"\\u0000\"}",
+        "{\"a\\u0000\":1}", "{\"a\":[\"x\\u0000y\", \"\\u0000\\u0000\"]}",
         "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
         "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "{\"a\":[1,]}", "{\"a\":1,}",
         "{\"a\":tru}", "{\"a\":nul}", "{\"a\" 1}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
@@ -523,7 +525,7 @@ test_admission_parse_body_data_cases(void **state)
         assert_non_null(body);
         len = strlen(body);
         check_parse_agrees(body, len);
-        json = json_loadb(body, len, 0, NULL);
+        json = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
         compact = json ? json_dumps(json, JSON_COMPACT) : NULL;
         if (compact) {
             check_parse_agrees(compact, strlen(compact));
@@ -626,7 +628,7 @@ test_admission_fast_path_matches_tree_path(void **state)
         }
         body = case_body(e->d_name);
         check_paths_agree(body, strlen(body));
-        json = json_loads(body, 0, NULL);
+        json = json_loads(body, JSON_ALLOW_NUL, NULL);
         compact = json ? json_dumps(json, JSON_COMPACT) : NULL;
         if (compact) {
             check_paths_agree(compact, strlen(compact));
@@ -653,7 +655,7 @@ test_admission_fast_path_matches_tree_path_altered(void **state)
     n_agreed_ok = n_agreed_refused = 0;
     for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
         char *body = case_body(names[c]);
-        json_t *json = json_loads(body, 0, NULL);
+        json_t *json = json_loads(body, JSON_ALLOW_NUL, NULL);
         char *doc = json_dumps(json, JSON_COMPACT);
         size_t n = strlen(doc);
         char *buf = malloc(n + 1);
@@ -679,6 +681,77 @@ test_admission_fast_path_matches_tree_path_altered(void **state)
     }
     assert_true(n_agreed_ok > 1000);
     assert_true(n_agreed_refused > 1000);
+}
+
+/* A NUL changed the review of 'body' ('got' against 'original'): fine when
+ * the review says so, or when the NUL is in oldObject (ratcheting compares
+ * the old spec, so a changed one may change the verdict). */
+static bool
+nul_explained(const struct outcome *got, const struct outcome *original, bool in_old)
+{
+    if (got->error) {
+        /* Before an opening quote, or in a key, it makes JSON jansson refuses. */
+        return strstr(got->err.text, "NUL") || strstr(got->err.text, "not valid JSON");
+    }
+    return (got->len == original->len && !memcmp(got->reply, original->reply, got->len))
+           || strstr(got->reply, JSONTEXT_NUL_DETAIL) || in_old;
+}
+
+/* "\u0000" put before each quote of a request, one at a time: the readers
+ * agree, a NUL in a string the review does not read changes nothing, and one
+ * in a string it reads is refused, with a field error in the reply or a 400
+ * that names the NUL. */
+static void
+test_admission_nul_in_each_string(void **state)
+{
+    static const char *const names[] = { "allowed-update-valid", "denied-update-changed",
+                                         "allowed-ratchet-unchanged-invalid",
+                                         "allowed-status-subresource" };
+    size_t n_same = 0, n_named = 0, n_refused = 0;
+
+    for (size_t c = 0; c < sizeof names / sizeof names[0]; c++) {
+        char *body = case_body(names[c]);
+        json_t *json = json_loads(body, JSON_ALLOW_NUL, NULL);
+        char *doc = json_dumps(json, JSON_COMPACT);
+        size_t n = strlen(doc);
+        const char *old = strstr(doc, "\"oldObject\"");
+        char *buf = malloc(n + 6);
+        struct outcome original, got;
+
+        assert_non_null(buf);
+        review_by(ADMISSION_READER_WHOLE, doc, n, &original);
+        assert_int_equal(original.error, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (doc[i] != '"') {
+                continue;
+            }
+            memcpy(buf, doc, i);
+            memcpy(buf + i, "\\u0000", 6);
+            memcpy(buf + i + 6, doc + i, n - i);
+            check_paths_agree(buf, n + 6);
+            review_by(ADMISSION_READER_AUTO, buf, n + 6, &got);
+            if (!nul_explained(&got, &original, old && doc + i > old)) {
+                fail_msg("a NUL changed the review unexplained: %d %s\n%s\nfor: %.*s",
+                         got.error, got.err.text, got.reply ? got.reply : "", (int) n + 6,
+                         buf);
+            }
+            n_refused += got.error != 0;
+            n_named += !got.error && strstr(got.reply, JSONTEXT_NUL_DETAIL);
+            n_same += !got.error && got.len == original.len
+                      && !memcmp(got.reply, original.reply, got.len);
+            free(got.reply);
+        }
+        free(original.reply);
+        free(buf);
+        free(doc);
+        json_decref(json);
+        free(body);
+    }
+    print_message("NUL before each quote: %zu reviewed as before, %zu denied naming it, "
+                  "%zu refused\n", n_same, n_named, n_refused);
+    assert_true(n_same > 100);
+    assert_true(n_named >= 6);
+    assert_true(n_refused > 100);
 }
 
 /* The fast path is what the requests Kubernetes sends take: reviewing one
@@ -832,6 +905,7 @@ main(void)
         cmocka_unit_test(test_admission_parse_body_data_cases),
         cmocka_unit_test(test_admission_fast_path_matches_tree_path),
         cmocka_unit_test(test_admission_fast_path_matches_tree_path_altered),
+        cmocka_unit_test(test_admission_nul_in_each_string),
         cmocka_unit_test(test_admission_fast_path_allocates_little),
         cmocka_unit_test(test_admission_sparse_tree_ignores_unread_members),
         cmocka_unit_test(test_admission_hostile_bodies_within_budget),

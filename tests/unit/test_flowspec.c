@@ -24,6 +24,7 @@
 
 #include "exportflows/flowconfig.h"
 #include "exportflows/flowspec.h"
+#include "exportflows/jsontext.h"
 #include "../lib/testalloc.h"
 #include "../lib/testutil.h"
 
@@ -71,7 +72,7 @@ load_input(const char *dir)
 {
     char *path = testutil_path(dir, "input.json");
     json_error_t jerr;
-    json_t *object = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *object = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 
     if (!object) {
         fail_msg("%s: %s (line %d)", path, jerr.text, jerr.line);
@@ -137,7 +138,7 @@ text_spec_of(const json_t *spec, struct flowspec_text *t)
     json_t *value;
 
     memset(t, 0, sizeof *t);
-    if ((spec && !json_is_object(spec)) || (type && !json_is_string(type))) {
+    if ((spec && !json_is_object(spec)) || (type && !jsontext_get(type))) {
         return false;
     }
     t->network_type = json_string_value(type);

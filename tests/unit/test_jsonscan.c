@@ -246,7 +246,7 @@ test_jsonscan_numbers_and_escaped_keys_decided(void **state)
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = strlen(cases[i]);
-        json_t *expected = json_loadb(cases[i], len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *expected = json_loadb(cases[i], len, TESTJSONDIFF_FLAGS, NULL);
         struct jsonscan_value v;
         json_t *loaded = NULL;
 
@@ -261,6 +261,52 @@ test_jsonscan_numbers_and_escaped_keys_decided(void **state)
         json_decref(expected);
     }
     assert_true(n_valid > 30);
+}
+
+/* "\u0000" is read in a value, as jansson reads it with JSON_ALLOW_NUL, and
+ * refused in a key, as jansson refuses it even then; the decoded length
+ * counts the NUL bytes, and only a real "\u0000" counts as one. */
+static void
+test_jsonscan_nul_in_values_not_keys(void **state)
+{
+    static const char *const paths[][3] = { { "s", NULL }, { "o", "k", NULL }, { "t", NULL } };
+    static const char *const bad_keys[] = {
+        "{\"a\\u0000\":1}", "{\"\\u0000\":1}", "{\"o\":{\"\\u0000b\":1}}",
+        "[{\"x\\u0000\":\"\\u0000\"}]", "{\"s\":1,\"s\\u0000\":2}",
+    };
+    const char *const *p[] = { paths[0], paths[1], paths[2] };
+    const char doc[] = "{\"s\":\"10.0.0.1:2056\\u0000junk\",\"o\":{\"k\":\"\\u0000\"},"
+                       "\"t\":\"a\\\\u0000\"}";
+    struct jsonscan_value v[3];
+    json_t *loaded = NULL;
+    char buf[32];
+    size_t len = 0;
+
+    check_text(doc, strlen(doc));
+    assert_int_equal(jsonscan_fields(doc, strlen(doc), p, 3, v), 0);
+    assert_int_equal(jsonscan_string(&v[0], buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 18);
+    assert_memory_equal(buf, "10.0.0.1:2056\0junk", 19);
+    assert_true(jsonscan_string_has_nul(&v[0]));
+    assert_false(jsonscan_string_is(&v[0], "10.0.0.1:2056"));
+    assert_int_equal(jsonscan_string(&v[1], buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(buf[0], '\0');
+    assert_true(jsonscan_string_has_nul(&v[1]));
+    assert_false(jsonscan_string_is(&v[1], ""));
+    /* An escaped backslash, then "u0000": no NUL. */
+    assert_false(jsonscan_string_has_nul(&v[2]));
+    assert_true(jsonscan_string_is(&v[2], "a\\u0000"));
+    assert_int_equal(jsonscan_load(doc, strlen(doc), &loaded), 0);
+    assert_int_equal(json_string_length(json_object_get(loaded, "s")), 18);
+    json_decref(loaded);
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+        size_t n = strlen(bad_keys[i]);
+
+        check_text(bad_keys[i], n);
+        assert_int_equal(jsonscan_fields(bad_keys[i], n, all_paths, 1, v), -EINVAL);
+        assert_int_equal(jsonscan_load(bad_keys[i], n, &loaded), -ENOTSUP);
+    }
 }
 
 /* The limits give up instead of failing: jansson decides. */
@@ -375,6 +421,7 @@ main(void)
         cmocka_unit_test(test_jsonscan_random_alterations_match_jansson),
         cmocka_unit_test(test_jsonscan_edge_cases_match_jansson),
         cmocka_unit_test(test_jsonscan_numbers_and_escaped_keys_decided),
+        cmocka_unit_test(test_jsonscan_nul_in_values_not_keys),
         cmocka_unit_test(test_jsonscan_limits_give_up),
         cmocka_unit_test(test_jsonscan_string_decodes),
         cmocka_unit_test(test_jsonscan_load_allocation_failures),
