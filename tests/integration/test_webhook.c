@@ -276,6 +276,53 @@ test_webhook_denies_duplicate(void **state)
     curl_easy_cleanup(curl);
 }
 
+/* "\u0000" in a string the review does not read (an annotation value, which
+ * Kubernetes stores as given) is reviewed like any request, on one
+ * connection with the rest; one in a collector is a field error, one in the
+ * uid a 400 that says why. */
+static void
+test_webhook_reviews_nul_strings(void **state)
+{
+    struct webhook *w = *state;
+    CURL *curl = testcurl_new(w->ca_bundle);
+    const char *review_line[] = { " review ", "uid=705ab4f5-6393-11e8-b7cc-42010a800002",
+                                  "operation=CREATE", "allowed=false", "errors=1", NULL };
+    struct testcurl_reply reply;
+    const json_t *cause;
+    json_t *json;
+
+    webhook_start_args(w, NULL);
+    post_case(w, curl, "allowed-nul-in-annotation", NULL, &reply);
+    assert_int_equal(reply.code, 200);
+    json = reply_json(&reply);
+    assert_string_equal(json_string_value(json_object_get(response_of(json), "uid")),
+                        "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_true(json_is_true(json_object_get(response_of(json), "allowed")));
+    json_decref(json);
+    testcurl_reply_release(&reply);
+
+    post_case(w, curl, "denied-nul-in-collector", NULL, &reply);
+    assert_int_equal(reply.code, 200);
+    json = reply_json(&reply);
+    assert_true(json_is_false(json_object_get(response_of(json), "allowed")));
+    cause = json_array_get(json_object_get(json_object_get(json_object_get(
+        response_of(json), "status"), "details"), "causes"), 0);
+    assert_string_equal(json_string_value(json_object_get(cause, "field")),
+                        "spec.exportNetworkFlows.netFlow[0]");
+    assert_string_equal(json_string_value(json_object_get(cause, "message")),
+                        "Invalid value: \"10.0.0.1:2056\\u0000junk\": "
+                        "must not contain a NUL character");
+    assert_int_equal(testproc_wait_log(&w->proc, review_line, NULL, NULL, 0, 5000), 0);
+    json_decref(json);
+    testcurl_reply_release(&reply);
+
+    post_case(w, curl, "bad-nul-in-uid", NULL, &reply);
+    assert_int_equal(reply.code, 400);
+    assert_string_equal(reply.body, "request.uid must not contain a NUL character\n");
+    testcurl_reply_release(&reply);
+    curl_easy_cleanup(curl);
+}
+
 /* Sends one request and checks its status code. */
 static void
 expect_status(CURL *curl, const char *method, const char *url, const char *type,
@@ -1411,6 +1458,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_webhook_allows_proposal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_denies_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_reviews_nul_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_http_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_keepalive_reuses_connection, setup,
                                         teardown),
