@@ -45,10 +45,11 @@
 #include "exportflows/jsontext.h"
 #include "exportflows/ovsflowsconfig.h"
 
-/* How jansson parses a body: a string may hold "\u0000" (an annotation value
- * can be any string), which jsonscan accepts alike; the strings a review reads
- * are checked for it (get_text(), fast_text()). */
-#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+/* How jansson parses a body (JSONTEXT_PARSE_FLAGS): a string may hold
+ * "\u0000" (an annotation value can be any string), which jsonscan accepts
+ * alike; the strings a review reads are checked for it (get_text(),
+ * fast_text()). */
+#define PARSE_FLAGS JSONTEXT_PARSE_FLAGS
 
 /* Longest ?timeout= text; Go durations Kubernetes sends are a few characters. */
 #define TIMEOUT_TEXT_MAX 32

@@ -607,7 +607,7 @@ flowconfig_parse(const char *text, size_t len, struct flowconfig *ret,
     /* "\u0000" is allowed, as in any JSON the programs read, so that a newer
      * publisher's additions never fail the parse; the strings read here are
      * checked for it. */
-    json = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    json = json_loadb(text, len, JSONTEXT_PARSE_FLAGS, &jerr);
     if (!json) {
         /* jansson reports most allocation failures as syntax errors ("invalid
          * token"), some with no text at all; only the latter two are told

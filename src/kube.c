@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/jsontext.h"
+
 #ifndef EXPORTFLOWS_VERSION
 #define EXPORTFLOWS_VERSION "unknown"
 #endif
@@ -399,7 +401,7 @@ static int
 status_error(const struct transfer *t, const char *method, const char *path,
              long status, struct errmsg *err)
 {
-    json_t *st = t->body ? json_loadb(t->body, t->len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *st = t->body ? json_loadb(t->body, t->len, JSONTEXT_PARSE_FLAGS, NULL) : NULL;
     const char *reason = json_string_value(json_object_get(st, "reason"));
     const char *message = json_string_value(json_object_get(st, "message"));
     int r = kube_status_errno(status, reason);
@@ -535,7 +537,7 @@ kube_request(struct kube_client *client, const char *method, const char *path,
     if (t.len == 0) {
         reply = json_null();
     } else {
-        reply = json_loadb(t.body, t.len, JSON_REJECT_DUPLICATES, &jerr);
+        reply = json_loadb(t.body, t.len, JSONTEXT_PARSE_FLAGS, &jerr);
         if (!reply) {
             r = errmsg_set(err, -EPROTO, "%s %s: the reply is not JSON: %s", method, path,
                            jerr.text);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "exportflows/clock.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/kube.h"
 #include "exportflows/monowait.h"
 
@@ -256,7 +257,7 @@ try_acquire_or_renew(struct lease *l, struct errmsg *err)
     }
     observe(l, spec, mono);
     holder = json_string_value(json_object_get(spec, "holderIdentity"));
-    ours = holder && !strcmp(holder, l->cfg.identity);
+    ours = jsontext_is(json_object_get(spec, "holderIdentity"), l->cfg.identity);
     if (holder && *holder && !ours && mono - l->observed_ms < l->cfg.duration_ms) {
         r = errmsg_set(err, -EBUSY, "lease %s/%s is held by '%s'", l->cfg.namespace,
                        l->cfg.name, holder);
@@ -282,7 +283,6 @@ static int
 give_up(struct lease *l, struct errmsg *err)
 {
     json_t *obj = NULL, *spec;
-    const char *holder;
     char now[CLOCK_RFC3339_MICRO_MAX];
     int r;
 
@@ -294,8 +294,7 @@ give_up(struct lease *l, struct errmsg *err)
         return r == -ENOENT ? 0 : r;
     }
     spec = json_object_get(obj, "spec");
-    holder = json_string_value(json_object_get(spec, "holderIdentity"));
-    if (!holder || strcmp(holder, l->cfg.identity)) {
+    if (!jsontext_is(json_object_get(spec, "holderIdentity"), l->cfg.identity)) {
         json_decref(obj);
         return 0;
     }

@@ -686,8 +686,7 @@ json_parse_one(const char *text, size_t len, unsigned line, size_t document,
 
     /* "\u0000" is allowed, as a YAML "\0" is (an annotation value can be any
      * string); what reads a string as a C string checks for it (jsontext.h). */
-    value = json_loadb(text, len,
-                       JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+    value = json_loadb(text, len, JSONTEXT_PARSE_FLAGS | JSON_DISABLE_EOF_CHECK, &jerr);
     if (!value) {
         return errmsg_set(err, -EINVAL, "%u: %s",
                           line + (unsigned) (jerr.line > 0 ? jerr.line - 1 : 0), jerr.text);

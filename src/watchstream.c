@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/jsontext.h"
+
 struct watchstream {
     char *buf;                  /* the unfinished line; room for a NUL */
     size_t len, cap, max_line;
@@ -145,7 +147,7 @@ watchstream_parse_event(const char *line, size_t len, struct watchstream_event *
 {
     struct watchstream_event ev = { 0 };
     json_error_t jerr;
-    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(line, len, JSONTEXT_PARSE_FLAGS, &jerr);
     json_t *object;
     int r = 0;
 

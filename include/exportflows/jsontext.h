@@ -17,6 +17,11 @@
 
 #include <jansson.h>
 
+/* How the programs parse JSON from outside (request bodies, API server
+ * replies and watch events, the config payload, manifests): duplicate keys
+ * refused, "\u0000" allowed. */
+#define JSONTEXT_PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
 /* The detail of every error about such a string, after its field or value. */
 #define JSONTEXT_NUL_DETAIL "must not contain a NUL character"
 

@@ -69,9 +69,10 @@ unsigned long kube_client_connections(const struct kube_client *client);
  * NULL) serialised as JSON and sent as 'content_type' (NULL: application/json).
  * 'timeout_ms' bounds the whole call (0: KUBE_TIMEOUT_DEFAULT_MS).  On a 2xx reply
  * returns 0 and, when 'ret' is not NULL, a new reference to the parsed body in
- * '*ret' (JSON null for an empty body; caller json_decref()s it).  '*http_status'
- * (may be NULL) receives the HTTP status whenever a reply arrived, also on error,
- * and 0 when none did. */
+ * '*ret' (JSON null for an empty body; caller json_decref()s it; parsed with
+ * JSONTEXT_PARSE_FLAGS, so a string may hold a NUL byte: see jsontext.h).
+ * '*http_status' (may be NULL) receives the HTTP status whenever a reply
+ * arrived, also on error, and 0 when none did. */
 int kube_request(struct kube_client *client, const char *method, const char *path,
                  const char *content_type, const json_t *body, unsigned timeout_ms,
                  long *http_status, json_t **ret, struct errmsg *err);

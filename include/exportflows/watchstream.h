@@ -5,7 +5,9 @@
  * Transfer pieces arrive split at arbitrary places; watchstream_feed() keeps the
  * incomplete tail in a buffer capped at 'max_line' bytes (one event) and hands each
  * complete line to a callback.  watchstream_parse_event() turns one line into a
- * 'struct watchstream_event'.  No I/O here: kubewatch does that. */
+ * 'struct watchstream_event' (parsed with JSONTEXT_PARSE_FLAGS: a string of
+ * the object may hold a NUL byte, see jsontext.h).  No I/O here: kubewatch
+ * does that. */
 #ifndef EXPORTFLOWS_WATCHSTREAM_H
 #define EXPORTFLOWS_WATCHSTREAM_H
 

@@ -520,6 +520,62 @@ test_publisher_publishes_and_follows_edits(void **state)
     delete_object(n.cm_path);
 }
 
+/* put_network() with an annotation holding "\u0000", which the API server
+ * keeps (checked). */
+static int64_t
+put_network_with_nul(const char *name, const char *spec)
+{
+    char path[256];
+    struct errmsg err = { "" };
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:{s:s%}}, s:o}", "apiVersion",
+                            "operator.openshift.io/v1", "kind", "Network", "metadata",
+                            "name", name, "annotations", "example.com/note", "a\0b",
+                            (size_t) 3, "spec", json_loads(spec, 0, NULL));
+    json_t *stored = NULL;
+    const json_t *meta_stored;
+    int64_t gen;
+
+    assert_non_null(obj);
+    snprintf(path, sizeof path, NETWORKS "/%s", name);
+    if (kube_apply(api, path, obj, "exportflows-test", true, 0, &stored, &err)) {
+        fail_msg("apply network: %s", err.text);
+    }
+    meta_stored = json_object_get(stored, "metadata");
+    assert_int_equal(json_string_length(json_object_get(json_object_get(meta_stored,
+                                                                        "annotations"),
+                                                        "example.com/note")), 3);
+    gen = json_integer_value(json_object_get(meta_stored, "generation"));
+    json_decref(stored);
+    json_decref(obj);
+    return gen;
+}
+
+/* A Network whose annotation holds "\u0000" (Kubernetes stores any text
+ * there, and the webhook admits it) is listed and watched like any other:
+ * its config is published, and so is an edit. */
+static void
+test_publisher_reads_a_network_holding_nul(void **state)
+{
+    struct names n;
+    struct pub pub;
+    char want[2048];
+    struct errmsg err = { "" };
+
+    make_names(&n, "nul");
+    assert_int_equal(put_network_with_nul(n.network, SPEC_1), 1);
+    pub_start(&pub, &n, "nul-a", 0);
+    expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
+    json_decref(wait_cm_text(&n, want));
+    assert_int_equal(put_network_with_nul(n.network, SPEC_2), 2);
+    expected(want, sizeof want, 2, NETFLOW_2);
+    json_decref(wait_cm_text(&n, want));
+    assert_int_equal(recorded(&pub.rec, PUBLISHER_REPORT_INVALID, NULL, 0), 0);
+    assert_int_equal(publisher_stop(pub.p, &err), 0);
+    pub_destroy(&pub);
+    delete_network(n.network);
+    delete_object(n.cm_path);
+}
+
 /* The Events about Network 'name' with our reason, as a JSON array (new ref). */
 static json_t *
 invalid_events(const char *name)
@@ -1047,6 +1103,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publisher_publishes_and_follows_edits),
+        cmocka_unit_test(test_publisher_reads_a_network_holding_nul),
         cmocka_unit_test(test_publisher_keeps_last_good_when_stored_spec_is_invalid),
         cmocka_unit_test(test_publisher_starts_on_an_invalid_spec_without_publishing),
         cmocka_unit_test(test_publisher_repairs_a_deleted_or_edited_configmap),
