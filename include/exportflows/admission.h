@@ -18,8 +18,12 @@
  *     keys the operator reads unchanged is ratcheted like a Network;
  *   - DELETE, CONNECT, other resources and subresources are allowed unchecked.
  * Warnings stay within Kubernetes' limits (see fielderr.h).  A reply never holds
- * a patch.  The request is parsed with duplicate keys refused; a body that is not
- * an AdmissionReview v1 request is an error for the caller to answer with 400.
+ * a patch.  The request is parsed with duplicate keys refused and "\u0000"
+ * allowed in strings (JSONTEXT_PARSE_FLAGS: an annotation value may hold one);
+ * a string the review reads must not hold one: a collector or the network
+ * type is a field error, any other (uid, operation, kind, ...) a 400.  A body
+ * that is not an AdmissionReview v1 request is an error for the caller to
+ * answer with 400.
  * The body is validated once by jsonscan's scanner, which allocates nothing;
  * the requests Kubernetes sends are then reviewed without building a tree (see
  * jsonscan.h), anything else from a tree of only the members a review reads.
@@ -99,7 +103,8 @@ enum admission_reader {
  * caller frees with free()), '*ret_len' (its length without the NUL) and, when
  * 'summary' is not NULL, '*summary'.  Fails with
  *   -EINVAL     the body is not an AdmissionReview v1 request (not JSON, a
- *               duplicate key, wrong apiVersion or kind, no request or uid, ...);
+ *               duplicate key, wrong apiVersion or kind, no request or uid, a
+ *               NUL in a string the review reads outside the spec, ...);
  *               'err' holds a one-line reason for the 400 answer
  *   -ETIMEDOUT  'deadline' (CLOCK_MONOTONIC; NULL for none) passed
  *   -E2BIG      the review would take more than ADMISSION_TREE_BYTES_MAX
@@ -120,7 +125,7 @@ int admission_review_by(enum admission_reader reader, const char *body, size_t l
 /* Parses a request body into one tree as admission_review()'s whole-tree
  * reader does: validated by the scanner, then built once, through
  * jsonscan_load() when the scanner read it, else through jansson with
- * duplicate keys refused (which words the error), with the same result either
+ * JSONTEXT_PARSE_FLAGS (which words the error), with the same result either
  * way.  Returns 0 and a new reference in
  * '*ret', -EINVAL with a one-line reason, or -ENOMEM. */
 int admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *err);

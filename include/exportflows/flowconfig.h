@@ -26,7 +26,8 @@
  *     the first named in 'first_ignored', so that a program can warn about a
  *     typo in a hand-written file).
  *   - Keys it knows are strict: wrong types, values out of range, invalid or
- *     non-canonical collectors and duplicate keys are refused with one message.
+ *     non-canonical collectors (a NUL inside included) and duplicate keys are
+ *     refused with one message.  "\u0000" elsewhere (an addition) is read.
  *
  * Writing rule (so that the previous release's readers, which may still run,
  * accept what is written; tests/system/k8s-skew.sh checks it against them):
