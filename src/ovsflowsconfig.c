@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "exportflows/goduration.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/numparse.h"
 
 #define FIELD_SIZE 64
@@ -192,8 +193,11 @@ parse_target(const json_t *data, struct ovsflowsconfig *c, struct fielderr_list 
     field_of(c->target_key, field);
     if (flowspec_check_collector(FLOWPROTO_IPFIX, text, len, &c->target, &scope, &why)) {
         /* The parser's guess at what a list or a bare word meant would
-         * mislead here: say what the key takes. */
-        if (text == buf) {
+         * mislead here: say what the key takes (a NUL byte aside, which the
+         * parser names: ovnkube-node would read the text cut short). */
+        if (memchr(text, '\0', len)) {
+            why = JSONTEXT_NUL_DETAIL;
+        } else if (text == buf) {
             why = "must be a port between 1 and 65535";
         } else if (memchr(text, ',', len)) {
             why = "must be one IP:PORT, not a list";

@@ -2,12 +2,15 @@
  * anyone allowed to write ConfigMaps in the network operator's namespace
  * controls, through ovsflowsconfig and on to what the publisher writes.
  *
- * The input is JSON (duplicate keys refused); anything else is dropped.  It is
+ * The input is JSON (duplicate keys refused, "\u0000" allowed, as the API
+ * server's replies are read); anything else is dropped.  It is
  * the ConfigMap's data; the Network is fixed, with nine IPFIX collectors, so a
  * new target fits once and a tenth is merged.  Checks, besides the sanitizers:
  *   - every message can be formatted; a cacheActiveTimeout that applies is
  *     within OVS's limit;
  *   - ovsflowsconfig_same() is reflexive;
+ *   - a target is never taken from a value holding a NUL byte (a C string
+ *     would read "10.0.0.1:4739\u0000junk" cut short);
  *   - the merge keeps the IPFIX list sorted, without duplicates, at most
  *     FLOWSPEC_MAX_COLLECTORS long, and holding the target when it merged;
  *   - what the publisher then writes, the applier accepts: publisher_desired()
@@ -20,6 +23,7 @@
 #include "exportflows/fielderr.h"
 #include "exportflows/flowconfig.h"
 #include "exportflows/flowspec.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/ovsflowsconfig.h"
 #include "exportflows/publisher.h"
 #include "fuzz.h"
@@ -93,7 +97,7 @@ check_published(const json_t *network, const json_t *data)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_t *input = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, NULL);
+    json_t *input = json_loadb((const char *) data, size, JSONTEXT_PARSE_FLAGS, NULL);
     json_t *network = json_loads(network_text, 0, NULL);
     struct fielderr_list report, ignored;
     struct flowspec spec, merged;
@@ -114,6 +118,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_formats(&report);
     check_formats(&ignored);
     FUZZ_CHECK(ovsflowsconfig_same(input, input), "ovsflowsconfig_same() is not reflexive");
+    FUZZ_CHECK(!c.has_target || !jsontext_has_nul(json_object_get(input, c.target_key)),
+               "a target taken from a value holding a NUL");
     FUZZ_CHECK(!c.has_target || c.cache_active_timeout <= OVSFLOWSCONFIG_CACHE_ACTIVE_TIMEOUT_MAX,
                "cacheActiveTimeout %u", c.cache_active_timeout);
     merged = spec;

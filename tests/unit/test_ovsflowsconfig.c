@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "exportflows/flowconfig.h"
+#include "exportflows/jsontext.h"
 #include "exportflows/ovsflowsconfig.h"
 #include "../lib/testalloc.h"
 #include "../lib/testutil.h"
@@ -84,7 +85,7 @@ run_case(const char *dir)
 {
     char *path = testutil_path(dir, "input.json");
     json_error_t jerr;
-    json_t *input = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *input = json_load_file(path, JSONTEXT_PARSE_FLAGS, &jerr);
     struct fielderr_list spec_report;
     struct testutil_lines actual = { NULL, 0, 0 };
     struct flowconfig config;
