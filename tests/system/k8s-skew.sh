@@ -86,8 +86,11 @@ previous_programs() {
         src=$(mktemp -d "$BUILD_DIR/skew/src.XXXXXX") || exit 1
         git -C "$CLUSTER_ROOT" archive "$PREVIOUS_RELEASE" | tar -x -C "$src" || exit 1
         # VERSION given: the tree is inside this repository, whose `git describe`
-        # the Makefile would otherwise take.
-        if ! make -C "$src" -j2 programs VERSION="${PREVIOUS_RELEASE:0:12}" >"$src.log" 2>&1; then
+        # the Makefile would otherwise take.  Built plainly, whatever this run's
+        # make passes down (`make SANITIZE=...` exports it through MAKEFLAGS and
+        # would put the old programs elsewhere).
+        if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+            make -C "$src" -j2 programs SANITIZE= VERSION="${PREVIOUS_RELEASE:0:12}" >"$src.log" 2>&1; then
             tail -n 30 "$src.log" >&2
             exit 1
         fi
