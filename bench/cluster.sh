@@ -40,7 +40,19 @@
 # Usage: bench/cluster.sh [-n CHANGES] [--nodes "3 50 250"] [--idle SECONDS]
 #                         [--gap-ms MS] [--batch N] [--no-audit]
 #                         [--apiserver-args "FLAGS"] [--applier-args "FLAGS"]
-#                         [--samples FILE]
+#                         [--samples FILE] [--ovnkube]
+# --ovnkube: after the last change, the network operator's roll of
+# ovnkube-node with the stand-in of tests/system/lib-ovnkube.sh: batches of
+# ceil(N/10) nodes (maxUnavailable 10%), each node's "restart" one replay of
+# ovnkube-node's start-up writes with the last change's collector, run at once
+# across the batch; the next batch once each node of this one is at the
+# desired row and its ovsdb-server has been quiet for 1 s.  Reported per
+# restart, from the helper's OVSDB monitor: the applier's transactions (an
+# update carrying a NetFlow row with the applier's owner mark) and all
+# transactions; the time from the replay's spawn to the node's last update
+# (its rows as desired again) beside the replay's own spawn -> exit, and
+# their ratio.  The roll runs inside the changes' window: with --ovnkube the
+# per-change CPU figures include it.  Without it nothing of this runs.
 # About 9 minutes with the defaults on 2 busy cores.
 # Needs: what tests/system/k8s-e2e.sh needs (Go for the first control-plane
 # build), 2 file descriptors and 2 processes per node (it raises `ulimit -n`).
@@ -55,10 +67,11 @@ audit=1
 apiserver_args=
 applier_args=
 samples_out=
+ovnkube=
 usage() {
     echo "usage: $0 [-n CHANGES] [--nodes \"3 50 250\"] [--idle SECONDS] [--gap-ms MS]" \
         "[--batch N] [--no-audit] [--apiserver-args FLAGS] [--applier-args FLAGS]" \
-        "[--samples FILE]" >&2
+        "[--samples FILE] [--ovnkube]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -72,6 +85,7 @@ while [ $# -gt 0 ]; do
     --apiserver-args) apiserver_args=$2; shift 2 ;;
     --applier-args) applier_args=$2; shift 2 ;;
     --samples) samples_out=$2; shift 2 ;;
+    --ovnkube) ovnkube=1; shift ;;
     *) usage ;;
     esac
 done
@@ -123,6 +137,8 @@ cat >"$work/measure.py" <<'PYEOF'
 import http.client, json, os, selectors, socket, ssl, subprocess, sys, threading, time
 
 sock_list, changes, gap_ms, first_port, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+# --ovnkube: the directory of lib-ovnkube.sh (else no roll).
+ovnkube_lib = sys.argv[6] if len(sys.argv) > 6 else ""
 with open(sock_list) as f:
     socks = [line.strip() for line in f if line.strip()]
 n = len(socks)
@@ -145,16 +161,25 @@ def atoms(v):
 class Node:
     def __init__(self, i, path):
         self.i, self.buf, self.bridge_nf, self.netflows = i, "", None, {}
+        self.path, self.last_update, self.updates, self.owned_updates = path, 0, 0, 0
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.connect(path)
         self.s.sendall(json.dumps({"id": 0, "method": "monitor", "params": ["Open_vSwitch", None,
-            {"Bridge": {"columns": ["name", "netflow"]}, "NetFlow": {"columns": ["targets"]}}]}).encode())
+            {"Bridge": {"columns": ["name", "netflow"]},
+             "NetFlow": {"columns": ["targets"] + (["external_ids"] if ovnkube_lib else [])}}]}).encode())
 
     def at_want(self):
         return want is not None and self.bridge_nf is not None and self.netflows.get(self.bridge_nf) == want
 
     def update(self, upd, t):
         global first, reached
+        # One update a transaction: the applier's carry its owner mark on the
+        # NetFlow row they write (the stand-in's never do).
+        self.last_update = t
+        self.updates += 1
+        if any("exportflows-owner" in str(ch.get("new", {}).get("external_ids", ""))
+               for ch in upd.get("NetFlow", {}).values()):
+            self.owned_updates += 1
         for uuid, ch in upd.get("NetFlow", {}).items():
             if "new" in ch:
                 self.netflows[uuid] = frozenset(atoms(ch["new"]["targets"]))
@@ -196,6 +221,7 @@ class Node:
             elif msg.get("method") == "update":
                 with cond:
                     self.update(msg["params"][1], t)
+                    cond.notify_all()
 
 def ovsdb_monitor(nodes):
     sel, dec = selectors.DefaultSelector(), json.JSONDecoder()
@@ -240,6 +266,9 @@ def kubectl_apply(doc):
                    stdout=subprocess.DEVNULL)
     return now() - t
 
+def ms(ns):
+    return "%.2f" % (ns / 1e6)
+
 def change(port, timeout_s=60):
     """Applies the Network with NetFlow to port; returns (t0, apply ns, first, converged)."""
     global want, first, reached
@@ -279,7 +308,6 @@ for i in range(changes):
         cm = next((t for t, nf in cm_events if nf == target and t > t0), None)
     plain = kubectl_apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench-plain\n"
                           "  namespace: default\ndata:\n  port: \"%d\"\n" % port)
-    ms = lambda ns: "%.2f" % (ns / 1e6)
     print("apply", ms(took))
     print("configmap", ms(cm - t0) if cm else "-")
     print("first", ms(fst - t0))
@@ -287,6 +315,57 @@ for i in range(changes):
     print("after_return", ms(conv - t0 - took))
     print("spread", ms(conv - fst))
     print("plain", ms(plain))
+    sys.stdout.flush()
+
+def roll(port, quiet_s=1.0, timeout_s=120):
+    """The network operator rolling ovnkube-node after the last change: batches
+    of ceil(n/10) nodes (maxUnavailable 10%), each node's "restart" the stand-in
+    replay with the last change's collector; a batch is done when each of its
+    nodes is at the desired row and its OVSDB has been quiet for quiet_s.
+    Prints per node: standin (replay spawn -> exit), recovered (replay spawn ->
+    the node's last OVSDB update, the rows as desired), applier_tx and
+    all_tx (transactions seen on the node from replay spawn on)."""
+    script = ('. "$1/lib-ovs.sh"; . "$1/lib-ovnkube.sh"; '
+              'ovnkube_start "unix:$2" "$3" "$4" "" ""')
+    size = -(-n // 10)
+    collector = "%s:%d" % (HOST, port)
+    for b in range(0, n, size):
+        batch = nodes[b:b + size]
+        with cond:
+            base = {node.i: (node.updates, node.owned_updates) for node in batch}
+        procs = []
+        for node in batch:
+            t = now()
+            procs.append((node, t, subprocess.Popen(
+                ["bash", "-c", script, "ovnkube", ovnkube_lib, node.path,
+                 "10.0.0.%d" % (node.i % 250 + 1), collector])))
+        ends = {}
+        for node, t, p in procs:
+            if p.wait(timeout_s) != 0:
+                sys.exit("bench: the stand-in failed on node %d" % node.i)
+            ends[node.i] = now()
+        deadline = time.monotonic() + timeout_s
+        with cond:
+            def settled():
+                return all(node.at_want() and now() - node.last_update >= quiet_s * 1e9
+                           for node in batch)
+            while not settled():
+                if time.monotonic() > deadline:
+                    sys.exit("bench: nodes %d..%d not back at port %d within %d s"
+                             % (b, b + len(batch) - 1, port, timeout_s))
+                cond.wait(0.05)
+            for node, t, p in procs:
+                u, o = base[node.i]
+                print("standin", ms(ends[node.i] - t))
+                print("recovered", ms(node.last_update - t))
+                print("applier_tx", node.owned_updates - o)
+                print("all_tx", node.updates - u)
+    sys.stdout.flush()
+
+if ovnkube_lib:
+    t = now()
+    roll(first_port + changes - 1)
+    print("roll", ms(now() - t))
     sys.stdout.flush()
 PYEOF
 
@@ -480,7 +559,7 @@ for n in $node_counts; do
 
     say "$n nodes: $changes changes, $gap_ms ms apart"
     "$CLUSTER_PYTHON" "$work/measure.py" "$work/socks-$n" "$changes" "$gap_ms" "$first_port" \
-        "$work/go-$n" >"$work/samples-$n.txt" &
+        "$work/go-$n" ${ovnkube:+"$root/tests/system"} >"$work/samples-$n.txt" &
     measure_pid=$!
     cluster_wait_ms "change 0 at every node" 150000 measure_ready
     r0=$(fc_snapshot)
@@ -621,6 +700,28 @@ for n in $node_counts; do
         "$(ratio "$(pct 99 converged "$f")" "$(pct 99 configmap "$f")")"
 done
 echo
+if [ -n "$ovnkube" ]; then
+    row "ovnkube-node roll, ms p50 / p99: replay spawn -> the node's rows as desired again" recovered
+    row "  baseline: the stand-in's own writes (replay spawn -> exit)" standin
+    printf '| ratio as desired again / stand-in, p50 / p99 |'
+    for n in $node_counts; do
+        f=$work/samples-$n.txt
+        printf ' %s / %s |' "$(ratio "$(pct 50 recovered "$f")" "$(pct 50 standin "$f")")" \
+            "$(ratio "$(pct 99 recovered "$f")" "$(pct 99 standin "$f")")"
+    done
+    echo
+    printf '| applier / all OVSDB transactions per restart (mean; restarts) |'
+    for n in $node_counts; do
+        awk '$1 == "applier_tx" { a += $2; r++ } $1 == "all_tx" { t += $2 }
+            END { printf " %.2f / %.2f (%d) |", a / r, t / r, r }' "$work/samples-$n.txt"
+    done
+    echo
+    printf '| ms for the whole roll (batches of ceil(N/10) nodes) |'
+    for n in $node_counts; do
+        printf ' %s |' "$(awk '$1 == "roll" { print $2 }' "$work/samples-$n.txt")"
+    done
+    echo
+fi
 figrow "API requests per change: per applier / publisher" change-applier-requests-per-node change-publisher-requests
 figrow "CPU ms per change: kube-apiserver / etcd / webhook" change-cpu-apiserver change-cpu-etcd change-cpu-webhook
 figrow "CPU ms per change: all appliers / all ovsdb-servers" change-cpu-appliers change-cpu-ovsdbs
