@@ -51,7 +51,7 @@
 # update carrying a NetFlow row with the applier's owner mark) and all
 # transactions; the time from the replay's spawn to the node's last update
 # (its rows as desired again) beside the replay's own spawn -> exit, and
-# their ratio.  The roll runs inside the changes' window: with --ovnkube the
+# their ratio; how long br-int had no NetFlow row with the collector.  The roll runs inside the changes' window: with --ovnkube the
 # per-change CPU figures include it.  Without it nothing of this runs.
 # About 9 minutes with the defaults on 2 busy cores.
 # Needs: what tests/system/k8s-e2e.sh needs (Go for the first control-plane
@@ -162,6 +162,7 @@ class Node:
     def __init__(self, i, path):
         self.i, self.buf, self.bridge_nf, self.netflows = i, "", None, {}
         self.path, self.last_update, self.updates, self.owned_updates = path, 0, 0, 0
+        self.off_at, self.off_ns = None, 0  # since when not at want; ns not at want so far
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.connect(path)
         self.s.sendall(json.dumps({"id": 0, "method": "monitor", "params": ["Open_vSwitch", None,
@@ -190,6 +191,9 @@ class Node:
                 ref = atoms(ch["new"]["netflow"])
                 self.bridge_nf = ref[0][1] if ref else None
         if self.at_want():
+            if self.off_at is not None:
+                self.off_ns += t - self.off_at
+                self.off_at = None
             if self.i not in matched:
                 matched.add(self.i)
                 if first is None:
@@ -198,6 +202,8 @@ class Node:
                     reached = t
                     cond.notify_all()
         else:
+            if self.off_at is None:
+                self.off_at = t
             matched.discard(self.i)
 
     def read(self, dec):
@@ -324,7 +330,8 @@ def roll(port, quiet_s=1.0, timeout_s=120):
     nodes is at the desired row and its OVSDB has been quiet for quiet_s.
     Prints per node: standin (replay spawn -> exit), recovered (replay spawn ->
     the node's last OVSDB update, the rows as desired), applier_tx and
-    all_tx (transactions seen on the node from replay spawn on)."""
+    all_tx (transactions seen on the node from replay spawn on), unexported
+    (how long br-int had no NetFlow row with the collector)."""
     script = ('. "$1/lib-ovs.sh"; . "$1/lib-ovnkube.sh"; '
               'ovnkube_start "unix:$2" "$3" "$4" "" ""')
     size = -(-n // 10)
@@ -332,7 +339,7 @@ def roll(port, quiet_s=1.0, timeout_s=120):
     for b in range(0, n, size):
         batch = nodes[b:b + size]
         with cond:
-            base = {node.i: (node.updates, node.owned_updates) for node in batch}
+            base = {node.i: (node.updates, node.owned_updates, node.off_ns) for node in batch}
         procs = []
         for node in batch:
             t = now()
@@ -355,11 +362,12 @@ def roll(port, quiet_s=1.0, timeout_s=120):
                              % (b, b + len(batch) - 1, port, timeout_s))
                 cond.wait(0.05)
             for node, t, p in procs:
-                u, o = base[node.i]
+                u, o, off = base[node.i]
                 print("standin", ms(ends[node.i] - t))
                 print("recovered", ms(node.last_update - t))
                 print("applier_tx", node.owned_updates - o)
                 print("all_tx", node.updates - u)
+                print("unexported", ms(node.off_ns - off))
     sys.stdout.flush()
 
 if ovnkube_lib:
@@ -710,6 +718,7 @@ if [ -n "$ovnkube" ]; then
             "$(ratio "$(pct 99 recovered "$f")" "$(pct 99 standin "$f")")"
     done
     echo
+    row "  ms br-int was without the desired NetFlow row during the restart" unexported
     printf '| applier / all OVSDB transactions per restart (mean; restarts) |'
     for n in $node_counts; do
         awk '$1 == "applier_tx" { a += $2; r++ } $1 == "all_tx" { t += $2 }
