@@ -227,7 +227,8 @@ class Node:
             elif msg.get("method") == "update":
                 with cond:
                     self.update(msg["params"][1], t)
-                    cond.notify_all()
+                    if ovnkube_lib:
+                        cond.notify_all()
 
 def ovsdb_monitor(nodes):
     sel, dec = selectors.DefaultSelector(), json.JSONDecoder()
