@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/jsontext.h"
 
 #ifndef EXPORTFLOWS_VERSION
@@ -35,8 +36,7 @@ struct kube_client {
 /* One call in progress. */
 struct transfer {
     struct kube_client *client;
-    char *body;                 /* reply body, NUL-terminated, at most max_body */
-    size_t len, cap;
+    struct capbuf body;         /* the reply body, at most max_body */
     bool too_big;
     kube_stream_fn *fn;         /* when set, a 2xx body goes there instead */
     void *ctx;
@@ -168,33 +168,12 @@ kube_status_errno(long status, const char *reason)
 static int
 transfer_append(struct transfer *t, const char *data, size_t len)
 {
-    size_t max = t->client->max_body;
+    int r = capbuf_append(&t->body, data, len);
 
-    if (len > max - t->len) {
+    if (r == -E2BIG) {
         t->too_big = true;
-        return -EMSGSIZE;
     }
-    if (t->len + len + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 16384;
-        char *p;
-
-        while (cap < t->len + len + 1) {
-            cap *= 2;
-        }
-        if (cap > max + 1) {
-            cap = max + 1;
-        }
-        p = realloc(t->body, cap);
-        if (!p) {
-            return -ENOMEM;
-        }
-        t->body = p;
-        t->cap = cap;
-    }
-    memcpy(t->body + t->len, data, len);
-    t->len += len;
-    t->body[t->len] = '\0';
-    return 0;
+    return r;
 }
 
 static size_t
@@ -401,7 +380,8 @@ static int
 status_error(const struct transfer *t, const char *method, const char *path,
              long status, struct errmsg *err)
 {
-    json_t *st = t->body ? json_loadb(t->body, t->len, JSONTEXT_PARSE_FLAGS, NULL) : NULL;
+    json_t *st = t->body.len ? json_loadb(t->body.data, t->body.len, JSONTEXT_PARSE_FLAGS,
+                                          NULL) : NULL;
     const char *reason = json_string_value(json_object_get(st, "reason"));
     const char *message = json_string_value(json_object_get(st, "message"));
     int r = kube_status_errno(status, reason);
@@ -499,7 +479,7 @@ call(struct transfer *t, const char *method, const char *path, const char *conte
     }
     if (r == -EACCES && status == 401 && token
         && !kubeconfig_token(cfg, true, &fresh, NULL) && fresh && strcmp(fresh, token)) {
-        t->len = 0;
+        capbuf_reset(&t->body);
         t->too_big = false;
         r = call_once(t, method, path, content_type, body, timeout_ms, low_speed_s, fresh,
                       &status, err);
@@ -529,15 +509,16 @@ kube_request(struct kube_client *client, const char *method, const char *path,
     json_error_t jerr;
     int r;
 
+    capbuf_init(&t.body, client->max_body, 0);
     r = call(&t, method, path, content_type, body,
              timeout_ms ? timeout_ms : KUBE_TIMEOUT_DEFAULT_MS, 0, http_status, err);
     if (r) {
         goto out;
     }
-    if (t.len == 0) {
+    if (t.body.len == 0) {
         reply = json_null();
     } else {
-        reply = json_loadb(t.body, t.len, JSONTEXT_PARSE_FLAGS, &jerr);
+        reply = json_loadb(t.body.data, t.body.len, JSONTEXT_PARSE_FLAGS, &jerr);
         if (!reply) {
             r = errmsg_set(err, -EPROTO, "%s %s: the reply is not JSON: %s", method, path,
                            jerr.text);
@@ -550,7 +531,7 @@ kube_request(struct kube_client *client, const char *method, const char *path,
     }
 out:
     json_decref(reply);
-    free(t.body);
+    capbuf_release(&t.body);
     return r;
 }
 
@@ -641,8 +622,10 @@ kube_stream(struct kube_client *client, const char *path, unsigned timeout_ms,
             struct errmsg *err)
 {
     struct transfer t = { .client = client, .fn = fn, .ctx = ctx };
-    int r = call(&t, "GET", path, NULL, NULL, timeout_ms, low_speed_s, http_status, err);
+    int r;
 
-    free(t.body);
+    capbuf_init(&t.body, client->max_body, 0);
+    r = call(&t, "GET", path, NULL, NULL, timeout_ms, low_speed_s, http_status, err);
+    capbuf_release(&t.body);
     return r;
 }

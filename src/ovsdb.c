@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/numparse.h"
 
 #define READ_CHUNK 65536
@@ -25,17 +26,17 @@ struct ovsdb_rpc {
     int fd;
     size_t max_msg;
 
-    /* Input: bytes [head, len) of 'in' are unconsumed; [head, scan) have been
+    /* Input: bytes [head, in.len) of 'in' are unconsumed; [head, scan) have been
      * scanned already, with the scanner state below, so a message split over many
      * reads is scanned once. */
-    char *in;
-    size_t in_cap, head, len, scan;
+    struct capbuf in;
+    size_t head, scan;
     int depth;
     bool in_string, escape;
 
-    /* Output backlog: bytes [out_pos, out_len) of 'out' are still to be written. */
-    char *out;
-    size_t out_cap, out_pos, out_len;
+    /* Output backlog: bytes [out_pos, out.len) of 'out' are still to be written. */
+    struct capbuf out;
+    size_t out_pos;
 };
 
 int
@@ -53,6 +54,8 @@ ovsdb_rpc_create(int fd, size_t max_msg, struct ovsdb_rpc **ret)
     }
     rpc->fd = fd;
     rpc->max_msg = max_msg ? max_msg : OVSDB_MAX_MSG_DEFAULT;
+    capbuf_init(&rpc->in, rpc->max_msg, 0);
+    capbuf_init(&rpc->out, rpc->max_msg, 0);
     *ret = rpc;
     return 0;
 }
@@ -64,8 +67,8 @@ ovsdb_rpc_destroy(struct ovsdb_rpc *rpc)
         return;
     }
     close(rpc->fd);
-    free(rpc->in);
-    free(rpc->out);
+    capbuf_release(&rpc->in);
+    capbuf_release(&rpc->out);
     free(rpc);
 }
 
@@ -78,7 +81,7 @@ ovsdb_rpc_fd(const struct ovsdb_rpc *rpc)
 bool
 ovsdb_rpc_backlogged(const struct ovsdb_rpc *rpc)
 {
-    return rpc->out_pos < rpc->out_len;
+    return rpc->out_pos < rpc->out.len;
 }
 
 /* The poll(2) events the stream needs: POLLIN, plus POLLOUT with a backlog. */
@@ -93,10 +96,10 @@ ovsdb_rpc_events(const struct ovsdb_rpc *rpc)
 static int
 ovsdb_rpc_flush(struct ovsdb_rpc *rpc, struct errmsg *err)
 {
-    while (rpc->out_pos < rpc->out_len) {
+    while (rpc->out_pos < rpc->out.len) {
         /* MSG_NOSIGNAL: a peer that went away is an error to report, not SIGPIPE. */
-        ssize_t n = send(rpc->fd, rpc->out + rpc->out_pos,
-                         rpc->out_len - rpc->out_pos, MSG_NOSIGNAL);
+        ssize_t n = send(rpc->fd, rpc->out.data + rpc->out_pos,
+                         rpc->out.len - rpc->out_pos, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 return 0;
@@ -108,39 +111,8 @@ ovsdb_rpc_flush(struct ovsdb_rpc *rpc, struct errmsg *err)
         }
         rpc->out_pos += (size_t) n;
     }
-    rpc->out_pos = rpc->out_len = 0;
-    return 0;
-}
-
-/* Makes room for 'n' more output bytes within the cap. */
-static int
-rpc_reserve_out(struct ovsdb_rpc *rpc, size_t n)
-{
-    size_t pending = rpc->out_len - rpc->out_pos;
-    size_t cap;
-    char *p;
-
-    if (n > rpc->max_msg || pending > rpc->max_msg - n) {
-        return -ENOBUFS;
-    }
-    if (rpc->out_pos > 0) {
-        memmove(rpc->out, rpc->out + rpc->out_pos, pending);
-        rpc->out_pos = 0;
-        rpc->out_len = pending;
-    }
-    if (rpc->out_len + n <= rpc->out_cap) {
-        return 0;
-    }
-    cap = rpc->out_cap ? rpc->out_cap : 4096;
-    while (cap < rpc->out_len + n) {
-        cap *= 2;
-    }
-    p = realloc(rpc->out, cap);
-    if (!p) {
-        return -ENOMEM;
-    }
-    rpc->out = p;
-    rpc->out_cap = cap;
+    rpc->out_pos = 0;
+    capbuf_reset(&rpc->out);
     return 0;
 }
 
@@ -155,14 +127,16 @@ ovsdb_rpc_send(struct ovsdb_rpc *rpc, const json_t *msg, struct errmsg *err)
         return errmsg_set(err, -ENOMEM, "cannot serialise a message");
     }
     n = strlen(text);
-    rc = rpc_reserve_out(rpc, n);
-    if (rc < 0) {
-        errmsg_set(err, rc, rc == -ENOBUFS ? "output backlog over %zu bytes"
-                   : "out of memory queueing %zu bytes", rpc->max_msg);
+    capbuf_consume(&rpc->out, rpc->out_pos);    /* what was sent */
+    rpc->out_pos = 0;
+    rc = capbuf_append(&rpc->out, text, n);
+    if (rc == -E2BIG) {
+        rc = errmsg_set(err, -ENOBUFS, "output backlog over %zu bytes", rpc->max_msg);
+        goto out;
+    } else if (rc < 0) {
+        errmsg_set(err, rc, "out of memory queueing %zu bytes", rpc->max_msg);
         goto out;
     }
-    memcpy(rpc->out + rpc->out_len, text, n);
-    rpc->out_len += n;
     rc = ovsdb_rpc_flush(rpc, err);
 out:
     free(text);
@@ -175,8 +149,8 @@ out:
 static int
 rpc_scan(struct ovsdb_rpc *rpc, size_t *end, struct errmsg *err)
 {
-    for (; rpc->scan < rpc->len; rpc->scan++) {
-        char c = rpc->in[rpc->scan];
+    for (; rpc->scan < rpc->in.len; rpc->scan++) {
+        char c = rpc->in.data[rpc->scan];
 
         if (rpc->in_string) {
             if (rpc->escape) {
@@ -210,55 +184,28 @@ rpc_scan(struct ovsdb_rpc *rpc, size_t *end, struct errmsg *err)
     return -EAGAIN;
 }
 
-/* Moves unconsumed input to the front and makes room for one read within the
- * cap; -EMSGSIZE when the message in progress already fills it. */
-static int
-rpc_prepare_read(struct ovsdb_rpc *rpc, size_t *room)
-{
-    size_t pending = rpc->len - rpc->head;
-    size_t want;
-    char *p;
-
-    if (pending >= rpc->max_msg) {
-        return -EMSGSIZE;
-    }
-    if (rpc->head > 0) {
-        memmove(rpc->in, rpc->in + rpc->head, pending);
-        rpc->scan -= rpc->head;
-        rpc->len = pending;
-        rpc->head = 0;
-    }
-    want = rpc->max_msg - pending < READ_CHUNK ? rpc->max_msg - pending : READ_CHUNK;
-    if (rpc->in_cap - rpc->len < want) {
-        p = realloc(rpc->in, rpc->len + want);
-        if (!p) {
-            return -ENOMEM;
-        }
-        rpc->in = p;
-        rpc->in_cap = rpc->len + want;
-    }
-    *room = rpc->in_cap - rpc->len;
-    if (*room > want) {
-        *room = want;
-    }
-    return 0;
-}
-
-/* One read(2) into the input buffer. */
+/* One read(2) into the input buffer, after moving unconsumed input to the
+ * front: at most READ_CHUNK bytes and never past the cap. */
 static int
 rpc_fill(struct ovsdb_rpc *rpc, struct errmsg *err)
 {
-    size_t room;
+    size_t pending = rpc->in.len - rpc->head, room;
     ssize_t n;
-    int rc = rpc_prepare_read(rpc, &room);
+    char *p;
 
-    if (rc == -EMSGSIZE) {
-        return errmsg_set(err, rc, "received a message over %zu bytes", rpc->max_msg);
-    } else if (rc < 0) {
-        return errmsg_set(err, rc, "out of memory reading a message");
+    if (pending >= rpc->max_msg) {
+        return errmsg_set(err, -EMSGSIZE, "received a message over %zu bytes",
+                          rpc->max_msg);
+    }
+    capbuf_consume(&rpc->in, rpc->head);
+    rpc->scan -= rpc->head;
+    rpc->head = 0;
+    room = capbuf_room(&rpc->in) < READ_CHUNK ? capbuf_room(&rpc->in) : READ_CHUNK;
+    if (capbuf_reserve(&rpc->in, room, &p) < 0) {
+        return errmsg_set(err, -ENOMEM, "out of memory reading a message");
     }
     do {
-        n = read(rpc->fd, rpc->in + rpc->len, room);
+        n = read(rpc->fd, p, room);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -269,7 +216,7 @@ rpc_fill(struct ovsdb_rpc *rpc, struct errmsg *err)
     if (n == 0) {
         return errmsg_set(err, -EPIPE, "connection closed by peer");
     }
-    rpc->len += (size_t) n;
+    capbuf_commit(&rpc->in, (size_t) n);
     return 0;
 }
 
@@ -278,7 +225,7 @@ static int
 rpc_take(struct ovsdb_rpc *rpc, size_t end, json_t **ret, struct errmsg *err)
 {
     json_error_t jerr;
-    json_t *msg = json_loadb(rpc->in + rpc->head, end - rpc->head,
+    json_t *msg = json_loadb(rpc->in.data + rpc->head, end - rpc->head,
                              JSON_REJECT_DUPLICATES, &jerr);
 
     rpc->head = end;
@@ -296,7 +243,7 @@ ovsdb_rpc_recv(struct ovsdb_rpc *rpc, json_t **ret, struct errmsg *err)
     int rc = rpc_scan(rpc, &end, err);
 
     if (rc == -EAGAIN) {
-        if (rpc->len - rpc->head > rpc->max_msg) {
+        if (rpc->in.len - rpc->head > rpc->max_msg) {
             return errmsg_set(err, -EMSGSIZE, "received a message over %zu bytes",
                               rpc->max_msg);
         }

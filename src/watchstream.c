@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/jsontext.h"
 
 struct watchstream {
-    char *buf;                  /* the unfinished line; room for a NUL */
-    size_t len, cap, max_line;
+    struct capbuf line;         /* the unfinished line, capped at one event */
 };
 
 int
@@ -20,7 +20,7 @@ watchstream_create(size_t max_line, struct watchstream **ret)
     if (!ws) {
         return -ENOMEM;
     }
-    ws->max_line = max_line ? max_line : WATCHSTREAM_MAX_LINE_DEFAULT;
+    capbuf_init(&ws->line, max_line ? max_line : WATCHSTREAM_MAX_LINE_DEFAULT, 0);
     *ret = ws;
     return 0;
 }
@@ -29,7 +29,7 @@ void
 watchstream_destroy(struct watchstream *ws)
 {
     if (ws) {
-        free(ws->buf);
+        capbuf_release(&ws->line);
         free(ws);
     }
 }
@@ -37,51 +37,23 @@ watchstream_destroy(struct watchstream *ws)
 void
 watchstream_reset(struct watchstream *ws)
 {
-    ws->len = 0;
+    capbuf_reset(&ws->line);
 }
 
 size_t
 watchstream_pending(const struct watchstream *ws)
 {
-    return ws->len;
+    return ws->line.len;
 }
 
-/* Makes room for 'extra' more bytes plus a NUL, never past the cap. */
+/* Hands the line gathered so far, without a trailing '\r', to 'fn'. */
 static int
-reserve(struct watchstream *ws, size_t extra, struct errmsg *err)
+emit(struct capbuf *line, watchstream_line_fn *fn, void *ctx)
 {
-    size_t need = ws->len + extra + 1, cap;
-    char *p;
-
-    if (extra > ws->max_line - ws->len) {
-        return errmsg_set(err, -EMSGSIZE, "watch event larger than %zu bytes", ws->max_line);
+    if (line->len > 0 && line->data[line->len - 1] == '\r') {
+        capbuf_truncate(line, line->len - 1);
     }
-    if (need <= ws->cap) {
-        return 0;
-    }
-    cap = ws->cap ? ws->cap : 4096;
-    while (cap < need) {
-        cap *= 2;
-    }
-    if (cap > ws->max_line + 1) {
-        cap = ws->max_line + 1;
-    }
-    p = realloc(ws->buf, cap);
-    if (!p) {
-        return errmsg_set(err, -ENOMEM, "out of memory");
-    }
-    ws->buf = p;
-    ws->cap = cap;
-    return 0;
-}
-
-static int
-emit(char *line, size_t len, watchstream_line_fn *fn, void *ctx)
-{
-    if (len > 0 && line[len - 1] == '\r') {
-        line[--len] = '\0';
-    }
-    return len ? fn(ctx, line, len) : 0;
+    return line->len ? fn(ctx, line->data, line->len) : 0;
 }
 
 int
@@ -91,21 +63,20 @@ watchstream_feed(struct watchstream *ws, const char *data, size_t len,
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t) (nl - data) : len;
-        int r;
+        int r = capbuf_append(&ws->line, data, take);
 
-        r = reserve(ws, take, err);
-        if (r) {
-            return r;
+        if (r == -E2BIG) {
+            return errmsg_set(err, -EMSGSIZE, "watch event larger than %zu bytes",
+                              ws->line.max);
+        } else if (r < 0) {
+            return errmsg_set(err, r, "out of memory");
         }
-        memcpy(ws->buf + ws->len, data, take);
-        ws->len += take;
-        ws->buf[ws->len] = '\0';
         if (!nl) {
             break;
         }
         /* Even a line that arrived whole is copied: 'fn' gets a C string. */
-        r = emit(ws->buf, ws->len, fn, ctx);
-        ws->len = 0;
+        r = emit(&ws->line, fn, ctx);
+        capbuf_reset(&ws->line);
         if (r) {
             return r;
         }

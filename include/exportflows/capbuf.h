@@ -23,8 +23,8 @@
  *
  * Failures are remembered: capbuf_take() fails with the first one since the
  * last reset, so that a builder may append without checking each call.  The
- * contents are always NUL-terminated (capbuf_str()).  Callers may read 'data'
- * and 'len'; only this module writes the fields.  Not thread-safe. */
+ * contents are always NUL-terminated (capbuf_str()).  Callers may read the
+ * fields; only this module writes them.  Not thread-safe. */
 #ifndef EXPORTFLOWS_CAPBUF_H
 #define EXPORTFLOWS_CAPBUF_H
 
