@@ -10,9 +10,9 @@
 #define CAPBUF_FIXED (1u << 8)
 
 static void
-init(struct capbuf *b, char *data, size_t size, size_t max, unsigned flags)
+init(struct capbuf *b, char *data, size_t cap, size_t max, unsigned flags)
 {
-    *b = (struct capbuf) { .data = data, .size = size, .max = max, .flags = flags };
+    *b = (struct capbuf) { .data = data, .cap = cap, .max = max, .flags = flags };
     if (data) {
         data[0] = '\0';
     }
@@ -27,7 +27,7 @@ capbuf_init(struct capbuf *b, size_t max, unsigned flags)
 void
 capbuf_init_fixed(struct capbuf *b, char *storage, size_t size, unsigned flags)
 {
-    init(b, storage, size, size - 1, (flags & (CAPBUF_WIPE | CAPBUF_CUT)) | CAPBUF_FIXED);
+    init(b, storage, size - 1, size - 1, (flags & (CAPBUF_WIPE | CAPBUF_CUT)) | CAPBUF_FIXED);
 }
 
 /* Zeroes 'n' bytes at 'p' when the buffer holds secrets. */
@@ -44,10 +44,10 @@ capbuf_release(struct capbuf *b)
 {
     if (b->flags & CAPBUF_FIXED) {
         wipe(b, b->data, b->len);
-        init(b, b->data, b->size, b->max, b->flags);
+        init(b, b->data, b->cap, b->max, b->flags);
         return;
     }
-    wipe(b, b->data, b->size);
+    wipe(b, b->data, b->cap + 1);
     free(b->data);
     init(b, NULL, 0, b->max, b->flags);
 }
@@ -76,29 +76,29 @@ capbuf_room(const struct capbuf *b)
 }
 
 size_t
-capbuf_size_for(const struct capbuf *b, size_t n)
+capbuf_cap_for(const struct capbuf *b, size_t n)
 {
-    size_t need = b->len + n + 1, size;
+    size_t need = b->len + n, cap;
 
-    if (n > capbuf_room(b) || need <= b->size || b->flags & CAPBUF_FIXED) {
-        return b->size;
+    if (n > capbuf_room(b) || need <= b->cap || b->flags & CAPBUF_FIXED) {
+        return b->cap;
     }
-    size = b->size > (b->max + 1) / 2 ? b->max + 1 : b->size * 2;
-    return size > need ? size : need;
+    cap = b->cap > b->max / 2 ? b->max : b->cap * 2;
+    return cap > need ? cap : need;
 }
 
-/* Moves the contents to 'size' bytes of new memory; a plain realloc() unless
- * the old copy must be wiped. */
+/* Moves the contents to new memory for 'cap' bytes and the NUL; a plain
+ * realloc() unless the old copy must be wiped. */
 static int
-resize(struct capbuf *b, size_t size)
+resize(struct capbuf *b, size_t cap)
 {
     char *p;
 
     if (!(b->flags & CAPBUF_WIPE)) {
-        p = realloc(b->data, size);
-    } else if ((p = malloc(size)) && b->data) {
+        p = realloc(b->data, cap + 1);
+    } else if ((p = malloc(cap + 1)) && b->data) {
         memcpy(p, b->data, b->len + 1);
-        wipe(b, b->data, b->size);
+        wipe(b, b->data, b->cap + 1);
         free(b->data);
     }
     if (!p) {
@@ -108,20 +108,20 @@ resize(struct capbuf *b, size_t size)
         p[0] = '\0';
     }
     b->data = p;
-    b->size = size;
+    b->cap = cap;
     return 0;
 }
 
 int
 capbuf_reserve(struct capbuf *b, size_t n, char **ret)
 {
-    size_t size;
+    size_t cap;
 
     if (n > capbuf_room(b)) {
         return fail(b, -E2BIG);
     }
-    size = capbuf_size_for(b, n);
-    if (size != b->size && resize(b, size) < 0) {
+    cap = capbuf_cap_for(b, n);
+    if ((cap != b->cap || !b->data) && resize(b, cap) < 0) {
         return fail(b, -ENOMEM);
     }
     *ret = b->data + b->len;
@@ -164,7 +164,7 @@ capbuf_vprintf(struct capbuf *b, const char *fmt, va_list ap)
     int w, r;
 
     /* First into the room already there, which is usually enough. */
-    fits = b->data ? b->size - b->len : 0;
+    fits = b->data ? b->cap - b->len + 1 : 0;
     va_copy(again, ap);
     w = vsnprintf(b->data ? b->data + b->len : NULL, fits, fmt, ap);
     if (w < 0) {

@@ -20,8 +20,8 @@
  *     as fallback) and reloads them.  They are apart so that nothing a reload
  *     meets on disk can delay the reaper.
  *
- * The listening socket is made by src/httplisten.c, a kept body grows in
- * src/httpbody.c, and the server's own metrics are registered by
+ * The listening socket is made by src/httplisten.c, a kept body grows in a
+ * capbuf, and the server's own metrics are registered by
  * src/httpmetrics.c.
  * Certificates are handed to GnuTLS per handshake by a retrieve callback, so a
  * reload is a pointer swap: no daemon restart, no failed request. */
@@ -42,8 +42,8 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/numparse.h"
-#include "httpbody.h"
 #include "httpconns.h"
 #include "httplisten.h"
 #include "httpmetrics.h"
@@ -109,7 +109,8 @@ struct http_request {
     unsigned error_status;
     char error_text[128];
     char allow[128];
-    struct httpbody body;           /* the route's body; other bodies are dropped */
+    struct capbuf body;             /* the route's body, within the cap */
+    size_t dropped;                 /* bytes of a body not kept (not a route's) */
     size_t charged;                 /* of the server's 'buffered' for 'body' */
     bool answered_mid_body;         /* respond_mid_body() wrote the answer */
     size_t lingered;                /* body bytes dropped since */
@@ -515,7 +516,7 @@ body_release(struct http_request *req)
 {
     bool big = req->body.cap >= HTTPSERVER_TRIM_BODY;
 
-    httpbody_drop(&req->body);
+    capbuf_release(&req->body);
     atomic_fetch_sub(&req->server->buffered, req->charged);
     req->charged = 0;
     if (big) {
@@ -648,10 +649,12 @@ request_admit(struct http_request *req)
     /* The declared size is allocated at once: it is within the cap, and
      * within the budget for all bodies or answered 503 now. */
     if (req->verdict == VERDICT_ROUTE && declared > 0) {
-        if (!body_budget_take(req, (size_t) declared)) {
+        char *at;
+
+        if (!body_budget_take(req, capbuf_cap_for(&req->body, (size_t) declared))) {
             return respond_full(req, false);
         }
-        if (httpbody_reserve(&req->body, (size_t) declared) < 0) {
+        if (capbuf_reserve(&req->body, (size_t) declared, &at) < 0) {
             return respond_text(req, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
         }
     }
@@ -667,29 +670,29 @@ request_admit(struct http_request *req)
 static enum MHD_Result
 request_take_body(struct http_request *req, const char *data, size_t len)
 {
-    size_t max = req->server->max_body, room;
+    size_t max = req->server->max_body, cap;
 
     if (req->verdict != VERDICT_ROUTE) {
-        if (len > max + HTTPSERVER_DISCARD_MAX - req->body.len) {
+        if (len > max + HTTPSERVER_DISCARD_MAX - req->dropped) {
             req->status = MHD_HTTP_CONTENT_TOO_LARGE;
             return MHD_NO;
         }
-        req->body.len += len;
+        req->dropped += len;
         return MHD_YES;
     }
-    if (len > max - req->body.len) {
+    if (len > capbuf_room(&req->body)) {
         char text[128];
 
         snprintf(text, sizeof text, "request body too large (max %zu bytes)", max);
         body_release(req);
         return respond_mid_body(req, MHD_HTTP_CONTENT_TOO_LARGE, text, true);
     }
-    room = httpbody_room_for(&req->body, len, max);
-    if (room > req->body.cap && !body_budget_take(req, room - req->body.cap)) {
+    cap = capbuf_cap_for(&req->body, len);
+    if (cap > req->body.cap && !body_budget_take(req, cap - req->body.cap)) {
         body_release(req);
         return respond_full(req, true);
     }
-    if (httpbody_append(&req->body, data, len, max) < 0) {
+    if (capbuf_append(&req->body, data, len) < 0) {
         req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
         return MHD_NO;
     }
@@ -701,7 +704,6 @@ request_run_handler(struct http_request *req)
 {
     struct http_response resp = { 0 };
 
-    httpbody_terminate(&req->body);
     req->route->handler(req->route->aux, req, &resp);
     if (resp.status < 100 || resp.status > 599) {
         free(resp.body);
@@ -745,6 +747,7 @@ request_new(struct httpserver *s, struct MHD_Connection *mhd, const char *method
     req->method = method;
     req->path = path;
     req->start = clock_monotonic_now();
+    capbuf_init(&req->body, s->max_body, 0);
     info = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     req->conn = info ? info->socket_context : NULL;
     httpconn_set_in_request(req->conn, true);
@@ -854,7 +857,7 @@ http_request_body(const struct http_request *req, size_t *len)
     if (len) {
         *len = req->body.len;
     }
-    return req->body.data ? req->body.data : "";
+    return capbuf_str(&req->body);
 }
 
 const char *

@@ -37,7 +37,7 @@
 struct capbuf {
     char *data;                 /* NULL until the first byte (own storage) */
     size_t len;                 /* bytes held, without the NUL */
-    size_t size;                /* bytes at 'data', the NUL's included */
+    size_t cap;                 /* bytes 'data' has room for, the NUL's aside */
     size_t max;                 /* the cap: most bytes held, without the NUL */
     unsigned flags;             /* CAPBUF_* and the module's own */
     int error;                  /* first failure since the last reset, or 0 */
@@ -83,9 +83,9 @@ void capbuf_consume(struct capbuf *b, size_t n);
 /* Shortens the contents to 'len' bytes (no-op when already shorter). */
 void capbuf_truncate(struct capbuf *b, size_t len);
 
-/* The bytes 'data' would take, NUL included, once 'n' more bytes are appended
- * ('size' when they fit already), for callers that budget memory first. */
-size_t capbuf_size_for(const struct capbuf *b, size_t n);
+/* The room 'data' would have (the NUL's aside) once 'n' more bytes are
+ * appended ('cap' when they fit already), for callers that budget memory. */
+size_t capbuf_cap_for(const struct capbuf *b, size_t n);
 
 /* How many more bytes the cap allows. */
 size_t capbuf_room(const struct capbuf *b);

@@ -31,7 +31,7 @@ LAYERS = {
           kube kubeconfig kubewatch watchstream lease kubeevent kubeauth
           configsource_kube publisher summarizer nodesummary uninstall
           ovsdb ovsplan applier nodestatus
-          httpserver httpbody httpconns httplisten httpmetrics httpwatch tlscreds
+          httpserver httpconns httplisten httpmetrics httpwatch tlscreds
           tlspolicy certs""",
 }
 layer = {m: n for n, names in LAYERS.items() for m in names.split()}

@@ -60,7 +60,7 @@ test_capbuf_grows_in_steps_to_the_cap(void **state)
     capbuf_init(&b, 1000, 0);
     for (int i = 0; i < 10; i++) {
         assert_int_equal(capbuf_append(&b, chunk, sizeof chunk), 0);
-        assert_true(b.size > b.len && b.size <= 1001);
+        assert_true(b.cap >= b.len && b.cap <= 1000);
     }
     assert_int_equal(b.len, 1000);
     assert_int_equal(capbuf_room(&b), 0);
@@ -181,22 +181,23 @@ test_capbuf_reserve_commit_consume(void **state)
 }
 
 static void
-test_capbuf_size_for_predicts_growth(void **state)
+test_capbuf_cap_for_predicts_growth(void **state)
 {
     struct capbuf b;
     size_t want;
 
     capbuf_init(&b, 100, 0);
-    assert_int_equal(capbuf_size_for(&b, 10), 11);
-    want = capbuf_size_for(&b, 10);
+    /* A first allocation is what is asked for: a declared size, say. */
+    assert_int_equal(capbuf_cap_for(&b, 10), 10);
     assert_int_equal(capbuf_append(&b, "0123456789", 10), 0);
-    assert_int_equal(b.size, want);
-    assert_int_equal(capbuf_size_for(&b, 0), b.size);
-    want = capbuf_size_for(&b, 1);
-    assert_int_equal(want, 22);
+    assert_int_equal(b.cap, 10);
+    assert_int_equal(capbuf_cap_for(&b, 0), 10);
+    want = capbuf_cap_for(&b, 1);
+    assert_int_equal(want, 20);
     assert_int_equal(capbuf_append(&b, "x", 1), 0);
-    assert_int_equal(b.size, want);
-    assert_int_equal(capbuf_size_for(&b, 89), 101);   /* never past the cap */
+    assert_int_equal(b.cap, want);
+    assert_int_equal(capbuf_cap_for(&b, 89), 100);    /* never past the cap */
+    assert_int_equal(capbuf_cap_for(&b, 90), 20);     /* refused: no growth */
     capbuf_release(&b);
 }
 
@@ -246,7 +247,7 @@ main(void)
         cmocka_unit_test(test_capbuf_fixed_storage_never_allocates),
         cmocka_unit_test(test_capbuf_cut_keeps_what_fits),
         cmocka_unit_test(test_capbuf_reserve_commit_consume),
-        cmocka_unit_test(test_capbuf_size_for_predicts_growth),
+        cmocka_unit_test(test_capbuf_cap_for_predicts_growth),
         cmocka_unit_test(test_capbuf_wipe_zeroes_given_back_bytes),
     };
 
