@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/jsontext.h"
 
 /* Bigger than the longest canonical text: 30 collectors of at most 47
@@ -133,29 +134,24 @@ find_tuning_key(enum flowproto proto, const char *name)
 
 /* ---- canonical text ---- */
 
+/* A capbuf in a fixed array: the array is sized for the largest config, so
+ * the cut at its end cannot happen. */
 struct writer {
     char buf[FLOWCONFIG_TEXT_MAX];
-    size_t len;
+    struct capbuf text;
 };
 
 static void writer_printf(struct writer *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The buffer is sized for the largest config, so truncation cannot happen; the
- * check keeps 'len' in bounds should that ever change. */
 static void
 writer_printf(struct writer *w, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(w->buf + w->len, sizeof w->buf - w->len, fmt, ap);
+    capbuf_vprintf(&w->text, fmt, ap);
     va_end(ap);
-    if (n > 0) {
-        w->len += (size_t) n < sizeof w->buf - w->len ? (size_t) n
-                                                       : sizeof w->buf - 1 - w->len;
-    }
 }
 
 /* A JSON string; only the agent can hold characters that need escaping, and
@@ -222,7 +218,7 @@ write_config(struct writer *w, const struct flowconfig *config, bool with_identi
     int version = needed_version(config);
     const char *sep = "";
 
-    w->len = 0;
+    capbuf_init_fixed(&w->text, w->buf, sizeof w->buf, CAPBUF_CUT);
     writer_printf(w, "{");
     if (version > 1) {
         writer_printf(w, "\"version\":%d", version);
@@ -255,7 +251,7 @@ flowconfig_hash(const struct flowconfig *config, char ret[FLOWCONFIG_HASH_SIZE])
     unsigned int md_len = 0;
 
     write_config(&w, config, false);
-    if (!EVP_Digest(w.buf, w.len, md, &md_len, EVP_sha256(), NULL) || md_len != 32) {
+    if (!EVP_Digest(w.buf, w.text.len, md, &md_len, EVP_sha256(), NULL) || md_len != 32) {
         ret[0] = '\0';          /* only when OpenSSL itself is broken */
         return;
     }
@@ -287,7 +283,7 @@ flowconfig_dump(const struct flowconfig *config)
     struct writer w;
 
     write_config(&w, config, true);
-    return strndup(w.buf, w.len);
+    return strndup(w.buf, w.text.len);
 }
 
 json_t *
@@ -296,7 +292,7 @@ flowconfig_to_json(const struct flowconfig *config)
     struct writer w;
 
     write_config(&w, config, true);
-    return json_loadb(w.buf, w.len, JSON_REJECT_DUPLICATES, NULL);
+    return json_loadb(w.buf, w.text.len, JSON_REJECT_DUPLICATES, NULL);
 }
 
 /* ---- parsing ---- */
@@ -704,6 +700,6 @@ flowconfig_data_set(json_t *data, const struct flowconfig *config)
     json_t *text;
 
     write_config(&w, config, true);
-    text = json_stringn(w.buf, w.len);
+    text = json_stringn(w.buf, w.text.len);
     return text && !json_object_set_new(data, FLOWCONFIG_KEY, text) ? 0 : -ENOMEM;
 }

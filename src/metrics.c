@@ -16,11 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
+
 /* Series are created from label values the program chooses (codes, results), but
  * a bug that labels with request data must not grow memory without bound. */
 #define METRICS_MAX_SERIES 10000
 #define METRICS_MAX_BUCKETS 64
 #define METRICS_MAX_LABELS 1024
+/* A rendered page: far above any real one (a few KiB), a bound all the same. */
+#define METRICS_PAGE_MAX (64u << 20)
 
 /* Values are atomics, not under a lock: every request updates several
  * series from every worker thread, and a worker preempted while holding a
@@ -324,53 +328,6 @@ metrics_observe(struct metrics_series *s, double value)
     atomic_fetch_add(&s->bucket_counts[i], 1);
 }
 
-/* Growable output for metrics_render(). */
-struct strbuf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed;
-};
-
-static void
-strbuf_printf(struct strbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-strbuf_printf(struct strbuf *sb, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (sb->failed) {
-        return;
-    }
-    for (;;) {
-        size_t room = sb->cap - sb->len;
-
-        va_start(ap, fmt);
-        n = vsnprintf(sb->data + sb->len, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            sb->failed = true;
-            return;
-        }
-        if ((size_t) n < room) {
-            sb->len += (size_t) n;
-            return;
-        }
-        size_t cap = sb->cap * 2 + (size_t) n + 1;
-        char *data = realloc(sb->data, cap);
-
-        if (!data) {
-            sb->failed = true;
-            return;
-        }
-        sb->data = data;
-        sb->cap = cap;
-    }
-}
-
 /* Shortest text that reads back as the same double, as Prometheus clients print
  * ("0.1", not "0.10000000000000001"). */
 static void
@@ -391,16 +348,16 @@ format_double(double v, char *buf, size_t size)
 }
 
 static void
-render_help(struct strbuf *sb, const struct metrics_family *f)
+render_help(struct capbuf *sb, const struct metrics_family *f)
 {
-    strbuf_printf(sb, "# HELP %s ", f->name);
+    capbuf_printf(sb, "# HELP %s ", f->name);
     for (const char *p = f->help; *p; p++) {
         if (*p == '\\') {
-            strbuf_printf(sb, "\\\\");
+            capbuf_printf(sb, "\\\\");
         } else if (*p == '\n') {
-            strbuf_printf(sb, "\\n");
+            capbuf_printf(sb, "\\n");
         } else {
-            strbuf_printf(sb, "%c", *p);
+            capbuf_printf(sb, "%c", *p);
         }
     }
     static const char *const type_names[] = {
@@ -408,26 +365,26 @@ render_help(struct strbuf *sb, const struct metrics_family *f)
         [METRICS_GAUGE] = "gauge",
         [METRICS_HISTOGRAM] = "histogram",
     };
-    strbuf_printf(sb, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+    capbuf_printf(sb, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
 }
 
 /* "{labels}" or "" when there are none. */
 static void
-render_sample(struct strbuf *sb, const char *name, const char *suffix,
+render_sample(struct capbuf *sb, const char *name, const char *suffix,
               const char *labels, double value)
 {
     char num[64];
 
     format_double(value, num, sizeof num);
     if (labels[0]) {
-        strbuf_printf(sb, "%s%s{%s} %s\n", name, suffix, labels, num);
+        capbuf_printf(sb, "%s%s{%s} %s\n", name, suffix, labels, num);
     } else {
-        strbuf_printf(sb, "%s%s %s\n", name, suffix, num);
+        capbuf_printf(sb, "%s%s %s\n", name, suffix, num);
     }
 }
 
 static void
-render_histogram(struct strbuf *sb, const struct metrics_family *f,
+render_histogram(struct capbuf *sb, const struct metrics_family *f,
                  struct metrics_series *s)
 {
     unsigned long long cumulative = 0;
@@ -439,19 +396,19 @@ render_histogram(struct strbuf *sb, const struct metrics_family *f,
     for (size_t i = 0; i < f->n_buckets; i++) {
         cumulative += atomic_load(&s->bucket_counts[i]);
         format_double(f->buckets[i], le, sizeof le);
-        strbuf_printf(sb, "%s_bucket{%s%sle=\"%s\"} %llu\n",
+        capbuf_printf(sb, "%s_bucket{%s%sle=\"%s\"} %llu\n",
                       f->name, s->labels, sep, le, cumulative);
     }
     count = atomic_load(&s->count);
     sum = atomic_load(&s->value);
-    strbuf_printf(sb, "%s_bucket{%s%sle=\"+Inf\"} %llu\n",
+    capbuf_printf(sb, "%s_bucket{%s%sle=\"+Inf\"} %llu\n",
                   f->name, s->labels, sep, count);
     render_sample(sb, f->name, "_sum", s->labels, sum);
     render_sample(sb, f->name, "_count", s->labels, (double) count);
 }
 
 static void
-render_family(struct strbuf *sb, const struct metrics_family *f)
+render_family(struct capbuf *sb, const struct metrics_family *f)
 {
     render_help(sb, f);
     for (struct metrics_series *s = f->series_head; s; s = s->next) {
@@ -470,24 +427,20 @@ char *
 metrics_render(const struct metrics *m)
 {
     struct metrics *mm = (struct metrics *) m;  /* the lock is not the content */
-    struct strbuf sb = { .cap = 4096 };
+    struct capbuf sb;
+    char *page = NULL;
 
     if (!m) {
         return NULL;
     }
-    sb.data = malloc(sb.cap);
-    if (!sb.data) {
-        return NULL;
-    }
-    sb.data[0] = '\0';
+    capbuf_init(&sb, METRICS_PAGE_MAX, 0);
     pthread_mutex_lock(&mm->lock);
     for (const struct metrics_family *f = m->family_head; f; f = f->next) {
         render_family(&sb, f);
     }
     pthread_mutex_unlock(&mm->lock);
-    if (sb.failed) {
-        free(sb.data);
-        return NULL;
+    if (capbuf_take(&sb, &page, NULL) < 0) {
+        capbuf_release(&sb);
     }
-    return sb.data;
+    return page;
 }

@@ -4,11 +4,11 @@
 #include "exportflows/ovsplan.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/ovsdb.h"
 
 #define VSCTL_MAX 8192
@@ -407,90 +407,61 @@ ovsplan_clear(const struct flowconfig *last, const char *bridge,
 
 /* ---- render ---- */
 
-struct line {
-    char text[VSCTL_MAX];
-    size_t len;
-    bool overflow;
-};
-
-static void
-line_printf(struct line *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-line_printf(struct line *l, const char *fmt, ...)
-{
-    va_list args;
-    int n;
-
-    if (l->overflow) {
-        return;
-    }
-    va_start(args, fmt);
-    n = vsnprintf(l->text + l->len, sizeof l->text - l->len, fmt, args);
-    va_end(args);
-    if (n < 0 || (size_t) n >= sizeof l->text - l->len) {
-        l->overflow = true;
-    } else {
-        l->len += (size_t) n;
-    }
-}
-
 /* Appends " ARG", single-quoted unless every character is safe for a shell. */
 static void
-line_arg(struct line *l, const char *arg)
+line_arg(struct capbuf *l, const char *arg)
 {
     if (arg[0] && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                          "0123456789@%+=:,./_-") == strlen(arg)) {
-        line_printf(l, " %s", arg);
+        capbuf_printf(l, " %s", arg);
         return;
     }
-    line_printf(l, " '");
+    capbuf_printf(l, " '");
     for (const char *p = arg; *p; p++) {
         if (*p == '\'') {
-            line_printf(l, "'\\''");
+            capbuf_printf(l, "'\\''");
         } else {
-            line_printf(l, "%c", *p);
+            capbuf_printf(l, "%c", *p);
         }
     }
-    line_printf(l, "'");
+    capbuf_printf(l, "'");
 }
 
-/* "column=value" in ovs-vsctl syntax: sets as [a,b], strings JSON-quoted. */
-static void
-line_column(struct line *l, const char *column, const json_t *value)
+/* "column=value" in ovs-vsctl syntax: sets as [a,b], strings JSON-quoted.  An
+ * argument cut at VSCTL_MAX makes the line pass its cap.  -ENOMEM. */
+static int
+line_column(struct capbuf *l, const char *column, const json_t *value)
 {
     char arg[VSCTL_MAX];
     char *text;
 
     if (!strcmp(column, "external_ids")) {
         line_arg(l, "external_ids:" OVSPLAN_OWNER_KEY "=" OVSPLAN_OWNER_VALUE);
-        return;
+        return 0;
     }
     if (json_is_array(value) && ovsdb_datum_size(value) == 0) {
-        return;                 /* not set */
+        return 0;               /* not set */
     }
     text = json_dumps(json_is_array(value) ? json_array_get(value, 1) : value,
                       JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text || (size_t) snprintf(arg, sizeof arg, "%s=%s", column, text) >= sizeof arg) {
-        l->overflow = true;
-    } else {
-        line_arg(l, arg);
+    if (!text) {
+        return -ENOMEM;
     }
+    snprintf(arg, sizeof arg, "%s=%s", column, text);
+    line_arg(l, arg);
     free(text);
+    return 0;
 }
 
 static int
 render_vsctl(const struct flowconfig *config, const char *bridge,
              const struct collector *node_ip, char **ret, struct errmsg *err)
 {
-    struct line *l = calloc(1, sizeof *l);
+    struct capbuf l;
     int rc = 0;
 
-    if (!l) {
-        return errmsg_set(err, -ENOMEM, "out of memory");
-    }
-    line_printf(l, "ovs-vsctl");
+    capbuf_init(&l, VSCTL_MAX - 1, 0);
+    capbuf_printf(&l, "ovs-vsctl");
     for (int p = 0; p < FLOWPROTO_N && rc == 0; p++) {
         const char *column;
         json_t *want, *value;
@@ -502,9 +473,11 @@ render_vsctl(const struct flowconfig *config, const char *bridge,
         if (rc < 0) {
             break;
         }
-        line_printf(l, " -- --id=@%s create %s", protos[p].column, protos[p].column);
+        capbuf_printf(&l, " -- --id=@%s create %s", protos[p].column, protos[p].column);
         json_object_foreach(want, column, value) {
-            line_column(l, column, value);
+            if (rc == 0 && (rc = line_column(&l, column, value)) < 0) {
+                errmsg_set(err, rc, "out of memory");
+            }
         }
         json_decref(want);
     }
@@ -517,30 +490,31 @@ render_vsctl(const struct flowconfig *config, const char *bridge,
             any_off |= !on;
         }
         if (any_on) {
-            line_printf(l, " -- set bridge");
-            line_arg(l, bridge);
+            capbuf_printf(&l, " -- set bridge");
+            line_arg(&l, bridge);
             for (int p = 0; p < FLOWPROTO_N; p++) {
                 if (config->spec.proto[p].n > 0) {
-                    line_printf(l, " %s=@%s", protos[p].column, protos[p].column);
+                    capbuf_printf(&l, " %s=@%s", protos[p].column, protos[p].column);
                 }
             }
         }
         if (any_off) {
-            line_printf(l, " -- clear bridge");
-            line_arg(l, bridge);
+            capbuf_printf(&l, " -- clear bridge");
+            line_arg(&l, bridge);
             for (int p = 0; p < FLOWPROTO_N; p++) {
                 if (config->spec.proto[p].n == 0) {
-                    line_printf(l, " %s", protos[p].column);
+                    capbuf_printf(&l, " %s", protos[p].column);
                 }
             }
         }
-        if (l->overflow) {
-            rc = errmsg_set(err, -E2BIG, "ovs-vsctl line over %d bytes", VSCTL_MAX);
-        } else if (!(*ret = strdup(l->text))) {
-            rc = errmsg_set(err, -ENOMEM, "out of memory");
+        rc = capbuf_take(&l, ret, NULL);
+        if (rc == -E2BIG) {
+            errmsg_set(err, rc, "ovs-vsctl line over %d bytes", VSCTL_MAX);
+        } else if (rc < 0) {
+            errmsg_set(err, rc, "out of memory");
         }
     }
-    free(l);
+    capbuf_release(&l);
     return rc;
 }
 

@@ -43,7 +43,7 @@ void metrics_set(struct metrics_series *s, double value);      /* gauge */
 void metrics_observe(struct metrics_series *s, double value);  /* histogram */
 
 /* The whole registry in text exposition format 0.0.4.  Caller frees with free();
- * NULL on ENOMEM. */
+ * NULL on ENOMEM or past 64 MiB. */
 char *metrics_render(const struct metrics *m);
 
 #endif

@@ -317,6 +317,28 @@ test_ovsplan_render_prints_transaction_and_vsctl_line(void **state)
     free(line);
 }
 
+/* The line is capped at 8 KiB: a longer one is refused whole, with the cap named. */
+static void
+test_ovsplan_render_refuses_line_over_cap(void **state)
+{
+    struct flowconfig config;
+    struct errmsg err;
+    json_t *ops = NULL;
+    char *line = NULL, bridge[8200];
+
+    memset(bridge, 'b', sizeof bridge - 1);
+    bridge[sizeof bridge - 1] = '\0';
+    load_config(DATA_DIR "/off-clears-owned-rows", &config);
+    assert_int_equal(ovsplan_render(&config, bridge, NULL, &ops, &line, &err), -E2BIG);
+    assert_null(line);
+    assert_string_equal(err.text, "ovs-vsctl line over 8192 bytes");
+    bridge[8000] = '\0';
+    assert_int_equal(ovsplan_render(&config, bridge, NULL, &ops, &line, &err), 0);
+    assert_non_null(line);
+    json_decref(ops);
+    free(line);
+}
+
 static void
 test_ovsplan_render_all_off_clears(void **state)
 {
@@ -360,6 +382,7 @@ main(void)
         cmocka_unit_test(test_ovsplan_monitor_requests_cover_planned_columns),
         cmocka_unit_test(test_ovsplan_render_prints_transaction_and_vsctl_line),
         cmocka_unit_test(test_ovsplan_render_all_off_clears),
+        cmocka_unit_test(test_ovsplan_render_refuses_line_over_cap),
         cmocka_unit_test(test_ovsplan_render_needs_node_ip_for_port_only_collectors),
     };
 
