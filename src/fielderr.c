@@ -11,9 +11,12 @@
  * values (FIELDERR_VALUE_MAX), fields (FIELDERR_FIELD_MAX), details and warnings. */
 #include "exportflows/fielderr.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "exportflows/capbuf.h"
 
 /* Longest rendered value kept; longer ones end in "...". */
 #define FIELDERR_VALUE_MAX 96
@@ -106,25 +109,6 @@ utf8_complete(const char *s, size_t len)
     return len - (lead - 1) >= need ? len : lead - 1;
 }
 
-struct textbuf {
-    char *buf;
-    size_t size;                /* capacity including the NUL */
-    size_t len;
-    bool truncated;
-};
-
-static void
-textbuf_add(struct textbuf *tb, const char *s, size_t n)
-{
-    if (tb->len + n >= tb->size) {
-        n = tb->size - 1 - tb->len;
-        tb->truncated = true;
-    }
-    memcpy(tb->buf + tb->len, s, n);
-    tb->len += n;
-    tb->buf[tb->len] = '\0';
-}
-
 /* The two-character JSON escape of 'c', or NULL. */
 static const char *
 short_escape(unsigned char c)
@@ -146,17 +130,17 @@ short_escape(unsigned char c)
 }
 
 static void
-render_char(struct textbuf *tb, unsigned char c)
+render_char(struct capbuf *tb, unsigned char c)
 {
     const char *short_esc = short_escape(c);
     char esc[8];
 
     if (short_esc) {
-        textbuf_add(tb, short_esc, 2);
+        capbuf_append(tb, short_esc, 2);
     } else if (c < 0x20 || c == 0x7f) {
-        textbuf_add(tb, esc, (size_t) snprintf(esc, sizeof esc, "\\u%04x", c));
+        capbuf_append(tb, esc, (size_t) snprintf(esc, sizeof esc, "\\u%04x", c));
     } else {
-        textbuf_add(tb, (const char *) &c, 1);
+        capbuf_append(tb, (const char *) &c, 1);
     }
 }
 
@@ -164,31 +148,28 @@ render_char(struct textbuf *tb, unsigned char c)
  * FIELDERR_STRING_MAX bytes of content are shown, fewer when escapes would
  * overflow the buffer; a shortened string ends in `..."`. */
 static void
-render_string(struct textbuf *tb, const char *s, size_t len)
+render_string(struct capbuf *tb, const char *s, size_t len)
 {
-    size_t room = tb->size - 1 - 4;     /* keep room for `..."` */
+    size_t room = tb->max - 4;          /* keep room for `..."` */
     size_t cut = utf8_cut(s, len, FIELDERR_STRING_MAX);
     size_t i;
 
-    textbuf_add(tb, "\"", 1);
+    capbuf_append(tb, "\"", 1);
     for (i = 0; i < cut && tb->len + 6 <= room; i++) {
         render_char(tb, (unsigned char) s[i]);
     }
     if (i < len) {
-        tb->len = utf8_complete(tb->buf, tb->len);
-        textbuf_add(tb, "...\"", 4);
+        capbuf_truncate(tb, utf8_complete(tb->data, tb->len));
+        capbuf_append(tb, "...\"", 4);
     } else {
-        textbuf_add(tb, "\"", 1);
+        capbuf_append(tb, "\"", 1);
     }
 }
 
 static int
-render_callback(const char *s, size_t n, void *tb_)
+render_callback(const char *s, size_t n, void *tb)
 {
-    struct textbuf *tb = tb_;
-
-    textbuf_add(tb, s, n);
-    return tb->truncated ? -1 : 0;  /* stop dumping once the cap is reached */
+    return capbuf_append(tb, s, n) ? -1 : 0;   /* stop dumping at the cap */
 }
 
 /* Renders 'value' as JSON into 'buf', at most FIELDERR_VALUE_MAX bytes.  For
@@ -197,26 +178,26 @@ static void
 render_value(enum fielderr_type type, const json_t *value,
              char buf[FIELDERR_VALUE_MAX + 1])
 {
-    struct textbuf tb = { buf, FIELDERR_VALUE_MAX + 1 - 3, 0, false };
+    struct capbuf tb;
+    int r;
 
-    buf[0] = '\0';
+    /* Three bytes past the capbuf's are kept for "...". */
+    capbuf_init_fixed(&tb, buf, FIELDERR_VALUE_MAX + 1 - 3, CAPBUF_CUT);
     if (type == FIELDERR_TOO_MANY && json_is_array(value)) {
         snprintf(buf, FIELDERR_VALUE_MAX + 1, "%zu", json_array_size(value));
         return;
     }
     if (json_is_string(value)) {
-        tb.size = FIELDERR_VALUE_MAX + 1;
+        capbuf_init_fixed(&tb, buf, FIELDERR_VALUE_MAX + 1, CAPBUF_CUT);
         render_string(&tb, json_string_value(value), json_string_length(value));
         return;
     }
-    if (json_dump_callback(value, render_callback, &tb,
-                           JSON_ENCODE_ANY | JSON_COMPACT) && !tb.truncated) {
-        tb.len = 0;             /* out of memory: show the type at least */
-        textbuf_add(&tb, json_is_object(value) ? "{...}" : "[...]", 5);
-        return;
-    }
-    if (tb.truncated) {
-        tb.len = utf8_complete(buf, tb.len);
+    r = json_dump_callback(value, render_callback, &tb, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (r && tb.error != -E2BIG) {
+        capbuf_reset(&tb);      /* out of memory: show the type at least */
+        capbuf_append(&tb, json_is_object(value) ? "{...}" : "[...]", 5);
+    } else if (r) {
+        capbuf_truncate(&tb, utf8_complete(buf, tb.len));
         memcpy(buf + tb.len, "...", 4);
     }
 }

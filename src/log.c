@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exportflows/capbuf.h"
+
 /* A line longer than this is cut; log lines are for people and log collectors, and
  * a bounded buffer keeps logging allocation-free. */
 #define LOG_LINE_MAX 4096
@@ -21,10 +23,11 @@ const char *const log_level_names[] = {
     NULL,
 };
 
-/* A fixed-size line being built; 'len' stops growing at the end of 'buf'. */
+/* A line being built in a capbuf over 'buf', which keeps one byte past the
+ * capbuf's for the final '\n'; what passes the end is cut. */
 struct line {
     char buf[LOG_LINE_MAX];
-    size_t len;
+    struct capbuf text;
 };
 
 void
@@ -43,13 +46,7 @@ log_enabled(enum log_level level)
 static void
 line_put(struct line *l, const char *s, size_t n)
 {
-    size_t room = sizeof l->buf - 2 - l->len;   /* keep room for "\n\0" */
-
-    if (n > room) {
-        n = room;
-    }
-    memcpy(l->buf + l->len, s, n);
-    l->len += n;
+    capbuf_append(&l->text, s, n);
 }
 
 static void
@@ -249,7 +246,7 @@ log_event(enum log_level level, const char *msg, ...)
     if (!log_enabled(level)) {
         return;
     }
-    l.len = 0;
+    capbuf_init_fixed(&l.text, l.buf, sizeof l.buf - 1, CAPBUF_CUT);
     va_start(ap, msg);
     if (log_format_setting == LOG_FORMAT_JSON) {
         format_json(&l, level, msg, ap);
@@ -257,8 +254,8 @@ log_event(enum log_level level, const char *msg, ...)
         format_text(&l, level, msg, ap);
     }
     va_end(ap);
-    l.buf[l.len++] = '\n';
+    l.buf[l.text.len] = '\n';     /* over the NUL, within 'buf' */
     /* One write per line so that threads never interleave within a line. */
-    written = write(STDERR_FILENO, l.buf, l.len);
+    written = write(STDERR_FILENO, l.buf, l.text.len + 1);
     (void) written;
 }

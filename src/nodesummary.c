@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/clock.h"
 
 #define PREFIX_LEN (sizeof NODESTATUS_LEASE_PREFIX - 1)
@@ -225,27 +226,26 @@ static void
 list_nodes(const struct nodesummary *s, enum nodesummary_class class, bool errors,
            char *buf, size_t size)
 {
-    size_t len = 0, shown = 0, count = class == NODESUMMARY_FAILED ? s->failed
-                                                                    : s->out_of_sync;
+    size_t shown = 0, count = class == NODESUMMARY_FAILED ? s->failed : s->out_of_sync;
+    struct capbuf text;
 
-    buf[0] = '\0';
+    capbuf_init_fixed(&text, buf, size, CAPBUF_CUT);
     for (size_t i = 0; i < s->n_behind && shown < NODESUMMARY_SHOWN; i++) {
         const struct nodesummary_node *n = &s->behind[i];
-        int w;
 
         if (n->class != class) {
             continue;
         }
-        w = errors ? snprintf(buf + len, size - len, "%s%s: %.*s", shown ? "; " : "",
-                              n->name, NODESUMMARY_ERROR_SHOWN, n->error)
-                   : snprintf(buf + len, size - len, "%s%s", shown ? ", " : "", n->name);
-        if (w > 0) {
-            len = (size_t) w < size - len ? len + (size_t) w : size - 1;
+        if (errors) {
+            capbuf_printf(&text, "%s%s: %.*s", shown ? "; " : "", n->name,
+                          NODESUMMARY_ERROR_SHOWN, n->error);
+        } else {
+            capbuf_printf(&text, "%s%s", shown ? ", " : "", n->name);
         }
         shown++;
     }
     if (count > shown) {
-        snprintf(buf + len, size - len, "%s and %zu more", errors ? ";" : "", count - shown);
+        capbuf_printf(&text, "%s and %zu more", errors ? ";" : "", count - shown);
     }
 }
 
