@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/clock.h"
 #include "exportflows/kube.h"
 #include "exportflows/monowait.h"
@@ -25,7 +26,8 @@ struct kubewatch {
     struct kube_client *client; /* used by the watch thread only */
     struct watchstream *stream;
     struct kubewatch_config cfg; /* strings below are owned copies */
-    char *path, *query;         /* 'query': "&fieldSelector=..&labelSelector=.." */
+    char *path;
+    struct capbuf query;        /* "&fieldSelector=..&labelSelector=.." */
     struct kubewatch_callbacks cb;
     void *ctx;
 
@@ -94,13 +96,13 @@ next_random(struct kubewatch *w)
 
 /* ---- setup ---- */
 
-/* Appends "&NAME=escaped(value)" to the query string. */
+/* Appends "&NAME=escaped(value)" to the query string: -ENOMEM, or -E2BIG past
+ * what a path can hold. */
 static int
-add_param(char **query, const char *name, const char *value)
+add_param(struct capbuf *query, const char *name, const char *value)
 {
-    char *esc, *q;
-    size_t old = *query ? strlen(*query) : 0;
-    size_t len;
+    char *esc;
+    int r;
 
     if (!value || !*value) {
         return 0;
@@ -109,14 +111,9 @@ add_param(char **query, const char *name, const char *value)
     if (!esc) {
         return -ENOMEM;
     }
-    len = old + strlen(name) + strlen(esc) + 3;
-    q = realloc(*query, len);
-    if (q) {
-        snprintf(q + old, len - old, "&%s=%s", name, esc);
-        *query = q;
-    }
+    r = capbuf_printf(query, "&%s=%s", name, esc);
     curl_free(esc);
-    return q ? 0 : -ENOMEM;
+    return r;
 }
 
 static void
@@ -175,10 +172,13 @@ kubewatch_create(struct kubeconfig *cfg, const struct kubewatch_config *wc,
         snprintf(w->rv, sizeof w->rv, "%s", wc->resource_version);
     }
     seed(w);
+    capbuf_init(&w->query, KUBE_PATH_MAX, 0);
     w->path = strdup(wc->path);
-    if (!w->path || add_param(&w->query, "fieldSelector", wc->field_selector)
-        || add_param(&w->query, "labelSelector", wc->label_selector)
-        || watchstream_create(wc->max_event, &w->stream)) {
+    if ((r = add_param(&w->query, "fieldSelector", wc->field_selector)) < 0
+        || (r = add_param(&w->query, "labelSelector", wc->label_selector)) < 0) {
+        r = errmsg_set(err, r, r == -E2BIG ? "selectors longer than %d bytes"
+                       : "out of memory", KUBE_PATH_MAX);
+    } else if (!w->path || watchstream_create(wc->max_event, &w->stream)) {
         r = errmsg_set(err, -ENOMEM, "out of memory");
     } else {
         r = kube_client_create(cfg, &w->client, err);
@@ -242,7 +242,7 @@ list_page(struct kubewatch *w, const char *cont, json_t **page, struct errmsg *e
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     r = kube_path(path, sizeof path, "%s?limit=%d%s%s%s", w->path, LIST_PAGE,
-                  w->query ? w->query : "", esc ? "&continue=" : "", esc ? esc : "");
+                  capbuf_str(&w->query), esc ? "&continue=" : "", esc ? esc : "");
     curl_free(esc);
     if (r) {
         return errmsg_set(err, r, "LIST %s: path too long", w->path);
@@ -352,7 +352,7 @@ do_watch(struct kubewatch *w, struct errmsg *err)
     r = kube_path(path, sizeof path,
                   "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%u"
                   "&resourceVersion=%s%s", w->path, timeout_s, w->rv,
-                  w->query ? w->query : "");
+                  capbuf_str(&w->query));
     if (r) {
         return errmsg_set(err, r, "WATCH %s: path too long", w->path);
     }
@@ -459,7 +459,7 @@ kubewatch_destroy(struct kubewatch *w)
     watchstream_destroy(w->stream);
     monowait_release(&w->lock, &w->wake);
     free(w->path);
-    free(w->query);
+    capbuf_release(&w->query);
     free(w);
 }
 
