@@ -4,13 +4,14 @@
 #include "exportflows/configsource.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+
+#include "exportflows/readfile.h"
 
 /* Events come in bursts (a write then a close, kubelet's several renames).  An
  * event that says the content is complete -- the config file or kubelet's "..data"
@@ -158,49 +159,6 @@ file_drain_events(struct file_source *fs)
     return result;
 }
 
-/* Reads the whole file, at most FLOWCONFIG_MAX_BYTES.  Caller frees '*ret'. */
-static int
-file_read(const char *path, char **ret, size_t *ret_len)
-{
-    char *buf = malloc(FLOWCONFIG_MAX_BYTES + 1);
-    size_t len = 0;
-    int fd, rc = 0;
-
-    if (!buf) {
-        return -ENOMEM;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    while (len <= FLOWCONFIG_MAX_BYTES) {
-        ssize_t n = read(fd, buf + len, FLOWCONFIG_MAX_BYTES + 1 - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0) {
-            rc = -errno;
-            goto out;
-        } else if (n == 0) {
-            break;
-        }
-        len += (size_t) n;
-    }
-    if (len > FLOWCONFIG_MAX_BYTES) {
-        rc = -E2BIG;
-        goto out;
-    }
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    free(buf);
-    return rc;
-}
-
 /* Accepts 'text' (taken) as the last seen content and parses it. */
 static int
 file_accept(struct file_source *fs, char *text, size_t len, struct errmsg *err)
@@ -226,7 +184,7 @@ file_reload(struct file_source *fs, struct errmsg *err)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = file_read(fs->path, &text, &len);
+    int rc = readfile(fs->path, NULL, FLOWCONFIG_MAX_BYTES, 0, &text, &len, NULL);
 
     if (rc < 0) {
         if (rc == fs->last_errno) {
@@ -235,7 +193,7 @@ file_reload(struct file_source *fs, struct errmsg *err)
         free(fs->content);
         fs->content = NULL;
         fs->last_errno = rc;
-        if (rc == -E2BIG) {
+        if (rc == -EFBIG) {
             return errmsg_set(err, rc, "refused %s: larger than %d bytes",
                               fs->description, FLOWCONFIG_MAX_BYTES);
         }

@@ -44,13 +44,13 @@
 
 #include "exportflows/capbuf.h"
 #include "exportflows/numparse.h"
+#include "exportflows/readfile.h"
 #include "httpconns.h"
 #include "httplisten.h"
 #include "httpmetrics.h"
 #include "httpwatch.h"
 #include "exportflows/clock.h"
 #include "exportflows/monowait.h"
-#include "readfile.h"
 #include "tlscreds.h"
 
 #define HTTPSERVER_DEFAULT_MAX_BODY (3u * 1024 * 1024)
@@ -270,7 +270,7 @@ read_client_ca(const char *file, char **ret, struct errmsg *err)
 {
     char *buf = NULL;
     size_t len;
-    int r = readfile_capped(file, HTTPSERVER_MAX_CA_FILE, &buf, &len, err);
+    int r = readfile(file, NULL, HTTPSERVER_MAX_CA_FILE, 0, &buf, &len, err);
 
     if (r == -EFBIG) {
         errmsg_set(err, r, "cannot read '%s': %s", file, strerror(-r));

@@ -2,18 +2,16 @@
 #include "exportflows/kubeconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "exportflows/clock.h"
 #include "exportflows/numparse.h"
+#include "exportflows/readfile.h"
 
 struct kubeconfig {
     char *server;
@@ -46,55 +44,14 @@ wipe_free_str(char *s)
     }
 }
 
-/* Reads all of 'path' (at most KUBECONFIG_MAX_FILE bytes) into a new NUL-terminated
- * buffer.  Caller frees '*ret' (with wipe_free() for secrets). */
+/* Reads all of 'path' (at most KUBECONFIG_MAX_FILE bytes): any of them may hold
+ * a secret, so nothing is left behind on failure.  Caller frees '*ret' (with
+ * wipe_free() for secrets). */
 static int
 read_file(const char *what, const char *path, char **ret, size_t *ret_len,
           struct errmsg *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    int fd, r = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        r = -errno;
-        return errmsg_set(err, r, "cannot read %s '%s': %s", what, path, strerror(-r));
-    }
-    buf = malloc(KUBECONFIG_MAX_FILE + 1);
-    if (!buf) {
-        r = errmsg_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, KUBECONFIG_MAX_FILE + 1 - len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            errmsg_set(err, r, "cannot read %s '%s': %s", what, path, strerror(-r));
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t) n;
-        if (len > KUBECONFIG_MAX_FILE) {
-            r = errmsg_set(err, -EFBIG, "%s '%s' is larger than %u bytes", what, path,
-                           KUBECONFIG_MAX_FILE);
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
-out:
-    wipe_free(buf, KUBECONFIG_MAX_FILE + 1);
-    close(fd);
-    return r;
+    return readfile(path, what, KUBECONFIG_MAX_FILE, READFILE_WIPE, ret, ret_len, err);
 }
 
 static int

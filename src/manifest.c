@@ -18,8 +18,7 @@
 #include <yaml.h>
 
 #include "exportflows/jsontext.h"
-
-#define READ_CHUNK (64 * 1024)
+#include "exportflows/readfile.h"
 
 /* Longest plain scalar we try to read as a number; longer ones stay strings. */
 #define NUMBER_TEXT_MAX 128
@@ -770,56 +769,6 @@ manifest_display_name(const char *path)
     return strcmp(path, "-") ? path : MANIFEST_STDIN_NAME;
 }
 
-/* Reads 'fd' to the end into a buffer that grows up to one byte past the limit,
- * so that an oversized input is noticed without reading all of it. */
-static int
-read_fd(int fd, char **text, size_t *len, struct errmsg *err)
-{
-    size_t size = 0, used = 0;
-    char *buf = NULL;
-    int r = 0;
-
-    for (;;) {
-        if (used == size) {
-            size_t next = size ? size * 2 : READ_CHUNK;
-            char *grown;
-
-            next = next > MANIFEST_MAX_BYTES + 1 ? MANIFEST_MAX_BYTES + 1 : next;
-            if (next == size) {
-                r = errmsg_set(err, -E2BIG, "larger than %d bytes", MANIFEST_MAX_BYTES);
-                goto out;
-            }
-            grown = realloc(buf, next + 1);
-            if (!grown) {
-                r = errmsg_set(err, -ENOMEM, "out of memory");
-                goto out;
-            }
-            buf = grown;
-            size = next;
-        }
-        ssize_t n = read(fd, buf + used, size - used);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = errmsg_set(err, -errno, "cannot read: %s", strerror(errno));
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        used += (size_t) n;
-    }
-    buf[used] = '\0';
-    *text = buf;
-    *len = used;
-    buf = NULL;
-out:
-    free(buf);
-    return r;
-}
-
 /* Reads the whole of 'path' ("-": standard input), at most MANIFEST_MAX_BYTES.
  * Returns 0 and writes '*text' (NUL-terminated; caller frees with free()) and
  * '*len', or a negative errno with "cannot open: ...", "cannot read: ..." or
@@ -834,7 +783,12 @@ read_file(const char *path, char **text, size_t *len, struct errmsg *err)
     if (fd < 0) {
         return errmsg_set(err, -errno, "cannot open: %s", strerror(errno));
     }
-    r = read_fd(fd, text, len, err);
+    r = readfile_fd(fd, MANIFEST_MAX_BYTES, 0, text, len);
+    if (r == -EFBIG) {
+        r = errmsg_set(err, -E2BIG, "larger than %d bytes", MANIFEST_MAX_BYTES);
+    } else if (r < 0) {
+        errmsg_set(err, r, r == -ENOMEM ? "out of memory" : "cannot read: %s", strerror(-r));
+    }
     if (!is_stdin) {
         close(fd);
     }

@@ -13,7 +13,7 @@
 
 #include <gnutls/x509.h>
 
-#include "readfile.h"
+#include "exportflows/readfile.h"
 
 /* A PEM certificate chain or key file is a few KiB; the cap keeps a wrong path
  * (a log, a device) from being read whole. */
@@ -64,11 +64,8 @@ creds_free(struct tlscreds *c)
         gnutls_pcert_deinit(&c->pcerts[i]);
     }
     gnutls_privkey_deinit(c->key);
-    if (c->key_pem) {
-        explicit_bzero(c->key_pem, c->key_len);
-    }
-    free(c->key_pem);
-    free(c->cert_pem);
+    readfile_free(c->key_pem, c->key_len, READFILE_WIPE);
+    readfile_free(c->cert_pem, c->cert_len, 0);
     free(c);
 }
 
@@ -200,10 +197,10 @@ creds_load(const char *cert_file, const char *key_file, struct tlscreds **ret,
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     atomic_init(&c->refs, 1);
-    if ((r = readfile_capped(cert_file, TLSCREDS_MAX_FILE, &c->cert_pem, &c->cert_len,
-                             err)) < 0
-        || (r = readfile_capped(key_file, TLSCREDS_MAX_FILE, &c->key_pem, &c->key_len,
-                                err)) < 0
+    if ((r = readfile(cert_file, NULL, TLSCREDS_MAX_FILE, 0, &c->cert_pem, &c->cert_len,
+                      err)) < 0
+        || (r = readfile(key_file, NULL, TLSCREDS_MAX_FILE, READFILE_WIPE, &c->key_pem,
+                         &c->key_len, err)) < 0
         || (r = creds_parse(c, cert_file, key_file, err)) < 0) {
         creds_free(c);
         return r;
