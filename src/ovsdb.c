@@ -2,7 +2,6 @@
  * reconnecting session, and helpers for monitor caches and datums.  See ovsdb.h. */
 #include "exportflows/ovsdb.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,7 +12,7 @@
 #include <unistd.h>
 
 #include "exportflows/capbuf.h"
-#include "exportflows/numparse.h"
+#include "exportflows/ipport.h"
 
 #define READ_CHUNK 65536
 #define MAX_DEPTH 512           /* far deeper than any OVSDB message */
@@ -316,49 +315,11 @@ parse_unix_address(const char *path, struct ovsdb_client *c, struct errmsg *err)
 static int
 parse_tcp_address(const char *text, struct ovsdb_client *c, struct errmsg *err)
 {
-    const char *colon = strrchr(text, ':');
-    char host[64];
-    size_t hlen;
-    uint64_t port;
-
-    if (!colon || numparse_u64(colon + 1, 1, 65535, &port) < 0) {
-        goto bad;
+    if (ipport_parse(text, 1, &c->sa, &c->sa_len, NULL) < 0) {
+        return errmsg_set(err, -EINVAL, "invalid ovsdb address 'tcp:%s': expected "
+                          "tcp:IP:PORT", text);
     }
-    hlen = (size_t) (colon - text);
-    if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &c->sa;
-
-        if (hlen - 2 >= sizeof host) {
-            goto bad;
-        }
-        memcpy(host, text + 1, hlen - 2);
-        host[hlen - 2] = '\0';
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-            goto bad;
-        }
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t) port);
-        c->sa_len = sizeof *sin6;
-        return 0;
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &c->sa;
-
-        if (hlen >= sizeof host) {
-            goto bad;
-        }
-        memcpy(host, text, hlen);
-        host[hlen] = '\0';
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-            goto bad;
-        }
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t) port);
-        c->sa_len = sizeof *sin;
-        return 0;
-    }
-bad:
-    return errmsg_set(err, -EINVAL, "invalid ovsdb address 'tcp:%s': expected "
-                      "tcp:IP:PORT", text);
+    return 0;
 }
 
 static int
