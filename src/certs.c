@@ -24,6 +24,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "exportflows/capbuf.h"
+#include "exportflows/readfile.h"
+
 #define CERTS_DEFAULT_DAYS 365
 #define CERTS_MAX_DAYS 36500
 /* Tolerates clocks a little behind the machine that made the certificate. */
@@ -156,50 +159,31 @@ name_is_valid(const char *s)
     return true;
 }
 
-static int
-append(char *buf, size_t size, size_t *len, const char *kind, const char *name)
-{
-    int n = snprintf(buf + *len, size - *len, "%s%s:%s",
-                     *len ? "," : "", kind, name);
-
-    if (n < 0 || (size_t) n >= size - *len) {
-        return -ENAMETOOLONG;
-    }
-    *len += (size_t) n;
-    return 0;
-}
-
 /* "DNS:svc.ns.svc,DNS:svc.ns.svc.cluster.local,DNS:svc.ns,DNS:svc,IP:..." */
 static int
 san_string(const struct certs_request *req, char *buf, size_t size,
            struct errmsg *err)
 {
     static const char *const suffixes[] = { ".svc", ".svc.cluster.local", "", NULL };
-    char name[CERTS_MAX_NAME * 2 + 32];
-    size_t len = 0;
-    int r;
+    struct capbuf sans;
 
+    capbuf_init_fixed(&sans, buf, size, 0);
     for (size_t i = 0; suffixes[i]; i++) {
-        snprintf(name, sizeof name, "%s.%s%s", req->service, req->namespace_name,
-                 suffixes[i]);
-        if ((r = append(buf, size, &len, "DNS", name)) < 0) {
-            return errmsg_set(err, r, "subject alternative names too long");
-        }
+        capbuf_printf(&sans, "%sDNS:%s.%s%s", i ? "," : "", req->service,
+                      req->namespace_name, suffixes[i]);
     }
-    if ((r = append(buf, size, &len, "DNS", req->service)) < 0) {
-        return errmsg_set(err, r, "subject alternative names too long");
-    }
-    for (size_t i = 0; i < req->n_extra_sans; i++) {
+    capbuf_printf(&sans, ",DNS:%s", req->service);
+    for (size_t i = 0; i < req->n_extra_sans && !sans.error; i++) {
         const char *san = req->extra_sans[i];
 
         if (!san || !name_is_valid(san)) {
             return errmsg_set(err, -EINVAL, "invalid subject alternative name '%s'",
                               san ? san : "(null)");
         }
-        r = append(buf, size, &len, is_ip_address(san) ? "IP" : "DNS", san);
-        if (r < 0) {
-            return errmsg_set(err, r, "subject alternative names too long");
-        }
+        capbuf_printf(&sans, ",%s:%s", is_ip_address(san) ? "IP" : "DNS", san);
+    }
+    if (sans.error) {
+        return errmsg_set(err, -ENAMETOOLONG, "subject alternative names too long");
     }
     return 0;
 }
@@ -388,30 +372,32 @@ out:
     return r;
 }
 
+/* A CA certificate or key file is a few KiB. */
+#define CERTS_MAX_PEM_FILE (1024 * 1024)
+
 static int
 read_pem(const char *file, X509 **cert, EVP_PKEY **key, struct errmsg *err)
 {
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    FILE *f;
+    unsigned flags = cert ? 0 : READFILE_WIPE;
+    char *text;
+    size_t len;
+    BIO *bio;
+    int r = readfile(file, NULL, CERTS_MAX_PEM_FILE, flags, &text, &len, err);
 
-    if (fd < 0) {
-        int r = -errno;
-
-        return errmsg_set(err, r, "cannot open '%s': %s", file, strerror(-r));
+    if (r < 0) {
+        return r;
     }
-    f = fdopen(fd, "r");
-    if (!f) {
-        int r = -errno;
-
-        close(fd);
-        return errmsg_set(err, r, "cannot open '%s': %s", file, strerror(-r));
+    bio = BIO_new_mem_buf(text, (int) len);
+    if (bio && cert) {
+        *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    } else if (bio) {
+        *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     }
-    if (cert) {
-        *cert = PEM_read_X509(f, NULL, NULL, NULL);
-    } else {
-        *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    BIO_free(bio);
+    readfile_free(text, len, flags);
+    if (!bio) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    fclose(f);
     if (cert ? !*cert : !*key) {
         return errmsg_set(err, -EINVAL, "'%s' holds no PEM %s: %s", file,
                           cert ? "certificate" : "private key", ssl_error());

@@ -456,9 +456,9 @@ static const struct httpserver_route *
 route_find(const struct httpserver *s, const char *method, const char *path,
            char *allow, size_t allow_size)
 {
-    size_t len = 0;
+    struct capbuf methods;
 
-    allow[0] = '\0';
+    capbuf_init_fixed(&methods, allow, allow_size, 0);
     for (size_t i = 0; i < s->n_routes; i++) {
         const struct httpserver_route *r = &s->routes[i];
 
@@ -468,11 +468,7 @@ route_find(const struct httpserver *s, const char *method, const char *path,
         if (!strcmp(r->method, method)) {
             return r;
         }
-        int n = snprintf(allow + len, allow_size - len, "%s%s", len ? ", " : "", r->method);
-
-        if (n > 0 && (size_t) n < allow_size - len) {
-            len += (size_t) n;
-        }
+        capbuf_printf(&methods, "%s%s", methods.len ? ", " : "", r->method);
     }
     return NULL;
 }

@@ -8,6 +8,8 @@
 
 #include <gnutls/gnutls.h>
 
+#include "exportflows/capbuf.h"
+
 /* The pieces GnuTLS composes suites from.  KX_NONE marks a TLS 1.3 suite,
  * whose key exchange is not part of the suite. */
 enum kx { KX_NONE, KX_ECDHE_ECDSA, KX_ECDHE_RSA, N_KX };
@@ -203,41 +205,28 @@ check_expressible(const struct selection *sel, struct errmsg *err)
     return 0;
 }
 
-static void
-put(char *buf, size_t size, size_t *len, const char *text)
-{
-    int n = snprintf(buf + *len, size - *len, "%s", text);
-
-    if (n > 0) {
-        *len += (size_t) n < size - *len ? (size_t) n : size - *len - 1;
-    }
-}
-
 /* The GnuTLS priority string for 'sel'.  NORMAL keeps GnuTLS's signature
  * algorithms and elliptic curves; the finite-field groups go, as TLS 1.3 then
  * also only does ECDHE. */
 static void
 build_priority(const struct selection *sel, struct tlspolicy *policy)
 {
-    char *buf = policy->priority;
-    size_t size = sizeof policy->priority, len = 0;
     bool tls12 = sel->tls12 && (sel->kx[KX_ECDHE_ECDSA] || sel->kx[KX_ECDHE_RSA]);
+    struct capbuf b;
 
-    buf[0] = '\0';
-    put(buf, size, &len, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
-    put(buf, size, &len, tls12 ? ":+VERS-TLS1.2:-KX-ALL" : ":-KX-ALL");
+    capbuf_init_fixed(&b, policy->priority, sizeof policy->priority, CAPBUF_CUT);
+    capbuf_printf(&b, "NORMAL:-VERS-ALL:+VERS-TLS1.3%s",
+                  tls12 ? ":+VERS-TLS1.2:-KX-ALL" : ":-KX-ALL");
     for (int kx = KX_NONE + 1; tls12 && kx < N_KX; kx++) {
         if (sel->kx[kx]) {
-            put(buf, size, &len, ":+");
-            put(buf, size, &len, kx_keyword[kx]);
+            capbuf_printf(&b, ":+%s", kx_keyword[kx]);
         }
     }
-    put(buf, size, &len, ":-CIPHER-ALL");
+    capbuf_printf(&b, ":-CIPHER-ALL");
     for (size_t i = 0; i < sel->n_ciphers; i++) {
-        put(buf, size, &len, ":+");
-        put(buf, size, &len, cipher_keyword[sel->order[i]]);
+        capbuf_printf(&b, ":+%s", cipher_keyword[sel->order[i]]);
     }
-    put(buf, size, &len, ":-MAC-ALL:+AEAD:-GROUP-DH-ALL:%SERVER_PRECEDENCE");
+    capbuf_printf(&b, ":-MAC-ALL:+AEAD:-GROUP-DH-ALL:%%SERVER_PRECEDENCE");
 }
 
 /* GnuTLS itself checks the string, so that a mistake here shows at start-up
