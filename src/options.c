@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/capbuf.h"
 #include "exportflows/numparse.h"
 
 #define ENV_PREFIX "EXPORTFLOWS_"
@@ -55,8 +56,8 @@ listen_off(const char *value)
 static int
 store_choice(const struct option_spec *s, const char *value, int *ret, struct errmsg *err)
 {
-    char list[ERRMSG_MAX] = "";
-    size_t len = 0;
+    char list[ERRMSG_MAX];
+    struct capbuf text;
 
     for (int i = 0; s->choices[i]; i++) {
         if (!strcmp(value, s->choices[i])) {
@@ -64,11 +65,11 @@ store_choice(const struct option_spec *s, const char *value, int *ret, struct er
             return 0;
         }
     }
-    for (int i = 0; s->choices[i] && len < sizeof list; i++) {
+    capbuf_init_fixed(&text, list, sizeof list, CAPBUF_CUT);
+    for (int i = 0; s->choices[i]; i++) {
         const char *sep = i == 0 ? "" : s->choices[i + 1] ? ", " : " or ";
-        int n = snprintf(list + len, sizeof list - len, "%s%s", sep, s->choices[i]);
 
-        len += n > 0 ? (size_t) n : 0;
+        capbuf_printf(&text, "%s%s", sep, s->choices[i]);
     }
     return errmsg_set(err, -EINVAL, "--%s: '%s' is not %s", s->name, value, list);
 }
