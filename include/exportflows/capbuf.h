@@ -6,8 +6,9 @@
  * an error, never a realloc: -E2BIG, and the buffer keeps what it held.
  *
  * Two kinds of storage:
- *   - its own (capbuf_init()): allocated on the first byte, grown by doubling,
- *     never past 'max' bytes (plus the NUL); capbuf_release() frees it;
+ *   - its own (capbuf_init()): allocated to fit the first bytes (a declared
+ *     size, say), then grown by doubling, never past 'max' bytes (plus the
+ *     NUL; 'max' < SIZE_MAX); capbuf_release() frees it;
  *   - the caller's (capbuf_init_fixed()): a fixed array, for hot paths that
  *     must not allocate (the log line, the canonical config text).  Nothing is
  *     ever allocated or freed then.
