@@ -156,6 +156,7 @@ struct watched {
 
 struct publisher {
     struct publisher_config cfg; /* its strings point at the copies below */
+    char *status_configmap;     /* the node summary's, never the published one */
     char *namespace, *configmap, *network, *lease_name, *identity, *event_namespace;
     char *flows_namespace, *flows_name; /* NULL: ovs-flows-config is not watched */
     char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
@@ -164,7 +165,7 @@ struct publisher {
     struct kube_client *client; /* the worker's */
     struct lease *lease;
     struct watched net, cm, flows;
-    struct summarizer *summary; /* the node summary on the ConfigMap */
+    struct summarizer *summary; /* the node summary on the status ConfigMap */
 
     pthread_t worker;
     bool started, stopped;
@@ -645,9 +646,9 @@ reconcile(struct publisher *p, const struct snapshot *s)
     pthread_mutex_unlock(&p->lock);
     if (!published_config(s->configmap, &seen)) {
         note_published(p, &seen);
-        summarizer_observe(p->summary, s->configmap, seen.hash);
+        summarizer_observe(p->summary, seen.hash);
     } else {
-        summarizer_observe(p->summary, s->configmap, NULL);
+        summarizer_observe(p->summary, NULL);
     }
     have = choose(p, s, &desired);
     r = post_event(p);
@@ -817,6 +818,8 @@ copy_config(struct publisher *p, const struct publisher_config *cfg, struct errm
     p->cfg = *cfg;
     if (!copy_string(&p->namespace, cfg->namespace, "exportflows")
         || !copy_string(&p->configmap, cfg->configmap, "exportflows-config")
+        || !copy_string(&p->status_configmap, cfg->status_configmap,
+                        SUMMARIZER_STATUS_CONFIGMAP)
         || !copy_string(&p->network, cfg->network, "cluster")
         || !copy_string(&p->lease_name, cfg->lease, "exportflows-publisher")
         || !copy_string(&p->event_namespace, cfg->event_namespace, "default")
@@ -826,6 +829,13 @@ copy_config(struct publisher *p, const struct publisher_config *cfg, struct errm
     }
     p->cfg.namespace = p->namespace;
     p->cfg.configmap = p->configmap;
+    p->cfg.status_configmap = p->status_configmap;
+    if (!strcmp(p->status_configmap, p->configmap)) {
+        /* The appliers watch the published one: every summary write would wake
+         * every node. */
+        return errmsg_set(err, -EINVAL, "publisher: the status configmap must not be the "
+                          "published one (%s)", p->configmap);
+    }
     p->cfg.network = p->network;
     p->cfg.lease = p->lease_name;
     p->cfg.identity = p->identity;
@@ -879,7 +889,8 @@ make_summarizer(struct publisher *p, struct errmsg *err)
 {
     struct summarizer_config sc = {
         .kubeconfig = p->cfg.kubeconfig, .namespace = p->namespace,
-        .configmap = p->configmap, .lease = p->lease, .component = PUBLISHER_COMPONENT,
+        .configmap = p->status_configmap, .lease = p->lease,
+        .component = PUBLISHER_COMPONENT,
         .identity = p->identity, .metrics = p->cfg.metrics,
         .min_interval_ms = p->cfg.summary_interval_ms,
         .watch_timeout_min_s = p->cfg.watch_timeout_min_s,
@@ -1054,6 +1065,7 @@ publisher_destroy(struct publisher *p)
     free(p->flows_name);
     free(p->namespace);
     free(p->configmap);
+    free(p->status_configmap);
     free(p->network);
     free(p->lease_name);
     free(p->identity);

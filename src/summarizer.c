@@ -25,7 +25,7 @@
 struct summarizer {
     char *namespace, *configmap, *component, *identity;
     char leases_path[KUBE_PATH_MAX];
-    char cm_path[KUBE_PATH_MAX];
+    char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
     const struct lease *lease;
     unsigned min_interval_ms, settle_ms, refold_ms;
     void (*on_error)(void *ctx, int code, const char *message);
@@ -37,8 +37,8 @@ struct summarizer {
     pthread_mutex_t lock;           /* guards everything below */
     pthread_cond_t wake;
     json_t *leases;                 /* Lease name -> Lease, as watched */
-    bool cm_exists;
-    json_t *cm_annotations;         /* the ConfigMap's, as last seen or written */
+    json_t *cm_annotations;         /* the status ConfigMap's, as last read or
+                                     * written; NULL: not known yet */
     char hash[FLOWCONFIG_HASH_SIZE];
     bool dirty;                     /* an input changed since the last fold */
     bool stopping, started, joined;
@@ -136,18 +136,9 @@ on_watch_error(void *ctx, int code, const char *message)
 }
 
 void
-summarizer_observe(struct summarizer *s, const json_t *configmap, const char *published_hash)
+summarizer_observe(struct summarizer *s, const char *published_hash)
 {
-    const json_t *annotations = json_object_get(json_object_get(configmap, "metadata"),
-                                                "annotations");
-    json_t *copy = json_is_object(annotations) ? json_deep_copy(annotations) : json_object();
-
     pthread_mutex_lock(&s->lock);
-    if (copy) {
-        json_decref(s->cm_annotations);
-        s->cm_annotations = copy;
-    }
-    s->cm_exists = configmap != NULL;
     snprintf(s->hash, sizeof s->hash, "%s", published_hash ? published_hash : "");
     poke(s);
     pthread_mutex_unlock(&s->lock);
@@ -202,8 +193,14 @@ write_due(struct summarizer *s, uint64_t now)
 {
     uint64_t at;
 
-    if (!s->wanted || !s->cm_exists || !s->lease || !lease_is_leader(s->lease)
-        || nodesummary_annotations_current(s->cm_annotations, s->wanted)) {
+    if (s->lease && !lease_is_leader(s->lease)) {
+        /* Another replica may write meanwhile: read it again once leading. */
+        json_decref(s->cm_annotations);
+        s->cm_annotations = NULL;
+    }
+    if (!s->wanted || !s->lease || !lease_is_leader(s->lease)
+        || (s->cm_annotations
+            && nodesummary_annotations_current(s->cm_annotations, s->wanted))) {
         s->changed_at = 0;
         return UINT64_MAX;
     }
@@ -272,7 +269,32 @@ modify_annotations(void *ctx, json_t *obj, struct errmsg *err)
     return KUBE_MODIFY_UPDATE;
 }
 
-/* Tells, with an Event about the ConfigMap ('stored', borrowed). */
+/* Creates the status ConfigMap with the annotations 'wanted'; '*ret' the object
+ * as stored.  -EPERM when this replica no longer leads. */
+static int
+create_status(struct summarizer *s, const json_t *wanted, json_t **ret, struct errmsg *err)
+{
+    json_t *obj;
+    int r;
+
+    if (!lease_is_leader(s->lease)) {
+        return errmsg_set(err, -EPERM, "not the leader");
+    }
+    obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:O}}", "apiVersion", "v1",
+                    "kind", "ConfigMap", "metadata", "name", s->configmap,
+                    "namespace", s->namespace, "labels",
+                    "app.kubernetes.io/name", "exportflows",
+                    "app.kubernetes.io/component", "status",
+                    "annotations", (json_t *) wanted);
+    if (!obj) {
+        return errmsg_set(err, -ENOMEM, "out of memory");
+    }
+    r = kube_create(s->client, s->cm_collection, obj, REQUEST_TIMEOUT_MS, ret, err);
+    json_decref(obj);
+    return r;
+}
+
+/* Tells, with an Event about the status ConfigMap ('stored', borrowed). */
 static void
 post_event(struct summarizer *s, const json_t *stored, const char *type, const char *reason,
            const char *message)
@@ -311,12 +333,17 @@ write_summary(struct summarizer *s, uint64_t now)
     r = wanted ? kube_modify(s->client, s->cm_path, modify_annotations, &w, 0,
                              REQUEST_TIMEOUT_MS, &stored, &err)
                : errmsg_set(&err, -ENOMEM, "out of memory");
+    if (r == -ENOENT) {
+        r = create_status(s, wanted, &stored, &err);
+        w.updated = w.news = r == 0;
+    }
     if (r == 0 && w.updated) {
         metrics_add(s->m_writes, 1);
         if (w.news) {
             post_event(s, stored, type, reason, message);
         }
-    } else if (r && r != -EPERM && r != -ENOENT && r != -ECANCELED) {
+    } else if (r && r != -EPERM && r != -EEXIST && r != -ECANCELED) {
+        /* -EEXIST: created meanwhile by another replica; the next write reads it. */
         snprintf(line, sizeof line, "cannot write the node summary to configmap %s/%s: %s",
                  s->namespace, s->configmap, err.text);
         fail(s, r, line);
@@ -327,8 +354,6 @@ write_summary(struct summarizer *s, uint64_t now)
         json_decref(s->cm_annotations);
         s->cm_annotations = json_deep_copy(json_object_get(json_object_get(stored, "metadata"),
                                                            "annotations"));
-    } else if (r == -ENOENT) {
-        s->cm_exists = false;   /* the publisher's next observation says more */
     }
     json_decref(stored);
     json_decref(wanted);
@@ -383,7 +408,7 @@ register_metrics(struct summarizer *s, struct metrics *m)
         "sync) has been so; 0 when every node is in sync.", NULL, 0), "");
     s->m_writes = metrics_series(metrics_family(m, METRICS_COUNTER,
         "exportflows_publisher_nodes_annotation_writes_total",
-        "Writes of the node summary annotations to the ConfigMap.", NULL, 0), "");
+        "Writes of the node summary annotations to the status ConfigMap.", NULL, 0), "");
 }
 
 static bool
@@ -411,8 +436,9 @@ make_parts(struct summarizer *s, const struct summarizer_config *cfg, struct err
 
     if (kube_path(s->leases_path, sizeof s->leases_path,
                   "/apis/coordination.k8s.io/v1/namespaces/%s/leases", s->namespace)
-        || kube_path(s->cm_path, sizeof s->cm_path, "/api/v1/namespaces/%s/configmaps/%s",
-                     s->namespace, s->configmap)) {
+        || kube_path(s->cm_collection, sizeof s->cm_collection,
+                     "/api/v1/namespaces/%s/configmaps", s->namespace)
+        || kube_path(s->cm_path, sizeof s->cm_path, "%s/%s", s->cm_collection, s->configmap)) {
         return errmsg_set(err, -EINVAL, "summarizer: namespace or configmap name too long");
     }
     s->leases = json_object();

@@ -36,6 +36,7 @@
 #include "exportflows/options.h"
 #include "exportflows/ovsflowsconfig.h"
 #include "exportflows/publisher.h"
+#include "exportflows/summarizer.h"
 #include "exportflows/tlspolicy.h"
 #include "review.h"
 
@@ -64,6 +65,7 @@ struct webhook_options {
     bool publish;
     const char *namespace_name;
     const char *configmap;
+    const char *status_configmap;
     const char *ovs_flows_config;
     int log_format;                 /* enum log_format */
     int log_level;                  /* enum log_level */
@@ -99,6 +101,7 @@ static struct webhook_options opts = {
     .publish = true,
     .namespace_name = "exportflows",
     .configmap = "exportflows-config",
+    .status_configmap = SUMMARIZER_STATUS_CONFIGMAP,
     .ovs_flows_config = OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME,
     .log_format = LOG_FORMAT_TEXT,
     .log_level = LOG_INFO,
@@ -134,6 +137,9 @@ static const struct option_spec server_specs[] = {
              "publish the Network's config into the ConfigMap (default on)"),
     STR("namespace", namespace_name, "NAME", "of the ConfigMap (default exportflows)"),
     STR("configmap", configmap, "NAME", "ConfigMap to publish (default exportflows-config)"),
+    STR("status-configmap", status_configmap, "NAME",
+        "ConfigMap for the node summary, not watched by the appliers "
+        "(default " SUMMARIZER_STATUS_CONFIGMAP ")"),
     STR("ovs-flows-config", ovs_flows_config, "NS/NAME",
         "the network operator's ConfigMap to merge into IPFIX, \"\": none "
         "(default " OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME ")"),
@@ -481,7 +487,7 @@ start_publisher(const struct flowtuning *tuning, struct metrics *metrics,
 {
     struct publisher_config config = {
         .namespace = opts.namespace_name, .configmap = opts.configmap,
-        .flows_configmap = opts.ovs_flows_config,
+        .status_configmap = opts.status_configmap, .flows_configmap = opts.ovs_flows_config,
         .tuning = *tuning, .metrics = metrics, .report = log_publisher_report,
     };
     struct errmsg err = { "" };
@@ -500,7 +506,7 @@ start_publisher(const struct flowtuning *tuning, struct metrics *metrics,
         return error;
     }
     log_event(LOG_INFO, "publisher started", "namespace", opts.namespace_name,
-              "configmap", opts.configmap, NULL);
+              "configmap", opts.configmap, "status_configmap", opts.status_configmap, NULL);
     return 0;
 }
 

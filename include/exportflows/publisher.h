@@ -33,9 +33,11 @@
  * other keys, labels and annotations of the ConfigMap are left alone.
  *
  * Node summary: a summarizer (summarizer.h) watches the appliers' status Leases
- * and keeps the "exportflows.io/nodes-*" annotations of the ConfigMap (written
- * by the leader, bounded to one write per summary_interval_ms), Events about the
- * ConfigMap when they change, and the exportflows_publisher_nodes* gauges.
+ * and keeps the "exportflows.io/nodes-*" annotations of the status ConfigMap
+ * (status_configmap, not the published one: the appliers watch that, and each
+ * write would wake them all; written by the leader, bounded to one write per
+ * summary_interval_ms), Events about it when they change, and the
+ * exportflows_publisher_nodes* gauges.
  *
  * Only the holder of the Lease (coordination.k8s.io/v1, see lease.h) writes, the
  * ConfigMap and the Events alike; every replica watches, validates and reports,
@@ -111,6 +113,8 @@ struct publisher_config {
     struct kubeconfig *kubeconfig;  /* borrowed; must outlive the publisher */
     const char *namespace;          /* of the ConfigMap and the Lease; NULL: "exportflows" */
     const char *configmap;          /* NULL: "exportflows-config" */
+    const char *status_configmap;   /* the node summary's; NULL:
+                                     * SUMMARIZER_STATUS_CONFIGMAP; not 'configmap' */
     const char *network;            /* the Network object; NULL: "cluster" */
     const char *lease;              /* NULL: "exportflows-publisher" */
     const char *identity;           /* unique per replica (the pod name); NULL:

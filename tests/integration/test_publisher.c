@@ -174,7 +174,9 @@ struct names {
     char network[64];
     char configmap[64];
     char lease[64];
+    char status[64];            /* the node summary's ConfigMap */
     char cm_path[256];
+    char status_path[256];
 };
 
 static void
@@ -183,8 +185,11 @@ make_names(struct names *n, const char *tag)
     snprintf(n->network, sizeof n->network, "%s-%ld", tag, (long) getpid());
     snprintf(n->configmap, sizeof n->configmap, "%s-config", tag);
     snprintf(n->lease, sizeof n->lease, "%s-lease", tag);
+    snprintf(n->status, sizeof n->status, "%s-status", tag);
     snprintf(n->cm_path, sizeof n->cm_path, "/api/v1/namespaces/" NS "/configmaps/%s",
              n->configmap);
+    snprintf(n->status_path, sizeof n->status_path, "/api/v1/namespaces/" NS
+             "/configmaps/%s", n->status);
 }
 
 struct pub {
@@ -199,7 +204,7 @@ pub_start(struct pub *pub, const struct names *n, const char *identity, unsigned
 {
     struct publisher_config pc = {
         .kubeconfig = cfg, .namespace = NS, .configmap = n->configmap,
-        .network = n->network, .lease = n->lease, .identity = identity,
+        .status_configmap = n->status, .network = n->network, .lease = n->lease, .identity = identity,
         .report = on_report, .report_aux = &pub->rec,
         .retry_min_ms = 200, .retry_max_ms = 2000, .resync_ms = resync_ms,
         .lease_retry_period_ms = 200,
@@ -324,13 +329,13 @@ delete_network(const char *name)
     delete_object(path);
 }
 
-/* The ConfigMap, or NULL when absent. */
+/* The ConfigMap at 'path', or NULL when absent. */
 static json_t *
-get_cm(const struct names *n)
+get_object(const char *path)
 {
     struct errmsg err = { "" };
     json_t *cm = NULL;
-    int r = kube_get(api, n->cm_path, 0, &cm, &err);
+    int r = kube_get(api, path, 0, &cm, &err);
 
     if (r == -ENOENT) {
         return NULL;
@@ -339,6 +344,13 @@ get_cm(const struct names *n)
         fail_msg("get configmap: %s", err.text);
     }
     return cm;
+}
+
+/* The published ConfigMap, or NULL when absent. */
+static json_t *
+get_cm(const struct names *n)
+{
+    return get_object(n->cm_path);
 }
 
 static const char *
@@ -360,32 +372,17 @@ cm_annotation(const json_t *cm, const char *key)
                                                              "annotations"), key));
 }
 
-/* True when the node summary on 'cm' refers to the hash in 'text' (config.json):
- * the summarizer has caught up with the config, so nothing more is written. */
-static bool
-summary_of(const json_t *cm, const char *text)
-{
-    json_t *config = json_loads(text, 0, NULL);
-    const char *hash = json_string_value(json_object_get(config, "hash"));
-    const char *seen = cm_annotation(cm, NODESUMMARY_ANNOTATION_HASH);
-    bool same = hash && seen && !strcmp(hash, seen);
-
-    json_decref(config);
-    return same;
-}
-
-/* Polls until the ConfigMap's config.json is 'want' and, with 'summary', the
- * node summary on it refers to that config; returns the ConfigMap. */
+/* Polls until the ConfigMap's config.json is 'want'; returns the ConfigMap.
+ * Nothing more is written to it then: the node summary has its own. */
 static json_t *
-wait_cm(const struct names *n, const char *want, bool summary)
+wait_cm_text(const struct names *n, const char *want)
 {
     struct testutil_deadline d = testutil_deadline_ms(WAIT_MS);
 
     for (;;) {
         json_t *cm = get_cm(n);
 
-        if (cm && cm_text(cm) && !strcmp(cm_text(cm), want)
-            && (!summary || summary_of(cm, want))) {
+        if (cm && cm_text(cm) && !strcmp(cm_text(cm), want)) {
             return cm;
         }
         if (testutil_deadline_passed(&d)) {
@@ -395,13 +392,6 @@ wait_cm(const struct names *n, const char *want, bool summary)
         json_decref(cm);
         testutil_nap(20);
     }
-}
-
-/* The ConfigMap publishes 'want' and nothing more is going to be written to it. */
-static json_t *
-wait_cm_text(const struct names *n, const char *want)
-{
-    return wait_cm(n, want, true);
 }
 
 /* "sha256:<hex>" of 'text', computed here independently of flowconfig. */
@@ -487,7 +477,7 @@ test_publisher_publishes_and_follows_edits(void **state)
     gen = put_network(n.network, SPEC_2);
     assert_int_equal(gen, 2);
     expected(want, sizeof want, 2, NETFLOW_2);
-    json_decref(wait_cm(&n, want, false));
+    json_decref(wait_cm_text(&n, want));
     fprintf(stderr, "edit to configmap: %llu ms (polled every 20 ms)\n",
             (clock_monotonic_us() - t0) / 1000);
     cm = wait_cm_text(&n, want);
@@ -899,7 +889,7 @@ delete_node(const char *node)
     delete_object(path);
 }
 
-/* Polls until the ConfigMap's annotation 'key' is 'want'. */
+/* Polls until the status ConfigMap's annotation 'key' is 'want'. */
 static void
 wait_annotation(const struct names *n, const char *key, const char *want)
 {
@@ -907,7 +897,7 @@ wait_annotation(const struct names *n, const char *key, const char *want)
     char last[1024] = "(absent)";
 
     for (;;) {
-        json_t *cm = get_cm(n);
+        json_t *cm = get_object(n->status_path);
         const char *v = cm_annotation(cm, key);
         bool done = v && !strcmp(v, want);
 
@@ -1000,15 +990,22 @@ test_publisher_summarizes_node_status_leases(void **state)
     char want[2048], hash[FLOWCONFIG_HASH_SIZE], failing[256];
     struct errmsg err = { "" };
     double writes;
-    json_t *cm, *config;
+    json_t *cm, *config, *status;
+    char published_version[64];
 
     make_names(&n, "summary");
     put_network(n.network, SPEC_1);
     pub_start(&pub, &n, "summary-a", 0);
     expected(want, sizeof want, 1, NETFLOW_1 "," IPFIX_1);
     cm = wait_cm_text(&n, want);
-    assert_string_equal(cm_annotation(cm, NODESUMMARY_ANNOTATION_APPLIED), "0/0");
+    snprintf(published_version, sizeof published_version, "%s", meta(cm, "resourceVersion"));
     json_decref(cm);
+    /* The status ConfigMap is created, with our labels, holding the summary. */
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "0/0");
+    status = get_object(n.status_path);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(
+        status, "metadata"), "labels"), "app.kubernetes.io/component")), "status");
+    json_decref(status);
     config = json_loads(want, 0, NULL);
     snprintf(hash, sizeof hash, "%s", json_string_value(json_object_get(config, "hash")));
     json_decref(config);
@@ -1022,7 +1019,7 @@ test_publisher_summarizes_node_status_leases(void **state)
     snprintf(failing, sizeof failing, "n2: %s", err2);
     wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILING_NODES, failing);
     wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILED, "1");
-    wait_summary_event(n.configmap, NODESUMMARY_REASON_FAILING, failing);
+    wait_summary_event(n.status, NODESUMMARY_REASON_FAILING, failing);
     assert_true(metric(pub.metrics, "exportflows_publisher_nodes{state=\"failed\"}") == 1);
     assert_true(metric(pub.metrics, "exportflows_publisher_nodes{state=\"in_sync\"}") == 2);
     assert_true(metric(pub.metrics, "exportflows_publisher_nodes_out_of_sync_seconds") >= 0);
@@ -1047,9 +1044,21 @@ test_publisher_summarizes_node_status_leases(void **state)
     put_node("n3", hash, NULL);
     wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "3/3");
     wait_annotation(&n, NODESUMMARY_ANNOTATION_FAILING_NODES, "");
-    wait_summary_event(n.configmap, NODESUMMARY_REASON_APPLIED, "3 of 3 nodes applied");
+    wait_summary_event(n.status, NODESUMMARY_REASON_APPLIED, "3 of 3 nodes applied");
+    /* None of it touched the published ConfigMap, which the appliers watch. */
+    cm = get_cm(&n);
+    assert_string_equal(meta(cm, "resourceVersion"), published_version);
+    assert_null(cm_annotation(cm, NODESUMMARY_ANNOTATION_APPLIED));
+    json_decref(cm);
     assert_true(metric(pub.metrics, "exportflows_publisher_nodes{state=\"failed\"}") == 0);
     assert_true(metric(pub.metrics, "exportflows_publisher_nodes_out_of_sync_seconds") == 0);
+
+    /* Deleted by hand: the summary's next change creates it again. */
+    delete_object(n.status_path);
+    put_node("n1", hash, "gone");
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "2/3");
+    put_node("n1", hash, NULL);
+    wait_annotation(&n, NODESUMMARY_ANNOTATION_APPLIED, "3/3");
 
     /* A new config: every node is behind until it applies it. */
     put_network(n.network, SPEC_2);
@@ -1065,6 +1074,24 @@ test_publisher_summarizes_node_status_leases(void **state)
     delete_node("n3");
     delete_network(n.network);
     delete_object(n.cm_path);
+    delete_object(n.status_path);
+}
+
+/* The summary on the published ConfigMap would wake every applier per write. */
+static void
+test_publisher_refuses_the_published_configmap_for_the_summary(void **state)
+{
+    struct publisher_config pc = {
+        .kubeconfig = cfg, .namespace = NS, .configmap = "same-config",
+        .status_configmap = "same-config",
+    };
+    struct publisher *p = NULL;
+    struct errmsg err = { "" };
+
+    flowtuning_init(&pc.tuning);
+    assert_int_equal(publisher_create(&pc, &p, &err), -EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(err.text, "status configmap"));
 }
 
 static void
@@ -1111,6 +1138,7 @@ main(void)
         cmocka_unit_test(test_publisher_only_the_leader_writes),
         /* Last: it restarts the API server. */
         cmocka_unit_test(test_publisher_summarizes_node_status_leases),
+        cmocka_unit_test(test_publisher_refuses_the_published_configmap_for_the_summary),
         cmocka_unit_test(test_publisher_survives_apiserver_restart),
     };
 

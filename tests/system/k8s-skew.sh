@@ -166,10 +166,10 @@ expect_lease() {
     fi
 }
 
-# summary_is APPLIED HASH: the publisher's node summary on the ConfigMap.
+# summary_is APPLIED HASH: the publisher's node summary (ConfigMap exportflows-status).
 SUMMARY_SEEN=
 summary_is() {
-    SUMMARY_SEEN=$(cluster_kubectl -n exportflows get configmap exportflows-config -o \
+    SUMMARY_SEEN=$(cluster_kubectl -n exportflows get configmap exportflows-status -o \
         jsonpath='{.metadata.annotations.exportflows\.io/nodes-applied} {.metadata.annotations.exportflows\.io/nodes-hash} {.metadata.annotations.exportflows\.io/failing-nodes}' \
         2>/dev/null)
     [ "$SUMMARY_SEEN" = "$1 $2 " ]

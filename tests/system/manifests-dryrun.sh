@@ -558,6 +558,9 @@ can "$W" yes update configmaps/exportflows-config exportflows
 can "$W" yes patch configmaps/exportflows-config exportflows
 can "$W" no update configmaps/other exportflows
 can "$W" no delete configmaps/exportflows-config exportflows
+# The node summary's own ConfigMap: written, never watched (nor by the appliers).
+for verb in get update patch; do can "$W" yes "$verb" configmaps/exportflows-status exportflows; done
+for verb in list watch delete; do can "$W" no "$verb" configmaps/exportflows-status exportflows; done
 can "$W" no list configmaps exportflows
 can "$W" yes create leases.coordination.k8s.io exportflows
 can "$W" yes get leases.coordination.k8s.io/exportflows-publisher exportflows
@@ -581,10 +584,11 @@ for verb in create update patch delete; do
     can "$W" no "$verb" configmaps/ovs-flows-config openshift-network-operator
 done
 can "$W" no get configmaps/ovs-flows-config exportflows
-pass "webhook RBAC: the Network 'cluster', its ConfigMap and Lease, read the node Leases, Events, read ovs-flows-config; nothing else"
+pass "webhook RBAC: the Network 'cluster', its ConfigMap, the status ConfigMap and Lease, read the node Leases, Events, read ovs-flows-config; nothing else"
 
 can "$A" no list configmaps exportflows
 can "$A" no get configmaps/other exportflows
+for verb in get list watch; do can "$A" no "$verb" configmaps/exportflows-status exportflows; done
 for verb in create update patch delete; do can "$A" no "$verb" configmaps/exportflows-config exportflows; done
 can "$A" no create configmaps exportflows
 can "$A" yes create leases.coordination.k8s.io exportflows
