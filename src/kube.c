@@ -27,6 +27,7 @@ struct kube_client {
     atomic_bool interrupted;
     size_t max_body;
     unsigned long connections;
+    unsigned long requests;
     char errbuf[CURL_ERROR_SIZE];
     /* "<program>/<version>", so that audit logs and API priority and fairness tell
      * the webhook's publisher from the appliers. */
@@ -104,6 +105,12 @@ unsigned long
 kube_client_connections(const struct kube_client *client)
 {
     return client->connections;
+}
+
+unsigned long
+kube_client_requests(const struct kube_client *client)
+{
+    return client->requests;
 }
 
 int
@@ -466,6 +473,7 @@ call(struct transfer *t, const char *method, const char *path, const char *conte
     long status = 0;
     int r;
 
+    t->client->requests++;
     if (json) {
         body = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!body) {
@@ -585,34 +593,98 @@ kube_delete(struct kube_client *client, const char *path, unsigned timeout_ms,
     return kube_request(client, "DELETE", path, NULL, NULL, timeout_ms, NULL, NULL, err);
 }
 
-int
-kube_modify(struct kube_client *client, const char *path, kube_modify_fn *fn, void *ctx,
-            unsigned attempts, unsigned timeout_ms, json_t **ret, struct errmsg *err)
+/* ---- converging an object ---- */
+
+/* Puts the resourceVersion 'rv' (borrowed; NULL: none) into 'obj' for a PUT, or
+ * takes it out for a POST. */
+static int
+set_rv(json_t *obj, json_t *rv, struct errmsg *err)
 {
-    json_t *obj = NULL, *stored = NULL;
+    json_t *meta = json_object_get(obj, "metadata");
+
+    if (!json_is_object(meta)) {
+        return errmsg_set(err, -EINVAL, "the object to write has no metadata");
+    }
+    if (!rv) {
+        json_object_del(meta, "resourceVersion");
+        return 0;
+    }
+    return json_object_set(meta, "resourceVersion", rv)
+           ? errmsg_set(err, -ENOMEM, "out of memory") : 0;
+}
+
+/* The object a round starts from: a copy of 'held' or a GET; an empty object when
+ * absent and creatable ('*exists' false). */
+static int
+read_object(struct kube_client *client, const struct kube_modify_op *op,
+            const json_t *held, json_t **ret, bool *exists, struct errmsg *err)
+{
+    int r = 0;
+
+    *exists = true;
+    if (held) {
+        *ret = json_deep_copy(held);
+    } else {
+        r = kube_get(client, op->path, op->timeout_ms, ret, err);
+        if (r == -ENOENT && op->collection) {
+            *exists = false;
+            *ret = json_object();
+            r = 0;
+        }
+    }
+    return !r && !*ret ? errmsg_set(err, -ENOMEM, "out of memory") : r;
+}
+
+/* One round.  '*lost' tells a lost race apart from a failure. */
+static int
+modify_round(struct kube_client *client, const struct kube_modify_op *op,
+             const json_t *held, json_t **ret, bool *lost, struct errmsg *err)
+{
+    json_t *obj = NULL, *rv;
+    bool exists;
+    int r;
+
+    *lost = false;
+    r = read_object(client, op, held, &obj, &exists, err);
+    if (r) {
+        return r;
+    }
+    rv = json_incref(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    r = op->fn(op->ctx, obj, exists, err);
+    if (r == KUBE_MODIFY_UNCHANGED) {
+        *ret = exists ? json_incref(obj) : NULL;
+        r = 0;
+    } else if (r == KUBE_MODIFY_UPDATE) {
+        r = set_rv(obj, exists ? rv : NULL, err);
+        if (!r) {
+            r = exists ? kube_update(client, op->path, obj, op->timeout_ms, ret, err)
+                       : kube_create(client, op->collection, obj, op->timeout_ms, ret, err);
+            *lost = r == -EAGAIN || r == -EEXIST || (r == -ENOENT && op->collection);
+        }
+    }
+    json_decref(rv);
+    json_decref(obj);
+    return r;
+}
+
+int
+kube_modify(struct kube_client *client, const struct kube_modify_op *op, json_t **stored,
+            struct errmsg *err)
+{
+    unsigned attempts = op->attempts ? op->attempts : KUBE_MODIFY_ATTEMPTS;
+    json_t *held = stored ? *stored : NULL, *now = NULL;
+    bool lost = true;
     int r = -EAGAIN;
 
-    for (unsigned i = 0; i < (attempts ? attempts : 5) && r == -EAGAIN; i++) {
-        json_decref(obj);
-        obj = NULL;
-        r = kube_get(client, path, timeout_ms, &obj, err);
-        if (r) {
-            break;
-        }
-        r = fn(ctx, obj, err);
-        if (r == KUBE_MODIFY_UNCHANGED) {
-            stored = json_incref(obj);
-            r = 0;
-        } else if (r == KUBE_MODIFY_UPDATE) {
-            r = kube_update(client, path, obj, timeout_ms, &stored, err);
-        }
+    for (unsigned i = 0; i < attempts && lost; i++) {
+        r = modify_round(client, op, i == 0 ? held : NULL, &now, &lost, err);
     }
-    if (!r && ret) {
-        *ret = stored;
-        stored = NULL;
+    if (stored && (!r || r == -EAGAIN || r == -EEXIST || r == -ENOENT)) {
+        json_decref(*stored);
+        *stored = r ? NULL : now;
+        now = NULL;
     }
-    json_decref(stored);
-    json_decref(obj);
+    json_decref(now);
     return r;
 }
 

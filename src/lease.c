@@ -164,30 +164,6 @@ observe(struct lease *l, const json_t *spec, uint64_t now)
     }
 }
 
-static int
-create_lease(struct lease *l, uint64_t mono, struct errmsg *err)
-{
-    char now[CLOCK_RFC3339_MICRO_MAX];
-    json_t *obj, *stored = NULL;
-    int r;
-
-    micro_time(now);
-    obj = new_lease(l, now);
-    if (!obj) {
-        return errmsg_set(err, -ENOMEM, "out of memory");
-    }
-    r = kube_create(l->client, l->collection, obj, l->request_timeout_ms, &stored, err);
-    if (!r) {
-        observe(l, json_object_get(stored, "spec"), mono);
-        l->held = json_incref(stored);
-    } else if (r == -EEXIST) {
-        r = -EAGAIN;            /* another candidate created it first */
-    }
-    json_decref(stored);
-    json_decref(obj);
-    return r;
-}
-
 /* Sets us as holder in 'spec' (borrowed, changed in place). */
 static int
 take_spec(struct lease *l, json_t *spec, bool was_ours)
@@ -207,25 +183,45 @@ take_spec(struct lease *l, json_t *spec, bool was_ours)
     return r ? -ENOMEM : 0;
 }
 
-/* Renews the Lease we hold from 'l->held', without reading it first. */
-static int
-renew_held(struct lease *l, uint64_t mono, struct errmsg *err)
-{
-    json_t *obj = l->held, *stored = NULL;
-    int r;
+/* One try_acquire_or_renew(). */
+struct step {
+    struct lease *l;
+    uint64_t mono;              /* when it began */
+};
 
-    l->held = NULL;
-    r = take_spec(l, json_object_get(obj, "spec"), true);
-    if (!r) {
-        r = kube_update(l->client, l->path, obj, l->request_timeout_ms, &stored, err);
+/* kube_modify_fn: takes the Lease (a new one when absent) unless another valid
+ * holder has it.  From 'l->held' the holder is us and the record is the one we
+ * observed last, so this only renews. */
+static int
+take_lease(void *ctx, json_t *obj, bool exists, struct errmsg *err)
+{
+    struct step *s = ctx;
+    struct lease *l = s->l;
+    char now[CLOCK_RFC3339_MICRO_MAX];
+    json_t *spec = json_object_get(obj, "spec");
+    const char *holder;
+    bool ours;
+
+    if (!exists) {
+        micro_time(now);
+        return json_object_update_new(obj, new_lease(l, now))
+               ? errmsg_set(err, -ENOMEM, "out of memory") : KUBE_MODIFY_UPDATE;
     }
-    if (!r) {
-        observe(l, json_object_get(stored, "spec"), mono);
-        l->held = stored;
-        stored = NULL;
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        if (json_object_set_new(obj, "spec", spec)) {
+            return errmsg_set(err, -ENOMEM, "out of memory");
+        }
     }
-    json_decref(obj);
-    return r;
+    observe(l, spec, s->mono);
+    holder = json_string_value(json_object_get(spec, "holderIdentity"));
+    ours = jsontext_is(json_object_get(spec, "holderIdentity"), l->cfg.identity);
+    if (holder && *holder && !ours && s->mono - l->observed_ms < l->cfg.duration_ms) {
+        return errmsg_set(err, -EBUSY, "lease %s/%s is held by '%s'", l->cfg.namespace,
+                          l->cfg.name, holder);
+    }
+    return take_spec(l, spec, ours) ? errmsg_set(err, -ENOMEM, "out of memory")
+                                    : KUBE_MODIFY_UPDATE;
 }
 
 /* One try to acquire or renew.  0 when this candidate holds the Lease now, -EBUSY
@@ -234,69 +230,34 @@ renew_held(struct lease *l, uint64_t mono, struct errmsg *err)
 static int
 try_acquire_or_renew(struct lease *l, struct errmsg *err)
 {
-    uint64_t mono = clock_monotonic_ms();
-    json_t *obj = NULL, *stored = NULL, *spec;
-    const char *holder;
-    bool ours;
-    int r;
+    struct step s = { l, clock_monotonic_ms() };
+    /* One round: a lost race means someone else won this one. */
+    struct kube_modify_op op = {
+        .path = l->path, .collection = l->collection, .fn = take_lease, .ctx = &s,
+        .attempts = 1, .timeout_ms = l->request_timeout_ms,
+    };
+    int r = kube_modify(l->client, &op, &l->held, err);
 
-    if (l->held) {
-        return renew_held(l, mono, err);
-    }
-    r = kube_get(l->client, l->path, l->request_timeout_ms, &obj, err);
-    if (r == -ENOENT) {
-        return create_lease(l, mono, err);
-    }
     if (r) {
-        return r;
+        json_decref(l->held);   /* any failure: read the Lease again next time */
+        l->held = NULL;
+        return r == -EEXIST ? -EAGAIN : r;     /* another candidate created it first */
     }
-    spec = json_object_get(obj, "spec");
-    if (!json_is_object(spec)) {
-        spec = json_object();
-        json_object_set_new(obj, "spec", spec);
-    }
-    observe(l, spec, mono);
-    holder = json_string_value(json_object_get(spec, "holderIdentity"));
-    ours = jsontext_is(json_object_get(spec, "holderIdentity"), l->cfg.identity);
-    if (holder && *holder && !ours && mono - l->observed_ms < l->cfg.duration_ms) {
-        r = errmsg_set(err, -EBUSY, "lease %s/%s is held by '%s'", l->cfg.namespace,
-                       l->cfg.name, holder);
-        goto out;
-    }
-    r = take_spec(l, spec, ours);
-    if (!r) {
-        r = kube_update(l->client, l->path, obj, l->request_timeout_ms, &stored, err);
-    }
-    if (!r) {
-        observe(l, json_object_get(stored, "spec"), mono);
-        l->held = json_incref(stored);
-    }
-out:
-    json_decref(stored);
-    json_decref(obj);
-    return r;
+    observe(l, json_object_get(l->held, "spec"), s.mono);
+    return 0;
 }
 
-/* Gives the Lease up when this candidate holds it (holderIdentity cleared):
- * 0 when given up or not ours. */
+/* kube_modify_fn: clears holderIdentity when we hold the Lease. */
 static int
-give_up(struct lease *l, struct errmsg *err)
+clear_holder(void *ctx, json_t *obj, bool exists, struct errmsg *err)
 {
-    json_t *obj = NULL, *spec;
+    struct lease *l = ctx;
+    json_t *spec = json_object_get(obj, "spec");
     char now[CLOCK_RFC3339_MICRO_MAX];
-    int r;
 
-    atomic_store(&l->leader, false);
-    json_decref(l->held);
-    l->held = NULL;
-    r = kube_get(l->client, l->path, l->request_timeout_ms, &obj, err);
-    if (r) {
-        return r == -ENOENT ? 0 : r;
-    }
-    spec = json_object_get(obj, "spec");
+    (void) exists;              /* no collection: kube_modify() returns -ENOENT */
     if (!jsontext_is(json_object_get(spec, "holderIdentity"), l->cfg.identity)) {
-        json_decref(obj);
-        return 0;
+        return KUBE_MODIFY_UNCHANGED;
     }
     /* As client-go: no holder, and a 1 s duration for candidates that look at the
      * duration rather than the holder. */
@@ -304,12 +265,27 @@ give_up(struct lease *l, struct errmsg *err)
     if (json_object_set_new(spec, "holderIdentity", json_string(""))
         || json_object_set_new(spec, "leaseDurationSeconds", json_integer(1))
         || json_object_set_new(spec, "renewTime", json_string(now))) {
-        r = errmsg_set(err, -ENOMEM, "out of memory");
-    } else {
-        r = kube_update(l->client, l->path, obj, l->request_timeout_ms, NULL, err);
+        return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    json_decref(obj);
-    return r;
+    return KUBE_MODIFY_UPDATE;
+}
+
+/* Gives the Lease up when this candidate holds it (holderIdentity cleared):
+ * 0 when given up or not ours. */
+static int
+give_up(struct lease *l, struct errmsg *err)
+{
+    struct kube_modify_op op = {
+        .path = l->path, .fn = clear_holder, .ctx = l, .attempts = 1,
+        .timeout_ms = l->request_timeout_ms,
+    };
+    int r;
+
+    atomic_store(&l->leader, false);
+    json_decref(l->held);
+    l->held = NULL;
+    r = kube_modify(l->client, &op, NULL, err);
+    return r == -ENOENT ? 0 : r;
 }
 
 bool

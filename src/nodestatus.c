@@ -178,8 +178,6 @@ nodestatus_lease_json(const struct nodestatus_identity *id,
 
 /* ---- the writer ---- */
 
-/* resourceVersions are short opaque strings. */
-#define RV_MAX 128
 #define WRITE_ATTEMPTS 4
 
 struct nodestatus {
@@ -207,7 +205,7 @@ struct nodestatus {
     uint64_t next_write_at;         /* monotonic ms: rate limit or backoff */
     uint64_t last_write_at;
     unsigned backoff_ms;
-    char rv[RV_MAX];                /* of the Lease as last written; "": unknown */
+    json_t *stored;                 /* the Lease as last written; NULL: unknown */
     bool has_acquired;
     struct timespec acquired;       /* the first write attempt, wall clock */
 
@@ -250,6 +248,7 @@ static void
 free_nodestatus(struct nodestatus *ns, bool synced)
 {
     kube_client_destroy(ns->client);
+    json_decref(ns->stored);
     if (synced) {
         monowait_release(&ns->lock, &ns->wake);
     }
@@ -320,88 +319,31 @@ out:
     return rc;
 }
 
-static void
-count_request(struct nodestatus *ns)
-{
-    atomic_fetch_add(&ns->requests, 1);
-    metrics_add(ns->requests_total, 1);
-}
-
-/* Keeps the resourceVersion of 'lease' (borrowed) for the next update. */
-static void
-keep_rv(struct nodestatus *ns, const json_t *lease)
-{
-    const char *rv = json_string_value(json_object_get(json_object_get(lease, "metadata"),
-                                                       "resourceVersion"));
-
-    snprintf(ns->rv, sizeof ns->rv, "%s", rv && strlen(rv) < RV_MAX ? rv : "");
-}
-
-/* GETs the Lease for its resourceVersion: 0, -ENOENT when absent, or -errno. */
+/* kube_modify_fn: the whole Lease is ours; of what is stored only the
+ * resourceVersion counts, and kube_modify() keeps it. */
 static int
-fetch_rv(struct nodestatus *ns, struct errmsg *err)
+replace_lease(void *ctx, json_t *obj, bool exists, struct errmsg *err)
 {
-    json_t *stored = NULL;
-    int rc;
-
-    count_request(ns);
-    rc = kube_get(ns->client, ns->path, ns->timeout_ms, &stored, err);
-    if (rc == 0) {
-        keep_rv(ns, stored);
-    }
-    json_decref(stored);
-    return rc;
+    json_object_clear(obj);
+    return json_object_update_new(obj, json_deep_copy(ctx))
+           ? errmsg_set(err, -ENOMEM, "out of memory") : KUBE_MODIFY_UPDATE;
 }
 
-/* POSTs 'lease' when the GET said it is absent, or PUTs it with the kept
- * resourceVersion.  -EAGAIN (409: changed meanwhile), -ENOENT (deleted
- * meanwhile), -EEXIST (created meanwhile) or another -errno. */
-static int
-send_lease(struct nodestatus *ns, json_t *lease, bool create, struct errmsg *err)
-{
-    json_t *stored = NULL;
-    int rc;
-
-    count_request(ns);
-    if (create) {
-        json_object_del(json_object_get(lease, "metadata"), "resourceVersion");
-        rc = kube_create(ns->client, ns->collection, lease, ns->timeout_ms, &stored, err);
-    } else {
-        rc = json_object_set_new(json_object_get(lease, "metadata"), "resourceVersion",
-                                 json_string(ns->rv)) < 0
-             ? errmsg_set(err, -ENOMEM, "out of memory")
-             : kube_update(ns->client, ns->path, lease, ns->timeout_ms, &stored, err);
-    }
-    if (rc == 0) {
-        keep_rv(ns, stored);
-    }
-    json_decref(stored);
-    return rc;
-}
-
-/* Writes 'lease' with optimistic concurrency: one PUT when the resourceVersion
- * of the last write is known and still current, else GET then PUT or POST. */
+/* Writes 'lease' with optimistic concurrency: one PUT when the Lease as last
+ * written is known and still current, else GET then PUT or POST. */
 static int
 put_lease(struct nodestatus *ns, json_t *lease, struct errmsg *err)
 {
-    int rc = -EAGAIN;
+    struct kube_modify_op op = {
+        .path = ns->path, .collection = ns->collection, .fn = replace_lease, .ctx = lease,
+        .attempts = WRITE_ATTEMPTS, .timeout_ms = ns->timeout_ms,
+    };
+    unsigned long before = kube_client_requests(ns->client);
+    int rc = kube_modify(ns->client, &op, &ns->stored, err);
+    unsigned long requests = kube_client_requests(ns->client) - before;
 
-    for (int i = 0; i < WRITE_ATTEMPTS && (rc == -EAGAIN || rc == -EEXIST
-                                           || rc == -ENOENT); i++) {
-        bool create = false;
-
-        if (!ns->rv[0]) {
-            rc = fetch_rv(ns, err);
-            if (rc < 0 && rc != -ENOENT) {
-                return rc;
-            }
-            create = rc == -ENOENT;
-        }
-        rc = send_lease(ns, lease, create, err);
-        if (rc == -EAGAIN || rc == -ENOENT || rc == -EEXIST) {
-            ns->rv[0] = '\0';  /* someone else changed it: read it again */
-        }
-    }
+    atomic_fetch_add(&ns->requests, requests);
+    metrics_add(ns->requests_total, (double) requests);
     return rc;
 }
 

@@ -33,7 +33,7 @@
 
 #define RETRY_MIN_MS 1000u
 #define RETRY_MAX_MS 30000u
-#define WRITE_ATTEMPTS 5            /* read-modify-write rounds lost to 409 */
+#define WRITE_ATTEMPTS 5            /* kube_modify() rounds lost to a race */
 #define IDENTITY_MAX 128
 
 /* ---- the decisions ---- */
@@ -549,49 +549,40 @@ note_write(struct publisher *p, const struct flowconfig *config, const char *ver
            config->hash, message);
 }
 
-/* Creates the ConfigMap.  1 when written, 0 when no longer leader, -EEXIST when
- * it appeared meanwhile, another -errno. */
+/* One write of the ConfigMap: what to write, and what was written. */
+struct cm_write {
+    struct publisher *p;
+    const struct flowconfig *desired;
+    const char *verb;           /* "created", "updated"; NULL: nothing written */
+};
+
+/* kube_modify_fn: sets 'desired' in the ConfigMap as just read (or in a new one
+ * when absent) unless it is already current.  Checked last, right before the
+ * write: a replica that lost the Lease meanwhile writes nothing. */
 static int
-create_configmap(struct publisher *p, const struct flowconfig *desired, struct errmsg *err)
+modify_configmap(void *ctx, json_t *obj, bool exists, struct errmsg *err)
 {
-    json_t *obj = publisher_configmap_new(p->namespace, p->configmap, desired);
-    int r;
+    struct cm_write *w = ctx;
+    struct publisher *p = w->p;
+    json_t *fresh = NULL;
 
-    if (!obj) {
-        return errmsg_set(err, -ENOMEM, "out of memory");
+    w->verb = NULL;
+    if (exists && publisher_configmap_current(obj, w->desired)) {
+        note_published(p, w->desired);
+        return KUBE_MODIFY_UNCHANGED;
     }
-    r = 0;
-    if (lease_is_leader(p->lease)) {
-        r = kube_create(p->client, p->cm_collection, obj, 0, NULL, err);
-        r = r < 0 ? r : 1;
+    if (!exists) {
+        fresh = publisher_configmap_new(p->namespace, p->configmap, w->desired);
     }
-    json_decref(obj);
-    return r;
-}
-
-/* Updates 'stored' (the ConfigMap as just read, changed in place) unless it is
- * already current.  1 when written, 0 when not needed or no longer leader, -EAGAIN
- * on a conflict, another -errno. */
-static int
-update_configmap(struct publisher *p, json_t *stored, const struct flowconfig *desired,
-                 struct errmsg *err)
-{
-    int r;
-
-    if (publisher_configmap_current(stored, desired)) {
-        note_published(p, desired);
-        return 0;
-    }
-    if (publisher_configmap_set(stored, desired)) {
+    if (exists ? publisher_configmap_set(obj, w->desired)
+               : !fresh || json_object_update_new(obj, fresh)) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     if (!lease_is_leader(p->lease)) {
-        return 0;
+        return KUBE_MODIFY_UNCHANGED;
     }
-    /* 'stored' carries the resourceVersion that was read: a concurrent writer
-     * makes this a 409, and the caller reads again. */
-    r = kube_update(p->client, p->cm_path, stored, 0, NULL, err);
-    return r < 0 ? r : 1;
+    w->verb = exists ? "updated" : "created";
+    return KUBE_MODIFY_UPDATE;
 }
 
 /* Converges the ConfigMap to 'desired' from a fresh read: the watch's copy may be
@@ -599,31 +590,18 @@ update_configmap(struct publisher *p, json_t *stored, const struct flowconfig *d
 static int
 write_configmap(struct publisher *p, const struct flowconfig *desired)
 {
+    struct cm_write w = { .p = p, .desired = desired };
+    struct kube_modify_op op = {
+        .path = p->cm_path, .collection = p->cm_collection, .fn = modify_configmap,
+        .ctx = &w, .attempts = WRITE_ATTEMPTS,
+    };
     struct errmsg err = { "" };
-    int r = -EAGAIN;
+    int r = kube_modify(p->client, &op, NULL, &err);
 
-    for (unsigned attempt = 0; attempt < WRITE_ATTEMPTS && (r == -EAGAIN || r == -EEXIST);
-         attempt++) {
-        json_t *stored = NULL;
-        bool absent;
-
-        r = kube_get(p->client, p->cm_path, 0, &stored, &err);
-        absent = r == -ENOENT;
-        if (absent) {
-            r = create_configmap(p, desired, &err);
-        } else if (!r) {
-            r = update_configmap(p, stored, desired, &err);
-        }
-        json_decref(stored);
-        if (r == 1) {
-            note_write(p, desired, absent ? "created" : "updated");
-            return 0;
-        }
+    if (!r && w.verb) {
+        note_write(p, desired, w.verb);
     }
-    if (r == -ECANCELED) {
-        return r;               /* stopping */
-    }
-    if (r) {
+    if (r && r != -ECANCELED) {     /* -ECANCELED: stopping */
         report_error(p, "cannot publish to configmap %s/%s: %s", p->namespace,
                      p->configmap, err.text);
     }

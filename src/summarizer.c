@@ -240,12 +240,13 @@ same_news(const json_t *annotations, const json_t *wanted)
 }
 
 static int
-modify_annotations(void *ctx, json_t *obj, struct errmsg *err)
+modify_annotations(void *ctx, json_t *obj, bool exists, struct errmsg *err)
 {
     struct write *w = ctx;
     json_t *metadata = json_object_get(obj, "metadata");
     json_t *annotations = json_object_get(metadata, "annotations");
 
+    (void) exists;              /* no collection: kube_modify() returns -ENOENT */
     w->updated = w->news = false;
     if (nodesummary_annotations_current(annotations, w->wanted)) {
         return KUBE_MODIFY_UNCHANGED;
@@ -322,6 +323,8 @@ write_summary(struct summarizer *s, uint64_t now)
     char type[16], reason[32], message[sizeof s->event_message], line[ERRMSG_MAX + 64];
     json_t *wanted = json_deep_copy(s->wanted), *stored = NULL;
     struct write w = { .s = s, .wanted = wanted };
+    struct kube_modify_op op = { .path = s->cm_path, .fn = modify_annotations, .ctx = &w,
+                                 .timeout_ms = REQUEST_TIMEOUT_MS };
     struct errmsg err = { "" };
     int r;
 
@@ -330,8 +333,7 @@ write_summary(struct summarizer *s, uint64_t now)
     memcpy(message, s->event_message, sizeof message);
     s->last_write_at = now;
     pthread_mutex_unlock(&s->lock);
-    r = wanted ? kube_modify(s->client, s->cm_path, modify_annotations, &w, 0,
-                             REQUEST_TIMEOUT_MS, &stored, &err)
+    r = wanted ? kube_modify(s->client, &op, &stored, &err)
                : errmsg_set(&err, -ENOMEM, "out of memory");
     if (r == -ENOENT) {
         r = create_status(s, wanted, &stored, &err);

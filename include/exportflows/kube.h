@@ -64,6 +64,10 @@ void kube_client_interrupt(struct kube_client *client);
  * connection adds none); for tests and metrics. */
 unsigned long kube_client_connections(const struct kube_client *client);
 
+/* How many calls the client has made so far (kube_request() and the functions on
+ * it, kube_stream()), failed ones included; for tests and metrics. */
+unsigned long kube_client_requests(const struct kube_client *client);
+
 /* Sends 'method' to 'path' (the part after the server URL, with any query, e.g.
  * "/api/v1/namespaces/default/configmaps?limit=500") with 'body' (borrowed, may be
  * NULL) serialised as JSON and sent as 'content_type' (NULL: application/json).
@@ -106,22 +110,52 @@ int kube_delete(struct kube_client *client, const char *path, unsigned timeout_m
 
 /* What a kube_modify() callback wants done with the object it was given. */
 enum kube_modify_result {
-    KUBE_MODIFY_UPDATE,         /* the object was changed in place: PUT it */
-    KUBE_MODIFY_UNCHANGED,      /* nothing to do */
+    KUBE_MODIFY_UPDATE,         /* the object was changed (or filled) in place: write it */
+    KUBE_MODIFY_UNCHANGED,      /* nothing to write */
 };
 
 /* Changes the object 'obj' (borrowed, owned by kube_modify) in place and returns a
- * kube_modify_result, or a negative errno value to give up (returned as is). */
-typedef int kube_modify_fn(void *ctx, json_t *obj, struct errmsg *err);
+ * kube_modify_result, or a negative errno value to give up (returned as is).  When
+ * 'exists' is false the object is absent and 'obj' is an empty JSON object for the
+ * callback to fill with the whole object to create.  The callback may replace
+ * everything in 'obj', metadata.resourceVersion included: kube_modify() puts back
+ * the version it read before it writes. */
+typedef int kube_modify_fn(void *ctx, json_t *obj, bool exists, struct errmsg *err);
 
-/* Read-modify-write with optimistic concurrency: GETs 'path', calls 'fn', PUTs the
- * result with the resourceVersion that was read, and on a 409 Conflict starts over,
- * at most 'attempts' times (0: 5).  '*ret' (may be NULL) receives the object as
- * stored (a new reference), also when 'fn' said unchanged.  -EAGAIN when every
- * attempt conflicted; -ENOENT when the object does not exist. */
-int kube_modify(struct kube_client *client, const char *path, kube_modify_fn *fn,
-                void *ctx, unsigned attempts, unsigned timeout_ms, json_t **ret,
-                struct errmsg *err);
+#define KUBE_MODIFY_ATTEMPTS 5
+
+/* One object to converge with kube_modify(); the strings are borrowed. */
+struct kube_modify_op {
+    const char *path;           /* the object */
+    const char *collection;     /* POST it here when absent; NULL: -ENOENT instead */
+    kube_modify_fn *fn;
+    void *ctx;
+    unsigned attempts;          /* rounds, each may lose a race; 0: KUBE_MODIFY_ATTEMPTS */
+    unsigned timeout_ms;        /* of each request; 0: KUBE_TIMEOUT_DEFAULT_MS */
+};
+
+/* Read-modify-write with optimistic concurrency, the one way this project writes
+ * an object it shares with others.  A round GETs op->path, calls op->fn and PUTs the
+ * result guarded by the resourceVersion that was read; when the object is absent
+ * and op->collection is set, op->fn fills a new object which is POSTed there
+ * instead.  A round that loses a race (409 Conflict, 409 AlreadyExists, or 404 on
+ * the PUT with a collection to create in) starts over, at most op->attempts rounds.
+ *
+ * 'stored' (may be NULL) is in and out.  In: when '*stored' is not NULL it is the
+ * object as the caller's last write stored it, and the first round edits a copy
+ * of it and PUTs it without a GET (client-go's fast path: one request instead of
+ * two); a stale resourceVersion there makes it a 409, and the next round GETs.
+ * Out: on success '*stored' is the object as stored now (a new reference; the
+ * object as read when op->fn said unchanged; NULL when it was absent and nothing
+ * was created), the old one released.  On -EAGAIN, -EEXIST or -ENOENT (the object
+ * changed or went away) '*stored' is released and NULL; on any other failure it
+ * is left as it was, and the next call PUTs from it again.
+ *
+ * Returns 0, op->fn's negative value, -EAGAIN (or -EEXIST, -ENOENT) when every
+ * round lost a race, -ENOENT when absent without a collection, or another -errno
+ * from the requests. */
+int kube_modify(struct kube_client *client, const struct kube_modify_op *op,
+                json_t **stored, struct errmsg *err);
 
 /* Receives the body of a streamed reply as it arrives.  Returns 0 to go on or a
  * negative errno value to end the transfer (kube_stream() then returns it). */

@@ -182,16 +182,19 @@ test_kube_create_get_update_conflict_delete(void **state)
 
 struct modify_ctx {
     int calls;
-    struct kube_client *other;  /* makes the first attempt conflict */
+    bool absent;                /* the last call was told the object is absent */
+    struct kube_client *other;  /* when set, makes the first attempt conflict */
     const char *path;
+    const char *value;          /* to set; NULL: say unchanged */
 };
 
 static int
-modify_set_four(void *arg, json_t *obj, struct errmsg *err)
+modify_set(void *arg, json_t *obj, bool exists, struct errmsg *err)
 {
     struct modify_ctx *m = arg;
 
-    if (m->calls++ == 0) {
+    m->absent = !exists;
+    if (m->calls++ == 0 && m->other) {
         json_t *copy = json_deep_copy(obj);
 
         /* Someone else writes in between the read and our write. */
@@ -199,8 +202,39 @@ modify_set_four(void *arg, json_t *obj, struct errmsg *err)
         assert_int_equal(kube_update(m->other, m->path, copy, 0, NULL, err), 0);
         json_decref(copy);
     }
-    json_object_set_new(json_object_get(obj, "data"), "key", json_string("four"));
+    if (!m->value) {
+        return KUBE_MODIFY_UNCHANGED;
+    }
+    if (!exists) {
+        json_object_update_new(obj, configmap(strrchr(m->path, '/') + 1, m->value));
+    }
+    json_object_set_new(json_object_get(obj, "data"), "key", json_string(m->value));
     return KUBE_MODIFY_UPDATE;
+}
+
+static int
+modify_fail(void *arg, json_t *obj, bool exists, struct errmsg *err)
+{
+    return errmsg_set(err, -EPERM, "not allowed");
+}
+
+static const char *
+rv_of(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"),
+                                             "resourceVersion"));
+}
+
+/* Runs kube_modify() and returns how many requests it made. */
+static unsigned long
+modify_counted(struct kube_client *c, const struct kube_modify_op *op, json_t **stored,
+               int want)
+{
+    unsigned long before = kube_client_requests(c);
+    struct errmsg err = { "" };
+
+    assert_int_equal(kube_modify(c, op, stored, &err), want);
+    return kube_client_requests(c) - before;
 }
 
 static void
@@ -210,21 +244,156 @@ test_kube_modify_retries_after_conflict(void **state)
     struct errmsg err = { "" };
     char name[64], path[256];
     json_t *obj, *stored = NULL;
-    struct modify_ctx m = { 0, other, path };
+    struct modify_ctx m = { .other = other, .path = path, .value = "four" };
+    struct kube_modify_op op = { .path = path, .fn = modify_set, .ctx = &m };
 
     unique_name(name, sizeof name, "modify");
     obj = configmap(name, "one");
     snprintf(path, sizeof path, CM_PATH "/%s", name);
     assert_int_equal(kube_create(c, CM_PATH, obj, 0, NULL, &err), 0);
 
-    assert_int_equal(kube_modify(c, path, modify_set_four, &m, 0, 0, &stored, &err), 0);
+    /* GET, PUT (409), GET, PUT. */
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 4);
     assert_int_equal(m.calls, 2);
     assert_string_equal(cm_value(stored), "four");
 
+    /* Every round conflicting: -EAGAIN after the rounds allowed. */
+    op.attempts = 1;
+    m.calls = 0;
+    json_decref(stored);
+    stored = NULL;
+    assert_int_equal(modify_counted(c, &op, &stored, -EAGAIN), 2);
+    assert_null(stored);
+
+    /* Without a collection, absent is -ENOENT and the callback is not called. */
     assert_int_equal(kube_delete(c, path, 0, &err), 0);
-    assert_int_equal(kube_modify(c, path, modify_set_four, &m, 0, 0, NULL, &err), -ENOENT);
+    m.calls = 0;
+    assert_int_equal(modify_counted(c, &op, NULL, -ENOENT), 1);
+    assert_int_equal(m.calls, 0);
+    json_decref(obj);
+    kube_client_destroy(c);
+    kube_client_destroy(other);
+}
+
+static void
+test_kube_modify_creates_when_absent(void **state)
+{
+    struct kube_client *c = new_client();
+    char name[64], path[256];
+    json_t *stored = NULL, *got = NULL;
+    struct errmsg err = { "" };
+    struct modify_ctx m = { .path = path, .value = "new" };
+    struct kube_modify_op op = { .path = path, .collection = CM_PATH, .fn = modify_set,
+                                 .ctx = &m };
+
+    unique_name(name, sizeof name, "modify-create");
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+
+    /* Absent and the callback creates nothing: the GET only. */
+    m.value = NULL;
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 1);
+    assert_true(m.absent);
+    assert_null(stored);
+    assert_int_equal(kube_get(c, path, 0, NULL, &err), -ENOENT);
+
+    /* GET (404), POST. */
+    m.value = "new";
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 2);
+    assert_true(m.absent);
+    assert_string_equal(cm_value(stored), "new");
+    assert_int_equal(kube_get(c, path, 0, &got, &err), 0);
+    assert_string_equal(rv_of(got), rv_of(stored));
+
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    json_decref(stored);
+    json_decref(got);
+    kube_client_destroy(c);
+}
+
+static void
+test_kube_modify_unchanged_writes_nothing(void **state)
+{
+    struct kube_client *c = new_client();
+    char name[64], path[256];
+    json_t *obj, *stored = NULL, *got = NULL;
+    struct errmsg err = { "" };
+    struct modify_ctx m = { .path = path };
+    struct kube_modify_op op = { .path = path, .collection = CM_PATH, .fn = modify_set,
+                                 .ctx = &m };
+
+    unique_name(name, sizeof name, "modify-same");
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+    obj = configmap(name, "same");
+    assert_int_equal(kube_create(c, CM_PATH, obj, 0, &got, &err), 0);
+
+    /* The GET only; the object as read comes back. */
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 1);
+    assert_false(m.absent);
+    assert_string_equal(rv_of(stored), rv_of(got));
+    json_decref(got);
+    assert_int_equal(kube_get(c, path, 0, &got, &err), 0);
+    assert_string_equal(rv_of(stored), rv_of(got));   /* nothing was written */
+
+    /* From a kept object: no request at all. */
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 0);
+    assert_string_equal(rv_of(stored), rv_of(got));
+
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
     json_decref(obj);
     json_decref(stored);
+    json_decref(got);
+    kube_client_destroy(c);
+}
+
+static void
+test_kube_modify_from_stored_skips_the_get(void **state)
+{
+    struct kube_client *c = new_client(), *other = new_client();
+    char name[64], path[256];
+    json_t *obj, *stored = NULL, *got = NULL;
+    struct errmsg err = { "" };
+    struct modify_ctx m = { .path = path, .value = "two" };
+    struct kube_modify_op op = { .path = path, .collection = CM_PATH, .fn = modify_set,
+                                 .ctx = &m };
+
+    unique_name(name, sizeof name, "modify-held");
+    snprintf(path, sizeof path, CM_PATH "/%s", name);
+    obj = configmap(name, "one");
+    assert_int_equal(kube_create(c, CM_PATH, obj, 0, &stored, &err), 0);
+
+    /* Still current: one PUT. */
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 1);
+    assert_string_equal(cm_value(stored), "two");
+
+    /* Someone else wrote meanwhile: PUT (409), GET, PUT. */
+    assert_int_equal(kube_get(other, path, 0, &got, &err), 0);
+    json_object_set_new(json_object_get(got, "data"), "key", json_string("other"));
+    assert_int_equal(kube_update(other, path, got, 0, NULL, &err), 0);
+    m.value = "three";
+    m.calls = 0;
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 3);
+    assert_int_equal(m.calls, 2);
+    assert_string_equal(cm_value(stored), "three");
+
+    /* Deleted meanwhile: PUT (404), GET (404), POST. */
+    assert_int_equal(kube_delete(other, path, 0, &err), 0);
+    m.value = "four";
+    assert_int_equal(modify_counted(c, &op, &stored, 0), 3);
+    assert_true(m.absent);
+    assert_string_equal(cm_value(stored), "four");
+
+    /* A failure that is not a lost race keeps the stored object for next time. */
+    m.calls = 0;
+    op.fn = modify_fail;
+    json_decref(got);
+    got = json_incref(stored);
+    assert_int_equal(modify_counted(c, &op, &stored, -EPERM), 0);
+    assert_ptr_equal(stored, got);
+
+    assert_int_equal(kube_delete(c, path, 0, &err), 0);
+    json_decref(obj);
+    json_decref(stored);
+    json_decref(got);
     kube_client_destroy(c);
     kube_client_destroy(other);
 }
@@ -927,6 +1096,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kube_create_get_update_conflict_delete),
         cmocka_unit_test(test_kube_modify_retries_after_conflict),
+        cmocka_unit_test(test_kube_modify_creates_when_absent),
+        cmocka_unit_test(test_kube_modify_unchanged_writes_nothing),
+        cmocka_unit_test(test_kube_modify_from_stored_skips_the_get),
         cmocka_unit_test(test_kube_apply_creates_and_forces),
         cmocka_unit_test(test_kube_reply_over_the_cap_is_an_error),
         cmocka_unit_test(test_kube_incluster_token_is_reread_after_401),

@@ -490,6 +490,33 @@ test_nodestatus_retries_after_a_failure(void **unused)
     rig_stop(&r);
 }
 
+/* A failure that is not a conflict keeps the resourceVersion: the retry is one
+ * PUT, not a GET and a PUT. */
+static void
+test_nodestatus_keeps_the_version_after_a_failure(void **unused)
+{
+    struct rig r = { 0 };
+    struct nodestatus_state a = state_with_error("error-a");
+    struct nodestatus_state b = state_with_error("error-b");
+    struct nodestatus_stats stats;
+
+    (void) unused;
+    rig_start(&r, 100, 0);
+    nodestatus_set(r.ns, &a);
+    assert_true(wait_writes(&r, 1, 5000));
+    pthread_mutex_lock(&r.fake.lock);
+    r.fake.fail_first = 1;
+    pthread_mutex_unlock(&r.fake.lock);
+    nodestatus_set(r.ns, &b);
+    assert_true(wait_writes(&r, 2, 5000));     /* 500, then after the backoff */
+    assert_methods(&r.fake, "GPUU");
+    assert_true(fake_body_has(&r.fake, "error-b"));
+    nodestatus_get_stats(r.ns, &stats);
+    assert_int_equal(stats.errors, 1);
+    assert_int_equal(stats.requests, 4);
+    rig_stop(&r);
+}
+
 static void
 test_nodestatus_stop_writes_the_pending_state(void **unused)
 {
@@ -559,6 +586,7 @@ main(void)
         cmocka_unit_test(test_nodestatus_writes_on_change_and_coalesces),
         cmocka_unit_test(test_nodestatus_rereads_after_a_conflict_or_deletion),
         cmocka_unit_test(test_nodestatus_retries_after_a_failure),
+        cmocka_unit_test(test_nodestatus_keeps_the_version_after_a_failure),
         cmocka_unit_test(test_nodestatus_stop_writes_the_pending_state),
         cmocka_unit_test(test_nodestatus_heartbeat_rewrites_unchanged_state),
         cmocka_unit_test(test_nodestatus_set_never_waits_for_a_slow_server),
