@@ -28,7 +28,7 @@
 #include "exportflows/certs.h"
 #include "exportflows/clock.h"
 #include "exportflows/collector.h"
-#include "exportflows/configsource.h"
+#include "exportflows/configsource_file.h"
 #include "exportflows/configsource_kube.h"
 #include "exportflows/httpserver.h"
 #include "exportflows/kube.h"

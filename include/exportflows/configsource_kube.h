@@ -10,15 +10,15 @@
  * the contract of configsource.h (errors returned by run(), the config borrowed
  * until the next run()) and the watch thread free of anything slow.
  *
- * Behaviour, as the file source:
- *   - the same text seen again (a relist after a watch error or an API server
- *     restart) changes nothing: no CHANGED, no error, no OVS work;
- *   - invalid text is refused once per distinct text; the last good config stays;
- *   - a ConfigMap that does not exist (yet) or was deleted, or that has no key
- *     "config.json", is reported once (-ENOENT) and the last good config stays
- *     applied: a publisher that briefly recreates the object must not turn flow
- *     export off on every node.  Turning export off is done by publishing a
- *     config without protocols, never by deleting the ConfigMap.
+ * What it says it saw (the policy is configsource.h's):
+ *   - the text of data["config.json"], also when a relist after a watch error or
+ *     an API server restart sends the same text again;
+ *   - no text, -ENOENT, when the ConfigMap does not exist (yet) or was deleted
+ *     ("... not found"), or has no key "config.json" ("... has no key ..."):
+ *     the last good config stays applied, as for every source, so that a
+ *     publisher that briefly recreates the object does not turn flow export off
+ *     on every node.  Turning export off is done by publishing a config without
+ *     protocols, never by deleting the ConfigMap.
  * Watch failures (API server unreachable, 5xx, ...) are retried by the kubewatch
  * with backoff; they are not config errors and go to the optional 'watch_error'
  * callback instead, on the watch thread. */

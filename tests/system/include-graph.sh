@@ -27,7 +27,7 @@ LAYERS = {
     0: """errmsg log clock monowait numparse readfile options metrics jsontext
           goduration""",
     1: """jsonscan jsonbudget fielderr collector flowspec admission flowconfig
-          ovsflowsconfig configsource manifest
+          ovsflowsconfig configsource configsource_file manifest
           kube kubeconfig kubewatch watchstream lease kubeevent kubeauth
           configsource_kube publisher summarizer nodesummary uninstall
           ovsdb ovsplan applier nodestatus
