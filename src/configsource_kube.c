@@ -42,8 +42,7 @@ struct kube_source {
 
     /* Watch thread only. */
     bool failing;
-    void (*watch_error)(void *aux, int code, const char *message);
-    void (*watch_recovered)(void *aux);
+    report_fn *report;
     void *aux;
 
     /* Loop thread only. */
@@ -115,9 +114,7 @@ note_delivery(struct kube_source *ks)
 {
     if (ks->failing) {
         ks->failing = false;
-        if (ks->watch_recovered) {
-            ks->watch_recovered(ks->aux);
-        }
+        report_send(ks->report, ks->aux, REPORT_INFO, 0, "watching again");
     }
 }
 
@@ -154,15 +151,15 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
     }
 }
 
+/* Says the first of a run of failures louder than the next ones. */
 static void
-on_error(void *ctx, int code, const char *message)
+on_watch_report(void *ctx, const struct report *r)
 {
     struct kube_source *ks = ctx;
+    enum report_level level = ks->failing ? REPORT_DEBUG : REPORT_WARN;
 
     ks->failing = true;
-    if (ks->watch_error) {
-        ks->watch_error(ks->aux, code, message);
-    }
+    report_send(ks->report, ks->aux, level, r->code, r->message);
 }
 
 /* ---- the loop ---- */
@@ -267,7 +264,7 @@ start_watch(struct kube_source *ks, struct kubeconfig *cfg,
             const struct configsource_kube_config *kc, struct errmsg *err)
 {
     static const struct kubewatch_callbacks cb = {
-        .synced = on_synced, .event = on_event, .error = on_error,
+        .synced = on_synced, .event = on_event, .report = on_watch_report,
     };
     char path[KUBE_PATH_MAX], selector[KUBE_NAME_MAX + 32];
     struct kubewatch_config wc = {
@@ -311,8 +308,7 @@ configsource_kube_create(struct kubeconfig *cfg, const struct configsource_kube_
     }
     configsource_init(&ks->up, &kube_class, "configmap '%s/%s'", kc->namespace, kc->name);
     pthread_mutex_init(&ks->lock, NULL);
-    ks->watch_error = kc->watch_error;
-    ks->watch_recovered = kc->watch_recovered;
+    ks->report = kc->report;
     ks->aux = kc->aux;
     ks->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ks->wake_fd < 0) {
