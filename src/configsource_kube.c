@@ -30,7 +30,6 @@ enum observed {
 struct kube_source {
     struct configsource up;
     char *namespace, *name;
-    char description[600];
     struct kubewatch *watch;
     int wake_fd;                /* eventfd: the watch thread -> the loop */
 
@@ -43,18 +42,11 @@ struct kube_source {
 
     /* Watch thread only. */
     bool failing;
-    void (*watch_error)(void *aux, int code, const char *message);
-    void (*watch_recovered)(void *aux);
+    report_fn *report;
     void *aux;
 
-    /* Loop thread only: what was acted on, so that each distinct content or
-     * absence is acted on (and reported) once. */
+    /* Loop thread only. */
     uint64_t seen_seq;
-    enum observed last;
-    char *content;              /* the last text taken, valid or not */
-    size_t content_len;
-    bool has_config;
-    struct flowconfig config;
 };
 
 static struct kube_source *
@@ -122,9 +114,7 @@ note_delivery(struct kube_source *ks)
 {
     if (ks->failing) {
         ks->failing = false;
-        if (ks->watch_recovered) {
-            ks->watch_recovered(ks->aux);
-        }
+        report_send(ks->report, ks->aux, REPORT_INFO, 0, "watching again");
     }
 }
 
@@ -161,15 +151,15 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
     }
 }
 
+/* Says the first of a run of failures louder than the next ones. */
 static void
-on_error(void *ctx, int code, const char *message)
+on_watch_report(void *ctx, const struct report *r)
 {
     struct kube_source *ks = ctx;
+    enum report_level level = ks->failing ? REPORT_DEBUG : REPORT_WARN;
 
     ks->failing = true;
-    if (ks->watch_error) {
-        ks->watch_error(ks->aux, code, message);
-    }
+    report_send(ks->report, ks->aux, level, r->code, r->message);
 }
 
 /* ---- the loop ---- */
@@ -185,7 +175,6 @@ kube_destroy(struct configsource *source)
     }
     pthread_mutex_destroy(&ks->lock);
     free(ks->pending_text);
-    free(ks->content);
     free(ks->namespace);
     free(ks->name);
     free(ks);
@@ -199,42 +188,6 @@ drain_wake(struct kube_source *ks)
     if (read(ks->wake_fd, &count, sizeof count) < 0) {
         return;                 /* EAGAIN: nothing was pending */
     }
-}
-
-/* Accepts 'text' (taken) as the last seen content and parses it. */
-static int
-accept_text(struct kube_source *ks, char *text, size_t len, struct errmsg *err)
-{
-    struct flowconfig config;
-    int rc;
-
-    free(ks->content);
-    ks->content = text;
-    ks->content_len = len;
-    rc = flowconfig_parse(text, len, &config, err);
-    if (rc < 0) {
-        return errmsg_prefix(err, rc, "refused %s", ks->description);
-    }
-    ks->config = config;
-    ks->has_config = true;
-    return CONFIGSOURCE_CHANGED;
-}
-
-/* The ConfigMap or its key is missing: said once per kind of absence.  The
- * remembered content is forgotten so that the same text coming back is taken
- * (and reported) as new. */
-static int
-missing(struct kube_source *ks, enum observed obs, struct errmsg *err)
-{
-    free(ks->content);
-    ks->content = NULL;
-    if (obs == OBS_ABSENT) {
-        return errmsg_set(err, -ENOENT, "%s not found%s", ks->description,
-                          ks->has_config ? ": keeping the last config" : "");
-    }
-    return errmsg_set(err, -ENOENT, "%s has no key '%s'%s", ks->description,
-                      FLOWCONFIG_KEY,
-                      ks->has_config ? ": keeping the last config" : "");
 }
 
 /* Takes the latest observation when there is a new one; false otherwise. */
@@ -256,41 +209,32 @@ take_pending(struct kube_source *ks, enum observed *obs, char **text, size_t *le
     return news;
 }
 
-/* True when 'obs' with 'text' is what was already acted on. */
-static bool
-same_as_last(const struct kube_source *ks, enum observed obs, const char *text, size_t len)
-{
-    if (obs != ks->last) {
-        return false;
-    } else if (obs != OBS_TEXT) {
-        return true;
-    }
-    return ks->content && len == ks->content_len && !memcmp(text, ks->content, len);
-}
-
-static int
-kube_run(struct configsource *source, uint64_t now, struct errmsg *err)
+static enum configsource_seen
+kube_poll(struct configsource *source, uint64_t now, char **ret_text, size_t *ret_len,
+          int *ret_code, struct errmsg *err)
 {
     struct kube_source *ks = kube_source_cast(source);
     enum observed obs;
-    char *text;
-    size_t len;
 
     (void) now;
     drain_wake(ks);
-    if (!take_pending(ks, &obs, &text, &len)) {
-        return CONFIGSOURCE_UNCHANGED;
+    if (!take_pending(ks, &obs, ret_text, ret_len)) {
+        return CONFIGSOURCE_SEEN_NOTHING;
     }
-    if (same_as_last(ks, obs, text, len)) {
-        free(text);
-        return CONFIGSOURCE_UNCHANGED;      /* e.g. a relist after a restart */
+    switch (obs) {
+    case OBS_TEXT:
+        return CONFIGSOURCE_SEEN_TEXT;
+    case OBS_ABSENT:
+        *ret_code = errmsg_set(err, -ENOENT, "%s not found", source->description);
+        return CONFIGSOURCE_SEEN_NO_TEXT;
+    case OBS_NO_KEY:
+        *ret_code = errmsg_set(err, -ENOENT, "%s has no key '%s'", source->description,
+                               FLOWCONFIG_KEY);
+        return CONFIGSOURCE_SEEN_NO_TEXT;
+    case OBS_NONE:
+        break;
     }
-    ks->last = obs;
-    if (obs == OBS_TEXT) {
-        return accept_text(ks, text, len, err);
-    }
-    free(text);
-    return obs == OBS_NONE ? CONFIGSOURCE_UNCHANGED : missing(ks, obs, err);
+    return CONFIGSOURCE_SEEN_NOTHING;
 }
 
 static void
@@ -306,27 +250,11 @@ kube_wait(const struct configsource *source, uint64_t now, struct pollfd *pfd,
     pfd->revents = 0;
 }
 
-static const struct flowconfig *
-kube_current(const struct configsource *source)
-{
-    const struct kube_source *ks = kube_source_cast(source);
-
-    return ks->has_config ? &ks->config : NULL;
-}
-
-static const char *
-kube_describe(const struct configsource *source)
-{
-    return kube_source_cast(source)->description;
-}
-
 static const struct configsource_class kube_class = {
     .kind = "kubernetes",
     .destroy = kube_destroy,
-    .run = kube_run,
+    .poll = kube_poll,
     .wait = kube_wait,
-    .current = kube_current,
-    .describe = kube_describe,
 };
 
 /* ---- creation ---- */
@@ -336,7 +264,7 @@ start_watch(struct kube_source *ks, struct kubeconfig *cfg,
             const struct configsource_kube_config *kc, struct errmsg *err)
 {
     static const struct kubewatch_callbacks cb = {
-        .synced = on_synced, .event = on_event, .error = on_error,
+        .synced = on_synced, .event = on_event, .report = on_watch_report,
     };
     char path[KUBE_PATH_MAX], selector[KUBE_NAME_MAX + 32];
     struct kubewatch_config wc = {
@@ -378,10 +306,9 @@ configsource_kube_create(struct kubeconfig *cfg, const struct configsource_kube_
     if (!ks) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    ks->up.class = &kube_class;
+    configsource_init(&ks->up, &kube_class, "configmap '%s/%s'", kc->namespace, kc->name);
     pthread_mutex_init(&ks->lock, NULL);
-    ks->watch_error = kc->watch_error;
-    ks->watch_recovered = kc->watch_recovered;
+    ks->report = kc->report;
     ks->aux = kc->aux;
     ks->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ks->wake_fd < 0) {
@@ -395,8 +322,6 @@ configsource_kube_create(struct kubeconfig *cfg, const struct configsource_kube_
         rc = errmsg_set(err, -ENOMEM, "out of memory");
         goto out;
     }
-    snprintf(ks->description, sizeof ks->description, "configmap '%s/%s'",
-             kc->namespace, kc->name);
     rc = start_watch(ks, cfg, kc, err);
     if (rc < 0) {
         goto out;

@@ -198,8 +198,8 @@ static void
 report(struct kubewatch *w, int code, const char *message)
 {
     atomic_fetch_add(&w->errors, 1);
-    if (w->cb.error && !atomic_load(&w->stopping)) {
-        w->cb.error(w->ctx, code, message);
+    if (!atomic_load(&w->stopping)) {
+        report_send(w->cb.report, w->ctx, REPORT_WARN, code, message);
     }
 }
 

@@ -345,8 +345,8 @@ run(void *arg)
         if (r == -ECANCELED || atomic_load(&l->stopping)) {
             break;
         }
-        if (r && r != -EBUSY && l->cfg.on_error) {
-            l->cfg.on_error(l->cfg.ctx, r, err.text);
+        if (r && r != -EBUSY) {
+            report_send(l->cfg.report, l->cfg.ctx, REPORT_WARN, r, err.text);
         }
         after_step(l, r);
         /* Candidates spread their tries a little (x1..1.2) as client-go does. */

@@ -185,7 +185,7 @@ struct nodestatus {
     char collection[KUBE_PATH_MAX]; /* .../leases, for POST */
     char path[KUBE_PATH_MAX];       /* .../leases/exportflows-node-<node> */
     unsigned min_interval_ms, heartbeat_ms, timeout_ms, backoff_max_ms;
-    void (*on_error)(void *ctx, int code, const char *message);
+    report_fn *report;
     void *ctx;
     struct metrics_series *writes_ok, *writes_error, *requests_total;
     struct kube_client *client;     /* the writer thread's */
@@ -240,7 +240,7 @@ apply_defaults(struct nodestatus *ns, const struct nodestatus_config *nc)
     ns->backoff_max_ms = nc->backoff_max_ms ? nc->backoff_max_ms
                                             : NODESTATUS_BACKOFF_MAX_MS;
     ns->backoff_ms = BACKOFF_MIN_MS;
-    ns->on_error = nc->on_error;
+    ns->report = nc->report;
     ns->ctx = nc->ctx;
 }
 
@@ -373,9 +373,7 @@ write_lease(struct nodestatus *ns, const struct nodestatus_state *state)
     if (rc < 0) {
         atomic_fetch_add(&ns->errors, 1);
         metrics_add(ns->writes_error, 1);
-        if (ns->on_error) {
-            ns->on_error(ns->ctx, rc, err.text);
-        }
+        report_send(ns->report, ns->ctx, REPORT_WARN, rc, err.text);
     } else {
         atomic_fetch_add(&ns->writes, 1);
         metrics_add(ns->writes_ok, 1);

@@ -288,11 +288,12 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
 }
 
 static void
-on_watch_error(void *ctx, int code, const char *message)
+on_watch_report(void *ctx, const struct report *r)
 {
     struct watched *w = ctx;
 
-    report_error(w->p, "watch of %s '%s' failed, retrying: %s", w->what, w->name, message);
+    report_error(w->p, "watch of %s '%s' failed, retrying: %s", w->what, w->name,
+                 r->message);
 }
 
 static void
@@ -314,9 +315,9 @@ on_leader(void *ctx, bool leader)
 }
 
 static void
-on_lease_error(void *ctx, int code, const char *message)
+on_lease_report(void *ctx, const struct report *r)
 {
-    report_error(ctx, "leader election failed, retrying: %s", message);
+    report_error(ctx, "leader election failed, retrying: %s", r->message);
 }
 
 /* ---- the worker ---- */
@@ -837,7 +838,7 @@ make_watch(struct publisher *p, struct watched *w, const char *what, const char 
            const char *name, struct errmsg *err)
 {
     static const struct kubewatch_callbacks callbacks = { on_synced, on_event,
-                                                          on_watch_error };
+                                                          on_watch_report };
     char selector[300];
     struct kubewatch_config wc = {
         .path = path, .field_selector = selector,
@@ -857,9 +858,9 @@ make_watch(struct publisher *p, struct watched *w, const char *what, const char 
 }
 
 static void
-on_summary_error(void *ctx, int code, const char *message)
+on_summary_report(void *ctx, const struct report *r)
 {
-    report_error(ctx, "%s", message);
+    report_error(ctx, "%s", r->message);
 }
 
 static int
@@ -875,7 +876,7 @@ make_summarizer(struct publisher *p, struct errmsg *err)
         .watch_timeout_max_s = p->cfg.watch_timeout_max_s,
         .watch_backoff_min_ms = p->cfg.watch_backoff_min_ms,
         .watch_backoff_max_ms = p->cfg.watch_backoff_max_ms,
-        .on_error = on_summary_error, .ctx = p,
+        .report = on_summary_report, .ctx = p,
     };
 
     return summarizer_create(&sc, &p->summary, err);
@@ -889,7 +890,7 @@ make_parts(struct publisher *p, struct errmsg *err)
         .duration_ms = p->cfg.lease_duration_ms,
         .renew_deadline_ms = p->cfg.lease_renew_deadline_ms,
         .retry_period_ms = p->cfg.lease_retry_period_ms,
-        .on_change = on_leader, .on_error = on_lease_error, .ctx = p,
+        .on_change = on_leader, .report = on_lease_report, .ctx = p,
     };
     int r = kube_client_create(p->cfg.kubeconfig, &p->client, err);
 

@@ -28,7 +28,7 @@ struct summarizer {
     char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
     const struct lease *lease;
     unsigned min_interval_ms, settle_ms, refold_ms;
-    void (*on_error)(void *ctx, int code, const char *message);
+    report_fn *report;
     void *ctx;
     struct kubewatch *watch;
     struct kube_client *client;     /* the worker's */
@@ -55,9 +55,7 @@ struct summarizer {
 static void
 fail(struct summarizer *s, int code, const char *message)
 {
-    if (s->on_error) {
-        s->on_error(s->ctx, code, message);
-    }
+    report_send(s->report, s->ctx, REPORT_WARN, code, message);
 }
 
 /* ---- inputs ---- */
@@ -126,13 +124,13 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
 }
 
 static void
-on_watch_error(void *ctx, int code, const char *message)
+on_watch_report(void *ctx, const struct report *r)
 {
     char line[ERRMSG_MAX + 64];
 
     snprintf(line, sizeof line, "watch of the node status leases failed, retrying: %s",
-             message);
-    fail(ctx, code, line);
+             r->message);
+    fail(ctx, r->code, line);
 }
 
 void
@@ -427,7 +425,7 @@ static int
 make_parts(struct summarizer *s, const struct summarizer_config *cfg, struct errmsg *err)
 {
     static const struct kubewatch_callbacks callbacks = { on_synced, on_event,
-                                                          on_watch_error };
+                                                          on_watch_report };
     struct kubewatch_config wc = {
         .path = s->leases_path, .label_selector = SUMMARIZER_LABEL_SELECTOR,
         .timeout_min_s = cfg->watch_timeout_min_s, .timeout_max_s = cfg->watch_timeout_max_s,
@@ -477,7 +475,7 @@ summarizer_create(const struct summarizer_config *cfg, struct summarizer **ret,
                                               : SUMMARIZER_MIN_INTERVAL_MS;
     s->settle_ms = cfg->settle_ms ? cfg->settle_ms : SUMMARIZER_SETTLE_MS;
     s->refold_ms = cfg->refold_ms ? cfg->refold_ms : SUMMARIZER_REFOLD_MS;
-    s->on_error = cfg->on_error;
+    s->report = cfg->report;
     s->ctx = cfg->ctx;
     r = copy_strings(s, cfg) ? make_parts(s, cfg, err)
                              : errmsg_set(err, -ENOMEM, "out of memory");

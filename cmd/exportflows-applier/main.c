@@ -28,7 +28,7 @@
 #include "exportflows/certs.h"
 #include "exportflows/clock.h"
 #include "exportflows/collector.h"
-#include "exportflows/configsource.h"
+#include "exportflows/configsource_file.h"
 #include "exportflows/configsource_kube.h"
 #include "exportflows/httpserver.h"
 #include "exportflows/kube.h"
@@ -84,7 +84,6 @@ struct program {
     struct kubeconfig *kube;
     struct nodestatus *status;  /* NULL without Kubernetes or with --no-status */
     struct nodestatus_state status_state;   /* the loop's thread only */
-    atomic_bool watch_failing;  /* the watch thread's errors, logged once */
     struct metrics *metrics;
     struct httpserver *http;            /* health */
     struct httpserver *metrics_http;    /* NULL without --metrics-listen */
@@ -403,27 +402,31 @@ on_report(void *aux, const struct applier_report *r)
 
 /* ---- Kubernetes threads -> log lines ---- */
 
-/* The watch retries by itself with backoff: say it once, then only at debug
- * level until it works again. */
-static void
-on_watch_error(void *aux, int code, const char *message)
+static enum log_level
+log_level_of(const struct report *r)
 {
-    struct program *p = aux;
-    bool was_failing = atomic_exchange(&p->watch_failing, true);
+    static const enum log_level levels[] = {
+        [REPORT_DEBUG] = LOG_DEBUG, [REPORT_INFO] = LOG_INFO,
+        [REPORT_WARN] = LOG_WARN, [REPORT_ERROR] = LOG_ERROR,
+    };
 
-    (void) code;
-    log_event(was_failing ? LOG_DEBUG : LOG_WARN, "cannot watch the configmap",
-              "namespace", p->args.namespace, "configmap", p->args.configmap,
-              "error", message, NULL);
+    return (size_t) r->level < sizeof levels / sizeof *levels ? levels[r->level]
+                                                               : LOG_ERROR;
 }
 
+/* The watch retries by itself with backoff: the source says the first failure
+ * as a warning, the next ones at debug level until it works again. */
 static void
-on_watch_recovered(void *aux)
+on_watch_report(void *aux, const struct report *r)
 {
     struct program *p = aux;
 
-    if (atomic_exchange(&p->watch_failing, false)) {
-        log_event(LOG_INFO, "watching the configmap again", "namespace",
+    if (r->code < 0) {
+        log_event(log_level_of(r), "cannot watch the configmap",
+                  "namespace", p->args.namespace, "configmap", p->args.configmap,
+                  "error", r->message, NULL);
+    } else {
+        log_event(log_level_of(r), "watching the configmap again", "namespace",
                   p->args.namespace, "configmap", p->args.configmap, NULL);
     }
 }
@@ -431,13 +434,12 @@ on_watch_recovered(void *aux)
 /* Failed status writes are retried with backoff (at most one a minute once it
  * has grown), so each one is worth a line. */
 static void
-on_status_error(void *aux, int code, const char *message)
+on_status_report(void *aux, const struct report *r)
 {
     struct program *p = aux;
 
-    (void) code;
-    log_event(LOG_WARN, "cannot write node status", "node", p->args.node_name,
-              "error", message, NULL);
+    log_event(log_level_of(r), "cannot write node status", "node", p->args.node_name,
+              "error", r->message, NULL);
 }
 
 /* ---- set-up ---- */
@@ -650,8 +652,7 @@ make_source(struct program *p, struct configsource **ret, struct errmsg *err)
     struct configsource_kube_config kc = {
         .namespace = p->args.namespace,
         .name = p->args.configmap,
-        .watch_error = on_watch_error,
-        .watch_recovered = on_watch_recovered,
+        .report = on_watch_report,
         .aux = p,
     };
 
@@ -671,7 +672,7 @@ start_status(struct program *p, struct errmsg *err)
         .pod_uid = p->args.pod_uid && *p->args.pod_uid ? p->args.pod_uid : NULL,
         .heartbeat_ms = (unsigned) p->args.status_heartbeat_s * 1000,
         .metrics = p->metrics,
-        .on_error = on_status_error,
+        .report = on_status_report,
         .ctx = p,
     };
     int rc;

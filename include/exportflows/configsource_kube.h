@@ -10,17 +10,17 @@
  * the contract of configsource.h (errors returned by run(), the config borrowed
  * until the next run()) and the watch thread free of anything slow.
  *
- * Behaviour, as the file source:
- *   - the same text seen again (a relist after a watch error or an API server
- *     restart) changes nothing: no CHANGED, no error, no OVS work;
- *   - invalid text is refused once per distinct text; the last good config stays;
- *   - a ConfigMap that does not exist (yet) or was deleted, or that has no key
- *     "config.json", is reported once (-ENOENT) and the last good config stays
- *     applied: a publisher that briefly recreates the object must not turn flow
- *     export off on every node.  Turning export off is done by publishing a
- *     config without protocols, never by deleting the ConfigMap.
+ * What it says it saw (the policy is configsource.h's):
+ *   - the text of data["config.json"], also when a relist after a watch error or
+ *     an API server restart sends the same text again;
+ *   - no text, -ENOENT, when the ConfigMap does not exist (yet) or was deleted
+ *     ("... not found"), or has no key "config.json" ("... has no key ..."):
+ *     the last good config stays applied, as for every source, so that a
+ *     publisher that briefly recreates the object does not turn flow export off
+ *     on every node.  Turning export off is done by publishing a config without
+ *     protocols, never by deleting the ConfigMap.
  * Watch failures (API server unreachable, 5xx, ...) are retried by the kubewatch
- * with backoff; they are not config errors and go to the optional 'watch_error'
+ * with backoff; they are not config errors and go to the optional 'report'
  * callback instead, on the watch thread. */
 #ifndef EXPORTFLOWS_CONFIGSOURCE_KUBE_H
 #define EXPORTFLOWS_CONFIGSOURCE_KUBE_H
@@ -28,6 +28,7 @@
 #include "exportflows/configsource.h"
 #include "exportflows/errmsg.h"
 #include "exportflows/kubeconfig.h"
+#include "exportflows/report.h"
 
 struct configsource_kube_config {
     const char *namespace;      /* required, e.g. "exportflows" */
@@ -37,10 +38,10 @@ struct configsource_kube_config {
     unsigned backoff_min_ms;        /* 0: kubewatch's default (500) */
     unsigned backoff_max_ms;        /* 0: kubewatch's default (30000) */
     /* Optional, runs on the watch thread: a failure the watch retries by itself
-     * ('code' a negative errno value), and 'recovered' once the watch delivered
-     * again after failures (message NULL). */
-    void (*watch_error)(void *aux, int code, const char *message);
-    void (*watch_recovered)(void *aux);
+     * ('code' a negative errno value; REPORT_WARN for the first of a run of
+     * failures, REPORT_DEBUG for the next ones), and, once the watch delivered
+     * again after failures, REPORT_INFO with code 0 ("watching again"). */
+    report_fn *report;
     void *aux;
 };
 

@@ -44,6 +44,7 @@
 
 #include "exportflows/errmsg.h"
 #include "exportflows/kubeconfig.h"
+#include "exportflows/report.h"
 #include "exportflows/watchstream.h"
 
 struct kubewatch;
@@ -69,8 +70,9 @@ struct kubewatch_callbacks {
     void (*synced)(void *ctx, const json_t *items);
     /* One change: ADDED, MODIFIED or DELETED and the object (borrowed). */
     void (*event)(void *ctx, enum watchstream_type type, const json_t *object);
-    /* Optional: a failure the loop will retry ('code' a negative errno value). */
-    void (*error)(void *ctx, int code, const char *message);
+    /* Optional: a failure the loop will retry (REPORT_WARN, 'code' a negative
+     * errno value). */
+    report_fn *report;
 };
 
 /* Counters, for tests and metrics. */

@@ -21,7 +21,7 @@
  * kube_client).  lease_is_leader() is lock-free and may be called from any thread;
  * it also turns false by itself when the last successful renewal is older than the
  * renew deadline, even if the lease thread is stuck.  'on_change' runs on the lease
- * thread, or on the thread calling lease_stop() for the final "false"; 'on_error'
+ * thread, or on the thread calling lease_stop() for the final "false"; 'report'
  * runs on the lease thread.
  * lease_stop() may be called from any thread except from 'on_change'. */
 #ifndef EXPORTFLOWS_LEASE_H
@@ -31,6 +31,7 @@
 
 #include "exportflows/errmsg.h"
 #include "exportflows/kubeconfig.h"
+#include "exportflows/report.h"
 
 #define LEASE_DURATION_MS 15000u
 #define LEASE_RENEW_DEADLINE_MS 10000u
@@ -47,8 +48,9 @@ struct lease_config {
     unsigned retry_period_ms;   /* 0: LEASE_RETRY_PERIOD_MS; < renew deadline */
     /* Optional: told each time leadership is gained or lost. */
     void (*on_change)(void *ctx, bool leader);
-    /* Optional: told about each failed step (not about "held by another"). */
-    void (*on_error)(void *ctx, int code, const char *message);
+    /* Optional: told about each failed step (not about "held by another"), as
+     * REPORT_WARN with a negative errno value. */
+    report_fn *report;
     void *ctx;
 };
 

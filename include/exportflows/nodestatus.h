@@ -45,8 +45,8 @@
  * Threading contract: nodestatus_start() runs the writer in its own thread with
  * its own kube_client.  nodestatus_set() and nodestatus_get_stats() may be called
  * from any thread and never wait for the network, so the applier's loop is never
- * delayed by a slow API server.  'on_error' runs on the writer thread.
- * nodestatus_stop() may be called from any thread except 'on_error'. */
+ * delayed by a slow API server.  'report' runs on the writer thread.
+ * nodestatus_stop() may be called from any thread except 'report'. */
 #ifndef EXPORTFLOWS_NODESTATUS_H
 #define EXPORTFLOWS_NODESTATUS_H
 
@@ -60,6 +60,7 @@
 #include "exportflows/flowconfig.h"
 #include "exportflows/kubeconfig.h"
 #include "exportflows/metrics.h"
+#include "exportflows/report.h"
 
 #define NODESTATUS_LEASE_PREFIX "exportflows-node-"
 #define NODESTATUS_ANNOTATION_HASH "exportflows.io/applied-hash"
@@ -136,7 +137,7 @@ struct nodestatus_config {
     struct metrics *metrics;    /* borrowed, may be NULL:
                                  * exportflows_applier_status_writes_total{result},
                                  * exportflows_applier_status_requests_total */
-    void (*on_error)(void *ctx, int code, const char *message); /* optional */
+    report_fn *report;          /* optional: each failed write, REPORT_WARN */
     void *ctx;
 };
 

@@ -34,9 +34,9 @@
  *
  * Threading contract: one worker thread with its own kube_client, plus the
  * kubewatch thread.  summarizer_observe() may be called from any thread and
- * never waits for the network.  'on_error' runs on either thread and must be
+ * never waits for the network.  'report' runs on either thread and must be
  * thread-safe.  summarizer_stop() may be called from any
- * thread except 'on_error'. */
+ * thread except 'report'. */
 #ifndef EXPORTFLOWS_SUMMARIZER_H
 #define EXPORTFLOWS_SUMMARIZER_H
 
@@ -47,6 +47,7 @@
 #include "exportflows/kubeconfig.h"
 #include "exportflows/lease.h"
 #include "exportflows/metrics.h"
+#include "exportflows/report.h"
 
 #define SUMMARIZER_LABEL_SELECTOR "app.kubernetes.io/component=applier"
 #define SUMMARIZER_STATUS_CONFIGMAP "exportflows-status"
@@ -73,7 +74,7 @@ struct summarizer_config {
     unsigned watch_timeout_max_s;
     unsigned watch_backoff_min_ms;
     unsigned watch_backoff_max_ms;
-    void (*on_error)(void *ctx, int code, const char *message);  /* optional */
+    report_fn *report;              /* optional: each failure, REPORT_WARN */
     void *ctx;
 };
 

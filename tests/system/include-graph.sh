@@ -25,9 +25,9 @@ import glob, os, re, sys
 
 LAYERS = {
     0: """errmsg log clock monowait numparse readfile options metrics jsontext
-          goduration capbuf ipport""",
+          goduration capbuf ipport report""",
     1: """jsonscan jsonbudget fielderr collector flowspec admission flowconfig
-          ovsflowsconfig configsource manifest
+          ovsflowsconfig configsource configsource_file manifest
           kube kubeconfig kubewatch watchstream lease kubeevent kubeauth
           configsource_kube publisher summarizer nodesummary uninstall
           ovsdb ovsplan applier nodestatus

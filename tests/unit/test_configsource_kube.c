@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct fake {
     pthread_mutex_t lock;
     char list_line[512];        /* the LIST request line */
     unsigned watches;
+    unsigned fail_next;         /* answer this many next requests with a 500 */
 };
 
 /* Forwards what the test pushes to the watch stream until the client leaves or
@@ -69,6 +71,19 @@ serve(void *ctx, int fd, const char *request)
     char line[512];
 
     testhttp_request_line(request, line, sizeof line);
+    pthread_mutex_lock(&f->lock);
+    if (f->fail_next) {
+        static const char fail[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+        f->fail_next--;
+        pthread_mutex_unlock(&f->lock);
+        if (write(fd, fail, strlen(fail)) < 0) {
+            return;
+        }
+        return;
+    }
+    pthread_mutex_unlock(&f->lock);
     if (strstr(line, "watch=1")) {
         pthread_mutex_lock(&f->lock);
         f->watches++;
@@ -123,17 +138,49 @@ struct rig {
     struct kubeconfig *kube;
     struct configsource *source;
     unsigned rv;
+    pthread_mutex_t lock;
+    char reports[256];          /* "W- D- I0 ": the source's reports, the initial of
+                                 * their level and their code's sign */
 };
+
+/* Records each report from the watch thread. */
+static void
+record_report(void *aux, const struct report *report)
+{
+    struct rig *r = aux;
+    size_t len;
+
+    pthread_mutex_lock(&r->lock);
+    len = strlen(r->reports);
+    snprintf(r->reports + len, sizeof r->reports - len, "%c%c ",
+             "DIWE"[report->level], report->code < 0 ? '-' : report->code ? '+' : '0');
+    pthread_mutex_unlock(&r->lock);
+}
+
+static bool
+reports_are(struct rig *r, const char *want)
+{
+    bool same;
+
+    pthread_mutex_lock(&r->lock);
+    same = !strcmp(r->reports, want);
+    pthread_mutex_unlock(&r->lock);
+    return same;
+}
 
 static void
 rig_start(struct rig *r)
 {
     struct configsource_kube_config kc = {
         .namespace = "exportflows", .name = "exportflows-config",
+        .backoff_min_ms = 10, .backoff_max_ms = 20,
+        .report = record_report, .aux = r,
     };
     struct errmsg err;
     char *path;
 
+    r->reports[0] = '\0';
+    pthread_mutex_init(&r->lock, NULL);
     fake_start(&r->fake);
     r->rv = 10;
     r->dir = testutil_tempdir("configsource-kube");
@@ -156,6 +203,7 @@ rig_stop(struct rig *r)
     fake_stop(&r->fake);
     testutil_rmtree(r->dir);
     free(r->dir);
+    pthread_mutex_destroy(&r->lock);
 }
 
 /* Waits for the source's fd to wake, then runs it once; returns what run()
@@ -245,6 +293,37 @@ test_configsource_kube_follows_the_configmap(void **unused)
     rig_stop(&r);
 }
 
+/* Watch failures go to the report callback, not to run(): the first of a run
+ * as a warning, the next ones at debug level, then "watching again" once. */
+static void
+test_configsource_kube_reports_watch_failures_once(void **unused)
+{
+    struct rig r;
+    struct errmsg err;
+    struct testutil_deadline d = testutil_deadline_ms(10000);
+
+    (void) unused;
+    rig_start(&r);
+    assert_int_equal(next(&r, &err), -ENOENT);  /* the LIST: nothing there */
+    pthread_mutex_lock(&r.fake.lock);
+    r.fake.fail_next = 2;
+    pthread_mutex_unlock(&r.fake.lock);
+    assert_int_equal(write(r.fake.push[1], "not json\n", 9), 9);
+    while (!reports_are(&r, "W- D- D- ") && !testutil_deadline_passed(&d)) {
+        testutil_nap(5);
+    }
+    push(&r, "ADDED", GOOD1);
+    assert_int_equal(next(&r, &err), CONFIGSOURCE_CHANGED);
+    assert_int_equal(current_generation(&r), 1);
+    while (!reports_are(&r, "W- D- D- I0 ") && !testutil_deadline_passed(&d)) {
+        testutil_nap(5);
+    }
+    pthread_mutex_lock(&r.lock);
+    assert_string_equal(r.reports, "W- D- D- I0 ");
+    pthread_mutex_unlock(&r.lock);
+    rig_stop(&r);
+}
+
 static void
 test_configsource_kube_refuses_bad_names(void **unused)
 {
@@ -267,6 +346,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_configsource_kube_follows_the_configmap),
+        cmocka_unit_test(test_configsource_kube_reports_watch_failures_once),
         cmocka_unit_test(test_configsource_kube_refuses_bad_names),
     };
 

@@ -187,6 +187,7 @@ struct seen {
     pthread_mutex_t lock;
     char log[2048];
     unsigned synced, errors;
+    unsigned odd_reports;       /* reports not shaped as retried failures */
 };
 
 static void
@@ -226,12 +227,14 @@ on_event(void *ctx, enum watchstream_type type, const json_t *obj)
 }
 
 static void
-on_error(void *ctx, int code, const char *message)
+on_report(void *ctx, const struct report *r)
 {
     struct seen *s = ctx;
 
+
     pthread_mutex_lock(&s->lock);
     s->errors++;
+    s->odd_reports += r->level != REPORT_WARN || r->code >= 0 || !r->message;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -259,7 +262,7 @@ static void
 watch_run_start(struct watch_run *r, const struct step *script_, size_t n,
                 const struct kubewatch_config *wc)
 {
-    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_error };
+    static const struct kubewatch_callbacks cb = { on_synced, on_event, on_report };
     struct errmsg err = { "" };
     int fd;
 
@@ -337,6 +340,7 @@ test_kubewatch_relists_on_gone_and_resumes_after_errors(void **state)
     assert_int_equal(stats.gone, 2);
     assert_int_equal(stats.errors, 3);  /* the 500, the cut stream, the big event */
     assert_int_equal(run.seen.errors, 3);
+    assert_int_equal(run.seen.odd_reports, 0);
 
     watch_run_finish(&run);
 }

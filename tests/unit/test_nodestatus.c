@@ -320,18 +320,18 @@ struct rig {
     char *dir;
     struct kubeconfig *kube;
     struct nodestatus *ns;
-    unsigned errors;            /* on_error calls, from the writer thread */
+    unsigned errors;            /* reports, from the writer thread */
+    unsigned odd_reports;       /* reports not shaped as failed writes */
     pthread_mutex_t lock;
 };
 
 static void
-count_error(void *ctx, int code, const char *message)
+count_error(void *ctx, const struct report *report)
 {
     struct rig *r = ctx;
 
-    (void) code;
-    (void) message;
     pthread_mutex_lock(&r->lock);
+    r->odd_reports += report->level != REPORT_WARN || report->code >= 0;
     r->errors++;
     pthread_mutex_unlock(&r->lock);
 }
@@ -342,7 +342,7 @@ rig_start(struct rig *r, unsigned min_interval_ms, unsigned heartbeat_ms)
     struct nodestatus_config nc = {
         .namespace = "exportflows", .node = "node-a",
         .min_interval_ms = min_interval_ms, .heartbeat_ms = heartbeat_ms,
-        .timeout_ms = 5000, .on_error = count_error, .ctx = r,
+        .timeout_ms = 5000, .report = count_error, .ctx = r,
     };
     struct errmsg err;
     char *path;
@@ -486,6 +486,7 @@ test_nodestatus_retries_after_a_failure(void **unused)
     assert_int_equal(stats.errors, 1);
     pthread_mutex_lock(&r.lock);
     assert_int_equal(r.errors, 1);
+    assert_int_equal(r.odd_reports, 0);
     pthread_mutex_unlock(&r.lock);
     rig_stop(&r);
 }
