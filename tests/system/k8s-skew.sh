@@ -100,18 +100,6 @@ previous_programs() {
     echo "$cache/bin"
 }
 
-# apply_network EXPORT_YAML: the Network "cluster" with spec.exportNetworkFlows.
-apply_network() {
-    cluster_kubectl apply -f - >/dev/null <<EOF
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  defaultNetwork: {type: OVNKubernetes}
-  exportNetworkFlows: $1
-EOF
-}
 
 # config_text: the ConfigMap's config.json.
 config_text() {
@@ -237,7 +225,7 @@ for node in n-old n-new; do
 done
 pass "appliers up: n-old from ${PREVIOUS_RELEASE:0:12}, n-new from this tree"
 
-apply_network "{netFlow: {collectors: [\"$NETFLOW\"]}, sFlow: {collectors: [\"$SFLOW\"]},
+cluster_apply_network "{netFlow: {collectors: [\"$NETFLOW\"]}, sFlow: {collectors: [\"$SFLOW\"]},
   ipfix: {collectors: [\"$IPFIX\"]}}" || die "kubectl apply of the Network failed"
 
 # ---------------------------------------------------------------- 1. new publisher
@@ -267,7 +255,7 @@ expect_bridge n-old "old applier, old publisher" "$(want "$NETFLOW" "$OLD_TUNING
 expect_lease n-new Applied "$HASH2"
 expect_lease n-old Applied "$HASH2"
 
-apply_network "{netFlow: {collectors: [\"$NETFLOW\", \"$NETFLOW2\"]}, sFlow: {collectors: [\"$SFLOW\"]},
+cluster_apply_network "{netFlow: {collectors: [\"$NETFLOW\", \"$NETFLOW2\"]}, sFlow: {collectors: [\"$SFLOW\"]},
   ipfix: {collectors: [\"$IPFIX\"]}}" || fail "kubectl apply of the changed Network failed"
 expect_config "old publisher: the change" ".netFlow.collectors == [\"$NETFLOW\", \"$NETFLOW2\"]"
 HASH3=$(config_hash)

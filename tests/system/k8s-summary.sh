@@ -52,18 +52,6 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers
 
-# apply_network EXPORT_YAML: the Network "cluster" with spec.exportNetworkFlows.
-apply_network() {
-    cluster_kubectl apply -f - >/dev/null <<EOF
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  defaultNetwork: {type: OVNKubernetes}
-  exportNetworkFlows: $1
-EOF
-}
 
 configmap_hash() {
     cluster_kubectl -n exportflows get configmap exportflows-config \
@@ -172,7 +160,7 @@ for node in "${NODES[@]}"; do
 done
 pass "appliers ${NODES[*]} up; n3's ovsdb-server has no br-int"
 
-apply_network '{netFlow: {collectors: ["172.30.158.150:2056"]}}' || die "kubectl apply of the Network failed"
+cluster_apply_network '{netFlow: {collectors: ["172.30.158.150:2056"]}}' || die "kubectl apply of the Network failed"
 cluster_wait_ms "the ConfigMap" 10000 configmap_hash >/dev/null || die "nothing was published"
 HASH=$(configmap_hash)
 VERSION=$(configmap_version)
@@ -225,7 +213,7 @@ fi
 # ---------------------------------------------------------------- 3. a new config
 
 log "3. a new config"
-apply_network '{netFlow: {collectors: ["172.30.158.151:2056"]}}' || fail "kubectl apply of the Network failed"
+cluster_apply_network '{netFlow: {collectors: ["172.30.158.151:2056"]}}' || fail "kubectl apply of the Network failed"
 new_hash() { [ "$(configmap_hash)" != "$HASH" ]; }
 cluster_wait_ms "the new config" 10000 new_hash || fail "the new config was not published"
 HASH2=$(configmap_hash)

@@ -91,6 +91,20 @@ cluster_kubectl() {
     "$K8S_BIN_DIR/kubectl" --kubeconfig "$CLUSTER_DIR/cp/kubeconfig" "$@"
 }
 
+# cluster_apply_network EXPORT_YAML: kubectl apply of the Network "cluster" of
+# type OVNKubernetes with spec.exportNetworkFlows set to EXPORT_YAML (flow style).
+cluster_apply_network() {
+    cluster_kubectl apply -f - >/dev/null <<EOF
+apiVersion: operator.openshift.io/v1
+kind: Network
+metadata:
+  name: cluster
+spec:
+  defaultNetwork: {type: OVNKubernetes}
+  exportNetworkFlows: $1
+EOF
+}
+
 # ------------------------------------------------------------------ processes
 
 # cluster_spawn NAME COMMAND...: starts COMMAND in the background with its output
