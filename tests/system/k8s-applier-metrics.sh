@@ -30,12 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 check_tools curl openssl
 
 WORK=$(mktemp -d /tmp/exportflows-applier-metrics.XXXXXX) || die "mktemp failed"
-cleanup() {
-    local rc=$?
-    cluster_down
-    check_finish "$WORK" $rc cluster_show_logs 20
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # code URL [CURL_ARGS...]: the HTTP status curl gets ("000" without an answer).

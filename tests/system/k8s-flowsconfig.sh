@@ -40,12 +40,7 @@ ENTRY=ovsflowsconfig.exportflows.io
 check_tools jq curl openssl
 
 WORK=$(mktemp -d /tmp/exportflows-k8s-flowsconfig.XXXXXX) || die "mktemp failed"
-cleanup() {
-    local rc=$?
-    cluster_down
-    check_finish "$WORK" $rc cluster_show_logs 20
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers

@@ -57,12 +57,7 @@ declare -A NODE_DB=()
 check_tools git make tar flock ovsdb-tool ovsdb-server ovsdb-client ovs-vsctl jq curl openssl
 
 WORK=$(mktemp -d /tmp/exportflows-k8s-skew.XXXXXX) || die "mktemp failed"
-cleanup() {
-    local rc=$?
-    cluster_down
-    check_finish "$WORK" $rc cluster_show_logs 20
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers

@@ -42,12 +42,7 @@ SUMMARY_MS=$(( 2 * SUMMARY_BOUND_MS + 4000 ))
 check_tools ovsdb-tool ovsdb-server ovsdb-client ovs-vsctl jq curl openssl
 
 WORK=$(mktemp -d /tmp/exportflows-k8s-summary.XXXXXX) || die "mktemp failed"
-cleanup() {
-    local rc=$?
-    cluster_down
-    check_finish "$WORK" $rc cluster_show_logs 20
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers

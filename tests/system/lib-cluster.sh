@@ -91,6 +91,14 @@ cluster_kubectl() {
     "$K8S_BIN_DIR/kubectl" --kubeconfig "$CLUSTER_DIR/cp/kubeconfig" "$@"
 }
 
+# cluster_cleanup: an EXIT trap for a test whose work dir is $WORK: stops the
+# cluster, then keeps WORK (and shows the logs) or removes it (check_finish).
+cluster_cleanup() {
+    local rc=$?
+    cluster_down
+    check_finish "$WORK" $rc cluster_show_logs 20
+}
+
 # cluster_apply_network EXPORT_YAML: kubectl apply of the Network "cluster" of
 # type OVNKubernetes with spec.exportNetworkFlows set to EXPORT_YAML (flow style).
 cluster_apply_network() {

@@ -37,12 +37,7 @@ check_tools promtool ovsdb-tool ovsdb-server ovsdb-client ovs-vsctl jq curl open
 check_python
 
 WORK=$(mktemp -d /tmp/exportflows-monitoring.XXXXXX) || die "mktemp failed"
-cleanup() {
-    local rc=$?
-    cluster_down
-    check_finish "$WORK" $rc cluster_show_logs 20
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- 1. the programs
