@@ -278,9 +278,32 @@ testproc_wait(struct testproc *p, unsigned timeout_ms, int *code)
     return 0;
 }
 
+/* Prints the end of the log of a program that ended on its own, unseen by the
+ * test (a crash, a sanitizer report): the clue a failed test needs most, which
+ * would otherwise go with the test's temporary directory. */
+static void
+print_unseen_end(const struct testproc *p)
+{
+    size_t len = 0;
+    char *text = p->log_path ? testutil_read_file(p->log_path, &len) : NULL;
+    size_t from = len > 4096 ? len - 4096 : 0;
+
+    fprintf(stderr, "testproc: pid %d ended by itself (%s %d); the end of its log:\n%s\n",
+            (int) p->pid, WIFEXITED(p->status) ? "exit" : "signal",
+            WIFEXITED(p->status) ? WEXITSTATUS(p->status) : WTERMSIG(p->status),
+            text ? text + from : "(none)");
+    free(text);
+}
+
 void
 testproc_release(struct testproc *p)
 {
+    bool unseen = p->pid && !p->exited;
+
+    if (unseen && testproc_poll(p)
+        && !(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0)) {
+        print_unseen_end(p);
+    }
     if (p->pid && !testproc_poll(p)) {
         kill(p->pid, SIGKILL);
         while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR) {
