@@ -157,14 +157,66 @@ testhttp_stop(struct testhttp *s)
     close(s->quit[1]);
 }
 
-int
-testhttp_write_kubeconfig(const struct testhttp *s, const char *path)
+static bool
+write_all(int fd, const char *data, size_t len)
 {
-    char text[512];
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        data += n;
+        len -= (size_t) n;
+    }
+    return true;
+}
+
+bool
+testhttp_reply(int fd, int code, const char *reason, const char *body)
+{
+    char head[256];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: application/json"
+                     "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     code, reason, strlen(body));
+
+    return n > 0 && (size_t) n < sizeof head && write_all(fd, head, (size_t) n)
+           && write_all(fd, body, strlen(body));
+}
+
+bool
+testhttp_reply_status(int fd, int code, const char *reason)
+{
+    char body[512];
+
+    snprintf(body, sizeof body, "{\"kind\":\"Status\",\"status\":\"Failure\","
+             "\"code\":%d,\"reason\":\"%s\",\"message\":\"%s\"}", code, reason, reason);
+    return testhttp_reply(fd, code, reason, body);
+}
+
+int
+testhttp_kubeconfig(const struct testhttp *s, struct kubeconfig **ret)
+{
+    char text[512], *dir = testutil_tempdir("testhttp"), *path;
     int n = snprintf(text, sizeof text, "apiVersion: v1\nkind: Config\n"
                      "clusters: [{name: fake, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
                      "contexts: [{name: fake, context: {cluster: fake}}]\n"
                      "current-context: fake\n", s->port);
+    int r;
 
-    return testutil_write_file(path, text, (size_t) n);
+    if (!dir) {
+        return -errno;
+    }
+    path = testutil_path(dir, "kubeconfig");
+    r = testutil_write_file(path, text, (size_t) n);
+    if (r == 0) {
+        r = kubeconfig_load_file(path, NULL, ret, NULL);
+    }
+    testutil_rmtree(dir);
+    free(dir);
+    free(path);
+    return r;
 }

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "exportflows/kubeconfig.h"
+
 #define TESTHTTP_REQUEST_MAX (20u << 10)
 #define TESTHTTP_WAIT_MS 10000
 
@@ -43,8 +45,16 @@ bool testhttp_wait_readable(struct testhttp *s, int fd, int timeout_ms);
 /* The request line of 'request' ("GET /path HTTP/1.1"), cut to fit 'size'. */
 void testhttp_request_line(const char *request, char *line, size_t size);
 
-/* Writes to 'path' a kubeconfig whose server is this one (plain HTTP, no
- * credentials).  0 or -errno. */
-int testhttp_write_kubeconfig(const struct testhttp *s, const char *path);
+/* Writes one whole reply on 'fd': "HTTP/1.1 <code> <reason>", 'body' as
+ * application/json with its Content-Length.  False when the client is gone. */
+bool testhttp_reply(int fd, int code, const char *reason, const char *body);
+/* The same with a Kubernetes Status object (status Failure, 'code', 'reason',
+ * 'reason' again as the message) as the body: how the API server refuses. */
+bool testhttp_reply_status(int fd, int code, const char *reason);
+
+/* Loads a kubeconfig whose server is this one (plain HTTP, no credentials)
+ * into '*ret', which the caller destroys with kubeconfig_destroy().  0 or
+ * -errno. */
+int testhttp_kubeconfig(const struct testhttp *s, struct kubeconfig **ret);
 
 #endif

@@ -73,14 +73,9 @@ serve(void *ctx, int fd, const char *request)
     testhttp_request_line(request, line, sizeof line);
     pthread_mutex_lock(&f->lock);
     if (f->fail_next) {
-        static const char fail[] = "HTTP/1.1 500 Internal Server Error\r\n"
-                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
         f->fail_next--;
         pthread_mutex_unlock(&f->lock);
-        if (write(fd, fail, strlen(fail)) < 0) {
-            return;
-        }
+        testhttp_reply_status(fd, 500, "InternalError");
         return;
     }
     pthread_mutex_unlock(&f->lock);
@@ -134,7 +129,6 @@ push_event(struct fake *f, const char *type, const char *name, unsigned rv,
 
 struct rig {
     struct fake fake;
-    char *dir;
     struct kubeconfig *kube;
     struct configsource *source;
     unsigned rv;
@@ -177,19 +171,12 @@ rig_start(struct rig *r)
         .report = record_report, .aux = r,
     };
     struct errmsg err;
-    char *path;
 
     r->reports[0] = '\0';
     pthread_mutex_init(&r->lock, NULL);
     fake_start(&r->fake);
     r->rv = 10;
-    r->dir = testutil_tempdir("configsource-kube");
-    path = testutil_path(r->dir, "kubeconfig");
-    assert_int_equal(testhttp_write_kubeconfig(&r->fake.http, path), 0);
-    if (kubeconfig_load_file(path, NULL, &r->kube, &err) < 0) {
-        fail_msg("%s", err.text);
-    }
-    free(path);
+    assert_int_equal(testhttp_kubeconfig(&r->fake.http, &r->kube), 0);
     if (configsource_kube_create(r->kube, &kc, &r->source, &err) < 0) {
         fail_msg("%s", err.text);
     }
@@ -201,8 +188,6 @@ rig_stop(struct rig *r)
     configsource_destroy(r->source);
     kubeconfig_destroy(r->kube);
     fake_stop(&r->fake);
-    testutil_rmtree(r->dir);
-    free(r->dir);
     pthread_mutex_destroy(&r->lock);
 }
 

@@ -255,7 +255,6 @@ struct watch_run {
     struct seen seen;
     struct kubeconfig *cfg;
     struct kubewatch *w;
-    char kubeconfig[40];
 };
 
 static void
@@ -264,19 +263,13 @@ watch_run_start(struct watch_run *r, const struct step *script_, size_t n,
 {
     static const struct kubewatch_callbacks cb = { on_synced, on_event, on_report };
     struct errmsg err = { "" };
-    int fd;
 
     memset(&r->seen, 0, sizeof r->seen);
     pthread_mutex_init(&r->seen.lock, NULL);
     fake_start(&r->f, script_, n);
-    snprintf(r->kubeconfig, sizeof r->kubeconfig, "/tmp/exportflows-kubewatch-XXXXXX");
-    fd = mkstemp(r->kubeconfig);
-    assert_true(fd >= 0);
-    close(fd);
     r->cfg = NULL;
     r->w = NULL;
-    assert_int_equal(testhttp_write_kubeconfig(&r->f.http, r->kubeconfig), 0);
-    assert_int_equal(kubeconfig_load_file(r->kubeconfig, NULL, &r->cfg, &err), 0);
+    assert_int_equal(testhttp_kubeconfig(&r->f.http, &r->cfg), 0);
     assert_int_equal(kubewatch_create(r->cfg, wc, &cb, &r->seen, &r->w, &err), 0);
     assert_int_equal(kubewatch_start(r->w, &err), 0);
 }
@@ -287,7 +280,6 @@ watch_run_finish(struct watch_run *r)
     kubewatch_destroy(r->w);
     kubeconfig_destroy(r->cfg);
     fake_stop(&r->f);
-    unlink(r->kubeconfig);
     pthread_mutex_destroy(&r->seen.lock);
 }
 

@@ -1,6 +1,6 @@
-/* test_nodestatus — the per-node status Lease: the Lease's JSON and names, and the writer thread against a loopback
- * HTTP server (tests/lib/testhttp) that records each request and can fail or
- * stall: writes only on change, coalesces changes inside the rate limit, retries
+/* test_nodestatus — the per-node status Lease: the Lease's JSON and names, and
+ * the writer thread against a loopback one-Lease API server (tests/lib/testkubeobj)
+ * that records each request and can fail or stall: writes only on change, coalesces changes inside the rate limit, retries
  * failures, writes a pending state on stop, sends heartbeats, and never makes
  * nodestatus_set() wait for a slow server. */
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "exportflows/kubeconfig.h"
 #include "exportflows/nodestatus.h"
 #include "../lib/testhttp.h"
+#include "../lib/testkubeobj.h"
 #include "../lib/testutil.h"
 
 #define HASH7 "sha256:7777777777777777777777777777777777777777777777777777777777777777"
@@ -165,159 +166,18 @@ test_nodestatus_create_checks_names(void **unused)
 
 /* ---- the writer against a one-Lease API server ---- */
 
-#define MAX_BODY 16384
-
-/* Keeps one Lease as the API server would: GET, POST (409 AlreadyExists when it
- * exists), PUT (404 when absent, 409 Conflict on a stale resourceVersion). */
-struct fake {
-    struct testhttp http;
-    unsigned fail_first;        /* answer 500 to this many requests */
-    unsigned delay_ms;          /* before each reply */
-    pthread_mutex_t lock;
-    bool exists;
-    unsigned rv;
-    unsigned requests;
-    char methods[64];           /* one letter per request: G, P(OST), U(PUT) */
-    char line[512];             /* the last request line */
-    char body[MAX_BODY];        /* the last Lease sent */
-};
-
-static void
-reply(int fd, int code, const char *reason, const char *body)
-{
-    char out[1024];
-    int n = snprintf(out, sizeof out, "HTTP/1.1 %d %s\r\nContent-Type: application/json"
-                     "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     code, reason, strlen(body), body);
-
-    if (write(fd, out, (size_t) n) < 0) {
-        /* the client gave up: nothing to do */
-    }
-}
-
-static void
-reply_status(int fd, int code, const char *reason)
-{
-    char body[256];
-
-    snprintf(body, sizeof body, "{\"kind\":\"Status\",\"status\":\"Failure\","
-             "\"code\":%d,\"reason\":\"%s\",\"message\":\"%s\"}", code, reason, reason);
-    reply(fd, code, reason, body);
-}
-
-static void
-reply_lease(int fd, int code, unsigned rv)
-{
-    char body[128];
-
-    snprintf(body, sizeof body, "{\"metadata\":{\"resourceVersion\":\"%u\"}}", rv);
-    reply(fd, code, code == 201 ? "Created" : "OK", body);
-}
-
-static unsigned
-body_rv(const char *body)
-{
-    json_t *j = json_loads(body, 0, NULL);
-    const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"),
-                                                       "resourceVersion"));
-    unsigned n = rv ? (unsigned) strtoul(rv, NULL, 10) : 0;
-
-    json_decref(j);
-    return n;
-}
-
-/* Plays the API server for one request; with the lock held. */
-static void
-answer(struct fake *f, int fd, const char *buf)
-{
-    const char *body = strstr(buf, "\r\n\r\n") + 4;
-    size_t used = strlen(f->methods);
-
-    f->requests++;
-    testhttp_request_line(buf, f->line, sizeof f->line);
-    if (used < sizeof f->methods - 1) {
-        f->methods[used] = !strncmp(buf, "GET", 3) ? 'G' : !strncmp(buf, "POST", 4) ? 'P' : 'U';
-    }
-    if (f->fail_first) {
-        f->fail_first--;
-        reply_status(fd, 500, "InternalError");
-    } else if (!strncmp(buf, "GET", 3)) {
-        f->exists ? reply_lease(fd, 200, f->rv) : reply_status(fd, 404, "NotFound");
-    } else if (!strncmp(buf, "POST", 4) && f->exists) {
-        reply_status(fd, 409, "AlreadyExists");
-    } else if (!strncmp(buf, "PUT", 3) && !f->exists) {
-        reply_status(fd, 404, "NotFound");
-    } else if (!strncmp(buf, "PUT", 3) && body_rv(body) != f->rv) {
-        reply_status(fd, 409, "Conflict");
-    } else {
-        f->exists = true;
-        f->rv++;
-        snprintf(f->body, sizeof f->body, "%s", body);
-        reply_lease(fd, buf[1] == 'O' ? 201 : 200, f->rv);
-    }
-}
-
-static void
-serve(void *ctx, int fd, const char *request)
-{
-    struct fake *f = ctx;
-
-    if (f->delay_ms) {
-        testhttp_wait_readable(&f->http, f->http.quit[0], (int) f->delay_ms);
-    }
-    pthread_mutex_lock(&f->lock);
-    answer(f, fd, request);
-    pthread_mutex_unlock(&f->lock);
-}
-
-static void
-fake_start(struct fake *f)
-{
-    pthread_mutex_init(&f->lock, NULL);
-    assert_int_equal(testhttp_start(&f->http, serve, f), 0);
-}
-
-static void
-fake_stop(struct fake *f)
-{
-    testhttp_stop(&f->http);
-    pthread_mutex_destroy(&f->lock);
-}
-
-static unsigned
-fake_requests(struct fake *f)
-{
-    unsigned n;
-
-    pthread_mutex_lock(&f->lock);
-    n = f->requests;
-    pthread_mutex_unlock(&f->lock);
-    return n;
-}
-
-static bool
-fake_body_has(struct fake *f, const char *text)
-{
-    bool has;
-
-    pthread_mutex_lock(&f->lock);
-    has = strstr(f->body, text) != NULL;
-    pthread_mutex_unlock(&f->lock);
-    return has;
-}
-
 /* The methods of the requests so far, e.g. "GPU". */
 static void
-assert_methods(struct fake *f, const char *want)
+assert_methods(struct testkubeobj *f, const char *want)
 {
-    pthread_mutex_lock(&f->lock);
-    assert_string_equal(f->methods, want);
-    pthread_mutex_unlock(&f->lock);
+    char methods[64];
+
+    testkubeobj_methods(f, methods, sizeof methods);
+    assert_string_equal(methods, want);
 }
 
 struct rig {
-    struct fake fake;
-    char *dir;
+    struct testkubeobj fake;
     struct kubeconfig *kube;
     struct nodestatus *ns;
     unsigned errors;            /* reports, from the writer thread */
@@ -345,17 +205,10 @@ rig_start(struct rig *r, unsigned min_interval_ms, unsigned heartbeat_ms)
         .timeout_ms = 5000, .report = count_error, .ctx = r,
     };
     struct errmsg err;
-    char *path;
 
     pthread_mutex_init(&r->lock, NULL);
-    fake_start(&r->fake);
-    r->dir = testutil_tempdir("nodestatus");
-    path = testutil_path(r->dir, "kubeconfig");
-    assert_int_equal(testhttp_write_kubeconfig(&r->fake.http, path), 0);
-    if (kubeconfig_load_file(path, NULL, &r->kube, &err) < 0) {
-        fail_msg("%s", err.text);
-    }
-    free(path);
+    assert_int_equal(testkubeobj_start(&r->fake), 0);
+    assert_int_equal(testhttp_kubeconfig(&r->fake.http, &r->kube), 0);
     if (nodestatus_create(r->kube, &nc, &r->ns, &err) < 0
         || nodestatus_start(r->ns, &err) < 0) {
         fail_msg("%s", err.text);
@@ -367,9 +220,7 @@ rig_stop(struct rig *r)
 {
     nodestatus_destroy(r->ns);
     kubeconfig_destroy(r->kube);
-    fake_stop(&r->fake);
-    testutil_rmtree(r->dir);
-    free(r->dir);
+    testkubeobj_stop(&r->fake);
     pthread_mutex_destroy(&r->lock);
 }
 
@@ -415,7 +266,7 @@ test_nodestatus_writes_on_change_and_coalesces(void **unused)
     nodestatus_set(r.ns, &a);
     assert_true(wait_writes(&r, 1, 5000));
     assert_methods(&r.fake, "GP");              /* absent: created */
-    assert_true(fake_body_has(&r.fake, "error-a"));
+    assert_true(testkubeobj_has(&r.fake, "error-a"));
     assert_string_equal(r.fake.line, "POST /apis/coordination.k8s.io/v1/namespaces/"
                         "exportflows/leases HTTP/1.1");
     /* Three changes inside the rate limit: one write, of the latest, with the
@@ -425,13 +276,13 @@ test_nodestatus_writes_on_change_and_coalesces(void **unused)
     nodestatus_set(r.ns, &c);
     assert_true(wait_writes(&r, 2, 5000));
     assert_methods(&r.fake, "GPU");
-    assert_true(fake_body_has(&r.fake, "error-c"));
+    assert_true(testkubeobj_has(&r.fake, "error-c"));
     assert_string_equal(r.fake.line, "PUT /apis/coordination.k8s.io/v1/namespaces/"
                         "exportflows/leases/exportflows-node-node-a HTTP/1.1");
     /* The same state again: nothing to write. */
     nodestatus_set(r.ns, &c);
     testutil_nap(700);          /* a window in which no request may come */
-    assert_int_equal(fake_requests(&r.fake), 3);
+    assert_int_equal(testkubeobj_requests(&r.fake), 3);
     nodestatus_get_stats(r.ns, &stats);
     assert_int_equal(stats.writes, 2);
     assert_int_equal(stats.errors, 0);
@@ -451,20 +302,16 @@ test_nodestatus_rereads_after_a_conflict_or_deletion(void **unused)
     rig_start(&r, 100, 0);
     nodestatus_set(r.ns, &a);
     assert_true(wait_writes(&r, 1, 5000));
-    pthread_mutex_lock(&r.fake.lock);
-    r.fake.rv += 5;             /* someone else updated the Lease */
-    pthread_mutex_unlock(&r.fake.lock);
+    testkubeobj_touch(&r.fake);     /* someone else updated the Lease */
     nodestatus_set(r.ns, &b);
     assert_true(wait_writes(&r, 2, 5000));
     assert_methods(&r.fake, "GPUGU");           /* 409, read again, write */
-    assert_true(fake_body_has(&r.fake, "error-b"));
-    pthread_mutex_lock(&r.fake.lock);
-    r.fake.exists = false;      /* deleted, e.g. by the garbage collector */
-    pthread_mutex_unlock(&r.fake.lock);
+    assert_true(testkubeobj_has(&r.fake, "error-b"));
+    testkubeobj_delete(&r.fake);    /* e.g. by the garbage collector */
     nodestatus_set(r.ns, &c);
     assert_true(wait_writes(&r, 3, 5000));
     assert_methods(&r.fake, "GPUGUUGP");        /* 404, read: absent, create */
-    assert_true(fake_body_has(&r.fake, "error-c"));
+    assert_true(testkubeobj_has(&r.fake, "error-c"));
     rig_stop(&r);
 }
 
@@ -481,7 +328,7 @@ test_nodestatus_retries_after_a_failure(void **unused)
     nodestatus_set(r.ns, &a);
     assert_true(wait_writes(&r, 1, 5000));     /* 500, then after the backoff */
     assert_methods(&r.fake, "GGP");
-    assert_true(fake_body_has(&r.fake, "error-a"));
+    assert_true(testkubeobj_has(&r.fake, "error-a"));
     nodestatus_get_stats(r.ns, &stats);
     assert_int_equal(stats.errors, 1);
     pthread_mutex_lock(&r.lock);
@@ -505,13 +352,11 @@ test_nodestatus_keeps_the_version_after_a_failure(void **unused)
     rig_start(&r, 100, 0);
     nodestatus_set(r.ns, &a);
     assert_true(wait_writes(&r, 1, 5000));
-    pthread_mutex_lock(&r.fake.lock);
-    r.fake.fail_first = 1;
-    pthread_mutex_unlock(&r.fake.lock);
+    testkubeobj_fail_next(&r.fake, 1);
     nodestatus_set(r.ns, &b);
     assert_true(wait_writes(&r, 2, 5000));     /* 500, then after the backoff */
     assert_methods(&r.fake, "GPUU");
-    assert_true(fake_body_has(&r.fake, "error-b"));
+    assert_true(testkubeobj_has(&r.fake, "error-b"));
     nodestatus_get_stats(r.ns, &stats);
     assert_int_equal(stats.errors, 1);
     assert_int_equal(stats.requests, 4);
@@ -534,7 +379,7 @@ test_nodestatus_stop_writes_the_pending_state(void **unused)
     nodestatus_stop(r.ns);
     nodestatus_get_stats(r.ns, &stats);
     assert_int_equal(stats.writes, 2);
-    assert_true(fake_body_has(&r.fake, "error-b"));
+    assert_true(testkubeobj_has(&r.fake, "error-b"));
     rig_stop(&r);
 }
 
@@ -548,8 +393,8 @@ test_nodestatus_heartbeat_rewrites_unchanged_state(void **unused)
     rig_start(&r, 100, 200);
     nodestatus_set(r.ns, &a);
     assert_true(wait_writes(&r, 3, 5000));
-    assert_true(fake_body_has(&r.fake, "error-a"));
-    assert_true(fake_body_has(&r.fake, "\"leaseDurationSeconds\":3"));
+    assert_true(testkubeobj_has(&r.fake, "error-a"));
+    assert_true(testkubeobj_has(&r.fake, "\"leaseDurationSeconds\":3"));
     rig_stop(&r);
 }
 
@@ -572,7 +417,7 @@ test_nodestatus_set_never_waits_for_a_slow_server(void **unused)
     }
     assert_true(clock_monotonic_us() - start < 100000);
     assert_true(wait_writes(&r, 2, 15000));
-    assert_true(fake_body_has(&r.fake, "error-b"));
+    assert_true(testkubeobj_has(&r.fake, "error-b"));
     rig_stop(&r);
 }
 
