@@ -34,7 +34,7 @@ rv_of(const json_t *obj)
 
 /* Plays the API server for one request; with the lock held. */
 static void
-answer(struct testkubeobj *o, int fd, const char *request)
+answer_locked(struct testkubeobj *o, int fd, const char *request)
 {
     const char *body = strstr(request, "\r\n\r\n");
     bool get = !strncmp(request, "GET", 3), post = !strncmp(request, "POST", 4);
@@ -76,9 +76,27 @@ serve(void *ctx, int fd, const char *request)
     if (o->delay_ms) {
         testhttp_wait_readable(&o->http, o->http.quit[0], (int) o->delay_ms);
     }
+    testkubeobj_answer(o, fd, request);
+}
+
+void
+testkubeobj_answer(struct testkubeobj *o, int fd, const char *request)
+{
     pthread_mutex_lock(&o->lock);
-    answer(o, fd, request);
+    answer_locked(o, fd, request);
     pthread_mutex_unlock(&o->lock);
+}
+
+void
+testkubeobj_init(struct testkubeobj *o)
+{
+    pthread_mutex_init(&o->lock, NULL);
+}
+
+void
+testkubeobj_release(struct testkubeobj *o)
+{
+    pthread_mutex_destroy(&o->lock);
 }
 
 int
@@ -86,10 +104,10 @@ testkubeobj_start(struct testkubeobj *o)
 {
     int r;
 
-    pthread_mutex_init(&o->lock, NULL);
+    testkubeobj_init(o);
     r = testhttp_start(&o->http, serve, o);
     if (r < 0) {
-        pthread_mutex_destroy(&o->lock);
+        testkubeobj_release(o);
     }
     return r;
 }
@@ -98,7 +116,7 @@ void
 testkubeobj_stop(struct testkubeobj *o)
 {
     testhttp_stop(&o->http);
-    pthread_mutex_destroy(&o->lock);
+    testkubeobj_release(o);
 }
 
 void

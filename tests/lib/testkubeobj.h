@@ -38,6 +38,14 @@ struct testkubeobj {
 int testkubeobj_start(struct testkubeobj *o);
 void testkubeobj_stop(struct testkubeobj *o);
 
+/* Without a server of its own: the object behind another fake that routes the
+ * requests for it here ('http' and 'delay_ms' unused).  Release with
+ * testkubeobj_release(). */
+void testkubeobj_init(struct testkubeobj *o);
+void testkubeobj_release(struct testkubeobj *o);
+/* Answers one request for the object on 'fd', from a testhttp handler. */
+void testkubeobj_answer(struct testkubeobj *o, int fd, const char *request);
+
 /* Stores 'json' as if another client had written it (a new resourceVersion). */
 void testkubeobj_set(struct testkubeobj *o, const char *json);
 /* Another client updated the object: a new resourceVersion, same content. */
