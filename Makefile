@@ -17,7 +17,7 @@
 #   src/*.c                   the library, one module per .c/.h pair (public headers in
 #                             include/exportflows/, private ones in src/)
 #   cmd/NAME/*.c              program NAME
-#   tests/unit/test_*.c       cmocka tests, test_<module>.c (not every module has one yet)
+#   tests/unit/test_*.c       cmocka tests, test_<module>.c, one for every module
 #   tests/integration/test_*.c  cmocka tests that run real programs
 #   tests/lib/*.c             helpers linked into every test
 #   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...);
