@@ -29,34 +29,16 @@
 #include <openssl/x509v3.h>
 
 #include "exportflows/certs.h"
+#include "exportflows/clock.h"
 #include "exportflows/httpserver.h"
 #include "exportflows/metrics.h"
 #include "../lib/testutil.h"
 
 #define PREFIX "t"
 
-/* ---- time and polling ----------------------------------------------------- */
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-pause_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 /* ---- files -------------------------------------------------------------- */
 
-static char workdir[64];
+static char *workdir;
 
 static void
 path_in(char *buf, size_t size, const char *name)
@@ -64,30 +46,17 @@ path_in(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", workdir, name);
 }
 
+/* The text of the file 'name' in the test's directory (caller frees). */
 static char *
-read_text(const char *path)
+read_in(const char *name)
 {
-    FILE *f = fopen(path, "re");
-    char *buf = calloc(1, 65536);
-    size_t n;
+    char path[256];
+    char *text;
 
-    assert_non_null(f);
-    n = fread(buf, 1, 65535, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void
-append_file(const char *dst, const char *src)
-{
-    char *text = read_text(src);
-    FILE *f = fopen(dst, "ae");
-
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(text);
+    path_in(path, sizeof path, name);
+    text = testutil_read_file(path, NULL);
+    assert_non_null(text);
+    return text;
 }
 
 static void
@@ -116,7 +85,7 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
     X509_EXTENSION *ext;
 
     X509_set_version(cert, X509_VERSION_3);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), (long) (now_s() * 1000) & 0x7fffffff);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), (long) (clock_monotonic_ms() & 0x7fffffff));
     X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
     X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
     X509_set_pubkey(cert, key);
@@ -185,20 +154,16 @@ generate_client_certs(void)
 static void
 secret_publish(const char *gen, const char *cert_from, const char *key_from)
 {
-    char dir[512], src[256], dst[256], tmp[256], data[256], target[64];
+    char dir[512], dst[256], tmp[256], data[256], target[64];
     char *text;
-    FILE *f;
 
     snprintf(target, sizeof target, "..%s", gen);
     snprintf(dst, sizeof dst, "%s/secret/%s", workdir, target);
     assert_int_equal(mkdir(dst, 0755), 0);
     for (int i = 0; i < 2; i++) {
-        path_in(src, sizeof src, i ? key_from : cert_from);
         snprintf(dir, sizeof dir, "%s/%s", dst, i ? "tls.key" : "tls.crt");
-        text = read_text(src);
-        f = fopen(dir, "we");
-        fputs(text, f);
-        fclose(f);
+        text = read_in(i ? key_from : cert_from);
+        assert_int_equal(testutil_write_text(dir, text), 0);
         free(text);
     }
     snprintf(tmp, sizeof tmp, "%s/secret/..data_tmp", workdir);
@@ -224,10 +189,11 @@ secret_init(void)
 static int
 group_setup(void **state)
 {
-    char bundle[128], src[128];
+    char bundle[128];
+    char *ca1, *ca2, *both;
 
-    snprintf(workdir, sizeof workdir, "/tmp/test_httpserver.XXXXXX");
-    if (!mkdtemp(workdir)) {
+    workdir = testutil_tempdir("httpserver");
+    if (!workdir) {
         return -1;
     }
     generate_pair("gen1");
@@ -235,20 +201,25 @@ group_setup(void **state)
     generate_client_certs();
     /* Clients trust both CAs, as a caBundle does during a rotation. */
     path_in(bundle, sizeof bundle, "bundle.crt");
-    path_in(src, sizeof src, "gen1/ca.crt");
-    append_file(bundle, src);
-    path_in(src, sizeof src, "gen2/ca.crt");
-    append_file(bundle, src);
+    ca1 = read_in("gen1/ca.crt");
+    ca2 = read_in("gen2/ca.crt");
+    both = malloc(strlen(ca1) + strlen(ca2) + 1);
+    assert_non_null(both);
+    memcpy(both, ca1, strlen(ca1));
+    memcpy(both + strlen(ca1), ca2, strlen(ca2) + 1);
+    assert_int_equal(testutil_write_text(bundle, both), 0);
+    free(ca1);
+    free(ca2);
+    free(both);
     return 0;
 }
 
 static int
 group_teardown(void **state)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    return system(cmd) == 0 ? 0 : -1;
+    testutil_rmtree(workdir);
+    free(workdir);
+    return 0;
 }
 
 /* ---- the server under test ---------------------------------------------- */
@@ -671,7 +642,7 @@ test_httpserver_routes_and_errors(void **state)
 static long
 rss_kib(void)
 {
-    char *status = read_text("/proc/self/status");
+    char *status = testutil_read_file("/proc/self/status", NULL);
     char *line = strstr(status, "VmRSS:");
     long kib = line ? strtol(line + 6, NULL, 10) : -1;
 
@@ -959,9 +930,9 @@ load_main(void *aux)
     struct reply *r = calloc(1, sizeof *r);
     struct call c = { .method = "POST", .path = "/echo", .content_type = "application/json", .body = "{\"a\":1}", .len = 7 };
     CURL *h = curl_easy_init();
-    double deadline = now_s() + 60;
+    struct testutil_deadline deadline = testutil_deadline_ms(60000);
 
-    for (int i = 0; !atomic_load(&l->stop) && now_s() < deadline; i++) {
+    for (int i = 0; !atomic_load(&l->stop) && !testutil_deadline_passed(&deadline); i++) {
         c.fresh = i % 2 == 0;   /* half on new connections: a handshake each */
         request_on(h, l->f, &c, r);
         if (r->rc != CURLE_OK || r->status != 200 || strcmp(r->body, "{\"a\":1}")) {
@@ -979,10 +950,10 @@ load_main(void *aux)
 static void
 wait_requests(struct load *l, int at_least)
 {
-    double deadline = now_s() + 30;
+    struct testutil_deadline deadline = testutil_deadline_ms(30000);
 
-    while (atomic_load(&l->requests) < at_least && now_s() < deadline) {
-        pause_ms(10);
+    while (atomic_load(&l->requests) < at_least && !testutil_deadline_passed(&deadline)) {
+        testutil_nap(10);
     }
     assert_true(atomic_load(&l->requests) >= at_least);
 }
@@ -1024,12 +995,10 @@ same_pem(const char *a, const char *b)
 static bool
 serving(const struct fixture *f, const char *pair)
 {
-    char path[128], served[8192];
-    char *want;
+    char served[8192];
+    char *want = read_in(pair);
     bool same;
 
-    path_in(path, sizeof path, pair);
-    want = read_text(path);
     served_cert(f, served, sizeof served);
     same = same_pem(served, want);
     free(want);
@@ -1039,10 +1008,10 @@ serving(const struct fixture *f, const char *pair)
 static void
 wait_serving(const struct fixture *f, const char *pair)
 {
-    double deadline = now_s() + 15;
+    struct testutil_deadline deadline = testutil_deadline_ms(15000);
 
-    while (!serving(f, pair) && now_s() < deadline) {
-        pause_ms(20);
+    while (!serving(f, pair) && !testutil_deadline_passed(&deadline)) {
+        testutil_nap(20);
     }
     assert_true(serving(f, pair));
 }
@@ -1050,10 +1019,10 @@ wait_serving(const struct fixture *f, const char *pair)
 static void
 wait_metric(const struct fixture *f, const char *sample, double want)
 {
-    double deadline = now_s() + 15;
+    struct testutil_deadline deadline = testutil_deadline_ms(15000);
 
-    while (metric_value(f, sample) != want && now_s() < deadline) {
-        pause_ms(20);
+    while (metric_value(f, sample) != want && !testutil_deadline_passed(&deadline)) {
+        testutil_nap(20);
     }
     assert_true(metric_value(f, sample) == want);
 }
@@ -1067,7 +1036,7 @@ test_httpserver_certificate_swap_under_load(void **state)
     struct load load = { .f = f };
     pthread_t threads[4];
     struct errmsg err = { "" };
-    double start;
+    uint64_t start;
     int n;
 
     secret_init();
@@ -1086,10 +1055,11 @@ test_httpserver_certificate_swap_under_load(void **state)
     wait_requests(&load, 40);
 
     /* The swap Kubernetes does: a new directory, then ..data renamed onto it. */
-    start = now_s();
+    start = clock_monotonic_ms();
     secret_publish("gen2", "gen2/tls.crt", "gen2/tls.key");
     wait_serving(f, "gen2/tls.crt");
-    print_message("new certificate served %.0f ms after the swap\n", (now_s() - start) * 1000);
+    print_message("new certificate served %llu ms after the swap\n",
+                  (unsigned long long) (clock_monotonic_ms() - start));
     n = atomic_load(&load.requests);
     wait_requests(&load, n + 40);
     assert_int_equal(metric_value(f, PREFIX "_tls_reloads_total{result=\"success\"}"), 1);
@@ -1141,10 +1111,10 @@ connect_to(uint16_t port)
 static bool
 closed_within(int fd, int ms)
 {
-    double deadline = now_s() + ms / 1000.0;
+    struct testutil_deadline deadline = testutil_deadline_ms((unsigned) ms);
     char buf[256];
 
-    while (now_s() < deadline) {
+    while (!testutil_deadline_passed(&deadline)) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
 
         if (poll(&p, 1, 50) > 0) {
@@ -1164,7 +1134,7 @@ test_httpserver_limits_and_slow_clients(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     struct httpserver_config cfg;
     int fds[3], slow;
-    double start;
+    uint64_t start;
     bool closed = false;
 
     f->metrics = metrics_create();
@@ -1190,8 +1160,8 @@ test_httpserver_limits_and_slow_clients(void **state)
     slow = connect_to(httpserver_port(f->server));
     assert_true(slow >= 0);
     assert_int_equal(send(slow, "GET /healthz HTTP/1.1\r\n", 23, MSG_NOSIGNAL), 23);
-    start = now_s();
-    while (!closed && now_s() - start < 10) {
+    start = clock_monotonic_ms();
+    while (!closed && clock_monotonic_ms() - start < 10000) {
         if (send(slow, "X", 1, MSG_NOSIGNAL) != 1) {
             closed = true;
             break;
@@ -1199,7 +1169,7 @@ test_httpserver_limits_and_slow_clients(void **state)
         closed = closed_within(slow, 300);
     }
     assert_true(closed);
-    assert_true(now_s() - start < 6);
+    assert_true(clock_monotonic_ms() - start < 6000);
     close(slow);
     fixture_free(f);
 }
@@ -1242,31 +1212,31 @@ test_httpserver_shutdown_drains_in_flight(void **state)
     struct slow_call *sc = calloc(1, sizeof *sc);
     struct shutdown_call sh = { .server = f->server };
     pthread_t client, stopper;
-    double deadline;
+    struct testutil_deadline deadline;
     bool refused = false, entered = false;
     int fd;
 
     sc->f = f;
     gate.entered = gate.released = false;
     assert_int_equal(pthread_create(&client, NULL, slow_call_main, sc), 0);
-    deadline = now_s() + 10;
-    while (!entered && now_s() < deadline) {
+    deadline = testutil_deadline_ms(10000);
+    while (!entered && !testutil_deadline_passed(&deadline)) {
         pthread_mutex_lock(&gate.lock);
         entered = gate.entered;
         pthread_mutex_unlock(&gate.lock);
-        pause_ms(5);
+        testutil_nap(5);
     }
     assert_true(entered);
 
     assert_int_equal(pthread_create(&stopper, NULL, shutdown_main, &sh), 0);
     /* New connections are refused while the slow request drains. */
-    deadline = now_s() + 10;
-    while (!refused && now_s() < deadline) {
+    deadline = testutil_deadline_ms(10000);
+    while (!refused && !testutil_deadline_passed(&deadline)) {
         fd = connect_to(httpserver_port(f->server));
         refused = fd < 0;
         if (fd >= 0) {
             close(fd);
-            pause_ms(10);
+            testutil_nap(10);
         }
     }
     assert_true(refused);
