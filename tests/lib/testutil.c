@@ -117,6 +117,20 @@ testutil_run_cases(const char *dir, bool (*run)(const char *path), size_t *n)
     return failed;
 }
 
+bool
+testutil_wait_count(atomic_uint *counter, unsigned want, unsigned ms)
+{
+    struct testutil_deadline d = testutil_deadline_ms(ms);
+
+    while (atomic_load(counter) < want) {
+        if (testutil_deadline_passed(&d)) {
+            return false;
+        }
+        testutil_nap(10);
+    }
+    return true;
+}
+
 char *
 testutil_tempdir(const char *tag)
 {

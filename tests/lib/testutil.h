@@ -6,6 +6,7 @@
 #ifndef EXPORTFLOWS_TESTS_TESTUTIL_H
 #define EXPORTFLOWS_TESTS_TESTUTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -21,6 +22,9 @@ bool testutil_deadline_passed(const struct testutil_deadline *d);
 unsigned testutil_deadline_left_ms(const struct testutil_deadline *d);
 /* Sleeps 'ms' milliseconds: only between polls of a condition. */
 void testutil_nap(unsigned ms);
+/* Polls until '*counter' (bumped by another thread) reaches 'want'; false
+ * when 'ms' milliseconds pass first. */
+bool testutil_wait_count(atomic_uint *counter, unsigned want, unsigned ms);
 
 /* Creates a fresh directory "$TMPDIR/exportflows-<tag>.XXXXXX".  Caller removes it
  * with testutil_rmtree() and frees the name with free(); NULL on failure. */

@@ -32,21 +32,6 @@ count_tick(void *aux, bool files_due)
     }
 }
 
-/* Polls until 'counter' reaches 'want'; false at the deadline. */
-static bool
-wait_count(atomic_uint *counter, unsigned want)
-{
-    struct testutil_deadline d = testutil_deadline_ms(20000);
-
-    while (atomic_load(counter) < want) {
-        if (testutil_deadline_passed(&d)) {
-            return false;
-        }
-        testutil_nap(10);
-    }
-    return true;
-}
-
 static void
 test_httpwatch_ticks_without_files(void **unused)
 {
@@ -59,7 +44,7 @@ test_httpwatch_ticks_without_files(void **unused)
     httpwatch_init(&w);
     assert_int_equal(httpwatch_open(&w, &err), 0);
     assert_int_equal(httpwatch_start(&w, count_tick, &t, &err), 0);
-    assert_true(wait_count(&t.all, 2));
+    assert_true(testutil_wait_count(&t.all, 2, 20000));
     assert_int_equal(atomic_load(&t.due), 0);   /* never without files */
     start = clock_monotonic_ms();
     httpwatch_stop(&w);
@@ -85,11 +70,11 @@ test_httpwatch_reports_a_changed_file(void **unused)
         || httpwatch_start(&w, count_tick, &t, &err) < 0) {
         fail_msg("httpwatch: %s", err.text);
     }
-    assert_true(wait_count(&t.all, 1));
+    assert_true(testutil_wait_count(&t.all, 1, 20000));
     assert_int_equal(atomic_load(&t.due), 0);
     assert_int_equal(testutil_write_text(cert, "c2"), 0);
     assert_int_equal(testutil_write_text(key, "k2"), 0);
-    assert_true(wait_count(&t.due, 1));
+    assert_true(testutil_wait_count(&t.due, 1, 20000));
     httpwatch_stop(&w);
     httpwatch_close(&w);
     testutil_rmtree(dir);

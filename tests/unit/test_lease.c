@@ -87,20 +87,6 @@ wait_leader(struct rig *r, bool want, unsigned ms)
     return true;
 }
 
-static bool
-wait_count(atomic_uint *counter, unsigned want, unsigned ms)
-{
-    struct testutil_deadline d = testutil_deadline_ms(ms);
-
-    while (atomic_load(counter) < want) {
-        if (testutil_deadline_passed(&d)) {
-            return false;
-        }
-        testutil_nap(10);
-    }
-    return true;
-}
-
 static const char *
 holder(json_t *lease)
 {
@@ -220,7 +206,7 @@ test_lease_leadership_ends_when_renewals_fail(void **unused)
     assert_true(wait_leader(&r, false, 10000));
     /* Given up no later than the renew deadline, well before the duration. */
     assert_true(clock_monotonic_ms() - failing_since < 1500 + 500);
-    assert_true(wait_count(&r.lost, 1, 10000));     /* told by the thread, later */
+    assert_true(testutil_wait_count(&r.lost, 1, 10000));     /* told by the thread, later */
     assert_true(atomic_load(&r.reports) >= 1);
     assert_int_equal(atomic_load(&r.odd_reports), 0);
     /* The server is back: the Lease still names us, so we take it again. */
