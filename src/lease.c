@@ -44,9 +44,8 @@ struct lease {
 static void
 micro_time(char buf[CLOCK_RFC3339_MICRO_MAX])
 {
-    struct timespec ts;
+    struct timespec ts = clock_realtime_now();
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     clock_format_rfc3339_micro(&ts, buf);
 }
 

@@ -352,12 +352,11 @@ write_lease(struct nodestatus *ns, const struct nodestatus_state *state)
         .lease_duration_s = ns->heartbeat_ms ? 3 * ((ns->heartbeat_ms + 999) / 1000) : 0,
         .acquired = &ns->acquired,
     };
-    struct timespec now;
+    struct timespec now = clock_realtime_now();
     struct errmsg err;
     json_t *lease;
     int rc;
 
-    clock_gettime(CLOCK_REALTIME, &now);
     if (!ns->has_acquired) {
         ns->acquired = now;
         ns->has_acquired = true;

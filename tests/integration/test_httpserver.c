@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "exportflows/certs.h"
+#include "exportflows/clock.h"
 #include "exportflows/httpserver.h"
 #include "exportflows/metrics.h"
 #include "../lib/testutil.h"
@@ -40,10 +41,7 @@
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double) clock_monotonic_us() / 1e6;
 }
 
 static void
