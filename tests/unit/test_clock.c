@@ -85,7 +85,8 @@ test_clock_realtime_now_is_the_wall_clock(void **unused)
     time_t after = time(NULL);
 
     (void) unused;
-    assert_true(now.tv_sec >= before && now.tv_sec <= after);
+    /* time() may read a coarser clock, a tick behind. */
+    assert_true(now.tv_sec >= before && now.tv_sec <= after + 1);
     assert_true(now.tv_nsec >= 0 && now.tv_nsec < 1000000000);
 }
 
