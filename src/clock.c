@@ -11,18 +11,16 @@
 uint64_t
 clock_monotonic_ms(void)
 {
-    struct timespec ts;
+    struct timespec ts = clock_monotonic_now();
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 uint64_t
 clock_monotonic_us(void)
 {
-    struct timespec ts;
+    struct timespec ts = clock_monotonic_now();
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
@@ -32,6 +30,15 @@ clock_monotonic_now(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+struct timespec
+clock_realtime_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
     return ts;
 }
 
@@ -46,9 +53,8 @@ clock_seconds_since(const struct timespec *t)
 struct timespec
 clock_monotonic_after(unsigned ms)
 {
-    struct timespec at;
+    struct timespec at = clock_monotonic_now();
 
-    clock_gettime(CLOCK_MONOTONIC, &at);
     at.tv_sec += ms / 1000;
     at.tv_nsec += (long) (ms % 1000) * 1000000;
     if (at.tv_nsec >= 1000000000) {

@@ -116,6 +116,11 @@ wait_for_quiet(struct httpwatch *w)
     }
 }
 
+/* This thread does not use the worker module (worker.h) that the other
+ * background threads share: it sleeps in poll() on the inotify descriptor and
+ * is stopped through an eventfd, where a worker sleeps on a condition variable
+ * that no descriptor can wake.  Only pthread_create() and pthread_join() would
+ * be shared, at the price of a lock and a condition variable never used. */
 static void *
 watch_main(void *aux)
 {

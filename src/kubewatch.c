@@ -3,7 +3,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@
 #include "exportflows/capbuf.h"
 #include "exportflows/clock.h"
 #include "exportflows/kube.h"
-#include "exportflows/monowait.h"
+#include "exportflows/worker.h"
 
 /* Wait before retrying after 429 Too Many Requests (jittered into [1/2, 1]). */
 #define KUBEWATCH_BUSY_RETRY_MS 1000
@@ -36,11 +35,7 @@ struct kubewatch {
     bool delivered;             /* the current WATCH delivered something */
     uint64_t rng;
 
-    pthread_t thread;
-    bool started, joined;
-    atomic_bool stopping;
-    pthread_mutex_t lock;       /* with 'wake', for interruptible backoff waits */
-    pthread_cond_t wake;
+    struct worker worker;       /* its lock only for the backoff waits */
 
     atomic_ulong lists, watches, events, bookmarks, gone_count, errors;
 };
@@ -158,7 +153,7 @@ kubewatch_create(struct kubeconfig *cfg, const struct kubewatch_config *wc,
         return errmsg_set(err, -EINVAL, "watch: resourceVersion too long");
     }
     w = calloc(1, sizeof *w);
-    if (!w || monowait_init(&w->lock, &w->wake)) {
+    if (!w || worker_init(&w->worker)) {
         free(w);
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
@@ -198,7 +193,7 @@ static void
 report(struct kubewatch *w, int code, const char *message)
 {
     atomic_fetch_add(&w->errors, 1);
-    if (!atomic_load(&w->stopping)) {
+    if (!worker_stopping(&w->worker)) {
         report_send(w->cb.report, w->ctx, REPORT_WARN, code, message);
     }
 }
@@ -372,18 +367,18 @@ do_watch(struct kubewatch *w, struct errmsg *err)
     return r;
 }
 
-static void *
+static void
 run(void *arg)
 {
     struct kubewatch *w = arg;
     unsigned attempt = 0;
 
-    while (!atomic_load(&w->stopping)) {
+    while (!worker_stopping(&w->worker)) {
         struct errmsg err = { "" };
         bool listing = !w->rv[0];
         int r = listing ? do_list(w, &err) : do_watch(w, &err);
 
-        if (r == -ECANCELED || atomic_load(&w->stopping)) {
+        if (r == -ECANCELED || worker_stopping(&w->worker)) {
             break;
         }
         if (r == -ESTALE && !listing) {
@@ -401,51 +396,41 @@ run(void *arg)
              * so while its storage initialises after a start, with Retry-After:
              * 1).  Earlier failures must not stretch that into a long backoff. */
             report(w, r, err.text);
-            monowait_sleep(&w->lock, &w->wake, &w->stopping,
-                           kubewatch_backoff_ms(0, KUBEWATCH_BUSY_RETRY_MS,
-                                                KUBEWATCH_BUSY_RETRY_MS, next_random(w)));
+            worker_sleep(&w->worker, kubewatch_backoff_ms(0, KUBEWATCH_BUSY_RETRY_MS,
+                                                          KUBEWATCH_BUSY_RETRY_MS,
+                                                          next_random(w)));
         } else if (r) {
             report(w, r, err.text);
             /* Until the backoff ends or kubewatch_stop() comes. */
-            monowait_sleep(&w->lock, &w->wake, &w->stopping,
-                           kubewatch_backoff_ms(attempt, w->cfg.backoff_min_ms,
-                                                w->cfg.backoff_max_ms, next_random(w)));
+            worker_sleep(&w->worker, kubewatch_backoff_ms(attempt, w->cfg.backoff_min_ms,
+                                                          w->cfg.backoff_max_ms,
+                                                          next_random(w)));
             attempt += attempt < 32;
         }
     }
-    return NULL;
+}
+
+/* worker_fn: ends a transfer in progress at once with -ECANCELED. */
+static void
+interrupt(void *arg)
+{
+    struct kubewatch *w = arg;
+
+    kube_client_interrupt(w->client);
 }
 
 int
 kubewatch_start(struct kubewatch *w, struct errmsg *err)
 {
-    int r;
+    int r = worker_start(&w->worker, run, interrupt, w, err);
 
-    if (w->started) {
-        return errmsg_set(err, -EALREADY, "watch %s: already started", w->path);
-    }
-    r = pthread_create(&w->thread, NULL, run, w);
-    if (r) {
-        return errmsg_set(err, -r, "watch %s: cannot start a thread: %s", w->path,
-                          strerror(r));
-    }
-    w->started = true;
-    return 0;
+    return r ? errmsg_prefix(err, r, "watch %s", w->path) : 0;
 }
 
 void
 kubewatch_stop(struct kubewatch *w)
 {
-    if (!w->started || w->joined) {
-        return;
-    }
-    atomic_store(&w->stopping, true);
-    kube_client_interrupt(w->client);
-    pthread_mutex_lock(&w->lock);
-    pthread_cond_broadcast(&w->wake);
-    pthread_mutex_unlock(&w->lock);
-    pthread_join(w->thread, NULL);
-    w->joined = true;
+    worker_stop(&w->worker);
 }
 
 void
@@ -457,7 +442,7 @@ kubewatch_destroy(struct kubewatch *w)
     kubewatch_stop(w);
     kube_client_destroy(w->client);
     watchstream_destroy(w->stream);
-    monowait_release(&w->lock, &w->wake);
+    worker_release(&w->worker);
     free(w->path);
     capbuf_release(&w->query);
     free(w);

@@ -2,7 +2,6 @@
 #include "exportflows/lease.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +12,7 @@
 #include "exportflows/clock.h"
 #include "exportflows/jsontext.h"
 #include "exportflows/kube.h"
-#include "exportflows/monowait.h"
+#include "exportflows/worker.h"
 
 #define RECORD_MAX 512
 
@@ -38,20 +37,15 @@ struct lease {
     atomic_bool leader;
     atomic_uint_fast64_t renewed_ms; /* last successful acquire or renew */
 
-    pthread_t thread;
-    bool started, joined;
-    atomic_bool stopping;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
+    struct worker worker;       /* its lock only for the sleep between steps */
 };
 
 /* The current time as a Kubernetes MicroTime: "2026-11-29T20:00:00.123456Z". */
 static void
 micro_time(char buf[CLOCK_RFC3339_MICRO_MAX])
 {
-    struct timespec ts;
+    struct timespec ts = clock_realtime_now();
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     clock_format_rfc3339_micro(&ts, buf);
 }
 
@@ -106,7 +100,7 @@ lease_create(struct kubeconfig *cfg, const struct lease_config *lc, struct lease
     l->cfg.identity = strdup(c.identity);
     l->request_timeout_ms = c.renew_deadline_ms / 2 > 1000 ? c.renew_deadline_ms / 2 : 1000;
     if (!l->cfg.namespace || !l->cfg.name || !l->cfg.identity
-        || monowait_init(&l->lock, &l->wake)) {
+        || worker_init(&l->worker)) {
         free_strings(l);
         free(l);
         return errmsg_set(err, -ENOMEM, "out of memory");
@@ -333,16 +327,16 @@ after_step(struct lease *l, int r)
     }
 }
 
-static void *
+static void
 run(void *arg)
 {
     struct lease *l = arg;
 
-    while (!atomic_load(&l->stopping)) {
+    while (!worker_stopping(&l->worker)) {
         struct errmsg err = { "" };
         int r = try_acquire_or_renew(l, &err);
 
-        if (r == -ECANCELED || atomic_load(&l->stopping)) {
+        if (r == -ECANCELED || worker_stopping(&l->worker)) {
             break;
         }
         if (r && r != -EBUSY) {
@@ -350,28 +344,27 @@ run(void *arg)
         }
         after_step(l, r);
         /* Candidates spread their tries a little (x1..1.2) as client-go does. */
-        monowait_sleep(&l->lock, &l->wake, &l->stopping, atomic_load(&l->leader)
-                       ? l->cfg.retry_period_ms
-                       : l->cfg.retry_period_ms + jitter(l->cfg.retry_period_ms / 5));
+        worker_sleep(&l->worker, atomic_load(&l->leader)
+                     ? l->cfg.retry_period_ms
+                     : l->cfg.retry_period_ms + jitter(l->cfg.retry_period_ms / 5));
     }
-    return NULL;
+}
+
+/* worker_fn: ends a request in progress at once with -ECANCELED. */
+static void
+interrupt(void *arg)
+{
+    struct lease *l = arg;
+
+    kube_client_interrupt(l->client);
 }
 
 int
 lease_start(struct lease *l, struct errmsg *err)
 {
-    int r;
+    int r = worker_start(&l->worker, run, interrupt, l, err);
 
-    if (l->started) {
-        return errmsg_set(err, -EALREADY, "lease %s: already started", l->cfg.name);
-    }
-    r = pthread_create(&l->thread, NULL, run, l);
-    if (r) {
-        return errmsg_set(err, -r, "lease %s: cannot start a thread: %s", l->cfg.name,
-                          strerror(r));
-    }
-    l->started = true;
-    return 0;
+    return r ? errmsg_prefix(err, r, "lease %s", l->cfg.name) : 0;
 }
 
 int
@@ -381,16 +374,9 @@ lease_stop(struct lease *l, struct errmsg *err)
     bool was;
     int r;
 
-    if (!l->started || l->joined) {
+    if (!worker_stop(&l->worker)) {
         return 0;
     }
-    atomic_store(&l->stopping, true);
-    kube_client_interrupt(l->client);
-    pthread_mutex_lock(&l->lock);
-    pthread_cond_broadcast(&l->wake);
-    pthread_mutex_unlock(&l->lock);
-    pthread_join(l->thread, NULL);
-    l->joined = true;
     was = atomic_load(&l->leader);
     set_leader(l, false);
     if (!was) {
@@ -415,7 +401,7 @@ lease_destroy(struct lease *l)
     lease_stop(l, NULL);
     json_decref(l->held);
     kube_client_destroy(l->client);
-    monowait_release(&l->lock, &l->wake);
+    worker_release(&l->worker);
     free_strings(l);
     free(l);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "exportflows/capbuf.h"
+#include "exportflows/clock.h"
 
 /* A line longer than this is cut; log lines are for people and log collectors, and
  * a bounded buffer keeps logging allocation-free. */
@@ -162,11 +163,10 @@ static _Thread_local char cached_text[24];
 static void
 put_timestamp(struct line *l)
 {
-    struct timespec ts;
+    struct timespec ts = clock_realtime_now();
     char frac[5] = { '.', '0', '0', '0', 'Z' };
     long ms;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     ms = ts.tv_nsec / 1000000;
     if (ts.tv_sec != cached_second) {
         struct tm tm;

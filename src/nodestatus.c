@@ -4,7 +4,6 @@
 #include "exportflows/nodestatus.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +11,7 @@
 
 #include "exportflows/clock.h"
 #include "exportflows/kube.h"
-#include "exportflows/monowait.h"
+#include "exportflows/worker.h"
 
 #define BACKOFF_MIN_MS 1000u
 #define LABEL_VALUE_MAX 63
@@ -190,13 +189,9 @@ struct nodestatus {
     struct metrics_series *writes_ok, *writes_error, *requests_total;
     struct kube_client *client;     /* the writer thread's */
 
-    pthread_mutex_t lock;           /* guards everything below */
-    pthread_cond_t wake;            /* monowait: deadlines on the monotonic clock */
+    struct worker worker;           /* its lock guards everything below */
     struct nodestatus_state wanted; /* the latest nodestatus_set() */
     bool dirty;                     /* 'wanted' not written yet */
-    bool stopping;
-    bool started, joined;
-    pthread_t thread;
 
     /* Writer thread only. */
     struct nodestatus_state written;
@@ -250,7 +245,7 @@ free_nodestatus(struct nodestatus *ns, bool synced)
     kube_client_destroy(ns->client);
     json_decref(ns->stored);
     if (synced) {
-        monowait_release(&ns->lock, &ns->wake);
+        worker_release(&ns->worker);
     }
     free(ns->namespace);
     free(ns->node);
@@ -281,7 +276,7 @@ nodestatus_create(struct kubeconfig *cfg, const struct nodestatus_config *nc,
     if (!ns) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    if (monowait_init(&ns->lock, &ns->wake) < 0) {
+    if (worker_init(&ns->worker) < 0) {
         free(ns);
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
@@ -357,12 +352,11 @@ write_lease(struct nodestatus *ns, const struct nodestatus_state *state)
         .lease_duration_s = ns->heartbeat_ms ? 3 * ((ns->heartbeat_ms + 999) / 1000) : 0,
         .acquired = &ns->acquired,
     };
-    struct timespec now;
+    struct timespec now = clock_realtime_now();
     struct errmsg err;
     json_t *lease;
     int rc;
 
-    clock_gettime(CLOCK_REALTIME, &now);
     if (!ns->has_acquired) {
         ns->acquired = now;
         ns->has_acquired = true;
@@ -433,26 +427,26 @@ write_now(struct nodestatus *ns, uint64_t now)
         && !(ns->heartbeat_ms && now >= ns->last_write_at + ns->heartbeat_ms)) {
         return;                 /* changed and changed back in between */
     }
-    pthread_mutex_unlock(&ns->lock);
+    pthread_mutex_unlock(&ns->worker.lock);
     rc = write_lease(ns, &state);
-    pthread_mutex_lock(&ns->lock);
+    pthread_mutex_lock(&ns->worker.lock);
     wrote(ns, &state, rc, clock_monotonic_ms());
 }
 
-static void *
+static void
 writer_thread(void *arg)
 {
     struct nodestatus *ns = arg;
 
-    pthread_mutex_lock(&ns->lock);
-    while (!ns->stopping) {
+    pthread_mutex_lock(&ns->worker.lock);
+    while (!worker_stopping(&ns->worker)) {
         uint64_t now = clock_monotonic_ms();
         uint64_t at = next_deadline(ns);
 
         if (now >= at) {
             write_now(ns, now);
         } else {
-            monowait_until(&ns->lock, &ns->wake, at);
+            worker_wait_until(&ns->worker, at);
         }
     }
     /* A last change made just before stopping (e.g. inside the rate limit) is
@@ -460,50 +454,34 @@ writer_thread(void *arg)
     if (ns->dirty && !ns->last_failed) {
         write_now(ns, clock_monotonic_ms());
     }
-    pthread_mutex_unlock(&ns->lock);
-    return NULL;
+    pthread_mutex_unlock(&ns->worker.lock);
 }
 
 int
 nodestatus_start(struct nodestatus *ns, struct errmsg *err)
 {
-    int r;
+    /* No interrupt: stopping lets the last write finish (see nodestatus.h). */
+    int r = worker_start(&ns->worker, writer_thread, NULL, ns, err);
 
-    if (ns->started) {
-        return errmsg_set(err, -EALREADY, "status writer already started");
-    }
-    r = pthread_create(&ns->thread, NULL, writer_thread, ns);
-    if (r) {
-        return errmsg_set(err, -r, "cannot start the status writer: %s", strerror(r));
-    }
-    ns->started = true;
-    return 0;
+    return r ? errmsg_prefix(err, r, "status writer") : 0;
 }
 
 void
 nodestatus_set(struct nodestatus *ns, const struct nodestatus_state *state)
 {
-    pthread_mutex_lock(&ns->lock);
+    pthread_mutex_lock(&ns->worker.lock);
     if (!nodestatus_state_equal(&ns->wanted, state) || !ns->has_written) {
         ns->wanted = *state;
         ns->dirty = true;
-        pthread_cond_signal(&ns->wake);
+        worker_wake_locked(&ns->worker);
     }
-    pthread_mutex_unlock(&ns->lock);
+    pthread_mutex_unlock(&ns->worker.lock);
 }
 
 void
 nodestatus_stop(struct nodestatus *ns)
 {
-    if (!ns->started || ns->joined) {
-        return;
-    }
-    pthread_mutex_lock(&ns->lock);
-    ns->stopping = true;
-    pthread_cond_signal(&ns->wake);
-    pthread_mutex_unlock(&ns->lock);
-    pthread_join(ns->thread, NULL);
-    ns->joined = true;
+    worker_stop(&ns->worker);
 }
 
 void

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +21,9 @@
 #include "exportflows/kubeevent.h"
 #include "exportflows/kubewatch.h"
 #include "exportflows/lease.h"
-#include "exportflows/monowait.h"
 #include "exportflows/ovsflowsconfig.h"
 #include "exportflows/summarizer.h"
+#include "exportflows/worker.h"
 
 #define LABEL_NAME_KEY "app.kubernetes.io/name"
 #define LABEL_NAME "exportflows"
@@ -167,11 +166,8 @@ struct publisher {
     struct watched net, cm, flows;
     struct summarizer *summary; /* the node summary on the status ConfigMap */
 
-    pthread_t worker;
-    bool started, stopped;
-    pthread_mutex_t lock;       /* guards what follows, 'net' and 'cm' */
-    pthread_cond_t wake;        /* monowait: deadlines on the monotonic clock */
-    bool stopping;
+    bool started, stopped;      /* the whole publisher, its parts included */
+    struct worker worker;       /* its lock guards what follows, 'net' and 'cm' */
     bool dirty;                 /* something changed since the last pass */
     bool force;                 /* the next pass re-reads the ConfigMap */
     struct publisher_stats stats;
@@ -214,9 +210,9 @@ report_error(struct publisher *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.errors++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     metrics_add(p->m_errors, 1);
     report(p, PUBLISHER_REPORT_ERROR, -1, NULL, message);
 }
@@ -227,7 +223,7 @@ poke(struct publisher *p, bool force)
 {
     p->dirty = true;
     p->force = p->force || force;
-    pthread_cond_signal(&p->wake);
+    worker_wake_locked(&p->worker);
 }
 
 static const char *
@@ -265,11 +261,11 @@ on_synced(void *ctx, const json_t *items)
             found = item;
         }
     }
-    pthread_mutex_lock(&w->p->lock);
+    pthread_mutex_lock(&w->p->worker.lock);
     watched_set(w, found);
     w->synced = true;
     poke(w->p, false);
-    pthread_mutex_unlock(&w->p->lock);
+    pthread_mutex_unlock(&w->p->worker.lock);
 }
 
 static void
@@ -281,10 +277,10 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
     if (!name || strcmp(name, w->name)) {
         return;
     }
-    pthread_mutex_lock(&w->p->lock);
+    pthread_mutex_lock(&w->p->worker.lock);
     watched_set(w, type == WATCHSTREAM_DELETED ? NULL : object);
     poke(w->p, false);
-    pthread_mutex_unlock(&w->p->lock);
+    pthread_mutex_unlock(&w->p->worker.lock);
 }
 
 static void
@@ -301,13 +297,13 @@ on_leader(void *ctx, bool leader)
 {
     struct publisher *p = ctx;
 
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.leader = leader;
     if (leader) {
         /* Trust nothing cached from before: read the ConfigMap afresh. */
         poke(p, true);
     }
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     metrics_set(p->m_leader, leader);
     report(p, leader ? PUBLISHER_REPORT_LEADER : PUBLISHER_REPORT_FOLLOWER, -1, NULL,
            leader ? "acquired the lease, publishing"
@@ -356,10 +352,10 @@ snapshot_release(struct snapshot *s)
 static void
 note_published(struct publisher *p, const struct flowconfig *config)
 {
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.published_generation = config->has_generation ? config->generation : -1;
     memcpy(p->stats.published_hash, config->hash, sizeof p->stats.published_hash);
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     metrics_set(p->m_generation, config->has_generation ? (double) config->generation : -1);
 }
 
@@ -397,9 +393,9 @@ note_invalid(struct publisher *p, json_t *network, const struct fielderr_list *e
     free(p->invalid);
     p->invalid = summary;
     metrics_set(p->m_spec_invalid, 1);
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.invalid_specs++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     metrics_add(p->m_invalid, 1);
     report(p, PUBLISHER_REPORT_INVALID, network_generation(network), NULL, summary);
     json_decref(p->event_network);
@@ -425,9 +421,9 @@ note_flows(struct publisher *p, json_t *flows, const struct fielderr_list *probl
     }
     free(p->flows_invalid);
     p->flows_invalid = summary;
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.invalid_flows_configs++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     metrics_add(p->m_invalid_flows, 1);
     report(p, PUBLISHER_REPORT_INVALID_FLOWS_CONFIG, -1, NULL, summary);
     json_decref(p->flows_event_object);
@@ -481,9 +477,9 @@ post_owed(struct publisher *p, const struct kubeevent *ev, bool *pending, const 
         return r;
     }
     *pending = false;
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.events++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     return 0;
 }
 
@@ -539,9 +535,9 @@ note_write(struct publisher *p, const struct flowconfig *config, const char *ver
 {
     char message[KUBE_PATH_MAX + 64];
 
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.writes++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     metrics_add(p->m_writes, 1);
     metrics_set(p->m_last_publish, (double) time(NULL));
     note_published(p, config);
@@ -620,9 +616,9 @@ reconcile(struct publisher *p, const struct snapshot *s)
     if (!s->synced) {
         return 0;               /* never act on half a picture */
     }
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     p->stats.reconciles++;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     if (!published_config(s->configmap, &seen)) {
         note_published(p, &seen);
         summarizer_observe(p->summary, seen.hash);
@@ -650,22 +646,22 @@ reconcile_and_note(struct publisher *p, const struct snapshot *s)
     int r = reconcile(p, s);
 
     if (!r && s->synced) {
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->worker.lock);
         p->stats.observed_generation = network_generation(s->network);
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->worker.lock);
     }
     return r;
 }
 
-static void *
+static void
 worker_main(void *arg)
 {
     struct publisher *p = arg;
     unsigned retry_ms = p->cfg.retry_min_ms;
     uint64_t resync_at = clock_monotonic_ms() + p->cfg.resync_ms, retry_at = UINT64_MAX;
 
-    pthread_mutex_lock(&p->lock);
-    while (!p->stopping) {
+    pthread_mutex_lock(&p->worker.lock);
+    while (!worker_stopping(&p->worker)) {
         struct snapshot s;
         uint64_t now = clock_monotonic_ms();
         int r;
@@ -679,14 +675,14 @@ worker_main(void *arg)
             poke(p, false);
         }
         if (!p->dirty) {
-            monowait_until(&p->lock, &p->wake, resync_at < retry_at ? resync_at : retry_at);
+            worker_wait_until(&p->worker, resync_at < retry_at ? resync_at : retry_at);
             continue;
         }
         snapshot_take(p, &s);
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->worker.lock);
         r = reconcile_and_note(p, &s);
         snapshot_release(&s);
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->worker.lock);
         if (r) {
             /* Retry with backoff; anything new that arrives meanwhile goes first. */
             retry_at = clock_monotonic_ms() + retry_ms;
@@ -696,8 +692,16 @@ worker_main(void *arg)
             retry_ms = p->cfg.retry_min_ms;
         }
     }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
+    pthread_mutex_unlock(&p->worker.lock);
+}
+
+/* worker_fn: a request in progress ends at once with -ECANCELED. */
+static void
+interrupt(void *arg)
+{
+    struct publisher *p = arg;
+
+    kube_client_interrupt(p->client);
 }
 
 /* ---- life cycle ---- */
@@ -926,7 +930,7 @@ publisher_create(const struct publisher_config *cfg, struct publisher **ret,
     if (!p) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    r = monowait_init(&p->lock, &p->wake);
+    r = worker_init(&p->worker);
     if (r) {
         free(p);
         return errmsg_set(err, r, "publisher: cannot make a lock: %s", strerror(-r));
@@ -956,18 +960,6 @@ stop_parts(struct publisher *p)
     }
 }
 
-static void
-stop_worker(struct publisher *p)
-{
-    pthread_mutex_lock(&p->lock);
-    p->stopping = true;
-    pthread_cond_signal(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    /* A request in progress ends at once with -ECANCELED. */
-    kube_client_interrupt(p->client);
-    pthread_join(p->worker, NULL);
-}
-
 int
 publisher_start(struct publisher *p, struct errmsg *err)
 {
@@ -990,9 +982,9 @@ publisher_start(struct publisher *p, struct errmsg *err)
         r = summarizer_start(p->summary, err);
     }
     if (!r) {
-        r = -pthread_create(&p->worker, NULL, worker_main, p);
+        r = worker_start(&p->worker, worker_main, interrupt, p, err);
         if (r) {
-            errmsg_set(err, r, "publisher: cannot start a thread: %s", strerror(-r));
+            errmsg_prefix(err, r, "publisher");
         }
     }
     if (r) {
@@ -1014,7 +1006,7 @@ publisher_stop(struct publisher *p, struct errmsg *err)
     p->stopped = true;
     /* The worker first: once it is gone nothing writes, and only then may the
      * Lease go to someone else. */
-    stop_worker(p);
+    worker_stop(&p->worker);
     summarizer_stop(p->summary);
     stop_parts(p);
     return lease_stop(p->lease, err);
@@ -1049,16 +1041,16 @@ publisher_destroy(struct publisher *p)
     free(p->lease_name);
     free(p->identity);
     free(p->event_namespace);
-    monowait_release(&p->lock, &p->wake);
+    worker_release(&p->worker);
     free(p);
 }
 
 void
 publisher_stats(struct publisher *p, struct publisher_stats *ret)
 {
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->worker.lock);
     *ret = p->stats;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->worker.lock);
     /* The lease also lapses by itself when renewals stall. */
     ret->leader = p->lease && lease_is_leader(p->lease);
 }

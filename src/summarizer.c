@@ -5,7 +5,6 @@
 #include "exportflows/summarizer.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,8 @@
 #include "exportflows/kube.h"
 #include "exportflows/kubeevent.h"
 #include "exportflows/kubewatch.h"
-#include "exportflows/monowait.h"
 #include "exportflows/nodesummary.h"
+#include "exportflows/worker.h"
 
 #define REQUEST_TIMEOUT_MS 10000u
 
@@ -34,15 +33,12 @@ struct summarizer {
     struct kube_client *client;     /* the worker's */
     struct metrics_series *m_nodes[3], *m_behind_s, *m_writes;
 
-    pthread_mutex_t lock;           /* guards everything below */
-    pthread_cond_t wake;
+    struct worker worker;           /* its lock guards everything below */
     json_t *leases;                 /* Lease name -> Lease, as watched */
     json_t *cm_annotations;         /* the status ConfigMap's, as last read or
                                      * written; NULL: not known yet */
     char hash[FLOWCONFIG_HASH_SIZE];
     bool dirty;                     /* an input changed since the last fold */
-    bool stopping, started, joined;
-    pthread_t thread;
     bool synced;                    /* the Leases were listed at least once */
     struct nodesummary summary;     /* the last fold */
     json_t *wanted;                 /* its annotations */
@@ -71,7 +67,7 @@ static void
 poke(struct summarizer *s)
 {
     s->dirty = true;
-    pthread_cond_signal(&s->wake);
+    worker_wake_locked(&s->worker);
 }
 
 static void
@@ -93,12 +89,12 @@ on_synced(void *ctx, const json_t *items)
         fail(s, -ENOMEM, "cannot keep the node status leases: out of memory");
         return;
     }
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->worker.lock);
     json_decref(s->leases);
     s->leases = leases;
     s->synced = true;
     poke(s);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->worker.lock);
 }
 
 static void
@@ -112,7 +108,7 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
         return;
     }
     copy = type == WATCHSTREAM_DELETED ? NULL : json_deep_copy(object);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->worker.lock);
     if (type == WATCHSTREAM_DELETED) {
         json_object_del(s->leases, name);
     } else if (copy) {
@@ -120,7 +116,7 @@ on_event(void *ctx, enum watchstream_type type, const json_t *object)
         json_object_set_new(s->leases, name, copy);
     }
     poke(s);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->worker.lock);
 }
 
 static void
@@ -136,10 +132,10 @@ on_watch_report(void *ctx, const struct report *r)
 void
 summarizer_observe(struct summarizer *s, const char *published_hash)
 {
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->worker.lock);
     snprintf(s->hash, sizeof s->hash, "%s", published_hash ? published_hash : "");
     poke(s);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->worker.lock);
 }
 
 /* ---- the worker ---- */
@@ -330,7 +326,7 @@ write_summary(struct summarizer *s, uint64_t now)
     snprintf(reason, sizeof reason, "%s", s->event_reason);
     memcpy(message, s->event_message, sizeof message);
     s->last_write_at = now;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->worker.lock);
     r = wanted ? kube_modify(s->client, &op, &stored, &err)
                : errmsg_set(&err, -ENOMEM, "out of memory");
     if (r == -ENOENT) {
@@ -348,7 +344,7 @@ write_summary(struct summarizer *s, uint64_t now)
                  s->namespace, s->configmap, err.text);
         fail(s, r, line);
     }
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->worker.lock);
     if (r == 0) {
         /* The watch brings the same soon; meanwhile do not write it again. */
         json_decref(s->cm_annotations);
@@ -359,14 +355,14 @@ write_summary(struct summarizer *s, uint64_t now)
     json_decref(wanted);
 }
 
-static void *
+static void
 worker_main(void *arg)
 {
     struct summarizer *s = arg;
     uint64_t refold_at = 0;
 
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
+    pthread_mutex_lock(&s->worker.lock);
+    while (!worker_stopping(&s->worker)) {
         uint64_t now = clock_monotonic_ms(), write_at;
 
         if (s->dirty || now >= refold_at) {
@@ -379,11 +375,19 @@ worker_main(void *arg)
             continue;
         }
         if (!s->dirty) {
-            monowait_until(&s->lock, &s->wake, write_at < refold_at ? write_at : refold_at);
+            worker_wait_until(&s->worker, write_at < refold_at ? write_at : refold_at);
         }
     }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
+    pthread_mutex_unlock(&s->worker.lock);
+}
+
+/* worker_fn: a request in progress ends at once with -ECANCELED. */
+static void
+interrupt(void *arg)
+{
+    struct summarizer *s = arg;
+
+    kube_client_interrupt(s->client);
 }
 
 /* ---- life cycle ---- */
@@ -464,7 +468,7 @@ summarizer_create(const struct summarizer_config *cfg, struct summarizer **ret,
     if (!s) {
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
-    r = monowait_init(&s->lock, &s->wake);
+    r = worker_init(&s->worker);
     if (r) {
         free(s);
         return errmsg_set(err, r, "summarizer: cannot make a lock: %s", strerror(-r));
@@ -491,38 +495,24 @@ summarizer_create(const struct summarizer_config *cfg, struct summarizer **ret,
 int
 summarizer_start(struct summarizer *s, struct errmsg *err)
 {
-    int r;
+    /* The worker first: it refuses a second start, and does nothing before the
+     * watch's first list. */
+    int r = worker_start(&s->worker, worker_main, interrupt, s, err);
 
-    if (s->started) {
-        return errmsg_set(err, -EALREADY, "summarizer: already started");
+    if (r) {
+        return errmsg_prefix(err, r, "summarizer");
     }
     r = kubewatch_start(s->watch, err);
     if (r) {
-        return r;
+        worker_stop(&s->worker);
     }
-    r = pthread_create(&s->thread, NULL, worker_main, s);
-    if (r) {
-        kubewatch_stop(s->watch);
-        return errmsg_set(err, -r, "summarizer: cannot start a thread: %s", strerror(r));
-    }
-    s->started = true;
-    return 0;
+    return r;
 }
 
 void
 summarizer_stop(struct summarizer *s)
 {
-    if (!s->started || s->joined) {
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    /* A request in progress ends at once with -ECANCELED. */
-    kube_client_interrupt(s->client);
-    pthread_join(s->thread, NULL);
-    s->joined = true;
+    worker_stop(&s->worker);
     kubewatch_stop(s->watch);
 }
 
@@ -539,7 +529,7 @@ summarizer_destroy(struct summarizer *s)
     json_decref(s->cm_annotations);
     json_decref(s->wanted);
     nodesummary_release(&s->summary);
-    monowait_release(&s->lock, &s->wake);
+    worker_release(&s->worker);
     free(s->namespace);
     free(s->configmap);
     free(s->component);

@@ -21,6 +21,9 @@ uint64_t clock_monotonic_us(void);
 struct timespec clock_monotonic_now(void);
 double clock_seconds_since(const struct timespec *t);
 
+/* CLOCK_REALTIME now: for timestamps only, never for measuring time. */
+struct timespec clock_realtime_now(void);
+
 /* The CLOCK_MONOTONIC time 'ms' milliseconds from now, to the nanosecond: an
  * absolute deadline for pthread_cond_timedwait() on a monotonic condition
  * variable (see monowait.h). */

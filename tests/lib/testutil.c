@@ -27,10 +27,9 @@ testutil_deadline_ms(unsigned ms)
 unsigned
 testutil_deadline_left_ms(const struct testutil_deadline *d)
 {
-    struct timespec now;
+    struct timespec now = clock_monotonic_now();
     long long left;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
     left = (long long) (d->at.tv_sec - now.tv_sec) * 1000
            + (d->at.tv_nsec - now.tv_nsec) / 1000000;
     return left > 0 ? (unsigned) left : 0;

@@ -25,7 +25,7 @@ import glob, os, re, sys
 
 LAYERS = {
     0: """errmsg log clock monowait numparse readfile options metrics jsontext
-          goduration capbuf ipport report""",
+          goduration capbuf ipport report worker""",
     1: """jsonscan jsonbudget fielderr collector flowspec admission flowconfig
           ovsflowsconfig configsource configsource_file manifest
           kube kubeconfig kubewatch watchstream lease kubeevent kubeauth

@@ -77,6 +77,19 @@ test_clock_monotonic_after_is_ahead(void **unused)
                 >= 1999);
 }
 
+static void
+test_clock_realtime_now_is_the_wall_clock(void **unused)
+{
+    time_t before = time(NULL);
+    struct timespec now = clock_realtime_now();
+    time_t after = time(NULL);
+
+    (void) unused;
+    /* time() may read a coarser clock, a tick behind. */
+    assert_true(now.tv_sec >= before && now.tv_sec <= after + 1);
+    assert_true(now.tv_nsec >= 0 && now.tv_nsec < 1000000000);
+}
+
 int
 main(void)
 {
@@ -85,6 +98,7 @@ main(void)
         cmocka_unit_test(test_clock_parse_reads_times_and_micro_times),
         cmocka_unit_test(test_clock_parse_refuses_other_text),
         cmocka_unit_test(test_clock_monotonic_after_is_ahead),
+        cmocka_unit_test(test_clock_realtime_now_is_the_wall_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
