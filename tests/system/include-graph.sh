@@ -30,7 +30,7 @@ LAYERS = {
           ovsflowsconfig configsource configsource_file manifest
           kube kubeconfig kubewatch watchstream lease kubeevent kubeauth
           configsource_kube publisher summarizer nodesummary uninstall
-          ovsdb ovsplan applier nodestatus
+          ovsdb_session ovsdb_data ovsplan applier nodestatus
           httpserver httpconns httplisten httpmetrics httpwatch tlscreds
           tlspolicy certs""",
 }
