@@ -39,7 +39,8 @@
 #include "exportflows/clock.h"
 #include "exportflows/errmsg.h"
 #include "exportflows/numparse.h"
-#include "exportflows/ovsdb.h"
+#include "exportflows/ovsdb_data.h"
+#include "exportflows/ovsdb_session.h"
 
 extern char **environ;
 

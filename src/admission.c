@@ -6,16 +6,17 @@
  * in 'struct review', which owns what was parsed and the report.
  *
  * The body is scanned once (jsonscan_fields(), no allocation), which finds
- * every member a review reads (field_paths).  Decoding then takes one of three
- * readers with the same outcome:
- *   - the fast path (decode_fast()) hands the two members flowspec reads
- *     (spec.exportNetworkFlows, spec.defaultNetwork.type) to
- *     flowspec_validate_text() as text when they have the usual shapes (else
- *     as jansson trees to flowspec_validate()); trees of the new and old specs
- *     are built only when the new spec is invalid, for flowspec_same().  It
- *     handles the requests Kubernetes sends, and gives up (-ENOTSUP) on
- *     anything else: a field of the wrong type, a missing field, text too long
- *     for its buffer;
+ * every member a review reads (enum admission_field and admission_field_paths,
+ * in admission_fast.h).  Decoding then takes one of three readers with the
+ * same outcome:
+ *   - the fast path (src/admission_fast.c, called by decode_fast()) hands the
+ *     two members flowspec reads (spec.exportNetworkFlows,
+ *     spec.defaultNetwork.type) to flowspec_validate_text() as text when they
+ *     have the usual shapes (else as jansson trees to flowspec_validate());
+ *     trees of the new and old specs are built only when the new spec is
+ *     invalid, for flowspec_same().  It handles the requests Kubernetes sends,
+ *     and gives up (-ENOTSUP) on anything else: a field of the wrong type, a
+ *     missing field, text too long for its buffer;
  *   - the sparse tree (sparse_tree()) is a tree of only the members a review
  *     reads, built from what the scan found, on which the tree checks
  *     (decode_envelope(), decode_request()) decide and word every error: a
@@ -45,91 +46,26 @@
 #include "exportflows/jsontext.h"
 #include "exportflows/ovsflowsconfig.h"
 
+#include "admission_fast.h"
+
 /* How jansson parses a body (JSONTEXT_PARSE_FLAGS): a string may hold
  * "\u0000" (an annotation value can be any string), which jsonscan accepts
- * alike; the strings a review reads are checked for it (get_text(),
- * fast_text()). */
+ * alike; the strings a review reads are checked for it (get_text() here,
+ * the decoded length on the fast path). */
 #define PARSE_FLAGS JSONTEXT_PARSE_FLAGS
 
 /* Longest ?timeout= text; Go durations Kubernetes sends are a few characters. */
 #define TIMEOUT_TEXT_MAX 32
 
-/* Longest uid, operation and name the fast path copies; longer ones (never
- * sent by Kubernetes: uids are 36 bytes, names at most 253) take the tree path. */
-#define FAST_UID_SIZE 256
-#define FAST_OPERATION_SIZE 32
-#define FAST_NAME_SIZE 256
-/* Longest collector and network type the fast path copies; a longer collector
- * is an error anyway ("at most 64 characters"), reported by the tree path. */
-#define FAST_COLLECTOR_SIZE (COLLECTOR_INPUT_MAX + 2)
-#define FAST_TYPE_SIZE 64
-
-/* What a review reads, by key path; every other member is only checked.  The
- * fast path reads the first F_FAST_N (the leaves, and the objects and the
- * spec); the sparse tree (sparse_tree()) also needs the other containers on
- * the way, to know whether each is an object.  The scan for the fast path
- * looks for its own paths only: each more path costs every key a compare. */
-enum field {
-    F_API_VERSION, F_KIND, F_UID, F_OPERATION, F_GROUP, F_RESOURCE, F_SUB_RESOURCE,
-    F_NAME, F_OBJECT, F_OBJECT_NAME, F_SPEC, F_EXPORT, F_NETWORK_TYPE, F_OLD_OBJECT,
-    F_OLD_EXPORT, F_FAST_N = F_OLD_EXPORT + 1,
-    F_ROOT = F_FAST_N, F_REQUEST, F_RESOURCE_REF, F_METADATA, F_DEFAULT_NETWORK, F_OLD_SPEC,
-    F_NAMESPACE, F_DATA, F_OLD_DATA,    /* ovs-flows-config, never on the fast path */
-    F_N
-};
-
-static const char *const path_root[] = { NULL };
-static const char *const path_api_version[] = { "apiVersion", NULL };
-static const char *const path_kind[] = { "kind", NULL };
-static const char *const path_request[] = { "request", NULL };
-static const char *const path_uid[] = { "request", "uid", NULL };
-static const char *const path_operation[] = { "request", "operation", NULL };
-static const char *const path_resource_ref[] = { "request", "resource", NULL };
-static const char *const path_group[] = { "request", "resource", "group", NULL };
-static const char *const path_resource[] = { "request", "resource", "resource", NULL };
-static const char *const path_sub_resource[] = { "request", "subResource", NULL };
-static const char *const path_name[] = { "request", "name", NULL };
-static const char *const path_object[] = { "request", "object", NULL };
-static const char *const path_metadata[] = { "request", "object", "metadata", NULL };
-static const char *const path_object_name[] = { "request", "object", "metadata", "name",
-                                                NULL };
-static const char *const path_spec[] = { "request", "object", "spec", NULL };
-static const char *const path_export[] = { "request", "object", "spec",
-                                           "exportNetworkFlows", NULL };
-static const char *const path_default_network[] = { "request", "object", "spec",
-                                                    "defaultNetwork", NULL };
-static const char *const path_network_type[] = { "request", "object", "spec",
-                                                 "defaultNetwork", "type", NULL };
-static const char *const path_old_object[] = { "request", "oldObject", NULL };
-static const char *const path_old_spec[] = { "request", "oldObject", "spec", NULL };
-static const char *const path_old_export[] = { "request", "oldObject", "spec",
-                                               "exportNetworkFlows", NULL };
-static const char *const path_namespace[] = { "request", "namespace", NULL };
-static const char *const path_data[] = { "request", "object", "data", NULL };
-static const char *const path_old_data[] = { "request", "oldObject", "data", NULL };
-
-static const char *const *const field_paths[F_N] = {
-    [F_ROOT] = path_root, [F_API_VERSION] = path_api_version, [F_KIND] = path_kind,
-    [F_REQUEST] = path_request, [F_UID] = path_uid, [F_OPERATION] = path_operation,
-    [F_RESOURCE_REF] = path_resource_ref, [F_GROUP] = path_group,
-    [F_RESOURCE] = path_resource, [F_SUB_RESOURCE] = path_sub_resource,
-    [F_NAME] = path_name, [F_OBJECT] = path_object, [F_METADATA] = path_metadata,
-    [F_OBJECT_NAME] = path_object_name, [F_SPEC] = path_spec, [F_EXPORT] = path_export,
-    [F_DEFAULT_NETWORK] = path_default_network, [F_NETWORK_TYPE] = path_network_type,
-    [F_OLD_OBJECT] = path_old_object, [F_OLD_SPEC] = path_old_spec,
-    [F_OLD_EXPORT] = path_old_export, [F_NAMESPACE] = path_namespace,
-    [F_DATA] = path_data, [F_OLD_DATA] = path_old_data,
-};
-
 /* What the scanner found in the body. */
 struct scan {
     bool ok;                        /* false: it could not read the body */
     size_t n_fields;                /* v[0 .. n_fields - 1] were looked for */
-    struct jsonscan_value v[F_N];
+    struct jsonscan_value v[AF_N];
 };
 
 struct review {
-    const char *uid;                /* borrowed from 'root' or the buffers below */
+    const char *uid;                /* borrowed from 'root' or 'fast_path' */
     const char *operation;
     const char *name;               /* "" when the request names nothing */
     bool checked;                   /* a Network or ovs-flows-config CREATE/UPDATE */
@@ -149,18 +85,7 @@ struct review {
 
     /* The fast path. */
     bool fast;
-    json_t *fast_spec;              /* owned: the members of spec flowspec reads */
-    json_t *fast_old_spec;          /* owned: oldObject's, built when needed */
-    bool spec_as_text;              /* validate 'text_spec', not 'spec' */
-    struct flowspec_text text_spec; /* borrows the buffers below */
-    struct jsonscan_value export;   /* spec.exportNetworkFlows */
-    struct jsonscan_value network_type;     /* spec.defaultNetwork.type */
-    struct jsonscan_value old_export;   /* oldObject.spec.exportNetworkFlows */
-    char uid_buf[FAST_UID_SIZE];
-    char operation_buf[FAST_OPERATION_SIZE];
-    char name_buf[FAST_NAME_SIZE];
-    char type_buf[FAST_TYPE_SIZE];
-    char collector_buf[FLOWPROTO_N][FLOWSPEC_MAX_COLLECTORS][FAST_COLLECTOR_SIZE];
+    struct admission_fast fast_path;        /* owned: what it read */
 };
 
 static void
@@ -168,11 +93,12 @@ review_init(struct review *rv)
 {
     rv->uid = rv->operation = NULL;
     rv->name = "";
-    rv->checked = rv->has_old = rv->ratcheted = rv->fast = rv->spec_as_text = false;
+    rv->checked = rv->has_old = rv->ratcheted = rv->fast = false;
     rv->flows_config = false;
     rv->scan = NULL;
     rv->spec = rv->old_object = rv->data = rv->old_data = NULL;
-    rv->root = rv->fast_spec = rv->fast_old_spec = NULL;
+    rv->root = NULL;
+    admission_fast_init(&rv->fast_path);
     fielderr_list_init(&rv->report);
     fielderr_list_init(&rv->warnings);
 }
@@ -184,8 +110,7 @@ review_release(struct review *rv)
     fielderr_list_release(&rv->warnings);
     fielderr_list_release(&rv->report);
     json_decref(rv->root);
-    json_decref(rv->fast_spec);
-    json_decref(rv->fast_old_spec);
+    admission_fast_release(&rv->fast_path);
 }
 
 /* Copies 'src' (may be NULL) into 'dst' for logging: cut to fit, control
@@ -275,20 +200,6 @@ admission_parse_body(const char *body, size_t len, json_t **ret, struct errmsg *
     return whole_tree(body, len, jsonscan_fields(body, len, NULL, 0, NULL) == 0, ret, err);
 }
 
-/* The value 'v' (found by the scanner, so valid) as a new tree: by jsonscan's
- * builder, or by jansson for the long real it gives up on.  0 or -ENOMEM. */
-static int
-load_value(const struct jsonscan_value *v, json_t **ret)
-{
-    int error = jsonscan_load(v->text, v->len, ret);
-
-    if (error == -ENOTSUP) {
-        *ret = json_loadb(v->text, v->len, PARSE_FLAGS | JSON_DECODE_ANY, NULL);
-        error = *ret ? 0 : -ENOMEM;
-    }
-    return error;
-}
-
 /* How a member of the sparse tree is made from what the scanner found. */
 enum sparse_kind {
     SPARSE_STRING,          /* read as a string only: any other value as null */
@@ -304,33 +215,33 @@ enum sparse_kind {
  * alike as null whatever it is, so only strings and the values reported
  * whole are built. */
 static const struct sparse_member {
-    enum field field, parent;
+    enum admission_field field, parent;
     const char *key;
     enum sparse_kind kind;
 } sparse_members[] = {
-    { F_API_VERSION, F_ROOT, "apiVersion", SPARSE_STRING },
-    { F_KIND, F_ROOT, "kind", SPARSE_STRING },
-    { F_REQUEST, F_ROOT, "request", SPARSE_OBJECT },
-    { F_UID, F_REQUEST, "uid", SPARSE_STRING },
-    { F_OPERATION, F_REQUEST, "operation", SPARSE_STRING },
-    { F_RESOURCE_REF, F_REQUEST, "resource", SPARSE_OBJECT },
-    { F_GROUP, F_RESOURCE_REF, "group", SPARSE_STRING },
-    { F_RESOURCE, F_RESOURCE_REF, "resource", SPARSE_STRING },
-    { F_SUB_RESOURCE, F_REQUEST, "subResource", SPARSE_STRING },
-    { F_NAME, F_REQUEST, "name", SPARSE_STRING },
-    { F_NAMESPACE, F_REQUEST, "namespace", SPARSE_STRING },
-    { F_OBJECT, F_REQUEST, "object", SPARSE_OBJECT },
-    { F_METADATA, F_OBJECT, "metadata", SPARSE_OBJECT },
-    { F_OBJECT_NAME, F_METADATA, "name", SPARSE_STRING },
-    { F_DATA, F_OBJECT, "data", SPARSE_WHOLE },
-    { F_SPEC, F_OBJECT, "spec", SPARSE_OBJECT_OR_WHOLE },
-    { F_EXPORT, F_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
-    { F_DEFAULT_NETWORK, F_SPEC, "defaultNetwork", SPARSE_OBJECT },
-    { F_NETWORK_TYPE, F_DEFAULT_NETWORK, "type", SPARSE_WHOLE },
-    { F_OLD_OBJECT, F_REQUEST, "oldObject", SPARSE_OBJECT },
-    { F_OLD_DATA, F_OLD_OBJECT, "data", SPARSE_WHOLE },
-    { F_OLD_SPEC, F_OLD_OBJECT, "spec", SPARSE_OBJECT },
-    { F_OLD_EXPORT, F_OLD_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
+    { AF_API_VERSION, AF_ROOT, "apiVersion", SPARSE_STRING },
+    { AF_KIND, AF_ROOT, "kind", SPARSE_STRING },
+    { AF_REQUEST, AF_ROOT, "request", SPARSE_OBJECT },
+    { AF_UID, AF_REQUEST, "uid", SPARSE_STRING },
+    { AF_OPERATION, AF_REQUEST, "operation", SPARSE_STRING },
+    { AF_RESOURCE_REF, AF_REQUEST, "resource", SPARSE_OBJECT },
+    { AF_GROUP, AF_RESOURCE_REF, "group", SPARSE_STRING },
+    { AF_RESOURCE, AF_RESOURCE_REF, "resource", SPARSE_STRING },
+    { AF_SUB_RESOURCE, AF_REQUEST, "subResource", SPARSE_STRING },
+    { AF_NAME, AF_REQUEST, "name", SPARSE_STRING },
+    { AF_NAMESPACE, AF_REQUEST, "namespace", SPARSE_STRING },
+    { AF_OBJECT, AF_REQUEST, "object", SPARSE_OBJECT },
+    { AF_METADATA, AF_OBJECT, "metadata", SPARSE_OBJECT },
+    { AF_OBJECT_NAME, AF_METADATA, "name", SPARSE_STRING },
+    { AF_DATA, AF_OBJECT, "data", SPARSE_WHOLE },
+    { AF_SPEC, AF_OBJECT, "spec", SPARSE_OBJECT_OR_WHOLE },
+    { AF_EXPORT, AF_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
+    { AF_DEFAULT_NETWORK, AF_SPEC, "defaultNetwork", SPARSE_OBJECT },
+    { AF_NETWORK_TYPE, AF_DEFAULT_NETWORK, "type", SPARSE_WHOLE },
+    { AF_OLD_OBJECT, AF_REQUEST, "oldObject", SPARSE_OBJECT },
+    { AF_OLD_DATA, AF_OLD_OBJECT, "data", SPARSE_WHOLE },
+    { AF_OLD_SPEC, AF_OLD_OBJECT, "spec", SPARSE_OBJECT },
+    { AF_OLD_EXPORT, AF_OLD_SPEC, "exportNetworkFlows", SPARSE_WHOLE },
 };
 
 /* The tree of member 'm', whose scanned value 'v' is present; '*ret_object'
@@ -344,20 +255,20 @@ sparse_value(const struct sparse_member *m, const struct jsonscan_value *v, json
     *ret_object = NULL;
     switch (m->kind) {
     case SPARSE_STRING:
-        return v->type == JSONSCAN_STRING ? load_value(v, ret)
+        return v->type == JSONSCAN_STRING ? jsonscan_load_value(v, ret)
                : (*ret = json_null(), 0);
     case SPARSE_OBJECT:
         *ret = object ? json_object() : json_null();
         break;
     case SPARSE_OBJECT_OR_WHOLE:
         if (!object) {
-            return load_value(v, ret);
+            return jsonscan_load_value(v, ret);
         }
         *ret = json_object();
         break;
     case SPARSE_WHOLE:
     default:
-        return load_value(v, ret);
+        return jsonscan_load_value(v, ret);
     }
     if (!*ret) {
         return -ENOMEM;
@@ -373,16 +284,16 @@ sparse_value(const struct sparse_member *m, const struct jsonscan_value *v, json
 static int
 sparse_tree(const struct scan *scan, json_t **ret)
 {
-    json_t *objects[F_N] = { NULL };
+    json_t *objects[AF_N] = { NULL };
     json_t *root;
 
-    if (scan->v[F_ROOT].type != JSONSCAN_OBJECT) {
+    if (scan->v[AF_ROOT].type != JSONSCAN_OBJECT) {
         /* An array (the scanner reads nothing else at the top): reviews read
          * it as they read any value that is not an object. */
         *ret = json_array();
         return *ret ? 0 : -ENOMEM;
     }
-    root = objects[F_ROOT] = json_object();
+    root = objects[AF_ROOT] = json_object();
     if (!root) {
         return -ENOMEM;
     }
@@ -562,10 +473,11 @@ decode_tree(struct review *rv, const char *body, size_t len, bool sparse,
     const json_t *request = NULL;
     int error;
 
-    if (sparse && rv->scan->ok && rv->scan->n_fields < F_N) {
+    if (sparse && rv->scan->ok && rv->scan->n_fields < AF_N) {
         /* Scanned for the fast path: again, for every field. */
-        rv->scan->ok = jsonscan_fields(body, len, field_paths, F_N, rv->scan->v) == 0;
-        rv->scan->n_fields = F_N;
+        rv->scan->ok = jsonscan_fields(body, len, admission_field_paths, AF_N,
+                                       rv->scan->v) == 0;
+        rv->scan->n_fields = AF_N;
     }
     if (sparse && rv->scan->ok) {
         error = sparse_tree(rv->scan, &rv->root);
@@ -584,266 +496,36 @@ decode_tree(struct review *rv, const char *body, size_t len, bool sparse,
     return error;
 }
 
-/* ---- the fast path ---------------------------------------------------------- */
+/* ---- the fast path (admission_fast.h) --------------------------------------- */
 
-/* Decodes the string 'v' into 'buf'; -ENOTSUP when it is not a string, too
- * long, or holds a NUL byte (a tree path reports it). */
-static int
-fast_text(const struct jsonscan_value *v, char *buf, size_t size, const char **ret)
-{
-    size_t len;
+/* The Network a review checks, for the fast path. */
+static const struct admission_fast_target network_target = {
+    .api_version = ADMISSION_API_VERSION, .group = ADMISSION_GROUP,
+    .resource = ADMISSION_RESOURCE,
+};
 
-    if (jsonscan_string(v, buf, size, &len) || strlen(buf) != len) {
-        return -ENOTSUP;
-    }
-    *ret = buf;
-    return 0;
-}
-
-/* Sets 'key' of 'object' to the tree of 'v' unless 'v' is absent. */
-static int
-fast_set(json_t *object, const char *key, const struct jsonscan_value *v)
-{
-    json_t *value;
-    int error;
-
-    if (v->type == JSONSCAN_ABSENT) {
-        return 0;
-    }
-    error = load_value(v, &value);
-    if (error) {
-        return error;
-    }
-    return json_object_set_new(object, key, value) ? -ENOMEM : 0;
-}
-
-/* A spec holding only what flowspec reads: exportNetworkFlows and
- * defaultNetwork.type, each when present ('type' may be NULL). */
-static int
-fast_spec_new(const struct jsonscan_value *export, const struct jsonscan_value *type,
-              json_t **ret)
-{
-    json_t *spec = json_object(), *network = NULL;
-    int error = spec ? fast_set(spec, "exportNetworkFlows", export) : -ENOMEM;
-
-    if (!error && type && type->type != JSONSCAN_ABSENT) {
-        network = json_object();
-        error = network ? fast_set(network, "type", type) : -ENOMEM;
-        if (!error && json_object_set(spec, "defaultNetwork", network)) {
-            error = -ENOMEM;
-        }
-    }
-    json_decref(network);
-    if (error) {
-        json_decref(spec);
-        return error;
-    }
-    *ret = spec;
-    return 0;
-}
-
-/* The object's name as object_name() finds it: metadata.name, else
- * request.name, else "". */
-static int
-fast_name(struct review *rv, const struct jsonscan_value *v)
-{
-    const struct jsonscan_value *name = v[F_OBJECT_NAME].type == JSONSCAN_STRING
-                                        ? &v[F_OBJECT_NAME] : &v[F_NAME];
-
-    if (name->type != JSONSCAN_STRING) {
-        rv->name = "";
-        return 0;
-    }
-    return fast_text(name, rv->name_buf, sizeof rv->name_buf, &rv->name);
-}
-
-/* What decode_envelope(), decode_request() and resource_is_network() accept,
- * or -ENOTSUP. */
-static int
-fast_request(struct review *rv, const struct jsonscan_value *v)
-{
-    const struct jsonscan_value *sub = &v[F_SUB_RESOURCE];
-    bool network;
-
-    if (!jsonscan_string_is(&v[F_API_VERSION], ADMISSION_API_VERSION)
-        || !jsonscan_string_is(&v[F_KIND], "AdmissionReview")
-        || fast_text(&v[F_UID], rv->uid_buf, sizeof rv->uid_buf, &rv->uid) || !*rv->uid
-        || fast_text(&v[F_OPERATION], rv->operation_buf, sizeof rv->operation_buf,
-                     &rv->operation)
-        || v[F_GROUP].type != JSONSCAN_STRING || v[F_RESOURCE].type != JSONSCAN_STRING
-        || fast_name(rv, v)) {
-        return -ENOTSUP;
-    }
-    /* ConfigMaps are rare here (one of them is checked): the tree path. */
-    if (jsonscan_string_is(&v[F_GROUP], "") && jsonscan_string_is(&v[F_RESOURCE], "configmaps")) {
-        return -ENOTSUP;
-    }
-    /* A subResource that is not a string counts as none, as in the tree path. */
-    network = jsonscan_string_is(&v[F_GROUP], ADMISSION_GROUP)
-              && jsonscan_string_is(&v[F_RESOURCE], ADMISSION_RESOURCE)
-              && (sub->type != JSONSCAN_STRING || jsonscan_string_is(sub, ""));
-    /* Unequal because of a NUL byte: resource_is_network() refuses it. */
-    if (!network && (jsonscan_string_has_nul(&v[F_GROUP])
-                     || jsonscan_string_has_nul(&v[F_RESOURCE])
-                     || jsonscan_string_has_nul(sub))) {
-        return -ENOTSUP;
-    }
-    rv->checked = network && (!strcmp(rv->operation, "CREATE")
-                              || !strcmp(rv->operation, "UPDATE"));
-    return 0;
-}
-
-/* The collector list 'list' (an array) as text into 'out', decoded into
- * 'bufs'.  -ENOTSUP for what flowspec_validate_text() does not take: an entry
- * that is not a string, too many or too long entries. */
-static int
-text_list(const struct jsonscan_value *list, struct flowspec_text_list *out,
-          char (*bufs)[FAST_COLLECTOR_SIZE])
-{
-    struct jsonscan_value item;
-    struct jsonscan_iter it;
-
-    if (jsonscan_iter_init(&it, list)) {
-        return -ENOTSUP;
-    }
-    out->n = 0;
-    while (jsonscan_iter_next(&it, NULL, &item)) {
-        if (out->n == FLOWSPEC_MAX_COLLECTORS
-            || fast_text(&item, bufs[out->n], FAST_COLLECTOR_SIZE, &out->items[out->n])) {
-            return -ENOTSUP;
-        }
-        out->n++;
-    }
-    return 0;
-}
-
-/* A protocol's value in 'out': null, a list, or {"collectors": list or null}
- * and nothing else ({} and a null list: no collectors).  -ENOTSUP for any other shape. */
-static int
-text_protocol(const struct jsonscan_value *value, struct flowspec_text_list *out,
-              char (*bufs)[FAST_COLLECTOR_SIZE])
-{
-    struct jsonscan_value key, list = { JSONSCAN_ABSENT, NULL, 0 };
-    struct jsonscan_iter it;
-
-    out->n = 0;
-    if (value->type == JSONSCAN_NULL) {
-        out->shape = FLOWSPEC_SHAPE_OFF;
-        return 0;
-    }
-    if (value->type == JSONSCAN_ARRAY) {
-        out->shape = FLOWSPEC_SHAPE_LIST;
-        return text_list(value, out, bufs);
-    }
-    if (jsonscan_iter_init(&it, value) || value->type != JSONSCAN_OBJECT) {
-        return -ENOTSUP;
-    }
-    out->shape = FLOWSPEC_SHAPE_RELEASED;
-    while (jsonscan_iter_next(&it, &key, &list)) {
-        if (!jsonscan_string_is(&key, "collectors")) {
-            return -ENOTSUP;
-        }
-    }
-    if (list.type == JSONSCAN_ABSENT || list.type == JSONSCAN_NULL) {
-        out->shape = FLOWSPEC_SHAPE_NO_COLLECTORS;
-        return 0;
-    }
-    return list.type == JSONSCAN_ARRAY ? text_list(&list, out, bufs) : -ENOTSUP;
-}
-
-/* The protocol a key of exportNetworkFlows names, FLOWPROTO_N for none. */
-static enum flowproto
-text_protocol_key(const struct jsonscan_value *key)
-{
-    for (int p = 0; p < FLOWPROTO_N; p++) {
-        if (jsonscan_string_is(key, flowproto_name((enum flowproto) p))) {
-            return (enum flowproto) p;
-        }
-    }
-    return FLOWPROTO_N;
-}
-
-/* Reads the spec as flowspec_validate_text() takes it, sparing the trees of
- * the collector lists: 0, or -ENOTSUP (a shape it does not take; a tree then
- * goes to flowspec_validate()). */
-static int
-text_spec(struct review *rv)
-{
-    struct flowspec_text *t = &rv->text_spec;
-    struct jsonscan_value key, value;
-    struct jsonscan_iter it;
-
-    memset(t, 0, sizeof *t);
-    if (rv->network_type.type == JSONSCAN_STRING) {
-        if (fast_text(&rv->network_type, rv->type_buf, sizeof rv->type_buf,
-                      &t->network_type)) {
-            return -ENOTSUP;
-        }
-    } else if (rv->network_type.type != JSONSCAN_ABSENT) {
-        return -ENOTSUP;
-    }
-    if (rv->export.type == JSONSCAN_ABSENT || rv->export.type == JSONSCAN_NULL) {
-        return 0;
-    }
-    if (rv->export.type != JSONSCAN_OBJECT || jsonscan_iter_init(&it, &rv->export)) {
-        return -ENOTSUP;
-    }
-    while (jsonscan_iter_next(&it, &key, &value)) {
-        enum flowproto p = text_protocol_key(&key);
-
-        if (p == FLOWPROTO_N || text_protocol(&value, &t->proto[p], rv->collector_buf[p])) {
-            return -ENOTSUP;
-        }
-    }
-    return 0;
-}
-
-/* The new spec's tree (only what flowspec reads), for flowspec_validate() or
- * flowspec_same().  0 or -ENOTSUP. */
-static int
-fast_new_spec(struct review *rv)
-{
-    if (!rv->fast_spec && fast_spec_new(&rv->export, &rv->network_type, &rv->fast_spec)) {
-        return -ENOTSUP;
-    }
-    rv->spec = rv->fast_spec;
-    return 0;
-}
-
-/* The fast path's decode of the scanned body: 0, or -ENOTSUP for a tree path
- * to take over. */
+/* The fast path's decode of the scanned body into 'rv', which borrows from
+ * rv->fast_path: 0, or -ENOTSUP for a tree path to take over. */
 static int
 decode_fast(struct review *rv)
 {
-    const struct jsonscan_value *v = rv->scan->v;
+    struct admission_fast *f = &rv->fast_path;
 
     rv->fast = true;
-    if (!rv->scan->ok || fast_request(rv, v)) {
+    if (!rv->scan->ok || admission_fast_decode(f, rv->scan->v, &network_target)) {
         return -ENOTSUP;
     }
-    if (!rv->checked) {
-        return 0;
-    }
-    if (v[F_OBJECT].type != JSONSCAN_OBJECT
-        || (v[F_SPEC].type != JSONSCAN_ABSENT && v[F_SPEC].type != JSONSCAN_OBJECT)) {
-        return -ENOTSUP;
-    }
-    if (v[F_SPEC].type == JSONSCAN_OBJECT) {
-        rv->export = v[F_EXPORT];
-        rv->network_type = v[F_NETWORK_TYPE];
-        rv->spec_as_text = text_spec(rv) == 0;
-        if (!rv->spec_as_text && fast_new_spec(rv)) {
-            return -ENOTSUP;
-        }
-    }
-    rv->has_old = !strcmp(rv->operation, "UPDATE") && v[F_OLD_OBJECT].type == JSONSCAN_OBJECT;
-    rv->old_export = v[F_OLD_EXPORT];
+    rv->uid = f->uid;
+    rv->operation = f->operation;
+    rv->name = f->name;
+    rv->checked = f->checked;
+    rv->has_old = f->has_old;
+    rv->spec = f->spec;
     return 0;
 }
 
-/* oldObject's spec for flowspec_same(), which reads only exportNetworkFlows:
- * on the fast path a spec holding that alone (absent when oldObject's spec is
- * absent or not an object, which flowspec_same() reads alike).  0 or -ENOTSUP. */
+/* oldObject's spec for flowspec_same(): from the tree, or on the fast path a
+ * spec of what flowspec_same() reads.  0 or -ENOTSUP. */
 static int
 old_spec(struct review *rv, const json_t **ret)
 {
@@ -851,11 +533,7 @@ old_spec(struct review *rv, const json_t **ret)
         *ret = json_object_get(rv->old_object, "spec");
         return 0;
     }
-    if (!rv->fast_old_spec && fast_spec_new(&rv->old_export, NULL, &rv->fast_old_spec)) {
-        return -ENOTSUP;
-    }
-    *ret = rv->fast_old_spec;
-    return 0;
+    return admission_fast_old_spec(&rv->fast_path, ret);
 }
 
 /* Appends every error of 'list' to rv->warnings. */
@@ -924,13 +602,14 @@ evaluate(struct review *rv)
         evaluate_flows_config(rv);
         return 0;
     }
-    error = rv->spec_as_text
-            ? flowspec_validate_text(&rv->text_spec, &rv->report, &normalised)
+    error = rv->fast_path.spec_as_text
+            ? flowspec_validate_text(&rv->fast_path.text_spec, &rv->report, &normalised)
             : flowspec_validate(rv->spec, &rv->report, &normalised);
     if (error && rv->has_old) {
         /* flowspec_same() compares trees: an invalid spec read as text gets
          * one now. */
-        if ((rv->spec_as_text && fast_new_spec(rv)) || old_spec(rv, &old)) {
+        if ((rv->fast_path.spec_as_text && admission_fast_spec(&rv->fast_path, &rv->spec))
+            || old_spec(rv, &old)) {
             return -ENOTSUP;
         }
         if (flowspec_same(old, rv->spec)) {
@@ -1202,9 +881,10 @@ admission_review_by(enum admission_reader reader, const char *body, size_t len,
 
     review_init(&rv);
     jsonbudget_begin(ADMISSION_TREE_BYTES_MAX);
-    scan.n_fields = reader == ADMISSION_READER_AUTO ? F_FAST_N : F_N;
+    scan.n_fields = reader == ADMISSION_READER_AUTO ? AF_FAST_N : AF_N;
     scan.ok = reader != ADMISSION_READER_WHOLE
-              && jsonscan_fields(body, len, field_paths, scan.n_fields, scan.v) == 0;
+              && jsonscan_fields(body, len, admission_field_paths, scan.n_fields,
+                                 scan.v) == 0;
     rv.scan = &scan;
     error = review_within_budget(&rv, reader, body, len, deadline, ret_reply, ret_len, err);
     summarise(&rv, summary);

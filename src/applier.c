@@ -12,7 +12,8 @@
 
 #include "exportflows/clock.h"
 #include "exportflows/nodestatus.h"
-#include "exportflows/ovsdb.h"
+#include "exportflows/ovsdb_data.h"
+#include "exportflows/ovsdb_session.h"
 #include "exportflows/ovsplan.h"
 
 #define MONITOR_ID "exportflows"

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportflows/jsontext.h"
+
 /* Decoded strings up to this size need no heap buffer. */
 #define SMALL_STRING 256
 
@@ -1188,4 +1190,17 @@ jsonscan_load(const char *text, size_t len, json_t **ret)
     }
     *ret = value;
     return 0;
+}
+
+int
+jsonscan_load_value(const struct jsonscan_value *value, json_t **ret)
+{
+    int error = jsonscan_load(value->text, value->len, ret);
+
+    if (error == -ENOTSUP) {
+        *ret = json_loadb(value->text, value->len, JSONTEXT_PARSE_FLAGS | JSON_DECODE_ANY,
+                          NULL);
+        error = *ret ? 0 : -ENOMEM;
+    }
+    return error;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "exportflows/capbuf.h"
-#include "exportflows/ovsdb.h"
+#include "exportflows/ovsdb_data.h"
 
 #define VSCTL_MAX 8192
 

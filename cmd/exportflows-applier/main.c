@@ -38,7 +38,7 @@
 #include "exportflows/metrics.h"
 #include "exportflows/nodestatus.h"
 #include "exportflows/options.h"
-#include "exportflows/ovsdb.h"
+#include "exportflows/ovsdb_session.h"
 #include "exportflows/uninstall.h"
 
 #define PROGRAM "exportflows-applier"

@@ -90,6 +90,12 @@ int jsonscan_fields(const char *text, size_t len, const char *const *const *path
  * words the error); -ENOMEM. */
 int jsonscan_load(const char *text, size_t len, json_t **ret);
 
+/* The jansson value of 'value', found by jsonscan_fields() (so valid): built by
+ * jsonscan_load(), or by json_loadb() (JSONTEXT_PARSE_FLAGS) for the long real
+ * it gives up on, so the only failure left is memory.  Returns 0 and a new
+ * reference in '*ret', or -ENOMEM. */
+int jsonscan_load_value(const struct jsonscan_value *value, json_t **ret);
+
 /* Decodes the string 'value' (found by jsonscan_fields(), so valid) into 'buf'
  * ('size' bytes, NUL-terminated).  Returns 0 and its length without the
  * terminating NUL in '*ret_len' (the text itself holds a NUL when the string

@@ -1,4 +1,5 @@
-/* fuzz_ovsdb_reply — what an OVSDB server sends the applier (src/ovsdb.c).
+/* fuzz_ovsdb_reply — what an OVSDB server sends the applier (src/ovsdb_session.c
+ * reads it, src/ovsdb_data.c and src/ovsplan.c use it).
  *
  * The harness plays the server on a Unix socket of its own: an ovsdb_client
  * connects, sends a "monitor" (id 1) and a "transact" (id 2), and the input is
@@ -21,7 +22,8 @@
 
 #include "exportflows/collector.h"
 #include "exportflows/flowconfig.h"
-#include "exportflows/ovsdb.h"
+#include "exportflows/ovsdb_data.h"
+#include "exportflows/ovsdb_session.h"
 #include "exportflows/ovsplan.h"
 #include "fuzz.h"
 #include "testutil.h"

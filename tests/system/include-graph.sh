@@ -26,11 +26,11 @@ import glob, os, re, sys
 LAYERS = {
     0: """errmsg log clock monowait numparse readfile options metrics jsontext
           goduration capbuf ipport report worker""",
-    1: """jsonscan jsonbudget fielderr collector flowspec admission flowconfig
-          ovsflowsconfig configsource configsource_file manifest
+    1: """jsonscan jsonbudget fielderr collector flowspec admission admission_fast
+          flowconfig ovsflowsconfig configsource configsource_file manifest
           kube kubeconfig kubewatch watchstream lease kubeevent kubeauth
           configsource_kube publisher summarizer nodesummary uninstall
-          ovsdb ovsplan applier nodestatus
+          ovsdb_session ovsdb_data ovsplan applier nodestatus
           httpserver httpconns httplisten httpmetrics httpwatch tlscreds
           tlspolicy certs""",
 }

@@ -357,6 +357,33 @@ test_jsonscan_limits_give_up(void **state)
     assert_int_equal(many_values[JSONSCAN_MAX_PATHS - 1].type, JSONSCAN_NUMBER);
 }
 
+/* jsonscan_load_value() builds what the scanner found, also the long real
+ * jsonscan_load() gives up on (through jansson), as jansson builds it. */
+static void
+test_jsonscan_load_value_takes_what_load_gives_up_on(void **state)
+{
+    const char *const *paths[] = { p_a };
+    char buf[512];
+    struct jsonscan_value v;
+    json_t *got = NULL, *expected;
+    size_t n = (size_t) snprintf(buf, sizeof buf, "{\"a\":1.%0200de307}", 0);
+
+    assert_int_equal(jsonscan_fields(buf, n, paths, 1, &v), 0);
+    assert_int_equal(v.type, JSONSCAN_NUMBER);
+    assert_int_equal(jsonscan_load(v.text, v.len, &got), -ENOTSUP);
+    assert_int_equal(jsonscan_load_value(&v, &got), 0);
+    expected = json_loadb(v.text, v.len, JSON_DECODE_ANY, NULL);
+    assert_non_null(expected);
+    assert_true(json_is_real(got) && json_equal(got, expected));
+    json_decref(got);
+    json_decref(expected);
+    n = (size_t) snprintf(buf, sizeof buf, "{\"a\":[\"x\\u0000\"]}");
+    assert_int_equal(jsonscan_fields(buf, n, paths, 1, &v), 0);
+    assert_int_equal(jsonscan_load_value(&v, &got), 0);
+    assert_int_equal(json_string_length(json_array_get(got, 0)), 2);
+    json_decref(got);
+}
+
 static void
 test_jsonscan_string_decodes(void **state)
 {
@@ -423,6 +450,7 @@ main(void)
         cmocka_unit_test(test_jsonscan_numbers_and_escaped_keys_decided),
         cmocka_unit_test(test_jsonscan_nul_in_values_not_keys),
         cmocka_unit_test(test_jsonscan_limits_give_up),
+        cmocka_unit_test(test_jsonscan_load_value_takes_what_load_gives_up_on),
         cmocka_unit_test(test_jsonscan_string_decodes),
         cmocka_unit_test(test_jsonscan_load_allocation_failures),
     };

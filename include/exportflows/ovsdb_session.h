@@ -1,6 +1,7 @@
-/* ovsdb — a non-blocking OVSDB JSON-RPC client (RFC 7047) for the applier.
+/* ovsdb_session — the OVSDB transport (RFC 7047): a non-blocking JSON-RPC client
+ * session to one ovsdb-server, for the applier.
  *
- * Three layers, as in Open vSwitch's jsonrpc.c:
+ * Two layers, as in Open vSwitch's jsonrpc.c:
  *
  *   ovsdb_rpc     one JSON-RPC stream over a connected, non-blocking socket: finds
  *                 message boundaries in the byte stream (brace depth, strings and
@@ -8,15 +9,18 @@
  *                 messages in one read both work), parses each message with
  *                 jansson, queues output.  Both directions are capped: a message
  *                 over 'max_msg' bytes or an output backlog over it is an error,
- *                 never a bigger buffer.
+ *                 never a bigger buffer.  The session uses it for its connection;
+ *                 tests use it to play the server.
  *   ovsdb_client  a session to "unix:PATH" or "tcp:IP:PORT": connects without
  *                 blocking, reconnects with exponential backoff, answers the
  *                 server's "echo", sends its own echo when the line is idle,
  *                 matches replies to requests by id, and drops the connection
  *                 when a connect or a request exceeds the timeout.  Nothing in it
  *                 blocks; the caller polls the fd it reports.
- *   helpers       the table-updates cache kept from "monitor" replies and
- *                 "update" notifications, and OVSDB datum comparison.
+ *
+ * This module moves messages and knows no table: what the replies and
+ * notifications hold (table updates, datums, transaction results) is read with
+ * ovsdb_data.h, which does not depend on this module, nor this one on it.
  *
  * Nothing here logs: the client hands back events and messages, the program logs.
  * Times are milliseconds of CLOCK_MONOTONIC (clock_monotonic_ms() in clock.h).
@@ -34,8 +38,8 @@
  *         poll(&pfd, 1, timeout);
  *     }
  */
-#ifndef EXPORTFLOWS_OVSDB_H
-#define EXPORTFLOWS_OVSDB_H
+#ifndef EXPORTFLOWS_OVSDB_SESSION_H
+#define EXPORTFLOWS_OVSDB_SESSION_H
 
 #include <jansson.h>
 #include <poll.h>
@@ -46,7 +50,6 @@
 #include "exportflows/errmsg.h"
 
 #define OVSDB_DEFAULT_ADDRESS "unix:/var/run/openvswitch/db.sock"
-#define OVSDB_DATABASE "Open_vSwitch"
 
 /* Default cap on one message and on the output backlog. */
 #define OVSDB_MAX_MSG_DEFAULT (4u * 1024 * 1024)
@@ -122,9 +125,6 @@ int ovsdb_client_create(const struct ovsdb_client_config *config,
 /* Closes the connection and frees everything; accepts NULL. */
 void ovsdb_client_destroy(struct ovsdb_client *client);
 
-/* The address the client was created with (borrowed). */
-const char *ovsdb_client_address(const struct ovsdb_client *client);
-
 bool ovsdb_client_connected(const struct ovsdb_client *client);
 
 /* Does every bit of pending work (connect, reconnect, flush, deadlines, reading)
@@ -138,20 +138,17 @@ int ovsdb_client_recv(struct ovsdb_client *client, uint64_t now_ms,
 void ovsdb_client_wait(const struct ovsdb_client *client, uint64_t now_ms,
                        struct pollfd *pfd, int *timeout_ms);
 
-/* Sends request 'method' with 'params' (stolen, even on failure) and writes its id
- * to '*ret_id'.  -ENOTCONN when not connected; -errno with a message when the
- * send failed (the connection is then dropped and DISCONNECTED reported). */
-int ovsdb_client_request(struct ovsdb_client *client, const char *method,
-                         json_t *params, uint64_t now_ms, uint64_t *ret_id,
-                         struct errmsg *err);
-
-/* ["Open_vSwitch", op...] as a "transact" request.  'ops' is stolen. */
+/* Sends ["Open_vSwitch", op...] as a "transact" request ('ops' is stolen, even
+ * on failure) and writes its id to '*ret_id'.  -ENOTCONN when not connected,
+ * -EBUSY with too many requests pending; -errno with a message when the send
+ * failed (the connection is then dropped and DISCONNECTED reported). */
 int ovsdb_client_transact(struct ovsdb_client *client, json_t *ops,
                           uint64_t now_ms, uint64_t *ret_id, struct errmsg *err);
 
 /* A "monitor" request for 'requests' (stolen: {table: {"columns": [...]}}) under
- * the monitor id 'monitor_id'.  Initial contents come in the reply, changes as
- * "update" notifications whose params are [monitor_id, table-updates]. */
+ * the monitor id 'monitor_id', failing as ovsdb_client_transact() does.  Initial
+ * contents come in the reply, changes as "update" notifications whose params
+ * are [monitor_id, table-updates]. */
 int ovsdb_client_monitor(struct ovsdb_client *client, const char *monitor_id,
                          json_t *requests, uint64_t now_ms, uint64_t *ret_id,
                          struct errmsg *err);
@@ -160,33 +157,5 @@ int ovsdb_client_monitor(struct ovsdb_client *client, const char *monitor_id,
  * backoff. */
 void ovsdb_client_force_reconnect(struct ovsdb_client *client, const char *why,
                                   uint64_t now_ms);
-
-/* ---- helpers ---- */
-
-/* Applies RFC 7047 <table-updates> (a monitor reply or the second element of an
- * "update" notification; borrowed) to 'cache', an object {table: {uuid: row}}:
- * a "new" row replaces the cached one (monitor sends all monitored columns in
- * "new"), a row without "new" is removed.  -EPROTO with a message when the
- * updates are malformed ('cache' may then be partially updated: resync). */
-int ovsdb_cache_update(json_t *cache, const json_t *table_updates,
-                       struct errmsg *err);
-
-/* True when two OVSDB datums (RFC 7047 5.1: an atom, ["set", [...]], ["map",
- * [[k, v], ...]], ["uuid", "..."]) hold the same value.  Sets and maps compare
- * regardless of order, and a one-element set equals its bare atom. */
-bool ovsdb_datum_equal(const json_t *a, const json_t *b);
-
-/* The number of elements of a datum (0 for an empty set or map, 1 for an atom),
- * and the i-th element (borrowed; for a map, the [key, value] pair). */
-size_t ovsdb_datum_size(const json_t *datum);
-const json_t *ovsdb_datum_at(const json_t *datum, size_t i);
-
-/* The value of 'key' in a map datum (borrowed), or NULL. */
-const json_t *ovsdb_map_get(const json_t *map, const char *key);
-
-/* Checks the results of a "transact" reply against the operations sent: returns
- * 0 when every operation succeeded, else -EIO with the first error ("details" of
- * the failed operation included) in 'err'. */
-int ovsdb_transact_check(const json_t *result, struct errmsg *err);
 
 #endif

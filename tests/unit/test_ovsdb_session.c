@@ -1,7 +1,7 @@
-/* Unit tests for ovsdb: stream framing over a socketpair (partial reads, several
- * messages in one read, oversize, garbage, end of stream), the client against a
- * scripted server on a unix socket (echo, replies by id, timeouts, reconnect),
- * and the monitor cache and datum helpers. */
+/* Unit tests for ovsdb_session: stream framing over a socketpair (partial reads,
+ * several messages in one read, oversize, garbage, end of stream), and the
+ * client against a scripted server on a unix socket (echo, replies by id,
+ * timeouts, reconnect).  The server side is an ovsdb_rpc too. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "exportflows/clock.h"
-#include "exportflows/ovsdb.h"
+#include "exportflows/ovsdb_session.h"
 #include "../lib/testutil.h"
 
 /* ---- framing ---- */
@@ -76,7 +76,7 @@ recv_settled(struct pair *p, json_t **msg, struct errmsg *err)
 }
 
 static void
-test_ovsdb_rpc_partial_reads(void **state)
+test_ovsdb_session_rpc_partial_reads(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -97,7 +97,7 @@ test_ovsdb_rpc_partial_reads(void **state)
 }
 
 static void
-test_ovsdb_rpc_two_messages_in_one_read(void **state)
+test_ovsdb_session_rpc_two_messages_in_one_read(void **state)
 {
     struct pair p;
     json_t *a, *b;
@@ -121,7 +121,7 @@ test_ovsdb_rpc_two_messages_in_one_read(void **state)
 /* Any split of a stream of messages yields the same messages: feed one in chunks
  * of 1 to 7 bytes, reading after each chunk. */
 static void
-test_ovsdb_rpc_any_split_yields_the_same_messages(void **state)
+test_ovsdb_session_rpc_any_split_yields_the_same_messages(void **state)
 {
     static const char stream[] =
         "{\"id\":1,\"result\":[\"a\\\\\",{\"b\":\"]}\"}]}"
@@ -165,7 +165,7 @@ test_ovsdb_rpc_any_split_yields_the_same_messages(void **state)
 }
 
 static void
-test_ovsdb_rpc_oversize_is_an_error(void **state)
+test_ovsdb_session_rpc_oversize_is_an_error(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -185,7 +185,7 @@ test_ovsdb_rpc_oversize_is_an_error(void **state)
 }
 
 static void
-test_ovsdb_rpc_complete_oversize_message_is_an_error(void **state)
+test_ovsdb_session_rpc_complete_oversize_message_is_an_error(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -198,7 +198,7 @@ test_ovsdb_rpc_complete_oversize_message_is_an_error(void **state)
 }
 
 static void
-test_ovsdb_rpc_rejects_non_objects(void **state)
+test_ovsdb_session_rpc_rejects_non_objects(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -211,7 +211,7 @@ test_ovsdb_rpc_rejects_non_objects(void **state)
 }
 
 static void
-test_ovsdb_rpc_rejects_duplicate_keys(void **state)
+test_ovsdb_session_rpc_rejects_duplicate_keys(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -224,7 +224,7 @@ test_ovsdb_rpc_rejects_duplicate_keys(void **state)
 }
 
 static void
-test_ovsdb_rpc_end_of_stream(void **state)
+test_ovsdb_session_rpc_end_of_stream(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -239,7 +239,7 @@ test_ovsdb_rpc_end_of_stream(void **state)
 }
 
 static void
-test_ovsdb_rpc_send_writes_compact_json(void **state)
+test_ovsdb_session_rpc_send_writes_compact_json(void **state)
 {
     struct pair p;
     struct errmsg err;
@@ -384,7 +384,7 @@ server_send(struct server *s, const char *text)
 }
 
 static void
-test_ovsdb_client_answers_echo_and_matches_replies(void **state)
+test_ovsdb_session_client_answers_echo_and_matches_replies(void **state)
 {
     struct server s;
     struct ovsdb_client *c;
@@ -407,8 +407,8 @@ test_ovsdb_client_answers_echo_and_matches_replies(void **state)
     json_decref(msg);
 
     assert_int_equal(ovsdb_client_transact(c, json_array(), clock_monotonic_ms(), &id1, &err), 0);
-    assert_int_equal(ovsdb_client_request(c, "list_dbs", json_array(), clock_monotonic_ms(),
-                                          &id2, &err), 0);
+    assert_int_equal(ovsdb_client_monitor(c, "m", json_object(), clock_monotonic_ms(), &id2,
+                                          &err), 0);
     json_decref(server_recv(&s, c));
     json_decref(server_recv(&s, c));
     /* Replies out of order, then a notification. */
@@ -438,7 +438,7 @@ test_ovsdb_client_answers_echo_and_matches_replies(void **state)
 }
 
 static void
-test_ovsdb_client_times_out_and_reconnects(void **state)
+test_ovsdb_session_client_times_out_and_reconnects(void **state)
 {
     struct server s;
     struct ovsdb_client *c;
@@ -457,8 +457,8 @@ test_ovsdb_client_times_out_and_reconnects(void **state)
     assert_true(clock_monotonic_us() - start >= 150000);
     assert_non_null(strstr(ev.error.text, "no reply"));
     assert_false(ovsdb_client_connected(c));
-    assert_int_equal(ovsdb_client_request(c, "echo", json_array(), clock_monotonic_ms(), &id,
-                                          &err), -ENOTCONN);
+    assert_int_equal(ovsdb_client_transact(c, json_array(), clock_monotonic_ms(), &id, &err),
+                     -ENOTCONN);
     client_expect(c, OVSDB_EVENT_CONNECTED, &ev);
     assert_true(ovsdb_client_connected(c));
     ovsdb_client_destroy(c);
@@ -466,7 +466,7 @@ test_ovsdb_client_times_out_and_reconnects(void **state)
 }
 
 static void
-test_ovsdb_client_reports_connect_failure(void **state)
+test_ovsdb_session_client_reports_connect_failure(void **state)
 {
     struct ovsdb_client_config config = { .address = "unix:/nonexistent/db.sock",
                                           .backoff_min_ms = 10 };
@@ -481,7 +481,7 @@ test_ovsdb_client_reports_connect_failure(void **state)
 }
 
 static void
-test_ovsdb_client_rejects_bad_addresses(void **state)
+test_ovsdb_session_client_rejects_bad_addresses(void **state)
 {
     static const char *const bad[] = {
         "db.sock", "unix:", "tcp:1.2.3.4", "tcp:1.2.3.4:0", "tcp:host:6640",
@@ -500,105 +500,26 @@ test_ovsdb_client_rejects_bad_addresses(void **state)
     ovsdb_client_destroy(c);
     config.address = "tcp:127.0.0.1:6640";
     assert_int_equal(ovsdb_client_create(&config, &c, &err), 0);
-    assert_string_equal(ovsdb_client_address(c), "tcp:127.0.0.1:6640");
     ovsdb_client_destroy(c);
-}
-
-/* ---- helpers ---- */
-
-static void
-test_ovsdb_cache_update_inserts_modifies_deletes(void **state)
-{
-    json_t *cache = json_object();
-    json_t *u1 = json_loads("{\"NetFlow\":{\"u1\":{\"new\":{\"active_timeout\":60,"
-                            "\"targets\":\"1.2.3.4:5\"}}}}", 0, NULL);
-    json_t *u2 = json_loads("{\"NetFlow\":{\"u1\":{\"old\":{\"active_timeout\":60},"
-                            "\"new\":{\"active_timeout\":30}}}}", 0, NULL);
-    json_t *u3 = json_loads("{\"NetFlow\":{\"u1\":{\"old\":{}}}}", 0, NULL);
-    json_t *bad = json_loads("{\"NetFlow\":[1]}", 0, NULL);
-    struct errmsg err;
-    json_t *row;
-
-    assert_int_equal(ovsdb_cache_update(cache, u1, &err), 0);
-    assert_int_equal(ovsdb_cache_update(cache, u2, &err), 0);
-    row = json_object_get(json_object_get(cache, "NetFlow"), "u1");
-    assert_int_equal(json_integer_value(json_object_get(row, "active_timeout")), 30);
-    assert_string_equal(json_string_value(json_object_get(row, "targets")), "1.2.3.4:5");
-    assert_int_equal(ovsdb_cache_update(cache, u3, &err), 0);
-    assert_int_equal(json_object_size(json_object_get(cache, "NetFlow")), 0);
-    assert_int_equal(ovsdb_cache_update(cache, bad, &err), -EPROTO);
-    json_decref(cache);
-    json_decref(u1);
-    json_decref(u2);
-    json_decref(u3);
-    json_decref(bad);
-}
-
-static bool
-datum_eq(const char *a, const char *b)
-{
-    json_t *ja = json_loads(a, JSON_DECODE_ANY, NULL);
-    json_t *jb = json_loads(b, JSON_DECODE_ANY, NULL);
-    bool eq;
-
-    assert_non_null(ja);
-    assert_non_null(jb);
-    eq = ovsdb_datum_equal(ja, jb);
-    json_decref(ja);
-    json_decref(jb);
-    return eq;
-}
-
-static void
-test_ovsdb_datum_equal_compares_sets_and_maps(void **state)
-{
-    assert_true(datum_eq("[\"set\",[\"a\",\"b\"]]", "[\"set\",[\"b\",\"a\"]]"));
-    assert_true(datum_eq("\"a\"", "[\"set\",[\"a\"]]"));
-    assert_true(datum_eq("[\"set\",[]]", "[\"map\",[]]"));
-    assert_true(datum_eq("[\"uuid\",\"x\"]", "[\"set\",[[\"uuid\",\"x\"]]]"));
-    assert_true(datum_eq("[\"map\",[[\"k\",\"v\"],[\"a\",\"b\"]]]",
-                         "[\"map\",[[\"a\",\"b\"],[\"k\",\"v\"]]]"));
-    assert_false(datum_eq("[\"set\",[\"a\",\"b\"]]", "[\"set\",[\"a\"]]"));
-    assert_false(datum_eq("[\"set\",[]]", "5"));
-    assert_false(datum_eq("5", "6"));
-    assert_false(datum_eq("[\"map\",[[\"k\",\"v\"]]]", "[\"map\",[[\"k\",\"w\"]]]"));
-}
-
-static void
-test_ovsdb_transact_check_finds_the_failed_operation(void **state)
-{
-    json_t *ok = json_loads("[{}, {\"uuid\":[\"uuid\",\"x\"]}, {\"count\":1}]", 0, NULL);
-    json_t *bad = json_loads("[{\"error\":\"timed out\",\"details\":\"wait\"}, null]", 0,
-                             NULL);
-    struct errmsg err;
-
-    assert_int_equal(ovsdb_transact_check(ok, &err), 0);
-    assert_int_equal(ovsdb_transact_check(bad, &err), -EIO);
-    assert_string_equal(err.text, "operation 0 failed: timed out: wait");
-    json_decref(ok);
-    json_decref(bad);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ovsdb_rpc_partial_reads),
-        cmocka_unit_test(test_ovsdb_rpc_two_messages_in_one_read),
-        cmocka_unit_test(test_ovsdb_rpc_any_split_yields_the_same_messages),
-        cmocka_unit_test(test_ovsdb_rpc_oversize_is_an_error),
-        cmocka_unit_test(test_ovsdb_rpc_complete_oversize_message_is_an_error),
-        cmocka_unit_test(test_ovsdb_rpc_rejects_non_objects),
-        cmocka_unit_test(test_ovsdb_rpc_rejects_duplicate_keys),
-        cmocka_unit_test(test_ovsdb_rpc_end_of_stream),
-        cmocka_unit_test(test_ovsdb_rpc_send_writes_compact_json),
-        cmocka_unit_test(test_ovsdb_client_answers_echo_and_matches_replies),
-        cmocka_unit_test(test_ovsdb_client_times_out_and_reconnects),
-        cmocka_unit_test(test_ovsdb_client_reports_connect_failure),
-        cmocka_unit_test(test_ovsdb_client_rejects_bad_addresses),
-        cmocka_unit_test(test_ovsdb_cache_update_inserts_modifies_deletes),
-        cmocka_unit_test(test_ovsdb_datum_equal_compares_sets_and_maps),
-        cmocka_unit_test(test_ovsdb_transact_check_finds_the_failed_operation),
+        cmocka_unit_test(test_ovsdb_session_rpc_partial_reads),
+        cmocka_unit_test(test_ovsdb_session_rpc_two_messages_in_one_read),
+        cmocka_unit_test(test_ovsdb_session_rpc_any_split_yields_the_same_messages),
+        cmocka_unit_test(test_ovsdb_session_rpc_oversize_is_an_error),
+        cmocka_unit_test(test_ovsdb_session_rpc_complete_oversize_message_is_an_error),
+        cmocka_unit_test(test_ovsdb_session_rpc_rejects_non_objects),
+        cmocka_unit_test(test_ovsdb_session_rpc_rejects_duplicate_keys),
+        cmocka_unit_test(test_ovsdb_session_rpc_end_of_stream),
+        cmocka_unit_test(test_ovsdb_session_rpc_send_writes_compact_json),
+        cmocka_unit_test(test_ovsdb_session_client_answers_echo_and_matches_replies),
+        cmocka_unit_test(test_ovsdb_session_client_times_out_and_reconnects),
+        cmocka_unit_test(test_ovsdb_session_client_reports_connect_failure),
+        cmocka_unit_test(test_ovsdb_session_client_rejects_bad_addresses),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
