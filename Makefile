@@ -14,10 +14,11 @@
 #   make image                the container image exportflows:latest (IMAGE=name:tag)
 #
 # Layout the rules rely on (add files, not rules):
-#   src/*.c                   the library, one module per .c/.h pair (public headers in
-#                             include/exportflows/, private ones in src/)
+#   src/SUBSYSTEM/*.c         the library, one module per .c/.h pair, one folder per
+#                             subsystem (base admission kube ovs http); public headers in
+#                             include/exportflows/SUBSYSTEM/, private ones beside the .c
 #   cmd/NAME/*.c              program NAME
-#   tests/unit/test_*.c       cmocka tests, test_<module>.c, one for every module
+#   tests/unit/SUBSYSTEM/test_*.c  cmocka tests, test_<module>.c, one for every module
 #   tests/integration/test_*.c  cmocka tests that run real programs
 #   tests/lib/*.c             helpers linked into every test
 #   tests/system/*.sh         scripts that drive real components (OVS, collectors, ...);
@@ -54,7 +55,7 @@ CPPFLAGS += -Iinclude -DEXPORTFLOWS_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEPFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/%.o)
 LIB      := $(OUT)/libexportflows.a
 
@@ -63,7 +64,7 @@ PROG_BIN := $(PROGRAMS:%=$(BIN)/%)
 
 TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OUT)/%.o)
-TEST_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c))
+TEST_SRC    := $(sort $(wildcard tests/unit/*/test_*.c tests/integration/test_*.c))
 TEST_BIN    := $(TEST_SRC:%.c=$(OUT)/%)
 # Scripts named lib-*.sh are sourced by the others, not run.
 SYSTEM_TESTS := $(filter-out tests/system/lib-%,$(sort $(wildcard tests/system/*.sh)))

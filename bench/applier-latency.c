@@ -36,11 +36,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exportflows/clock.h"
-#include "exportflows/errmsg.h"
-#include "exportflows/numparse.h"
-#include "exportflows/ovsdb_data.h"
-#include "exportflows/ovsdb_session.h"
+#include "exportflows/base/clock.h"
+#include "exportflows/base/errmsg.h"
+#include "exportflows/base/numparse.h"
+#include "exportflows/ovs/ovsdb_data.h"
+#include "exportflows/ovs/ovsdb_session.h"
 
 extern char **environ;
 

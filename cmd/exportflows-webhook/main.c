@@ -2,7 +2,7 @@
  *
  * Serves POST /validate (AdmissionReview v1) on --listen over TLS, and /healthz,
  * /readyz and /metrics there and on --health-listen (plain HTTP).  With --publish
- * (the default) it also runs the publisher (src/publisher.c): it watches the
+ * (the default) it also runs the publisher (src/kube/publisher.c): it watches the
  * Network object and, while it holds the Lease, writes the validated config into
  * the ConfigMap.  Without a kubeconfig, a service account or --no-publish it
  * refuses to start rather than silently publish nothing.
@@ -26,18 +26,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exportflows/errmsg.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/httpserver.h"
-#include "exportflows/jsonbudget.h"
-#include "exportflows/kubeconfig.h"
-#include "exportflows/log.h"
-#include "exportflows/metrics.h"
-#include "exportflows/options.h"
-#include "exportflows/ovsflowsconfig.h"
-#include "exportflows/publisher.h"
-#include "exportflows/summarizer.h"
-#include "exportflows/tlspolicy.h"
+#include "exportflows/base/errmsg.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/http/httpserver.h"
+#include "exportflows/admission/jsonbudget.h"
+#include "exportflows/kube/kubeconfig.h"
+#include "exportflows/base/log.h"
+#include "exportflows/base/metrics.h"
+#include "exportflows/base/options.h"
+#include "exportflows/admission/ovsflowsconfig.h"
+#include "exportflows/kube/publisher.h"
+#include "exportflows/kube/summarizer.h"
+#include "exportflows/http/tlspolicy.h"
 #include "review.h"
 
 #define PROGRAM "exportflows-webhook"

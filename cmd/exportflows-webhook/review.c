@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "exportflows/admission.h"
-#include "exportflows/clock.h"
-#include "exportflows/log.h"
+#include "exportflows/admission/admission.h"
+#include "exportflows/base/clock.h"
+#include "exportflows/base/log.h"
 
 #define PREFIX "exportflows_webhook_admission_"
 /* A review whose jansson values took more than this gives the freed memory

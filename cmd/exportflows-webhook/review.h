@@ -3,8 +3,8 @@
 #ifndef EXPORTFLOWS_WEBHOOK_REVIEW_H
 #define EXPORTFLOWS_WEBHOOK_REVIEW_H
 
-#include "exportflows/httpserver.h"
-#include "exportflows/metrics.h"
+#include "exportflows/http/httpserver.h"
+#include "exportflows/base/metrics.h"
 
 /* The handler's state: borrowed metric series, valid for the registry's life. */
 struct review_handler {

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "exportflows/certs.h"
-#include "exportflows/errmsg.h"
+#include "exportflows/http/certs.h"
+#include "exportflows/base/errmsg.h"
 
 #define COMMAND PROGRAM " certs"
 

@@ -20,14 +20,14 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "exportflows/collector.h"
-#include "exportflows/errmsg.h"
-#include "exportflows/fielderr.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/flowspec.h"
-#include "exportflows/manifest.h"
-#include "exportflows/ovsplan.h"
-#include "exportflows/publisher.h"
+#include "exportflows/admission/collector.h"
+#include "exportflows/base/errmsg.h"
+#include "exportflows/admission/fielderr.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/admission/flowspec.h"
+#include "exportflows/admission/manifest.h"
+#include "exportflows/ovs/ovsplan.h"
+#include "exportflows/kube/publisher.h"
 
 #define COMMAND PROGRAM " render"
 

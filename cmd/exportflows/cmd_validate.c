@@ -22,10 +22,10 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "exportflows/fielderr.h"
-#include "exportflows/flowspec.h"
-#include "exportflows/jsontext.h"
-#include "exportflows/manifest.h"
+#include "exportflows/admission/fielderr.h"
+#include "exportflows/admission/flowspec.h"
+#include "exportflows/base/jsontext.h"
+#include "exportflows/admission/manifest.h"
 
 #define NETWORK_API_VERSION "operator.openshift.io/v1"
 #define NETWORK_KIND "Network"

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "exportflows/options.h"
+#include "exportflows/base/options.h"
 
 #define PROGRAM "exportflows"
 

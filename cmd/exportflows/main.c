@@ -1,7 +1,7 @@
 /* exportflows — the command-line tool for people and pipelines: dispatches to the
  * subcommands (validate, render, certs). */
 #include "commands.h"
-#include "exportflows/options.h"
+#include "exportflows/base/options.h"
 
 static const struct options_command commands[] = {
     { "validate", "check spec.exportNetworkFlows in Network manifests", cmd_validate },

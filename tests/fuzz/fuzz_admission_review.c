@@ -3,7 +3,7 @@
  * admission_review() on any bytes.  Checks, besides the sanitizers:
  *   - a reply is one JSON AdmissionReview v1 whose response carries the
  *     request's uid and the allowed flag the summary reports;
- *   - the fast path and the tree paths agree (as tests/unit/test_admission.c
+ *   - the fast path and the tree paths agree (as tests/unit/admission/test_admission.c
  *     checks on its cases): the body is reviewed again with a first member
  *     the scanner gives up on (nesting past JSONSCAN_MAX_DEPTH; its key holds
  *     an escape too) and that the review ignores, so that the whole tree reads
@@ -22,10 +22,10 @@
 
 #include <jansson.h>
 
-#include "exportflows/admission.h"
-#include "exportflows/fielderr.h"
-#include "exportflows/flowspec.h"
-#include "exportflows/jsonscan.h"
+#include "exportflows/admission/admission.h"
+#include "exportflows/admission/fielderr.h"
+#include "exportflows/admission/flowspec.h"
+#include "exportflows/admission/jsonscan.h"
 #include "fuzz.h"
 
 #define EXTRA_KEY "\"\\u0078-fuzz-tree-path\":"

@@ -1,5 +1,5 @@
 /* fuzz_authorization — the Authorization header of a request to the applier's
- * /metrics, which anyone on the node network can send (src/kubeauth.c).
+ * /metrics, which anyone on the node network can send (src/kube/kubeauth.c).
  *
  * kubeauth_check() on the input as the header, with an API server that cannot
  * be reached (a closed port on loopback): a header it accepts as a bearer
@@ -8,8 +8,8 @@
  * is not a bearer token is refused (401) without an error. */
 #include <errno.h>
 
-#include "exportflows/kubeauth.h"
-#include "exportflows/kubeconfig.h"
+#include "exportflows/kube/kubeauth.h"
+#include "exportflows/kube/kubeconfig.h"
 #include "fuzz.h"
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* fuzz_collector — one collector address (src/collector.c), the text every
+/* fuzz_collector — one collector address (src/admission/collector.c), the text every
  * spec, config and --node-ip holds.
  *
  * collector_parse() and collector_parse_ip() on the input as a C string.
@@ -6,7 +6,7 @@
  * COLLECTOR_INPUT_MAX characters; its canonical text (collector_format())
  * parses back to an equal collector and formats the same; a refusal says why;
  * an address resolves a ":PORT" collector to itself with that port. */
-#include "exportflows/collector.h"
+#include "exportflows/admission/collector.h"
 #include "fuzz.h"
 
 static void

@@ -19,10 +19,10 @@
 
 #include <jansson.h>
 
-#include "exportflows/collector.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/jsontext.h"
-#include "exportflows/ovsplan.h"
+#include "exportflows/admission/collector.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/base/jsontext.h"
+#include "exportflows/ovs/ovsplan.h"
 #include "fuzz.h"
 
 /* The monitor cache of a bridge whose NetFlow row someone else wrote. */

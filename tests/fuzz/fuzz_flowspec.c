@@ -19,13 +19,13 @@
 
 #include <jansson.h>
 
-#include "exportflows/collector.h"
-#include "exportflows/fielderr.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/flowspec.h"
-#include "exportflows/jsontext.h"
-#include "exportflows/ovsplan.h"
-#include "exportflows/publisher.h"
+#include "exportflows/admission/collector.h"
+#include "exportflows/admission/fielderr.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/admission/flowspec.h"
+#include "exportflows/base/jsontext.h"
+#include "exportflows/ovs/ovsplan.h"
+#include "exportflows/kube/publisher.h"
 #include "fuzz.h"
 
 static void

@@ -1,4 +1,4 @@
-/* fuzz_jsonscan_diff — src/jsonscan.c against jansson, on any bytes.
+/* fuzz_jsonscan_diff — src/admission/jsonscan.c against jansson, on any bytes.
  *
  * jsonscan reads the webhook's request bodies in place of jansson, under the
  * rule that it agrees with jansson: same accept/reject (or it gives up), and
@@ -7,7 +7,7 @@
  * paths are those the review reads, and short ones the fuzzer reaches fast. */
 #include <jansson.h>
 
-#include "exportflows/errmsg.h"
+#include "exportflows/base/errmsg.h"
 #include "fuzz.h"
 #include "testjsondiff.h"
 

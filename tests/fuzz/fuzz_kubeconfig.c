@@ -12,8 +12,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include "exportflows/errmsg.h"
-#include "exportflows/kubeconfig.h"
+#include "exportflows/base/errmsg.h"
+#include "exportflows/kube/kubeconfig.h"
 #include "fuzz.h"
 #include "testutil.h"
 

@@ -1,5 +1,5 @@
 /* fuzz_manifest — YAML or JSON manifests as `exportflows validate` reads them
- * (src/manifest.c): files from anywhere.
+ * (src/admission/manifest.c): files from anywhere.
  *
  * manifest_parse() on any bytes, and every object it yields validated as the
  * command does.  Checks, besides the sanitizers: a failure says where (its
@@ -11,9 +11,9 @@
 
 #include <jansson.h>
 
-#include "exportflows/fielderr.h"
-#include "exportflows/flowspec.h"
-#include "exportflows/manifest.h"
+#include "exportflows/admission/fielderr.h"
+#include "exportflows/admission/flowspec.h"
+#include "exportflows/admission/manifest.h"
 #include "fuzz.h"
 
 static void

@@ -1,5 +1,5 @@
-/* fuzz_ovsdb_reply — what an OVSDB server sends the applier (src/ovsdb_session.c
- * reads it, src/ovsdb_data.c and src/ovsplan.c use it).
+/* fuzz_ovsdb_reply — what an OVSDB server sends the applier (src/ovs/ovsdb_session.c
+ * reads it, src/ovs/ovsdb_data.c and src/ovs/ovsplan.c use it).
  *
  * The harness plays the server on a Unix socket of its own: an ovsdb_client
  * connects, sends a "monitor" (id 1) and a "transact" (id 2), and the input is
@@ -20,11 +20,11 @@
 
 #include <jansson.h>
 
-#include "exportflows/collector.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/ovsdb_data.h"
-#include "exportflows/ovsdb_session.h"
-#include "exportflows/ovsplan.h"
+#include "exportflows/admission/collector.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/ovs/ovsdb_data.h"
+#include "exportflows/ovs/ovsdb_session.h"
+#include "exportflows/ovs/ovsplan.h"
 #include "fuzz.h"
 #include "testutil.h"
 

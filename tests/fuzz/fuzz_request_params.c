@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "exportflows/admission.h"
-#include "exportflows/numparse.h"
+#include "exportflows/admission/admission.h"
+#include "exportflows/base/numparse.h"
 #include "fuzz.h"
 
 static void

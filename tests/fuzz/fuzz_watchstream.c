@@ -1,4 +1,4 @@
-/* fuzz_watchstream — the body of a Kubernetes watch reply (src/watchstream.c),
+/* fuzz_watchstream — the body of a Kubernetes watch reply (src/kube/watchstream.c),
  * as the API server streams it to the publisher and the appliers.
  *
  * The input is fed to a watchstream in pieces of varying sizes (fuzz_piece()),
@@ -13,11 +13,11 @@
 
 #include <jansson.h>
 
-#include "exportflows/fielderr.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/flowspec.h"
-#include "exportflows/kubewatch.h"
-#include "exportflows/watchstream.h"
+#include "exportflows/admission/fielderr.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/admission/flowspec.h"
+#include "exportflows/kube/kubewatch.h"
+#include "exportflows/kube/watchstream.h"
 #include "fuzz.h"
 
 #define MAX_LINE 4096

@@ -27,8 +27,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "exportflows/certs.h"
-#include "exportflows/numparse.h"
+#include "exportflows/http/certs.h"
+#include "exportflows/base/numparse.h"
 
 #include "../lib/testutil.h"
 

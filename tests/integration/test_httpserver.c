@@ -28,10 +28,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "exportflows/certs.h"
-#include "exportflows/clock.h"
-#include "exportflows/httpserver.h"
-#include "exportflows/metrics.h"
+#include "exportflows/http/certs.h"
+#include "exportflows/base/clock.h"
+#include "exportflows/http/httpserver.h"
+#include "exportflows/base/metrics.h"
 #include "../lib/testutil.h"
 
 #define PREFIX "t"

@@ -17,13 +17,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "exportflows/clock.h"
-#include "exportflows/kube.h"
-#include "exportflows/kubeauth.h"
-#include "exportflows/kubeconfig.h"
-#include "exportflows/kubewatch.h"
-#include "exportflows/lease.h"
-#include "exportflows/metrics.h"
+#include "exportflows/base/clock.h"
+#include "exportflows/kube/kube.h"
+#include "exportflows/kube/kubeauth.h"
+#include "exportflows/kube/kubeconfig.h"
+#include "exportflows/kube/kubewatch.h"
+#include "exportflows/kube/lease.h"
+#include "exportflows/base/metrics.h"
 
 #include "../lib/testutil.h"
 

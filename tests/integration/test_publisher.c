@@ -21,14 +21,14 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "exportflows/clock.h"
-#include "exportflows/flowconfig.h"
-#include "exportflows/kube.h"
-#include "exportflows/kubeconfig.h"
-#include "exportflows/metrics.h"
-#include "exportflows/nodestatus.h"
-#include "exportflows/nodesummary.h"
-#include "exportflows/publisher.h"
+#include "exportflows/base/clock.h"
+#include "exportflows/admission/flowconfig.h"
+#include "exportflows/kube/kube.h"
+#include "exportflows/kube/kubeconfig.h"
+#include "exportflows/base/metrics.h"
+#include "exportflows/ovs/nodestatus.h"
+#include "exportflows/kube/nodesummary.h"
+#include "exportflows/kube/publisher.h"
 #include "../lib/testutil.h"
 
 #define NS "exportflows"

@@ -20,7 +20,7 @@
 
 #include <openssl/ssl.h>
 
-#include "exportflows/certs.h"
+#include "exportflows/http/certs.h"
 #include "../lib/testbody.h"
 #include "../lib/testcurl.h"
 #include "../lib/testproc.h"

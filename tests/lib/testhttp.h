@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "exportflows/kubeconfig.h"
+#include "exportflows/kube/kubeconfig.h"
 
 #define TESTHTTP_REQUEST_MAX (20u << 10)
 #define TESTHTTP_WAIT_MS 10000

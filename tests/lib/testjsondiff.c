@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "exportflows/jsonscan.h"
+#include "exportflows/admission/jsonscan.h"
 
 /* jansson's value at 'path' (borrowed), NULL when absent. */
 static const json_t *

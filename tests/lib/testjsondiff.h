@@ -4,7 +4,7 @@
  * TESTJSONDIFF_FLAGS refuses, says -EINVAL only for texts jansson refuses,
  * and every value it reports (found by path, walked with jsonscan_iter_*(),
  * decoded with jsonscan_string(), built with jsonscan_load()) is what jansson
- * builds.  The unit test (tests/unit/test_jsonscan.c) and the fuzzer
+ * builds.  The unit test (tests/unit/admission/test_jsonscan.c) and the fuzzer
  * (tests/fuzz/fuzz_jsonscan_diff.c) share this one check. */
 #ifndef EXPORTFLOWS_TESTS_TESTJSONDIFF_H
 #define EXPORTFLOWS_TESTS_TESTJSONDIFF_H
@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "exportflows/errmsg.h"
+#include "exportflows/base/errmsg.h"
 
 /* The jansson flags jsonscan is held to: "\u0000" allowed in values, as the
  * webhook's own jansson parses allow it. */

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exportflows/numparse.h"
+#include "exportflows/base/numparse.h"
 #include "testutil.h"
 
 extern char **environ;

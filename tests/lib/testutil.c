@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exportflows/clock.h"
+#include "exportflows/base/clock.h"
 
 /* Files larger than this are not test data. */
 #define READ_FILE_MAX (64u << 20)

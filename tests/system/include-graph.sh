@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# include-graph.sh — the modules' include graph has no loop, and no module
-# includes one of a higher layer.
+# include-graph.sh — the modules' include graph has no loop, no module includes
+# one of a higher layer, and every module has its folder and its unit test file.
 #
-# A module is a .c/.h pair named X (src/X.c, include/exportflows/X.h or src/X.h,
-# in any subfolder); each program of cmd/ counts as one module.  An edge A -> B
-# is an `#include "…/B.h"` in one of A's files.  Layers, lowest first:
-#   0 base       what every subsystem may use
+# A module is a .c/.h pair named X (src/SUB/X.c, and include/exportflows/SUB/X.h or
+# src/SUB/X.h); each program of cmd/ counts as one module.  An edge A -> B is an
+# `#include "…/B.h"` in one of A's files.  The folder SUB gives the layer, lowest
+# first:
+#   0 base       (src/base/) what every subsystem may use
 #   1 subsystem  admission, kube, ovs, http: may include base and each other
 #                (loops are caught separately)
 #   2 programs   cmd/*
-# A module missing from the table below fails the check: give it a layer.
-# Prints each module's layer and depth (longest include chain below it).
+# A module outside these folders fails the check, and so does one without its
+# unit test file tests/unit/SUB/test_X.c.  Prints each module's layer,
+# subsystem and depth (longest include chain below it).
 # Needs: python3.
 set -u
 
@@ -23,19 +25,9 @@ cd "$here/../.." || die "no source tree"
 "$PYTHON" - <<'EOF'
 import glob, os, re, sys
 
-LAYERS = {
-    0: """errmsg log clock monowait numparse readfile options metrics jsontext
-          goduration capbuf ipport report worker""",
-    1: """jsonscan jsonbudget fielderr collector flowspec admission admission_fast
-          flowconfig ovsflowsconfig configsource configsource_file manifest
-          kube kubeconfig kubewatch watchstream lease kubeevent kubeauth
-          configsource_kube publisher summarizer nodesummary uninstall
-          ovsdb_session ovsdb_data ovsplan applier nodestatus
-          httpserver httpconns httplisten httpmetrics httpwatch tlscreds
-          tlspolicy certs""",
-}
-layer = {m: n for n, names in LAYERS.items() for m in names.split()}
+SUBSYSTEMS = ("admission", "kube", "ovs", "http")
 NAMES = {0: "base", 1: "subsystem", 2: "programs"}
+layer, folder = {}, {}
 
 def module_of(path):
     parts = path.split(os.sep)
@@ -49,6 +41,14 @@ edges = {}
 for f in files:
     a = module_of(f)
     edges.setdefault(a, set())
+    parts = f.split(os.sep)
+    if parts[0] != "cmd":
+        sub = parts[-2]
+        folder.setdefault(a, set()).add(sub)
+        if sub == "base":
+            layer[a] = 0
+        elif sub in SUBSYSTEMS:
+            layer[a] = 1
     for line in open(f, encoding="utf-8"):
         m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
         if not m:
@@ -62,12 +62,20 @@ for f in files:
 
 bad = 0
 for m in sorted(edges):
-    if not m.startswith("cmd/") and m not in layer:
-        print(f"FAIL: module {m} has no layer: add it to LAYERS in tests/system/include-graph.sh")
+    if not m.startswith("cmd/") and (m not in layer or len(folder[m]) != 1):
+        print(f"FAIL: module {m} is in {' and '.join(sorted(folder[m]))}: its files "
+              f"belong in one folder of src/ and include/exportflows/: base or "
+              f"{', '.join(SUBSYSTEMS)}")
         bad += 1
     for b in edges[m]:
         if b not in edges:
             print(f"FAIL: {m} includes {b}.h, which is no module's header")
+            bad += 1
+for m in sorted(edges):
+    for sub in sorted(folder.get(m, ())):
+        test = f"tests/unit/{sub}/test_{m}.c"
+        if not os.path.exists(test):
+            print(f"FAIL: module {m} has no unit test file {test}")
             bad += 1
 for m in edges:
     if m.startswith("cmd/"):
@@ -101,7 +109,8 @@ def visit(m, path):
 loops = sum(1 for m in sorted(edges) if visit(m, [])[1])
 bad += loops
 for m in sorted(edges, key=lambda m: (layer.get(m, 9), depth[m], m)):
-    print(f"{NAMES.get(layer.get(m), '?'):9} depth {depth[m]:2}  {m}"
+    where = "/".join(sorted(folder.get(m, ()))) or "cmd"
+    print(f"{NAMES.get(layer.get(m), '?'):9} {where:9} depth {depth[m]:2}  {m}"
           + (f" -> {' '.join(sorted(edges[m]))}" if edges[m] else ""))
 print(f"{len(edges)} modules, {sum(len(e) for e in edges.values())} edges, "
       f"{bad} problems")
