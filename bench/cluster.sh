@@ -527,7 +527,7 @@ kind: Policy
 omitStages: ["RequestReceived"]
 rules:
 - level: Metadata
-  userGroups: ["system:serviceaccounts:exportflows"]
+  userGroups: ["system:serviceaccounts:exportflows", "system:serviceaccounts:exportflows-nodes"]
 - level: None
 EOF
     apiserver_args="--audit-policy-file $work/audit-policy.yaml --audit-log-path $work/audit.log $apiserver_args"
@@ -658,7 +658,7 @@ for n in $node_counts; do
 
     say "$n nodes: stopping"
     stop_nodes
-    cluster_kubectl -n exportflows delete lease -l app.kubernetes.io/component=applier >/dev/null
+    cluster_kubectl -n exportflows-nodes delete lease -l app.kubernetes.io/component=applier >/dev/null
 done
 elapsed=$(( $(date +%s) - started ))
 

@@ -43,7 +43,7 @@
 
 #define PROGRAM "exportflows-applier"
 
-#define N_SPECS 24
+#define N_SPECS 25
 
 /* The GET of the DaemonSet at start and when stopping takes at most this. */
 #define DAEMONSET_TIMEOUT_MS 3000u
@@ -54,7 +54,8 @@ static const char *const generated_files[] = { "tls.crt", "tls.key", "ca.crt" };
 struct args {
     const char *config_file;
     const char *kubeconfig;
-    const char *namespace;
+    const char *namespace;              /* the ConfigMap's */
+    const char *node_namespace;         /* its own: status Leases, DaemonSet, Service */
     const char *configmap;
     bool status;
     uint64_t status_heartbeat_s;
@@ -103,7 +104,10 @@ make_specs(struct args *a, struct option_spec specs[N_SPECS])
         OPT_STRING("kubeconfig", &a->kubeconfig, "FILE",
                    "watch the ConfigMap through the Kubernetes API with this kubeconfig"),
         OPT_STRING("namespace", &a->namespace, "NS",
-                   "namespace of the ConfigMap and the status Leases (default exportflows)"),
+                   "namespace of the ConfigMap (default exportflows)"),
+        OPT_STRING("node-namespace", &a->node_namespace, "NS",
+                   "this applier's own namespace: its status Leases, its DaemonSet and its "
+                   "metrics Service (default exportflows-nodes)"),
         OPT_STRING("configmap", &a->configmap, "NAME",
                    "ConfigMap holding config.json (default exportflows-config)"),
         OPT_BOOL("status", &a->status,
@@ -136,7 +140,8 @@ make_specs(struct args *a, struct option_spec specs[N_SPECS])
         OPT_UINT("timeout", &a->timeout_s, "SECONDS", 1, 3600,
                  "OVSDB connect and reply timeout (default 10)"),
         OPT_STRING("daemonset", &a->daemonset, "NAME",
-                   "the DaemonSet running this applier (in --namespace), asked when stopping "
+                   "the DaemonSet running this applier (in --node-namespace), asked when "
+                   "stopping "
                    "whether exportflows is being uninstalled (default: none)"),
         OPT_CHOICE("clear-on-exit", &a->clear_mode, uninstall_mode_names, "WHEN",
                    "clear the rows this applier owns when it stops: auto (when --daemonset "
@@ -163,7 +168,8 @@ env_set(const char *name)
 
 static const char synopsis[] =
     PROGRAM " [--kubeconfig FILE | --config-file FILE] [--namespace NS]\n"
-    "       [--configmap NAME] [--[no-]status] [--status-heartbeat S]\n"
+    "       [--configmap NAME] [--node-namespace NS] [--[no-]status]\n"
+    "       [--status-heartbeat S]\n"
     "       [--ovsdb unix:PATH|tcp:IP:PORT] [--bridge br-int] [--node-name N]\n"
     "       [--node-ip IP] [--health-listen ADDR] [--metrics-listen ADDR]\n"
     "       [--metrics-tls-cert-file F --metrics-tls-private-key-file F] [--timeout S]\n"
@@ -239,6 +245,7 @@ parse_args(struct program *p, int argc, char **argv)
         .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
         .health_listen = "127.0.0.1:8082", .log_format = LOG_FORMAT_TEXT,
         .log_level = LOG_INFO, .timeout_s = 10, .namespace = "exportflows",
+        .node_namespace = "exportflows-nodes",
         .configmap = "exportflows-config", .status = true, .clear_mode = UNINSTALL_AUTO,
         .clear_timeout_s = 6,
     };
@@ -548,7 +555,7 @@ make_metrics_cert(struct program *p, struct errmsg *err)
     const char *sans[4];
     size_t n = 0;
     struct certs_request req = {
-        .service = "exportflows-applier-metrics", .namespace_name = p->args.namespace,
+        .service = "exportflows-applier-metrics", .namespace_name = p->args.node_namespace,
         .extra_sans = sans, .days = 3650,
     };
     int rc;
@@ -666,7 +673,7 @@ static int
 start_status(struct program *p, struct errmsg *err)
 {
     struct nodestatus_config nc = {
-        .namespace = p->args.namespace,
+        .namespace = p->args.node_namespace,
         .node = p->args.node_name,
         .pod_name = p->args.pod_name && *p->args.pod_name ? p->args.pod_name : NULL,
         .pod_uid = p->args.pod_uid && *p->args.pod_uid ? p->args.pod_uid : NULL,
@@ -722,17 +729,17 @@ ask_daemonset(struct program *p, unsigned timeout_ms, const char *when)
     int rc = kube_client_create(p->kube, &client, &err);
 
     if (rc == 0) {
-        rc = uninstall_get_state(client, p->args.namespace, p->args.daemonset,
+        rc = uninstall_get_state(client, p->args.node_namespace, p->args.daemonset,
                                  timeout_ms, &state, &err);
     }
     kube_client_destroy(client);
     if (rc < 0) {
         log_event(LOG_WARN, "cannot read the DaemonSet", "when", when, "namespace",
-                  p->args.namespace, "daemonset", p->args.daemonset, "error", err.text,
+                  p->args.node_namespace, "daemonset", p->args.daemonset, "error", err.text,
                   NULL);
     } else {
         log_event(state == UNINSTALL_PRESENT ? LOG_DEBUG : LOG_INFO, "DaemonSet state",
-                  "when", when, "namespace", p->args.namespace, "daemonset",
+                  "when", when, "namespace", p->args.node_namespace, "daemonset",
                   p->args.daemonset, "state", uninstall_state_name(state), NULL);
     }
     return state;
@@ -749,7 +756,7 @@ check_daemonset_at_start(struct program *p)
     p->daemonset_at_start = ask_daemonset(p, DAEMONSET_TIMEOUT_MS, "start");
     if (p->daemonset_at_start == UNINSTALL_GONE) {
         log_event(LOG_ERROR, "the DaemonSet does not exist: this applier will not "
-                  "clear the flow export when it stops", "namespace", p->args.namespace,
+                  "clear the flow export when it stops", "namespace", p->args.node_namespace,
                   "daemonset", p->args.daemonset, NULL);
     }
 }

@@ -64,6 +64,7 @@ struct webhook_options {
     const char *kubeconfig;
     bool publish;
     const char *namespace_name;
+    const char *node_namespace;
     const char *configmap;
     const char *status_configmap;
     const char *ovs_flows_config;
@@ -100,6 +101,7 @@ static struct webhook_options opts = {
     .health_listen = "0.0.0.0:8081",
     .publish = true,
     .namespace_name = "exportflows",
+    .node_namespace = "exportflows-nodes",
     .configmap = "exportflows-config",
     .status_configmap = SUMMARIZER_STATUS_CONFIGMAP,
     .ovs_flows_config = OVSFLOWSCONFIG_NAMESPACE "/" OVSFLOWSCONFIG_NAME,
@@ -135,7 +137,11 @@ static const struct option_spec server_specs[] = {
     STR("kubeconfig", kubeconfig, "FILE", "for the publisher outside a cluster"),
     OPT_BOOL("publish", &opts.publish,
              "publish the Network's config into the ConfigMap (default on)"),
-    STR("namespace", namespace_name, "NAME", "of the ConfigMap (default exportflows)"),
+    STR("namespace", namespace_name, "NAME",
+        "of the ConfigMap, the status ConfigMap and the election Lease (default "
+        "exportflows)"),
+    STR("node-namespace", node_namespace, "NAME",
+        "of the appliers' status Leases (default exportflows-nodes)"),
     STR("configmap", configmap, "NAME", "ConfigMap to publish (default exportflows-config)"),
     STR("status-configmap", status_configmap, "NAME",
         "ConfigMap for the node summary, not watched by the appliers "
@@ -486,7 +492,8 @@ start_publisher(const struct flowtuning *tuning, struct metrics *metrics,
                 struct kubeconfig **kubeconfig, struct publisher **ret)
 {
     struct publisher_config config = {
-        .namespace = opts.namespace_name, .configmap = opts.configmap,
+        .namespace = opts.namespace_name, .node_namespace = opts.node_namespace,
+        .configmap = opts.configmap,
         .status_configmap = opts.status_configmap, .flows_configmap = opts.ovs_flows_config,
         .tuning = *tuning, .metrics = metrics, .report = log_publisher_report,
     };
@@ -506,6 +513,7 @@ start_publisher(const struct flowtuning *tuning, struct metrics *metrics,
         return error;
     }
     log_event(LOG_INFO, "publisher started", "namespace", opts.namespace_name,
+              "node_namespace", opts.node_namespace,
               "configmap", opts.configmap, "status_configmap", opts.status_configmap, NULL);
     return 0;
 }

@@ -156,7 +156,8 @@ struct watched {
 struct publisher {
     struct publisher_config cfg; /* its strings point at the copies below */
     char *status_configmap;     /* the node summary's, never the published one */
-    char *namespace, *configmap, *network, *lease_name, *identity, *event_namespace;
+    char *namespace, *node_namespace, *configmap, *network, *lease_name, *identity;
+    char *event_namespace;
     char *flows_namespace, *flows_name; /* NULL: ovs-flows-config is not watched */
     char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
     char flows_collection[KUBE_PATH_MAX];
@@ -800,6 +801,7 @@ copy_config(struct publisher *p, const struct publisher_config *cfg, struct errm
 {
     p->cfg = *cfg;
     if (!copy_string(&p->namespace, cfg->namespace, "exportflows")
+        || !copy_string(&p->node_namespace, cfg->node_namespace, "exportflows-nodes")
         || !copy_string(&p->configmap, cfg->configmap, "exportflows-config")
         || !copy_string(&p->status_configmap, cfg->status_configmap,
                         SUMMARIZER_STATUS_CONFIGMAP)
@@ -811,6 +813,7 @@ copy_config(struct publisher *p, const struct publisher_config *cfg, struct errm
         return errmsg_set(err, -ENOMEM, "out of memory");
     }
     p->cfg.namespace = p->namespace;
+    p->cfg.node_namespace = p->node_namespace;
     p->cfg.configmap = p->configmap;
     p->cfg.status_configmap = p->status_configmap;
     if (!strcmp(p->status_configmap, p->configmap)) {
@@ -872,8 +875,8 @@ make_summarizer(struct publisher *p, struct errmsg *err)
 {
     struct summarizer_config sc = {
         .kubeconfig = p->cfg.kubeconfig, .namespace = p->namespace,
-        .configmap = p->status_configmap, .lease = p->lease,
-        .component = PUBLISHER_COMPONENT,
+        .leases_namespace = p->node_namespace, .configmap = p->status_configmap,
+        .lease = p->lease, .component = PUBLISHER_COMPONENT,
         .identity = p->identity, .metrics = p->cfg.metrics,
         .min_interval_ms = p->cfg.summary_interval_ms,
         .watch_timeout_min_s = p->cfg.watch_timeout_min_s,
@@ -1035,6 +1038,7 @@ publisher_destroy(struct publisher *p)
     free(p->flows_namespace);
     free(p->flows_name);
     free(p->namespace);
+    free(p->node_namespace);
     free(p->configmap);
     free(p->status_configmap);
     free(p->network);

@@ -22,7 +22,7 @@
 #define REQUEST_TIMEOUT_MS 10000u
 
 struct summarizer {
-    char *namespace, *configmap, *component, *identity;
+    char *namespace, *leases_namespace, *configmap, *component, *identity;
     char leases_path[KUBE_PATH_MAX];
     char cm_path[KUBE_PATH_MAX], cm_collection[KUBE_PATH_MAX];
     const struct lease *lease;
@@ -419,10 +419,13 @@ static bool
 copy_strings(struct summarizer *s, const struct summarizer_config *cfg)
 {
     s->namespace = strdup(cfg->namespace);
+    s->leases_namespace = strdup(cfg->leases_namespace ? cfg->leases_namespace
+                                                       : cfg->namespace);
     s->configmap = strdup(cfg->configmap);
     s->component = strdup(cfg->component ? cfg->component : "exportflows-publisher");
     s->identity = strdup(cfg->identity ? cfg->identity : "");
-    return s->namespace && s->configmap && s->component && s->identity;
+    return s->namespace && s->leases_namespace && s->configmap && s->component
+           && s->identity;
 }
 
 static int
@@ -439,7 +442,7 @@ make_parts(struct summarizer *s, const struct summarizer_config *cfg, struct err
     int r;
 
     if (kube_path(s->leases_path, sizeof s->leases_path,
-                  "/apis/coordination.k8s.io/v1/namespaces/%s/leases", s->namespace)
+                  "/apis/coordination.k8s.io/v1/namespaces/%s/leases", s->leases_namespace)
         || kube_path(s->cm_collection, sizeof s->cm_collection,
                      "/api/v1/namespaces/%s/configmaps", s->namespace)
         || kube_path(s->cm_path, sizeof s->cm_path, "%s/%s", s->cm_collection, s->configmap)) {
@@ -531,6 +534,7 @@ summarizer_destroy(struct summarizer *s)
     nodesummary_release(&s->summary);
     worker_release(&s->worker);
     free(s->namespace);
+    free(s->leases_namespace);
     free(s->configmap);
     free(s->component);
     free(s->identity);

@@ -32,6 +32,8 @@
 #include "../lib/testutil.h"
 
 #define NS "exportflows"
+/* The appliers' namespace: their status Leases, which the node summary watches. */
+#define NODE_NS "exportflows-nodes"
 #define NETWORKS PUBLISHER_NETWORKS_PATH
 #define WAIT_MS 20000
 
@@ -107,13 +109,15 @@ setup_control_plane(void **state)
         fprintf(stderr, "cannot install the CRD; log in %s/control-plane.log\n", cp_dir);
         return -1;
     }
-    ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
-                   "metadata", "name", NS);
-    if (kube_create(api, "/api/v1/namespaces", ns, 0, NULL, &err)) {
-        fprintf(stderr, "%s\n", err.text);
-        return -1;
+    for (size_t i = 0; i < 2; i++) {
+        ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                       "metadata", "name", i == 0 ? NS : NODE_NS);
+        if (kube_create(api, "/api/v1/namespaces", ns, 0, NULL, &err)) {
+            fprintf(stderr, "%s\n", err.text);
+            return -1;
+        }
+        json_decref(ns);
     }
-    json_decref(ns);
     return 0;
 }
 
@@ -203,8 +207,8 @@ static void
 pub_start(struct pub *pub, const struct names *n, const char *identity, unsigned resync_ms)
 {
     struct publisher_config pc = {
-        .kubeconfig = cfg, .namespace = NS, .configmap = n->configmap,
-        .status_configmap = n->status, .network = n->network, .lease = n->lease, .identity = identity,
+        .kubeconfig = cfg, .namespace = NS, .node_namespace = NODE_NS,
+        .configmap = n->configmap, .status_configmap = n->status, .network = n->network, .lease = n->lease, .identity = identity,
         .report = on_report, .report_aux = &pub->rec,
         .retry_min_ms = 200, .retry_max_ms = 2000, .resync_ms = resync_ms,
         .lease_retry_period_ms = 200,
@@ -850,12 +854,12 @@ test_publisher_only_the_leader_writes(void **state)
 
 /* ---- the node summary ---- */
 
-/* Writes node 'node''s status Lease as its applier would: applied 'hash', and
- * failing with 'error' when not NULL. */
+/* Writes node 'node''s status Lease in namespace 'ns' as its applier would:
+ * applied 'hash', and failing with 'error' when not NULL. */
 static void
-put_node(const char *node, const char *hash, const char *error)
+put_node_in(const char *ns, const char *node, const char *hash, const char *error)
 {
-    struct nodestatus_identity id = { .namespace = NS, .node = node };
+    struct nodestatus_identity id = { .namespace = ns, .node = node };
     struct nodestatus_state st;
     struct errmsg err = { "" };
     struct timespec now;
@@ -871,12 +875,19 @@ put_node(const char *node, const char *hash, const char *error)
     clock_gettime(CLOCK_REALTIME, &now);
     lease = nodestatus_lease_json(&id, &st, &now);
     assert_non_null(lease);
-    snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/"
-             NODESTATUS_LEASE_PREFIX "%s", node);
+    snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/"
+             NODESTATUS_LEASE_PREFIX "%s", ns, node);
     if (kube_apply(api, path, lease, "exportflows-test", true, 0, NULL, &err)) {
         fail_msg("apply lease: %s", err.text);
     }
     json_decref(lease);
+}
+
+/* The same in the appliers' namespace, where the summary looks. */
+static void
+put_node(const char *node, const char *hash, const char *error)
+{
+    put_node_in(NODE_NS, node, hash, error);
 }
 
 static void
@@ -884,7 +895,7 @@ delete_node(const char *node)
 {
     char path[256];
 
-    snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/"
+    snprintf(path, sizeof path, "/apis/coordination.k8s.io/v1/namespaces/" NODE_NS "/leases/"
              NODESTATUS_LEASE_PREFIX "%s", node);
     delete_object(path);
 }
@@ -1011,7 +1022,9 @@ test_publisher_summarizes_node_status_leases(void **state)
     json_decref(config);
 
     /* Three nodes, one failing: 2/3, the failing node named with its error, an
-     * Event, and the gauges. */
+     * Event, and the gauges.  A status Lease in the publisher's own namespace
+     * (where the appliers may not write) is not a node: only NODE_NS counts. */
+    put_node_in(NS, "decoy", hash, NULL);
     put_node("n1", hash, NULL);
     put_node("n2", hash, err2);
     put_node("n3", hash, NULL);
@@ -1072,6 +1085,8 @@ test_publisher_summarizes_node_status_leases(void **state)
     delete_node("n1");
     delete_node("n2");
     delete_node("n3");
+    delete_object("/apis/coordination.k8s.io/v1/namespaces/" NS "/leases/"
+                  NODESTATUS_LEASE_PREFIX "decoy");
     delete_network(n.network);
     delete_object(n.cm_path);
     delete_object(n.status_path);

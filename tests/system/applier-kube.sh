@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # applier-kube.sh — exportflows-applier with its Kubernetes source against a real
 # kube-apiserver (tests/k8s/control-plane.sh) and a real ovsdb-server: it runs as
-# the service account of manifests/base/applier-rbac.yaml, with only that Role
-# (get/list/watch the ConfigMap exportflows-config, create/get/update Leases in
-# namespace exportflows) and a token from the TokenRequest API, waits for a
+# the service account of manifests/base/applier-rbac.yaml, with only those Roles
+# (get/list/watch the ConfigMap exportflows-config in namespace exportflows,
+# create/get/update/delete Leases in its own namespace exportflows-nodes) and a
+# token from the TokenRequest API, waits for a
 # ConfigMap that does not exist yet, applies it, follows edits, keeps the last
 # good config on a corrupt payload and on deletion, reports everything in its
 # status Lease (checked with kubectl -o jsonpath and the documented
@@ -18,7 +19,8 @@ cd "$(dirname "$0")/../.."
 
 BIN=${EXPORTFLOWS_BIN_DIR:-bin}
 CP=tests/k8s/control-plane.sh
-NS=exportflows
+NS=exportflows              # the ConfigMap's
+NODE_NS=exportflows-nodes   # the applier's own: its status Lease
 NODE=node-a
 LEASE=exportflows-node-$NODE
 dir=$(mktemp -d)
@@ -42,7 +44,7 @@ fail() {
     echo "--- applier log ($applier_log)" >&2
     tail -n 60 "$applier_log" >&2
     echo "--- status lease" >&2
-    kubectl -n "$NS" get lease "$LEASE" -o yaml >&2 2>/dev/null
+    kubectl -n "$NODE_NS" get lease "$LEASE" -o yaml >&2 2>/dev/null
     echo "$passed passed, 1 failed"
     exit 1
 }
@@ -70,7 +72,7 @@ ovs_vsctl add-br br-int || fail "add-br"
 # manifests, authenticated by a service account token as in a pod.
 kubectl apply -f manifests/base/namespace.yaml -f manifests/base/applier-rbac.yaml >/dev/null ||
     fail "cannot apply the namespace and the applier's RBAC from manifests/base"
-token=$(kubectl -n "$NS" create token exportflows-applier --duration=2h) ||
+token=$(kubectl -n "$NODE_NS" create token exportflows-applier --duration=2h) ||
     fail "cannot get a service account token"
 cat >"$dir/applier.kubeconfig" <<EOF
 apiVersion: v1
@@ -86,9 +88,11 @@ contexts:
   context: {cluster: test, user: applier}
 current-context: applier
 EOF
-sa=system:serviceaccount:$NS:exportflows-applier
+sa=system:serviceaccount:$NODE_NS:exportflows-applier
 [ "$(kubectl auth can-i list secrets -n "$NS" --as "$sa")" = no ] &&
-    [ "$(kubectl auth can-i patch leases -n "$NS" --as "$sa")" = no ] &&
+    [ "$(kubectl auth can-i patch leases -n "$NODE_NS" --as "$sa")" = no ] &&
+    [ "$(kubectl auth can-i update leases -n "$NS" --as "$sa")" = no ] &&
+    [ "$(kubectl auth can-i create leases -n "$NS" --as "$sa")" = no ] &&
     [ "$(kubectl auth can-i get configmaps/other -n "$NS" --as "$sa")" = no ] ||
     fail "the applier's service account has more rights than documented"
 pass "applier runs as $sa with the Role of manifests/base"
@@ -102,7 +106,7 @@ set_config() {
         --dry-run=client -o yaml | kubectl apply -f - >/dev/null || fail "cannot write the ConfigMap"
 }
 ann() {  # ann KEY: an annotation of the status Lease
-    kubectl -n "$NS" get lease "$LEASE" -o jsonpath="{.metadata.annotations.exportflows\.io/$1}" 2>/dev/null
+    kubectl -n "$NODE_NS" get lease "$LEASE" -o jsonpath="{.metadata.annotations.exportflows\.io/$1}" 2>/dev/null
 }
 ann_is() { [ "$(ann "$1")" = "$2" ]; }
 ann_has() { ann "$1" | grep -q -- "$2"; }
@@ -126,7 +130,7 @@ start_applier() {
     applier_log=$1
     shift
     "$BIN/exportflows-applier" --kubeconfig "$dir/applier.kubeconfig" --namespace "$NS" \
-        --configmap exportflows-config --ovsdb "$OVS_DB" --node-name "$NODE" \
+        --node-namespace "$NODE_NS" --configmap exportflows-config --ovsdb "$OVS_DB" --node-name "$NODE" \
         --pod-name exportflows-applier-test --pod-uid "$POD_UID" \
         --node-ip 10.0.0.9 --health-listen 127.0.0.1:0 --log-level debug "$@" >"$applier_log" 2>&1 &
     applier_pid=$!
@@ -173,11 +177,11 @@ start_applier "$dir/applier.log"
 expect "missing ConfigMap reported" 20 log_has "configmap 'exportflows/exportflows-config' not found"
 expect "status Lease shows the missing ConfigMap" 20 ann_has last-error "not found"
 ann_is in-sync false && ann_is state Failed || fail "in-sync with no config"
-[ "$(kubectl -n "$NS" get lease "$LEASE" -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].uid}')" = \
+[ "$(kubectl -n "$NODE_NS" get lease "$LEASE" -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].uid}')" = \
     "Pod/exportflows-applier-test/$POD_UID" ] || fail "owner reference"
-[ "$(kubectl -n "$NS" get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}')" = "$NODE" ] ||
+[ "$(kubectl -n "$NODE_NS" get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}')" = "$NODE" ] ||
     fail "holderIdentity"
-[ "$(kubectl -n "$NS" get lease "$LEASE" -o jsonpath='{.metadata.labels.exportflows\.io/node}')" = "$NODE" ] ||
+[ "$(kubectl -n "$NODE_NS" get lease "$LEASE" -o jsonpath='{.metadata.labels.exportflows\.io/node}')" = "$NODE" ] ||
     fail "node label"
 pass "Lease holder and labels"
 
@@ -216,7 +220,7 @@ ann_is in-sync true && ann_is applied-generation 3 && ann_is applied-hash "$h3" 
     fail "status after the fix"
 
 # The documented kubectl view (docs/DEPLOY.md "Per-node status").
-kubectl -n "$NS" get leases -l app.kubernetes.io/component=applier \
+kubectl -n "$NODE_NS" get leases -l app.kubernetes.io/component=applier \
   -o custom-columns='NODE:.spec.holderIdentity,STATE:.metadata.annotations.exportflows\.io/state,GENERATION:.metadata.annotations.exportflows\.io/applied-generation,HASH:.metadata.annotations.exportflows\.io/applied-hash,APPLIED:.metadata.annotations.exportflows\.io/last-apply-time,RENEWED:.spec.renewTime,ERROR:.metadata.annotations.exportflows\.io/last-error' \
     >"$dir/view.txt" || fail "custom-columns view"
 cat "$dir/view.txt"
@@ -284,10 +288,10 @@ expect "flow export still runs" 20 log_has "flow export already in place"
 # ---- --no-status writes nothing ----
 
 stop_applier
-kubectl -n "$NS" delete lease "$LEASE" >/dev/null || fail "delete Lease"
+kubectl -n "$NODE_NS" delete lease "$LEASE" >/dev/null || fail "delete Lease"
 start_applier "$dir/applier-3.log" --no-status
 expect "--no-status applier in sync" 20 log_has "flow export already in place"
-kubectl -n "$NS" get lease "$LEASE" >/dev/null 2>&1 && fail "--no-status wrote a Lease"
+kubectl -n "$NODE_NS" get lease "$LEASE" >/dev/null 2>&1 && fail "--no-status wrote a Lease"
 pass "--no-status writes no Lease"
 stop_applier
 

@@ -193,7 +193,7 @@ configmap_hash() {
 leases_report() {
     local node got
     for node in "${NODES[@]}"; do
-        got=$(cluster_kubectl -n exportflows get lease "exportflows-node-$node" -o \
+        got=$(cluster_kubectl -n exportflows-nodes get lease "exportflows-node-$node" -o \
             jsonpath='{.metadata.annotations.exportflows\.io/state} {.metadata.annotations.exportflows\.io/applied-hash}' 2>/dev/null)
         [ "$got" = "Applied $1" ] || { MISMATCH="lease of $node: '$got'"; return 1; }
     done

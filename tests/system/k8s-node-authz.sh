@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # k8s-node-authz.sh — what one node's applier credentials can do to the Leases
-# of namespace exportflows, on a real control plane.
+# of namespaces exportflows (the publisher's election Lease) and
+# exportflows-nodes (the node status Leases), on a real control plane.
 #
 # tests/system/lib-cluster.sh brings up etcd and kube-apiserver (with the
 # OwnerReferencesPermissionEnforcement admission plugin, as OpenShift runs it),
@@ -12,9 +13,12 @@
 # `kubectl create token --bound-object-kind Pod`, as the kubelet's projected
 # token would be.  As the applier of worker-1:
 #   1. the token carries the node name (kubectl auth whoami);
-#   2. the publisher's Lease cannot be updated, deleted or created, and it stays
-#      the publisher's;
-#   3. worker-2's Lease cannot be created, updated or deleted;
+#   2. the publisher's Lease (exportflows/exportflows-publisher) cannot be
+#      updated, deleted or created: RBAC refuses it (403, no Lease right in
+#      exportflows at all), before any admission policy; it stays the
+#      publisher's;
+#   3. worker-2's Lease cannot be created, updated or deleted (the policy), nor
+#      can a Lease named like the publisher's in exportflows-nodes;
 #   4. its own Lease can be created, updated and deleted, but not handed to
 #      another holder;
 #   5. a token that is not bound to a pod (no node name) writes no Lease;
@@ -48,27 +52,32 @@ as() {
     "$K8S_BIN_DIR/kubectl" --kubeconfig "$kc" "$@"
 }
 
-# lease_op KUBECONFIG create|update|delete NAME [HOLDER]: one write of the Lease
-# NAME as KUBECONFIG's user (update: the stored Lease with HOLDER as holder).
-# Prints kubectl's error output; returns kubectl's status.
+# The publisher's election Lease, where the publisher keeps it.
+PUBLISHER_LEASE=exportflows/exportflows-publisher
+
+# lease_op KUBECONFIG create|update|delete [NAMESPACE/]NAME [HOLDER]: one write
+# of the Lease NAME (in NAMESPACE, default exportflows-nodes) as KUBECONFIG's
+# user (update: the stored Lease with HOLDER as holder).  Prints kubectl's
+# error output; returns kubectl's status.
 lease_op() {
-    local kc=$1 op=$2 name=$3 holder=${4:-} doc
+    local kc=$1 op=$2 name=${3##*/} ns=exportflows-nodes holder=${4:-} doc
+    [[ $3 != */* ]] || ns=${3%%/*}
     case $op in
     create)
         doc="apiVersion: coordination.k8s.io/v1
 kind: Lease
-metadata: {name: $name, namespace: exportflows}
+metadata: {name: $name, namespace: $ns}
 spec: {holderIdentity: $holder}"
         printf '%s\n' "$doc" | as "$kc" create -f - 2>&1 >/dev/null ;;
     update)
         # Without a resourceVersion the update is unconditional (Leases allow
         # it), so a renewal by the publisher between the get and the replace
         # cannot answer 409 Conflict before admission runs the policy.
-        doc=$(cluster_kubectl -n exportflows get lease "$name" -o json) || return 1
+        doc=$(cluster_kubectl -n "$ns" get lease "$name" -o json) || return 1
         jq --arg h "$holder" '.spec.holderIdentity = $h | del(.metadata.resourceVersion)' <<<"$doc" |
             as "$kc" replace -f - 2>&1 >/dev/null ;;
     delete)
-        as "$kc" -n exportflows delete lease "$name" 2>&1 >/dev/null ;;
+        as "$kc" -n "$ns" delete lease "$name" 2>&1 >/dev/null ;;
     esac
 }
 
@@ -80,7 +89,7 @@ refused() {
     if out=$(lease_op "$@"); then
         fail "$what: allowed"
     elif [[ $out != *"$want"* ]]; then
-        fail "$what: refused, but not by the policy: $out"
+        fail "$what: refused, but not with '$want': $out"
     else
         pass "$what: refused ($want)"
     fi
@@ -97,12 +106,15 @@ allowed() {
     fi
 }
 
-# lease_field NAME JSONPATH: a field of the stored Lease NAME ("" when absent).
+# lease_field [NAMESPACE/]NAME JSONPATH: a field of the stored Lease NAME (in
+# NAMESPACE, default exportflows-nodes; "" when absent).
 lease_field() {
-    cluster_kubectl -n exportflows get lease "$1" -o jsonpath="$2" 2>/dev/null
+    local ns=exportflows-nodes
+    [[ $1 != */* ]] || ns=${1%%/*}
+    cluster_kubectl -n "$ns" get lease "${1##*/}" -o jsonpath="$2" 2>/dev/null
 }
 
-# lease_is NAME JSONPATH WANT: true when the field equals WANT.
+# lease_is [NAMESPACE/]NAME JSONPATH WANT: true when the field equals WANT.
 lease_is() {
     [ "$(lease_field "$1" "$2")" = "$3" ]
 }
@@ -112,7 +124,7 @@ lease_is() {
 policy_in_force() {
     local out
     out=$(lease_op "$1" create exportflows-node-worker-2 worker-2) && {
-        cluster_kubectl -n exportflows delete lease exportflows-node-worker-2 >/dev/null 2>&1
+        cluster_kubectl -n exportflows-nodes delete lease exportflows-node-worker-2 >/dev/null 2>&1
         return 1
     }
     [[ $out == *"may only write the Lease"* ]]
@@ -127,9 +139,9 @@ cluster_kubectl apply -f "$CLUSTER_ROOT/manifests/base/applier-lease-policy.yaml
     die "cannot apply manifests/base/applier-lease-policy.yaml"
 
 cluster_wait_ms "the publisher's Lease" 30000 \
-    lease_is exportflows-publisher '{.metadata.name}' exportflows-publisher ||
+    lease_is "$PUBLISHER_LEASE" '{.metadata.name}' exportflows-publisher ||
     die "the publisher took no Lease"
-publisher_holder=$(lease_field exportflows-publisher '{.spec.holderIdentity}')
+publisher_holder=$(lease_field "$PUBLISHER_LEASE" '{.spec.holderIdentity}')
 [ -n "$publisher_holder" ] || die "the publisher's Lease has no holder"
 
 uid1=$(cluster_node_pod worker-1 applier-worker-1) || die "cannot make worker-1 and its pod"
@@ -145,7 +157,7 @@ pass "policy exportflows-applier-own-lease in force"
 
 node=$(as "$kc1" auth whoami -o jsonpath='{.status.userInfo.extra.authentication\.kubernetes\.io/node-name[0]}')
 user=$(as "$kc1" auth whoami -o jsonpath='{.status.userInfo.username}')
-if [ "$node" = worker-1 ] && [ "$user" = system:serviceaccount:exportflows:exportflows-applier ]; then
+if [ "$node" = worker-1 ] && [ "$user" = system:serviceaccount:exportflows-nodes:exportflows-applier ]; then
     pass "a token bound to applier-worker-1 is exportflows-applier on node worker-1"
 else
     fail "token bound to applier-worker-1: user '$user', node '$node'"
@@ -156,21 +168,29 @@ node=$(as "$kc_unbound" auth whoami -o jsonpath='{.status.userInfo.extra.authent
 
 # ---------------------------------------------------------------- 2. the publisher's Lease
 
-rv=$(lease_field exportflows-publisher '{.metadata.resourceVersion}')
-refused "worker-1 updates the publisher's Lease" "may only write the Lease exportflows-node-worker-1" \
-    "$kc1" update exportflows-publisher worker-1
-refused "worker-1 deletes the publisher's Lease" "may only write the Lease exportflows-node-worker-1" \
-    "$kc1" delete exportflows-publisher
-# Admission runs before storage: the policy answers, not "AlreadyExists".
-refused "worker-1 creates a Lease named exportflows-publisher" "may only write the Lease" \
-    "$kc1" create exportflows-publisher worker-1
-holder=$(lease_field exportflows-publisher '{.spec.holderIdentity}')
+# RBAC answers (403 Forbidden, the authorizer's message), before admission:
+# the applier has no Lease right in exportflows at all.
+forbidden() {  # forbidden VERB: RBAC's refusal of VERB on Leases in exportflows
+    echo "User \"system:serviceaccount:exportflows-nodes:exportflows-applier\" cannot $1 resource \"leases\" in API group \"coordination.k8s.io\" in the namespace \"exportflows\""
+}
+can_i=$(as "$kc1" auth can-i update leases/exportflows-publisher -n exportflows 2>/dev/null)
+[ "$can_i" = no ] && pass "worker-1's applier: can-i update leases/exportflows-publisher -n exportflows: no" ||
+    fail "worker-1's applier: can-i update leases/exportflows-publisher -n exportflows: '$can_i'"
+rv=$(lease_field "$PUBLISHER_LEASE" '{.metadata.resourceVersion}')
+refused "worker-1 updates the publisher's Lease" "$(forbidden update)" \
+    "$kc1" update "$PUBLISHER_LEASE" worker-1
+refused "worker-1 deletes the publisher's Lease" "$(forbidden delete)" \
+    "$kc1" delete "$PUBLISHER_LEASE"
+# Authorization runs before storage: RBAC answers, not "AlreadyExists".
+refused "worker-1 creates a Lease named exportflows-publisher in exportflows" "$(forbidden create)" \
+    "$kc1" create "$PUBLISHER_LEASE" worker-1
+holder=$(lease_field "$PUBLISHER_LEASE" '{.spec.holderIdentity}')
 if [ "$holder" = "$publisher_holder" ] && [ -n "$holder" ]; then
     pass "the publisher's Lease is still held by $holder"
 else
     fail "the publisher's Lease is held by '$holder', was '$publisher_holder'"
 fi
-[ "$(lease_field exportflows-publisher '{.metadata.resourceVersion}')" = "$rv" ] ||
+[ "$(lease_field "$PUBLISHER_LEASE" '{.metadata.resourceVersion}')" = "$rv" ] ||
     log "note: the publisher renewed its Lease meanwhile"
 
 # ---------------------------------------------------------------- 3. another node's Lease
@@ -184,6 +204,9 @@ refused "worker-1 deletes worker-2's Lease" "not exportflows-node-worker-2" \
     "$kc1" delete exportflows-node-worker-2
 lease_is exportflows-node-worker-2 '{.spec.holderIdentity}' worker-2 &&
     pass "worker-2's Lease is unchanged" || fail "worker-2's Lease was changed"
+# Where RBAC lets it write Leases, the policy still holds the name to its node.
+refused "worker-1 creates a Lease named exportflows-publisher in exportflows-nodes" \
+    "may only write the Lease exportflows-node-worker-1" "$kc1" create exportflows-publisher worker-1
 
 # ---------------------------------------------------------------- 4. its own Lease
 
@@ -197,8 +220,10 @@ allowed "worker-1 deletes its own Lease" "$kc1" delete exportflows-node-worker-1
 
 refused "an unbound applier token creates a node Lease" "carry no node name" \
     "$kc_unbound" create exportflows-node-worker-3 worker-3
-refused "an unbound applier token updates the publisher's Lease" "carry no node name" \
-    "$kc_unbound" update exportflows-publisher x
+refused "an unbound applier token updates the publisher's Lease" "$(forbidden update)" \
+    "$kc_unbound" update "$PUBLISHER_LEASE" x
+refused "an unbound applier token updates worker-2's Lease" "carry no node name" \
+    "$kc_unbound" update exportflows-node-worker-2 x
 
 # ---------------------------------------------------------------- 6. the real applier
 

@@ -10,12 +10,20 @@
 # $EXPORTFLOWS_BUILD_DIR/skew/<commit>/bin (default build/), so later runs
 # start at once.  Two nodes, each with its own ovsdb-server and br-int, their
 # appliers in Kubernetes mode: n-old runs the previous release's applier,
-# n-new this tree's.
+# n-new this tree's.  Both run as this tree's applier identity
+# (exportflows-nodes/exportflows-applier) with this tree's RBAC, the same
+# command line (--namespace exportflows; the new applier's status Lease goes
+# to its default --node-namespace exportflows-nodes): n-old is what a rollback
+# of the DaemonSet's image to the previous release would run.  The previous
+# release writes its status Lease in --namespace, exportflows, where the
+# applier has no Lease right any more (the publisher's election Lease is
+# there): those writes are refused by RBAC, and only its status is lost.
 #   1. New publisher, old and new appliers (the publisher's Deployment was
 #      upgraded first): config.json carries no "version" (version 1 is implied
 #      by its absence, and the previous release refuses keys it does not know);
-#      both appliers apply it, their status Leases say Applied at the published
-#      hash, and the publisher's node summary counts 2/2.  What each node's OVS
+#      both appliers apply it, n-new's status Lease says Applied at the
+#      published hash, n-old's status writes are refused (403) and it has no
+#      Lease, and the publisher's node summary counts 1/1.  What each node's OVS
 #      holds is asserted: the new applier leaves the unset tuning to OVS (what
 #      ovnkube-node writes), the old applier fills the tuning config.json does
 #      not carry with its own defaults (sFlow sampling 64, header 128, polling
@@ -27,6 +35,8 @@
 #      Network published by the old publisher.
 #   3. New publisher again (the upgrade completes): the new applier drops the
 #      tuning the old publisher had set; the old applier still applies.
+# docs/DEPLOY.md "Upgrading from a release with everything in exportflows"
+# says why a real upgrade deletes the old DaemonSet before the new one runs.
 # EXPORTFLOWS_KEEP_TMP=1 keeps the work dir (kept on failure).
 # Needs: git and the repository's history (PREVIOUS_RELEASE must be in it),
 # make and the build dependencies, openvswitch-switch (ovsdb-server,
@@ -132,10 +142,11 @@ expect_bridge() {
     fi
 }
 
-# lease_is NODE STATE HASH: NODE's status Lease says STATE with applied-hash HASH.
+# lease_is NODE STATE HASH: NODE's status Lease (in exportflows-nodes) says
+# STATE with applied-hash HASH.
 LEASE_SEEN=
 lease_is() {
-    LEASE_SEEN=$(cluster_kubectl -n exportflows get lease "exportflows-node-$1" -o \
+    LEASE_SEEN=$(cluster_kubectl -n exportflows-nodes get lease "exportflows-node-$1" -o \
         jsonpath='{.metadata.annotations.exportflows\.io/state} {.metadata.annotations.exportflows\.io/applied-hash} {.metadata.annotations.exportflows\.io/last-error}' \
         2>/dev/null)
     [ "$LEASE_SEEN" = "$2 $3 " ]
@@ -147,6 +158,25 @@ expect_lease() {
     else
         fail "$1's status Lease is '$LEASE_SEEN', wants '$2 $3'"
     fi
+}
+
+# old_status_refused NODE: the previous release's applier on NODE tried to
+# write its status Lease in exportflows and RBAC refused it; no Lease of NODE
+# exists in either namespace.
+old_status_refused() {
+    local log=$CLUSTER_DIR/logs/applier-$1.log ns
+    if ! cluster_wait_ms "$1's refused status write" $DEADLINE_MS \
+        grep -Eq 'cannot write node status.*(forbidden|403)' "$log"; then
+        fail "$1's applier logged no refused status write: $(grep -m1 'node status' "$log")"
+        return
+    fi
+    for ns in exportflows exportflows-nodes; do
+        if cluster_kubectl -n "$ns" get lease "exportflows-node-$1" >/dev/null 2>&1; then
+            fail "$1 has a status Lease in $ns"
+            return
+        fi
+    done
+    pass "$1's status writes in exportflows are refused by RBAC; it has no Lease"
 }
 
 # summary_is APPLIED HASH: the publisher's node summary (ConfigMap exportflows-status).
@@ -233,8 +263,8 @@ HASH1=$(config_hash)
 expect_bridge n-new "new applier, new publisher" "$(want "$NETFLOW" "$NEW_TUNING_SFLOW" "$NEW_TUNING_IPFIX")"
 expect_bridge n-old "old applier, new publisher" "$(want "$NETFLOW" "$OLD_TUNING_SFLOW" "$OLD_TUNING_IPFIX")"
 expect_lease n-new Applied "$HASH1"
-expect_lease n-old Applied "$HASH1"
-expect_summary 2/2 "$HASH1"
+old_status_refused n-old
+expect_summary 1/1 "$HASH1"
 no_refusal n-old
 
 # ---------------------------------------------------------------- 2. old publisher
@@ -248,7 +278,6 @@ HASH2=$(config_hash)
 expect_bridge n-new "new applier, old publisher" "$(want "$NETFLOW" "$OLD_TUNING_SFLOW" "$OLD_TUNING_IPFIX")"
 expect_bridge n-old "old applier, old publisher" "$(want "$NETFLOW" "$OLD_TUNING_SFLOW" "$OLD_TUNING_IPFIX")"
 expect_lease n-new Applied "$HASH2"
-expect_lease n-old Applied "$HASH2"
 
 cluster_apply_network "{netFlow: {collectors: [\"$NETFLOW\", \"$NETFLOW2\"]}, sFlow: {collectors: [\"$SFLOW\"]},
   ipfix: {collectors: [\"$IPFIX\"]}}" || fail "kubectl apply of the changed Network failed"
@@ -273,7 +302,7 @@ expect_bridge n-new "new applier drops the old publisher's tuning" \
     "$(want "$NETFLOW,$NETFLOW2" "$NEW_TUNING_SFLOW" "$NEW_TUNING_IPFIX")"
 expect_bridge n-old "old applier, new publisher" \
     "$(want "$NETFLOW,$NETFLOW2" "$OLD_TUNING_SFLOW" "$OLD_TUNING_IPFIX")"
-expect_summary 2/2 "$HASH4"
+expect_summary 1/1 "$HASH4"
 no_refusal n-old
 
 check_verdict k8s-skew

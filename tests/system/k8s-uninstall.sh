@@ -25,7 +25,8 @@
 #      one transaction (an ovsdb-client monitor), and every node's netflow,
 #      sflow and ipfix columns are empty with no NetFlow/sFlow/IPFIX row left,
 #      n2's ovnkube-node rows included; the final `kubectl delete -k` removes
-#      the cluster-scoped objects and marks the Namespace for deletion.
+#      the cluster-scoped objects and marks both Namespaces (exportflows,
+#      exportflows-nodes) for deletion.
 # Runs as the ServiceAccounts of manifests/base.  EXPORTFLOWS_KEEP_TMP=1 keeps
 # the work dir (kept on failure).  Needs: openvswitch-switch, python3, curl.
 set -u
@@ -275,7 +276,7 @@ emulate_daemonset_gone() {
         else
             pass "applier $node exited 0 within $ms ms of SIGTERM"
         fi
-        cluster_kubectl -n exportflows delete pod "${NODE_POD[$node]}" --grace-period=0 \
+        cluster_kubectl -n exportflows-nodes delete pod "${NODE_POD[$node]}" --grace-period=0 \
             --force >/dev/null 2>&1 || fail "cannot delete the Pod of $node"
     done
 }
@@ -334,13 +335,18 @@ for node in "${NODES[@]}"; do
 done
 
 # What the last line removed: every object of manifests/base, explicitly; the
-# Namespace stays Terminating here (no namespace controller).
-left=$(cluster_kubectl get -k "$CLUSTER_ROOT/manifests/base" --ignore-not-found -o name 2>&1)
-ns_deleting=$(cluster_kubectl get namespace exportflows -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)
-if [ "$left" = namespace/exportflows ] && [ -n "$ns_deleting" ]; then
-    pass "delete -k: no object of manifests/base left but the Namespace, which is being deleted"
+# Namespaces stay Terminating here (no namespace controller).
+left=$(cluster_kubectl get -k "$CLUSTER_ROOT/manifests/base" --ignore-not-found -o name 2>&1 | sort |
+    tr '\n' ' ')
+ns_deleting=$(for ns in exportflows exportflows-nodes; do
+    [ -n "$(cluster_kubectl get namespace "$ns" -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ] &&
+        printf '%s ' "$ns"
+done)
+if [ "$left" = "namespace/exportflows namespace/exportflows-nodes " ] &&
+    [ "$ns_deleting" = "exportflows exportflows-nodes " ]; then
+    pass "delete -k: no object of manifests/base left but the two Namespaces, which are being deleted"
 else
-    fail "delete -k left '$(tr '\n' ' ' <<<"$left")', namespace deletionTimestamp '$ns_deleting'"
+    fail "delete -k left '$left', namespaces being deleted: '$ns_deleting'"
 fi
 
 check_verdict k8s-uninstall

@@ -9,9 +9,10 @@
 #     constraints on exportNetworkFlows (the API server answers first, as on
 #     OpenShift); with CLUSTER_CRD=loose tests/k8s/crd-network.yaml, which
 #     leaves exportNetworkFlows to the webhook (an API that does not type it);
-#   - namespace exportflows with the ServiceAccounts and RBAC of the real
-#     manifests (manifests/base/*-rbac.yaml; namespace openshift-network-operator
-#     too, for the Role on ovs-flows-config), and one FlowSchema per program so
+#   - namespaces exportflows (webhook) and exportflows-nodes (appliers, their
+#     status Leases) with the ServiceAccounts and RBAC of the real manifests
+#     (manifests/base/*-rbac.yaml; namespace openshift-network-operator too, for
+#     the Role on ovs-flows-config), and one FlowSchema per program so
 #     the API server counts each program's requests apart
 #     (apiserver_flowcontrol_dispatched_requests_total{flow_schema=...});
 #   - exportflows-webhook on 127.0.0.1:<free port> with a certificate made by
@@ -22,8 +23,9 @@
 # appliers (each applier a process with its own kubeconfig).
 #
 # Identities: with CLUSTER_IDENTITY=serviceaccount (the default) the webhook and
-# the appliers talk to the API server as the ServiceAccounts exportflows-webhook
-# and exportflows-applier, with tokens from the TokenRequest API, so the RBAC
+# the appliers talk to the API server as the ServiceAccounts
+# exportflows/exportflows-webhook and exportflows-nodes/exportflows-applier,
+# with tokens from the TokenRequest API, so the RBAC
 # the manifests ship is exercised too; CLUSTER_IDENTITY=admin runs them with the
 # control plane's admin (system:masters) kubeconfig instead.
 #
@@ -196,8 +198,17 @@ cluster_apiserver_restart() {
     . "$CLUSTER_DIR/cp/env"
 }
 
-# cluster_identities: namespace exportflows, the real manifests' ServiceAccounts
-# and RBAC, and a FlowSchema per program that counts its requests.
+# cluster_sa_namespace SERVICEACCOUNT: the namespace the manifests put it in.
+cluster_sa_namespace() {
+    case $1 in
+    exportflows-applier) echo exportflows-nodes ;;
+    *) echo exportflows ;;
+    esac
+}
+
+# cluster_identities: namespaces exportflows and exportflows-nodes, the real
+# manifests' ServiceAccounts and RBAC, and a FlowSchema per program that counts
+# its requests.
 cluster_identities() {
     # The webhook's RBAC has a Role in the network operator's namespace (for
     # ovs-flows-config), which OpenShift has and a bare control plane lacks.
@@ -222,7 +233,7 @@ spec:
   rules:
   - subjects:
     - kind: ServiceAccount
-      serviceAccount: {name: $sa, namespace: exportflows}
+      serviceAccount: {name: $sa, namespace: $(cluster_sa_namespace "$sa")}
     resourceRules:
     - {verbs: ["*"], apiGroups: ["*"], resources: ["*"], namespaces: ["*"], clusterScope: true}
     nonResourceRules:
@@ -266,14 +277,15 @@ cluster_kubeconfig() {
         return 0
     fi
     if [ ! -s "$f" ]; then
-        token=$(cluster_kubectl -n exportflows create token "$sa" --duration 2h) || return 1
+        token=$(cluster_kubectl -n "$(cluster_sa_namespace "$sa")" create token "$sa" \
+            --duration 2h) || return 1
         cluster_write_kubeconfig "$f" "$sa" "$token" || return 1
     fi
     echo "$f"
 }
 
 # cluster_node_pod NODE POD: the Node NODE (made when absent) and a Pod POD in
-# namespace exportflows bound to it (spec.nodeName) that runs as
+# namespace exportflows-nodes bound to it (spec.nodeName) that runs as
 # exportflows-applier, as the DaemonSet's pod on NODE would.  No kubelet runs:
 # the Pod only exists to bind tokens to.  Prints the Pod's uid.
 cluster_node_pod() {
@@ -290,7 +302,7 @@ apiVersion: v1
 kind: Pod
 metadata:
   name: $2
-  namespace: exportflows
+  namespace: exportflows-nodes
   labels: {app.kubernetes.io/name: exportflows, app.kubernetes.io/component: applier}
 spec:
   nodeName: $1
@@ -299,7 +311,7 @@ spec:
   - name: applier
     image: exportflows
 EOF
-    cluster_kubectl -n exportflows get pod "$2" -o jsonpath='{.metadata.uid}'
+    cluster_kubectl -n exportflows-nodes get pod "$2" -o jsonpath='{.metadata.uid}'
 }
 
 # cluster_pod_kubeconfig POD UID: prints the path of a kubeconfig for
@@ -307,7 +319,7 @@ EOF
 # kubelet's projected token is: it carries the Pod's node name.
 cluster_pod_kubeconfig() {
     local f=$CLUSTER_DIR/pod-$1.kubeconfig token
-    token=$(cluster_kubectl -n exportflows create token exportflows-applier --duration 2h \
+    token=$(cluster_kubectl -n exportflows-nodes create token exportflows-applier --duration 2h \
         --bound-object-kind Pod --bound-object-name "$1" --bound-object-uid "$2") || return 1
     cluster_write_kubeconfig "$f" "exportflows-applier-$1" "$token" || return 1
     echo "$f"
@@ -462,7 +474,10 @@ cluster_ovsdb_start_many() {
 }
 
 # cluster_applier_start NODE NODE_IP OVSDB BRIDGE [ARGS...]: exportflows-applier
-# for node NODE in Kubernetes mode, as process "applier-NODE", with the
+# for node NODE in Kubernetes mode, as process "applier-NODE" (the ConfigMap in
+# exportflows; its status Lease in exportflows-nodes, the program's default
+# --node-namespace, not passed so that an older release's applier takes the
+# same command line), with the
 # kubeconfig CLUSTER_APPLIER_KUBECONFIG[NODE] when set (e.g. from
 # cluster_pod_kubeconfig), else cluster_kubeconfig's; the program from the
 # directory CLUSTER_APPLIER_BIN[NODE] when set, else CLUSTER_BIN.

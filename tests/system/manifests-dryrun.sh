@@ -8,7 +8,9 @@
 # carry the settings the issue asks for (failurePolicy Fail, 2 replicas,
 # hostNetwork, tolerate everything, ...).  Then the base is applied for real
 # and the RBAC is probed as the two service accounts: everything they need is
-# allowed, and a list of things they must not do is refused; the applier's
+# allowed, and a list of things they must not do is refused (the applier has
+# no Lease right at all in exportflows, where the publisher's election Lease
+# is: its Leases are in exportflows-nodes); the applier's
 # Lease policy is tried with impersonated node names (tests/system/
 # k8s-node-authz.sh does it with real pod-bound tokens), and the
 # per-node status command of docs/DEPLOY.md is run on a status record written
@@ -301,11 +303,12 @@ pass "kubectl kustomize renders: $variants"
 k apply --dry-run=client -f "$work/rendered-base.yaml" -o name >"$work/base-objects" \
     || fail "client dry run of the base"
 grep -qx 'namespace/exportflows' "$work/base-objects" || fail "base has no Namespace exportflows"
-k apply -f manifests/base/namespace.yaml >/dev/null || fail "create namespace exportflows"
+grep -qx 'namespace/exportflows-nodes' "$work/base-objects" || fail "base has no Namespace exportflows-nodes"
+k apply -f manifests/base/namespace.yaml >/dev/null || fail "create namespaces exportflows, exportflows-nodes"
 # The webhook's Role on ovs-flows-config lives in the network operator's
 # namespace, which OpenShift has and a bare control plane lacks.
 k create namespace openshift-network-operator >/dev/null || fail "create namespace openshift-network-operator"
-pass "namespaces exportflows and openshift-network-operator created"
+pass "namespaces exportflows, exportflows-nodes and openshift-network-operator created"
 
 # --- server dry run and the required settings -----------------------------------
 
@@ -348,6 +351,9 @@ q_dep+='dep.liveness={.spec.template.spec.containers[0].livenessProbe.httpGet.pa
 q_dep+='dep.tlsSecret={.spec.template.spec.volumes[0].secret.secretName}{"\n"}'
 q_dep+='dep.command={.spec.template.spec.containers[0].command[0]}{"\n"}{end}'
 q_ds='{range .items[?(@.kind=="DaemonSet")]}'
+# The appliers' own namespace, the ConfigMap's (EXPORTFLOWS_NAMESPACE) and
+# their own again for the Leases (EXPORTFLOWS_NODE_NAMESPACE, from the pod).
+q_ds+='ds.namespaces={.metadata.namespace}/{.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_NAMESPACE")].value}/{.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_NODE_NAMESPACE")].valueFrom.fieldRef.fieldPath}{"\n"}'
 q_ds+='ds.hostNetwork={.spec.template.spec.hostNetwork}{"\n"}'
 q_ds+='ds.tolerations={range .spec.template.spec.tolerations[*]}[{.key}|{.operator}|{.effect}]{end}{"\n"}'
 q_ds+='ds.nodeName={.spec.template.spec.containers[0].env[?(@.name=="EXPORTFLOWS_NODE_NAME")].valueFrom.fieldRef.fieldPath}{"\n"}'
@@ -374,7 +380,11 @@ q_misc+='cert.{.metadata.name}={.spec.secretName} isCA={.spec.isCA} issuer={.spe
 q_misc+='{range .items[?(@.kind=="Issuer")]}issuer.{.metadata.name}=selfSigned:{.spec.selfSigned} ca:{.spec.ca.secretName}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="SecurityContextConstraints")]}scc.name={.metadata.name}{"\n"}{end}'
 q_misc+='{range .items[?(@.kind=="Secret")]}secret={.metadata.namespace}/{.metadata.name}:{.type}{"\n"}{end}'
-q_misc+='{range .items[?(@.kind=="ValidatingAdmissionPolicy")]}vap={.metadata.name}{"\n"}{end}'
+q_misc+='{range .items[?(@.kind=="ValidatingAdmissionPolicy")]}vap={.metadata.name}{"\n"}'
+q_misc+='vap.matchCondition={.spec.matchConditions[0].expression}{"\n"}{end}'
+q_misc+='{range .items[?(@.kind=="Namespace")]}ns.{.metadata.name}={.metadata.labels.pod-security\.kubernetes\.io/enforce}{"\n"}{end}'
+q_misc+='{range .items[?(@.kind=="Service")]}svc.namespace.{.metadata.name}={.metadata.namespace}{"\n"}{end}'
+q_misc+='{range .items[?(@.kind=="RoleBinding")]}rb.{.metadata.namespace}/{.metadata.name}={range .subjects[*]}{.namespace}/{.name} {end}{"\n"}{end}'
 q_misc+='{range .items[*]}object={.kind}/{.metadata.name}{"\n"}{end}'
 query="$q_vwc$q_dep$q_ds$q_misc"
 
@@ -429,15 +439,27 @@ common_lines=(
     "ds.metricsPort=9482/9482"
     "ds.probes=127.0.0.1:health/127.0.0.1:health"
     "ds.command=/usr/bin/exportflows-applier"
+    # The appliers in their own namespace, reading the ConfigMap in exportflows.
+    "ds.namespaces=exportflows-nodes/exportflows/metadata.namespace"
+    "svc.namespace.exportflows-applier-metrics=exportflows-nodes"
+    "svc.namespace.exportflows-webhook=exportflows"
+    "ns.exportflows=restricted"
+    "ns.exportflows-nodes=privileged"
+    "rb.exportflows/exportflows-applier=exportflows-nodes/exportflows-applier "
+    "rb.exportflows-nodes/exportflows-applier=exportflows-nodes/exportflows-applier "
+    "rb.exportflows-nodes/exportflows-webhook-node-status=exportflows/exportflows-webhook "
+    "vap.matchCondition=request.userInfo.username == 'system:serviceaccount:exportflows-nodes:exportflows-applier'"
     "pdb.maxUnavailable=1"
     "svc.https=443->https"
     "object=Namespace/exportflows"
+    "object=Namespace/exportflows-nodes"
     "object=ServiceAccount/exportflows-webhook"
     "object=ServiceAccount/exportflows-applier"
     "object=ClusterRole/exportflows-webhook"
     "object=ClusterRoleBinding/exportflows-webhook"
     "object=Role/exportflows-webhook"
     "object=Role/exportflows-webhook-events"
+    "object=Role/exportflows-webhook-node-status"
     "object=Role/exportflows-applier"
     "object=PodDisruptionBudget/exportflows-webhook"
     "vap=exportflows-applier-own-lease"
@@ -463,6 +485,11 @@ for v in $variants; do
     got=$(grep -c '^object=' "$out" || true)
     [ "$want" = "$got" ] || fail "$v: rendered $want objects, server dry run returned $got"
     expect_lines "$v" "$out" "${common_lines[@]}"
+    # Pod Security: the webhook passes "restricted" in exportflows, the
+    # appliers run in the privileged exportflows-nodes.
+    if grep -i 'PodSecurity' "$work/server-$name.err"; then
+        fail "$v: Pod Security warnings: $(grep -i PodSecurity "$work/server-$name.err")"
+    fi
     pass "manifests/$v: $got objects pass the server dry run with the required settings"
 done
 
@@ -533,7 +560,8 @@ k apply -f "$work/rendered-base.yaml" >/dev/null \
 pass "base applied for real"
 
 W=system:serviceaccount:exportflows:exportflows-webhook
-A=system:serviceaccount:exportflows:exportflows-applier
+A=system:serviceaccount:exportflows-nodes:exportflows-applier
+NODES=exportflows-nodes
 # can AS ANSWER VERB RESOURCE [NAMESPACE]
 can() {
     local as=$1 want=$2 verb=$3 res=$4 ns=${5:-} got
@@ -569,7 +597,12 @@ can "$W" no update leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$W" yes create events default
 can "$W" yes create events.events.k8s.io default
 can "$W" yes create events exportflows
-for verb in list watch; do can "$W" yes "$verb" leases.coordination.k8s.io exportflows; done
+# The node status Leases are watched where the appliers write them.
+for verb in list watch; do can "$W" yes "$verb" leases.coordination.k8s.io "$NODES"; done
+for verb in list watch; do can "$W" no "$verb" leases.coordination.k8s.io exportflows; done
+for verb in create update delete; do
+    can "$W" no "$verb" leases.coordination.k8s.io/exportflows-node-a "$NODES"
+done
 can "$W" no list leases.coordination.k8s.io default
 can "$W" no delete leases.coordination.k8s.io/exportflows-node-a exportflows
 can "$W" no get secrets exportflows
@@ -591,23 +624,39 @@ can "$A" no get configmaps/other exportflows
 for verb in get list watch; do can "$A" no "$verb" configmaps/exportflows-status exportflows; done
 for verb in create update patch delete; do can "$A" no "$verb" configmaps/exportflows-config exportflows; done
 can "$A" no create configmaps exportflows
-can "$A" yes create leases.coordination.k8s.io exportflows
-can "$A" yes get leases.coordination.k8s.io/exportflows-node-a exportflows
-can "$A" yes update leases.coordination.k8s.io/exportflows-node-a exportflows
-can "$A" yes delete leases.coordination.k8s.io/exportflows-node-a exportflows
-for verb in list watch patch; do can "$A" no "$verb" leases.coordination.k8s.io exportflows; done
+# Its node's status Lease, in its own namespace (the policy narrows the names).
+can "$A" yes create leases.coordination.k8s.io "$NODES"
+can "$A" yes get leases.coordination.k8s.io/exportflows-node-a "$NODES"
+can "$A" yes update leases.coordination.k8s.io/exportflows-node-a "$NODES"
+can "$A" yes delete leases.coordination.k8s.io/exportflows-node-a "$NODES"
+for verb in list watch patch; do can "$A" no "$verb" leases.coordination.k8s.io "$NODES"; done
+# No Lease right at all where the publisher's election Lease is: RBAC itself
+# keeps a node off it, whatever the admission policy says.
+for verb in get update patch delete; do
+    can "$A" no "$verb" leases.coordination.k8s.io/exportflows-publisher exportflows
+done
+for verb in create get list watch update patch delete; do
+    can "$A" no "$verb" leases.coordination.k8s.io exportflows
+done
 can "$A" no create leases.coordination.k8s.io default
 can "$A" no get "$net/cluster"
 can "$A" no get nodes
 can "$A" no get secrets exportflows
+can "$A" no get secrets "$NODES"
+can "$A" no get configmaps/exportflows-config "$NODES"
 can "$A" no create events default
-can "$A" yes get daemonsets.apps/exportflows-applier exportflows
-for verb in list watch update patch delete; do can "$A" no "$verb" daemonsets.apps/exportflows-applier exportflows; done
-can "$A" no get daemonsets.apps/other exportflows
+can "$A" yes get daemonsets.apps/exportflows-applier "$NODES"
+for verb in list watch update patch delete; do can "$A" no "$verb" daemonsets.apps/exportflows-applier "$NODES"; done
+can "$A" no get daemonsets.apps/other "$NODES"
+can "$A" no get daemonsets.apps/exportflows-applier exportflows
 can "$A" yes create tokenreviews.authentication.k8s.io
 can "$A" yes create subjectaccessreviews.authorization.k8s.io
 can "$A" no get /metrics
-pass "applier RBAC: read exportflows-config and its own DaemonSet, write Leases in exportflows (the policy narrows them); nothing else"
+# The identity of the releases that ran the appliers in exportflows has nothing.
+old_A=system:serviceaccount:exportflows:exportflows-applier
+can "$old_A" no update leases.coordination.k8s.io/exportflows-publisher exportflows
+can "$old_A" no get configmaps/exportflows-config exportflows
+pass "applier RBAC: read exportflows-config, its own DaemonSet, write Leases in $NODES only (the policy narrows them), no Lease right in exportflows; nothing else"
 
 # RBAC's resourceNames allow list/watch only with the matching field selector;
 # the programs must use it.
@@ -623,15 +672,16 @@ pass "list with field selector metadata.name works for both, a plain list is ref
 
 # --- for real: the applier's Lease policy ----------------------------------------------
 
-# lease_as NODE LEASE HOLDER: create (or, when it exists, replace) LEASE as the
-# applier of NODE; prints the server's error.
+# lease_as NODE LEASE HOLDER [NAMESPACE]: create (or, when it exists, replace)
+# LEASE in NAMESPACE (default exportflows-nodes) as the applier of NODE; prints
+# the server's error.
 lease_as() {
-    local doc
+    local doc ns=${4:-$NODES}
     doc="apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata:
   name: $2
-  namespace: exportflows
+  namespace: $ns
   labels:
     app.kubernetes.io/name: exportflows
     app.kubernetes.io/component: applier
@@ -641,7 +691,7 @@ spec:
     [ -n "$1" ] && extra=(--as-user-extra="authentication.kubernetes.io/node-name=$1")
     # Only the error is wanted: stderr goes to the caller, stdout nowhere.
     # shellcheck disable=SC2069
-    if k get lease -n exportflows "$2" >/dev/null 2>&1; then
+    if k get lease -n "$ns" "$2" >/dev/null 2>&1; then
         printf '%s\n' "$doc" | k --as="$A" "${extra[@]}" replace -f - 2>&1 >/dev/null
     else
         printf '%s\n' "$doc" | k --as="$A" "${extra[@]}" create -f - 2>&1 >/dev/null
@@ -650,7 +700,7 @@ spec:
 # Policies take effect asynchronously; poll until a foreign Lease is refused.
 deadline=$(( $(date +%s) + 30 ))
 until err=$(lease_as worker-1 exportflows-node-worker-2 worker-2); [ -n "$err" ]; do
-    k delete lease -n exportflows exportflows-node-worker-2 >/dev/null 2>&1 || true
+    k delete lease -n "$NODES" exportflows-node-worker-2 >/dev/null 2>&1 || true
     [ "$(date +%s)" -lt "$deadline" ] || fail "the Lease policy is not in force after 30s"
     sleep 0.2
 done
@@ -663,18 +713,42 @@ err=$(lease_as worker-1 exportflows-node-worker-1 worker-1) || true
 err=$(lease_as worker-1 exportflows-node-worker-1 worker-2) || true
 case "$err" in *"holderIdentity must be the node name worker-1"*) ;;
     *) fail "wrong holder not refused: '$err'" ;; esac
+# The publisher's election Lease, where it is (namespace exportflows): refused
+# by RBAC itself, before any admission policy: a Lease of that name is
+# created first (by the admin) so that both the replace and a create by the
+# applier are tried.
+err=$(lease_as worker-1 exportflows-publisher worker-1 exportflows) || true
+case "$err" in *'cannot create resource "leases" in API group "coordination.k8s.io" in the namespace "exportflows"'*) ;;
+    *) fail "applier creating the publisher's Lease: want RBAC's refusal, got '$err'" ;; esac
+printf '%s\n' "apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: exportflows-publisher, namespace: exportflows}
+spec: {holderIdentity: publisher-0}" | k apply -f - >/dev/null \
+    || fail "admin cannot create the publisher's Lease"
+err=$(lease_as worker-1 exportflows-publisher worker-1 exportflows) || true
+case "$err" in *'cannot update resource "leases" in API group "coordination.k8s.io" in the namespace "exportflows"'*) ;;
+    *) fail "applier taking the publisher's Lease: want RBAC's refusal, got '$err'" ;; esac
+err=$(k --as="$A" --as-user-extra=authentication.kubernetes.io/node-name=worker-1 \
+    delete lease -n exportflows exportflows-publisher 2>&1 >/dev/null) || true
+case "$err" in *'cannot delete resource "leases"'*'in the namespace "exportflows"'*) ;;
+    *) fail "applier deleting the publisher's Lease: want RBAC's refusal, got '$err'" ;; esac
+[ "$(k get lease -n exportflows exportflows-publisher -o jsonpath='{.spec.holderIdentity}')" = publisher-0 ] \
+    || fail "the publisher's Lease changed hands"
+pass "RBAC refuses the applier the publisher's Lease (create, update, delete: forbidden in exportflows)"
+# A Lease named like the publisher's in the appliers' namespace is refused by the policy.
 err=$(lease_as worker-1 exportflows-publisher worker-1) || true
-[ -n "$err" ] || fail "applier could take the publisher's Lease"
+case "$err" in *"may only write the Lease exportflows-node-worker-1"*) ;;
+    *) fail "applier creating exportflows-publisher in $NODES: '$err'" ;; esac
 err=$(lease_as "" exportflows-node-worker-3 worker-3) || true
 case "$err" in *"carry no node name"*) ;;
     *) fail "credentials without a node name not refused: '$err'" ;; esac
 # Other users are not affected.
 printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
-metadata: {name: exportflows-node-worker-9, namespace: exportflows}
+metadata: {name: exportflows-node-worker-9, namespace: exportflows-nodes}
 spec: {holderIdentity: somebody}" | k create -f - >/dev/null \
     || fail "admin cannot create a Lease with the policy in place"
-got=$(k get lease -n exportflows exportflows-node-worker-1 -o jsonpath='{.spec.holderIdentity}')
+got=$(k get lease -n "$NODES" exportflows-node-worker-1 -o jsonpath='{.spec.holderIdentity}')
 [ "$got" = worker-1 ] || fail "Lease exportflows-node-worker-1 holder '$got'"
 pass "Lease policy: an applier writes only exportflows-node-<its node>, held by its node"
 
@@ -686,7 +760,7 @@ printf '%s\n' "apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata:
   name: exportflows-node-worker-1
-  namespace: exportflows
+  namespace: exportflows-nodes
   labels:
     app.kubernetes.io/name: exportflows
     app.kubernetes.io/component: applier
@@ -704,9 +778,9 @@ spec:
     | k --as="$A" --as-user-extra=authentication.kubernetes.io/node-name=worker-1 replace -f - >/dev/null \
     || fail "applier of worker-1 cannot write its status record"
 # The command exactly as docs/DEPLOY.md gives it (line continuation and all).
-status_cmd=$(sed -n '/^    kubectl -n exportflows get leases -l app.kubernetes.io\/component=applier/,/custom-columns/p' \
+status_cmd=$(sed -n '/^    kubectl -n exportflows-nodes get leases -l app.kubernetes.io\/component=applier/,/custom-columns/p' \
     docs/DEPLOY.md | sed 's/^ *//; s/ *\\$//' | tr '\n' ' ')
-case "$status_cmd" in "kubectl -n exportflows get leases"*"custom-columns="*) ;;
+case "$status_cmd" in "kubectl -n exportflows-nodes get leases"*"custom-columns="*) ;;
     *) fail "status command not found in docs/DEPLOY.md: '$status_cmd'" ;; esac
 eval "${status_cmd/kubectl/k}" >"$work/status" || fail "the documented status command failed: $status_cmd"
 want="worker-1 Failed 7 sha256:4f1c 2026-01-02T03:04:05Z 2026-01-02T03:04:06.000000Z cannot connect to 'unix:/var/run/openvswitch/db.sock': no such file"

@@ -14,7 +14,7 @@
 #      PrometheusRule (tests/k8s/crd-monitoring.yaml: typed, strict); each
 #      ServiceMonitor selects its Service (webhook, applier metrics) and names
 #      one of its ports, Prometheus may read the appliers' /metrics, and the
-#      namespace gets the cluster-monitoring label;
+#      namespaces get the cluster-monitoring label;
 #   3. the PrometheusRule's groups pass `promtool check rules`;
 #   4. every metric name and label matcher in every rule expression exists in
 #      the scraped output, and docs/DEPLOY.md lists each alert with its exact
@@ -140,9 +140,12 @@ if [ -n "$asm" ] && [ -n "$asvc" ] &&
             all(.value == $svc.metadata.labels[.key])) and
         (.spec.endpoints[0].port as $p | any($svc.spec.ports[]; .name == $p)) and
         .spec.endpoints[0].scheme == "https" and
-        .spec.endpoints[0].tlsConfig.serverName == "exportflows-applier-metrics.exportflows.svc"' \
+        $svc.metadata.namespace == "exportflows-nodes" and
+        .spec.namespaceSelector.matchNames == [$svc.metadata.namespace] and
+        .spec.endpoints[0].tlsConfig.serverName ==
+            "exportflows-applier-metrics." + $svc.metadata.namespace + ".svc"' \
         <<<"$asm" >/dev/null; then
-    pass "applier ServiceMonitor selects Service exportflows-applier-metrics and names its port, https"
+    pass "applier ServiceMonitor selects Service exportflows-applier-metrics in exportflows-nodes and names its port, https"
 else
     fail "applier ServiceMonitor does not fit Service exportflows-applier-metrics: $asm"
 fi
@@ -171,11 +174,21 @@ if jq -e --argjson svc "$svc" '.spec.selector.matchLabels | to_entries |
 else
     fail "ServiceMonitor does not select the Service or its endpoint differs: $sm"
 fi
-if [ "$(obj Namespace exportflows | jq -r '.metadata.labels["openshift.io/cluster-monitoring"]')" = true ]; then
-    pass "namespace exportflows labelled openshift.io/cluster-monitoring=true"
-else
-    fail "namespace exportflows lacks openshift.io/cluster-monitoring=true"
-fi
+for ns in exportflows exportflows-nodes; do
+    if [ "$(obj Namespace "$ns" | jq -r '.metadata.labels["openshift.io/cluster-monitoring"]')" = true ]; then
+        pass "namespace $ns labelled openshift.io/cluster-monitoring=true"
+    else
+        fail "namespace $ns lacks openshift.io/cluster-monitoring=true"
+    fi
+    # Prometheus discovers the targets in both namespaces.
+    if [ "$(jq -r --arg ns "$ns" 'select(.kind == "RoleBinding" and .metadata.name == "exportflows-prometheus"
+            and .metadata.namespace == $ns) | .subjects[0].namespace + "/" + .subjects[0].name' \
+            "$WORK/objects.jsonl")" = openshift-monitoring/prometheus-k8s ]; then
+        pass "prometheus-k8s may discover the targets in namespace $ns"
+    else
+        fail "no RoleBinding exportflows-prometheus for prometheus-k8s in namespace $ns"
+    fi
+done
 obj PrometheusRule exportflows | jq '{groups: .spec.groups}' >"$WORK/rules.json"
 [ -s "$WORK/rules.json" ] || die "no PrometheusRule in the rendering"
 

@@ -33,7 +33,7 @@
  * other keys, labels and annotations of the ConfigMap are left alone.
  *
  * Node summary: a summarizer (summarizer.h) watches the appliers' status Leases
- * and keeps the "exportflows.io/nodes-*" annotations of the status ConfigMap
+ * (in node_namespace, the appliers' own, not the election Lease's) and keeps the "exportflows.io/nodes-*" annotations of the status ConfigMap
  * (status_configmap, not the published one: the appliers watch that, and each
  * write would wake them all; written by the leader, bounded to one write per
  * summary_interval_ms), Events about it when they change, and the
@@ -112,6 +112,8 @@ struct publisher_report {
 struct publisher_config {
     struct kubeconfig *kubeconfig;  /* borrowed; must outlive the publisher */
     const char *namespace;          /* of the ConfigMap and the Lease; NULL: "exportflows" */
+    const char *node_namespace;     /* of the appliers' status Leases, which the node
+                                     * summary watches; NULL: "exportflows-nodes" */
     const char *configmap;          /* NULL: "exportflows-config" */
     const char *status_configmap;   /* the node summary's; NULL:
                                      * SUMMARIZER_STATUS_CONFIGMAP; not 'configmap' */

@@ -6,8 +6,10 @@
  * it).
  *
  * Inputs:
- *   - the node status Leases, listed and watched (kubewatch) in the namespace
- *     with the label selector app.kubernetes.io/component=applier;
+ *   - the node status Leases, listed and watched (kubewatch) in their own
+ *     namespace ('leases_namespace': the appliers', apart from the publisher's
+ *     election Lease, so that the appliers need no Lease rights where that one
+ *     lives) with the label selector app.kubernetes.io/component=applier;
  *   - the hash the published ConfigMap carries, as the publisher last saw it
  *     (summarizer_observe()).
  * Outputs, recomputed whenever an input changes and every refold period (the
@@ -59,7 +61,8 @@ struct summarizer;
 
 struct summarizer_config {
     struct kubeconfig *kubeconfig;  /* borrowed; must outlive the summarizer */
-    const char *namespace;          /* of the Leases, the ConfigMap and the Events */
+    const char *namespace;          /* of the status ConfigMap and the Events */
+    const char *leases_namespace;   /* of the node status Leases; NULL: 'namespace' */
     const char *configmap;          /* the status ConfigMap, written (not the
                                      * published one: the appliers watch that) */
     const struct lease *lease;      /* borrowed: only its holder writes; NULL: the

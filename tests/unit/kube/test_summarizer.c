@@ -54,7 +54,10 @@ serve(void *ctx, int fd, const char *request)
     char line[512];
 
     testhttp_request_line(request, line, sizeof line);
-    if (strstr(line, "/leases") && strstr(line, "watch=1")) {
+    /* The status Leases only in the appliers' namespace: a list or watch
+     * anywhere else gets 404 (the status ConfigMap and Events stay in
+     * exportflows). */
+    if (strstr(line, "/namespaces/exportflows-nodes/leases") && strstr(line, "watch=1")) {
         static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                    "Connection: close\r\n\r\n";
 
@@ -63,7 +66,7 @@ serve(void *ctx, int fd, const char *request)
         if (write(fd, head, strlen(head)) > 0) {
             testhttp_wait_readable(&f->http, f->http.quit[0], 100);
         }
-    } else if (strstr(line, "/leases")) {
+    } else if (strstr(line, "/namespaces/exportflows-nodes/leases")) {
         pthread_mutex_lock(&f->lock);
         testhttp_reply(fd, 200, "OK", f->leases);
         pthread_mutex_unlock(&f->lock);
@@ -91,8 +94,8 @@ static void
 set_leases(struct fake *f)
 {
     struct timespec now;
-    struct nodestatus_identity a = { .namespace = "exportflows", .node = "node-a" };
-    struct nodestatus_identity b = { .namespace = "exportflows", .node = "node-b" };
+    struct nodestatus_identity a = { .namespace = "exportflows-nodes", .node = "node-a" };
+    struct nodestatus_identity b = { .namespace = "exportflows-nodes", .node = "node-b" };
     struct nodestatus_state sa, sb;
     json_t *list;
     char *text;
@@ -121,8 +124,8 @@ rig_start(struct rig *r, bool leader)
         .duration_ms = 3000, .renew_deadline_ms = 2000, .retry_period_ms = 100,
     };
     struct summarizer_config sc = {
-        .namespace = "exportflows", .configmap = SUMMARIZER_STATUS_CONFIGMAP,
-        .component = "exportflows-publisher", .identity = "me",
+        .namespace = "exportflows", .leases_namespace = "exportflows-nodes",
+        .configmap = SUMMARIZER_STATUS_CONFIGMAP, .component = "exportflows-publisher", .identity = "me",
         .min_interval_ms = 100, .settle_ms = 50, .refold_ms = 200,
         .watch_backoff_min_ms = 10, .watch_backoff_max_ms = 20,
     };
