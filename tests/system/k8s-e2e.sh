@@ -64,29 +64,10 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers
 
-# network EXPORT_YAML [DEFAULT_NETWORK_TYPE [LOG_LEVEL]]: the Network "cluster"
-# with spec.exportNetworkFlows set to EXPORT_YAML (flow style, one line; ""
-# leaves the field out).
-network() {
-    cat <<EOF
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  clusterNetwork:
-  - {cidr: 10.128.0.0/14, hostPrefix: 23}
-  serviceNetwork: [172.30.0.0/16]
-  defaultNetwork: {type: ${2:-OVNKubernetes}}
-  logLevel: ${3:-Normal}
-EOF
-    [ -n "$1" ] && echo "  exportNetworkFlows: $1"
-}
-
 # apply_network EXPORT_YAML: kubectl apply of a valid Network, stderr kept in
 # $WORK/apply.err; sets APPLIED_AT (ms) when it returns.
 apply_network() {
-    network "$1" | cluster_kubectl apply -f - >/dev/null 2>"$WORK/apply.err" || {
+    cluster_network "$1" | cluster_kubectl apply -f - >/dev/null 2>"$WORK/apply.err" || {
         fail "kubectl apply of a valid Network failed: $(cat "$WORK/apply.err")"
         return 1
     }
@@ -103,7 +84,7 @@ expect_refused() {
         local args=(apply -f -)
         [ $mode = dry-run ] && args=(apply --dry-run=server -f -)
         before=$(cluster_webhook_reviews)
-        if network "$spec" "$type" | cluster_kubectl "${args[@]}" >/dev/null 2>"$WORK/refused.err"; then
+        if cluster_network "$spec" "$type" | cluster_kubectl "${args[@]}" >/dev/null 2>"$WORK/refused.err"; then
             fail "$what: kubectl $mode accepted it"
             continue
         fi
@@ -284,7 +265,7 @@ else
 fi
 
 # A valid Network passes a server dry run, which stores nothing.
-if network '{netFlow: {collectors: ["172.30.158.150:2056"]}}' |
+if cluster_network '{netFlow: {collectors: ["172.30.158.150:2056"]}}' |
     cluster_kubectl apply --dry-run=server -f - >"$WORK/dry.out" 2>&1 &&
     ! cluster_kubectl get network cluster >/dev/null 2>&1; then
     pass "valid Network: kubectl apply --dry-run=server succeeds and stores nothing"
@@ -296,7 +277,7 @@ fi
 # the network operator read it: allowed, with the webhook's warning.
 OFF_WARNING='Warning: spec.exportNetworkFlows.netFlow: no collectors, so NetFlow export is off'
 before=$(cluster_webhook_reviews)
-if network '{netFlow: {}, ipfix: {collectors: ["172.30.158.150:2055"]}}' |
+if cluster_network '{netFlow: {}, ipfix: {collectors: ["172.30.158.150:2055"]}}' |
     cluster_kubectl apply --dry-run=server -f - >/dev/null 2>"$WORK/dry.err" &&
     [ "$(cat "$WORK/dry.err")" = "$OFF_WARNING" ] &&
     [ $(( $(cluster_webhook_reviews) - before )) = 1 ]; then
@@ -431,7 +412,7 @@ expect_admitted() {
 expect_outage() {
     local gen
     gen=$(generation)
-    if network "$2" "$3" | cluster_kubectl apply -f - >/dev/null 2>"$WORK/outage.err"; then
+    if cluster_network "$2" "$3" | cluster_kubectl apply -f - >/dev/null 2>"$WORK/outage.err"; then
         fail "$1: admitted while the webhook is down"
     elif ! grep -q 'failed calling webhook "exportnetworkflows.exportflows.io"' "$WORK/outage.err"; then
         fail "$1: refused, but not for want of the webhook: $(cat "$WORK/outage.err")"
@@ -442,7 +423,7 @@ expect_outage() {
     fi
 }
 
-apply_log_level() { network "$E_SPEC" "" "$1" | cluster_kubectl apply -f -; }
+apply_log_level() { cluster_network "$E_SPEC" "" "$1" | cluster_kubectl apply -f -; }
 operator_apply() {
     cluster_kubectl apply --server-side --force-conflicts \
         --field-manager cluster-network-operator -f - <<EOF
@@ -492,7 +473,7 @@ log "6. a looser API: the stand-in CRD leaves exportNetworkFlows to the webhook"
 # then answer alone.
 cluster_crd_apply loose || die "cannot replace the CRD with the loose stand-in"
 loose_in_force() {
-    network '{netFlow: ["01.0.0.1:2056"]}' | cluster_kubectl apply --dry-run=server -f - 2>&1 |
+    cluster_network '{netFlow: ["01.0.0.1:2056"]}' | cluster_kubectl apply --dry-run=server -f - 2>&1 |
         grep -q 'spec.exportNetworkFlows.netFlow\[0\]: Invalid value: "01.0.0.1:2056": IPv4'
 }
 if cluster_wait_ms "the loose CRD to be in force" 15000 loose_in_force; then

@@ -101,20 +101,8 @@ cluster_applier_health node || die "the applier did not come up"
 
 # ---------------------------------------------------------------- kubectl apply
 
-network() {
-    cat <<EOF
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  defaultNetwork: {type: OVNKubernetes}
-EOF
-    [ -n "$1" ] && echo "  exportNetworkFlows: $1"
-}
-
 log "kubectl apply: NetFlow, sFlow and IPFIX to the node's collectors"
-network "{netFlow: [\"127.0.0.1:$NETFLOW_PORT\"], sFlow: {collectors: [\"127.0.0.1:$SFLOW_PORT\"]}, ipfix: [\":$IPFIX_PORT\"]}" |
+cluster_network "{netFlow: [\"127.0.0.1:$NETFLOW_PORT\"], sFlow: {collectors: [\"127.0.0.1:$SFLOW_PORT\"]}, ipfix: [\":$IPFIX_PORT\"]}" |
     cluster_kubectl apply -f - >"$WORK/apply.out" 2>&1 || die "kubectl apply failed: $(cat "$WORK/apply.out")"
 pass "kubectl apply: $(grep -c '^Warning:' "$WORK/apply.out") warnings (loopback collectors), $(grep -v '^Warning:' "$WORK/apply.out")"
 
@@ -169,7 +157,7 @@ fi
 # ---------------------------------------------------------------- kubectl removes it
 
 log "kubectl apply without exportNetworkFlows"
-network '' | cluster_kubectl apply -f - >"$WORK/apply.out" 2>&1 ||
+cluster_network '' | cluster_kubectl apply -f - >"$WORK/apply.out" 2>&1 ||
     fail "kubectl apply failed: $(cat "$WORK/apply.out")"
 WANT="br-int netflow=- sflow=- ipfix=-"
 if wait_for 10 applied; then

@@ -152,17 +152,8 @@ cluster_wait_ms "the ovs-flows-config entry to take effect" 15000 flows_webhook_
     die "the registration does not send ovs-flows-config to the webhook: $(registered_entry)"
 pass "ovs-flows-config entry of the manifest in effect: $(registered_entry)"
 
-cluster_kubectl apply -f - >/dev/null <<'EOF2' || die "cannot apply the Network"
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  defaultNetwork: {type: OVNKubernetes}
-  exportNetworkFlows:
-    netFlow: {collectors: ["172.30.158.150:2056"]}
-    ipfix: {collectors: ["172.30.158.150:4739"]}
-EOF2
+cluster_apply_network '{netFlow: {collectors: ["172.30.158.150:2056"]}, ipfix: {collectors: ["172.30.158.150:4739"]}}' ||
+    die "cannot apply the Network"
 expect_ipfix "Network alone" '["172.30.158.150:4739"]' null 60 null
 
 # ---------------------------------------------------------------- 1. merge

@@ -227,15 +227,8 @@ refused "an unbound applier token updates worker-2's Lease" "carry no node name"
 
 # ---------------------------------------------------------------- 6. the real applier
 
-cluster_kubectl apply -f - >/dev/null <<'EOF' || die "cannot create the Network"
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  exportNetworkFlows:
-    netFlow: {collectors: ["192.0.2.100:2056"]}
-EOF
+cluster_apply_network '{netFlow: {collectors: ["192.0.2.100:2056"]}}' ||
+    die "cannot create the Network"
 cluster_ovsdb_start worker-1 br-int || die "ovsdb-server for worker-1 did not start"
 db=$CLUSTER_OVSDB
 

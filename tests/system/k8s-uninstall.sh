@@ -120,18 +120,6 @@ monitor_transactions() { grep -c '"old"' "$WORK/monitor-$1.json"; }
 # pid_exited PID: true once PID is gone (or a zombie).
 pid_exited() { ! cluster_pid_alive "$1"; }
 
-network() {
-    cat <<EOF
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  defaultNetwork: {type: OVNKubernetes}
-  exportNetworkFlows: $1
-EOF
-}
-
 applier_start() {
     cluster_applier_start "$1" "${NODE_IP[$1]}" "${NODE_DB[$1]}" br-int \
         --daemonset exportflows-applier --pod-name "${NODE_POD[$1]}" \
@@ -172,7 +160,7 @@ pass "appliers ${NODES[*]} up, each found DaemonSet exportflows-applier at start
 # ---------------------------------------------------------------- 1. applied
 
 log "1. flow export on every node; ovnkube-node's identical rows on n2"
-network "{netFlow: {collectors: [\"$NF\"]}, sFlow: {collectors: [\"$SF\"]}, ipfix: {collectors: [\"$IX\"]}}" |
+cluster_network "{netFlow: {collectors: [\"$NF\"]}, sFlow: {collectors: [\"$SF\"]}, ipfix: {collectors: [\"$IX\"]}}" |
     cluster_kubectl apply -f - >/dev/null || die "kubectl apply of the Network failed"
 if cluster_wait_ms "every node to apply" 10000 all_nodes_are "$(want_line)"; then
     pass "every node applied NetFlow, sFlow and IPFIX in ${CLUSTER_WAITED_MS} ms"
@@ -240,7 +228,7 @@ emulate_deployment_gone() {
     local status=0
     cluster_stop_process webhook || status=$?
     [ $status = 0 ] || fail "the webhook exited with status $status"
-    if network "{netFlow: {collectors: [\"$NF\", \"172.30.158.151:2056\"]}}" |
+    if cluster_network "{netFlow: {collectors: [\"$NF\", \"172.30.158.151:2056\"]}}" |
         cluster_kubectl apply -f - >/dev/null 2>"$WORK/edit.err"; then
         pass "webhook gone: a flow-export edit is admitted (the registration went first)"
     else

@@ -101,18 +101,29 @@ cluster_cleanup() {
     check_finish "$WORK" $rc cluster_show_logs 20
 }
 
-# cluster_apply_network EXPORT_YAML: kubectl apply of the Network "cluster" of
-# type OVNKubernetes with spec.exportNetworkFlows set to EXPORT_YAML (flow style).
-cluster_apply_network() {
-    cluster_kubectl apply -f - >/dev/null <<EOF
+# cluster_network EXPORT_YAML [DEFAULT_NETWORK_TYPE [LOG_LEVEL]]: prints the
+# Network "cluster" (type OVNKubernetes, log level Normal unless given) with
+# spec.exportNetworkFlows set to EXPORT_YAML (flow style, one line; "" leaves the
+# field out).
+cluster_network() {
+    cat <<EOF
 apiVersion: operator.openshift.io/v1
 kind: Network
 metadata:
   name: cluster
 spec:
-  defaultNetwork: {type: OVNKubernetes}
-  exportNetworkFlows: $1
+  clusterNetwork:
+  - {cidr: 10.128.0.0/14, hostPrefix: 23}
+  serviceNetwork: [172.30.0.0/16]
+  defaultNetwork: {type: ${2:-OVNKubernetes}}
+  logLevel: ${3:-Normal}
 EOF
+    [ -z "$1" ] || echo "  exportNetworkFlows: $1"
+}
+
+# cluster_apply_network EXPORT_YAML: kubectl apply of cluster_network EXPORT_YAML.
+cluster_apply_network() {
+    cluster_network "$1" | cluster_kubectl apply -f - >/dev/null
 }
 
 # ------------------------------------------------------------------ processes
@@ -385,16 +396,8 @@ json.dump(vwc, sys.stdout)
 # the webhook at the current URL.
 cluster_webhook_effective() {
     local out
-    out=$(cluster_kubectl apply --dry-run=server -f - 2>&1 <<'EOF'
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  exportNetworkFlows:
-    netFlow: {collectors: ["01.0.0.1:2056"]}
-EOF
-    )
+    out=$(cluster_network '{netFlow: {collectors: ["01.0.0.1:2056"]}}' |
+        cluster_kubectl apply --dry-run=server -f - 2>&1)
     grep -q 'spec.exportNetworkFlows.netFlow.collectors\[0\]: Invalid value: "01.0.0.1:2056": IPv4' <<<"$out"
 }
 

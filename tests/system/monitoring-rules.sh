@@ -64,16 +64,8 @@ APPLIER_METRICS=https://$(cluster_listen_addr applier-n1 metrics)/metrics
 applier_scrape() {
     curl -fsSk --max-time 10 -H "Authorization: Bearer $SCRAPER" "$APPLIER_METRICS"
 }
-cluster_kubectl apply -f - >/dev/null <<'EOF' || die "kubectl apply of the Network failed"
-apiVersion: operator.openshift.io/v1
-kind: Network
-metadata:
-  name: cluster
-spec:
-  defaultNetwork: {type: OVNKubernetes}
-  exportNetworkFlows:
-    netFlow: {collectors: ["172.30.158.150:2056"]}
-EOF
+cluster_apply_network '{netFlow: {collectors: ["172.30.158.150:2056"]}}' ||
+    die "kubectl apply of the Network failed"
 # Scrape once the system has settled: the node is in sync, the publisher leads.
 settled() {
     [ "$(cluster_metric webhook 'exportflows_publisher_nodes{state="in_sync"}')" = 1 ] &&
