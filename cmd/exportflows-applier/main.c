@@ -43,7 +43,7 @@
 
 #define PROGRAM "exportflows-applier"
 
-#define N_SPECS 25
+#define METRICS_PREFIX "exportflows_applier"
 
 /* The GET of the DaemonSet at start and when stopping takes at most this. */
 #define DAEMONSET_TIMEOUT_MS 3000u
@@ -95,68 +95,78 @@ struct program {
     atomic_bool ready;          /* read by /readyz in the server's threads */
 };
 
-static void
-make_specs(struct args *a, struct option_spec specs[N_SPECS])
-{
-    const struct option_spec table[N_SPECS] = {
-        OPT_STRING("config-file", &a->config_file, "FILE",
-                   "flow export config (the ConfigMap's config.json), watched for changes"),
-        OPT_STRING("kubeconfig", &a->kubeconfig, "FILE",
-                   "watch the ConfigMap through the Kubernetes API with this kubeconfig"),
-        OPT_STRING("namespace", &a->namespace, "NS",
-                   "namespace of the ConfigMap (default exportflows)"),
-        OPT_STRING("node-namespace", &a->node_namespace, "NS",
-                   "this applier's own namespace: its status Leases, its DaemonSet and its "
-                   "metrics Service (default exportflows-nodes)"),
-        OPT_STRING("configmap", &a->configmap, "NAME",
-                   "ConfigMap holding config.json (default exportflows-config)"),
-        OPT_BOOL("status", &a->status,
-                 "publish this node's state as Lease exportflows-node-<node> (default on "
-                 "with Kubernetes)"),
-        OPT_UINT("status-heartbeat", &a->status_heartbeat_s, "SECONDS", 0, 86400,
-                 "rewrite the status Lease this often even when nothing changed (default 0: "
-                 "only on change)"),
-        OPT_STRING("pod-name", &a->pod_name, "NAME",
-                   "this pod, made the owner of the status Lease (with --pod-uid)"),
-        OPT_STRING("pod-uid", &a->pod_uid, "UID", "this pod's uid"),
-        OPT_STRING("ovsdb", &a->ovsdb, "REMOTE", "OVSDB remote (default " OVSDB_DEFAULT_ADDRESS
-                   ")"),
-        OPT_STRING("bridge", &a->bridge, "NAME", "bridge (default br-int)"),
-        OPT_STRING("node-name", &a->node_name, "NAME",
-                   "this node's name, for logs and its status Lease (default: host name in "
-                   "lower case, as kubelet names nodes)"),
-        OPT_STRING("node-ip", &a->node_ip, "IP", "this node's primary IP, for ':PORT' collectors"),
-        OPT_LISTEN("health-listen", &a->health_listen, "ADDR",
-                   "plain HTTP /healthz, /readyz (and /metrics without --metrics-listen); "
-                   "\"off\" disables (default 127.0.0.1:8082)"),
-        OPT_LISTEN("metrics-listen", &a->metrics_listen, "ADDR",
-                   "HTTPS /metrics for callers the API server authorizes (get on the "
-                   "non-resource URL /metrics); needs Kubernetes (default off)"),
-        OPT_STRING("metrics-tls-cert-file", &a->metrics_cert_file, "FILE",
-                   "its serving certificate, re-read on change (default: one made at start "
-                   "under $TMPDIR)"),
-        OPT_STRING("metrics-tls-private-key-file", &a->metrics_key_file, "FILE",
-                   "that certificate's private key"),
-        OPT_UINT("timeout", &a->timeout_s, "SECONDS", 1, 3600,
-                 "OVSDB connect and reply timeout (default 10)"),
-        OPT_STRING("daemonset", &a->daemonset, "NAME",
-                   "the DaemonSet running this applier (in --node-namespace), asked when "
-                   "stopping "
-                   "whether exportflows is being uninstalled (default: none)"),
-        OPT_CHOICE("clear-on-exit", &a->clear_mode, uninstall_mode_names, "WHEN",
-                   "clear the rows this applier owns when it stops: auto (when --daemonset "
-                   "is gone or being deleted), always or never (default auto)"),
-        OPT_UINT("clear-timeout", &a->clear_timeout_s, "SECONDS", 1, 3600,
-                 "how long stopping may take to ask and clear; keep it under the pod's "
-                 "terminationGracePeriodSeconds (default 6)"),
-        OPT_CHOICE("log-format", &a->log_format, log_format_names, "FORMAT", "text or json"),
-        OPT_CHOICE("log-level", &a->log_level, log_level_names, "LEVEL",
-                   "debug, info, warn or error"),
-        OPT_END,
-    };
+/* One program per process: static, so that the options table can point into it. */
+static struct program prog = {
+    .args = {
+        .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
+        .health_listen = "127.0.0.1:8082", .log_format = LOG_FORMAT_TEXT,
+        .log_level = LOG_INFO, .timeout_s = 10, .namespace = "exportflows",
+        .node_namespace = "exportflows-nodes",
+        .configmap = "exportflows-config", .status = true, .clear_mode = UNINSTALL_AUTO,
+        .clear_timeout_s = 6,
+    },
+    .signal_fd = -1,
+};
 
-    memcpy(specs, table, sizeof table);
-}
+#define A (&prog.args)
+
+static const struct option_spec specs[] = {
+    OPT_STRING("config-file", &A->config_file, "FILE",
+               "flow export config (the ConfigMap's config.json), watched for changes"),
+    OPT_STRING("kubeconfig", &A->kubeconfig, "FILE",
+               "watch the ConfigMap through the Kubernetes API with this kubeconfig"),
+    OPT_STRING("namespace", &A->namespace, "NS",
+               "namespace of the ConfigMap (default exportflows)"),
+    OPT_STRING("node-namespace", &A->node_namespace, "NS",
+               "this applier's own namespace: its status Leases, its DaemonSet and its "
+               "metrics Service (default exportflows-nodes)"),
+    OPT_STRING("configmap", &A->configmap, "NAME",
+               "ConfigMap holding config.json (default exportflows-config)"),
+    OPT_BOOL("status", &A->status,
+             "publish this node's state as Lease exportflows-node-<node> (default on "
+             "with Kubernetes)"),
+    OPT_UINT("status-heartbeat", &A->status_heartbeat_s, "SECONDS", 0, 86400,
+             "rewrite the status Lease this often even when nothing changed (default 0: "
+             "only on change)"),
+    OPT_STRING("pod-name", &A->pod_name, "NAME",
+               "this pod, made the owner of the status Lease (with --pod-uid)"),
+    OPT_STRING("pod-uid", &A->pod_uid, "UID", "this pod's uid"),
+    OPT_STRING("ovsdb", &A->ovsdb, "REMOTE", "OVSDB remote (default " OVSDB_DEFAULT_ADDRESS
+               ")"),
+    OPT_STRING("bridge", &A->bridge, "NAME", "bridge (default br-int)"),
+    OPT_STRING("node-name", &A->node_name, "NAME",
+               "this node's name, for logs and its status Lease (default: host name in "
+               "lower case, as kubelet names nodes)"),
+    OPT_STRING("node-ip", &A->node_ip, "IP", "this node's primary IP, for ':PORT' collectors"),
+    OPT_LISTEN("health-listen", &A->health_listen, "ADDR",
+               "plain HTTP /healthz, /readyz (and /metrics without --metrics-listen); "
+               "\"off\" disables (default 127.0.0.1:8082)"),
+    OPT_LISTEN("metrics-listen", &A->metrics_listen, "ADDR",
+               "HTTPS /metrics for callers the API server authorizes (get on the "
+               "non-resource URL /metrics); needs Kubernetes (default off)"),
+    OPT_STRING("metrics-tls-cert-file", &A->metrics_cert_file, "FILE",
+               "its serving certificate, re-read on change (default: one made at start "
+               "under $TMPDIR)"),
+    OPT_STRING("metrics-tls-private-key-file", &A->metrics_key_file, "FILE",
+               "that certificate's private key"),
+    OPT_UINT("timeout", &A->timeout_s, "SECONDS", 1, 3600,
+             "OVSDB connect and reply timeout (default 10)"),
+    OPT_STRING("daemonset", &A->daemonset, "NAME",
+               "the DaemonSet running this applier (in --node-namespace), asked when "
+               "stopping "
+               "whether exportflows is being uninstalled (default: none)"),
+    OPT_CHOICE("clear-on-exit", &A->clear_mode, uninstall_mode_names, "WHEN",
+               "clear the rows this applier owns when it stops: auto (when --daemonset "
+               "is gone or being deleted), always or never (default auto)"),
+    OPT_UINT("clear-timeout", &A->clear_timeout_s, "SECONDS", 1, 3600,
+             "how long stopping may take to ask and clear; keep it under the pod's "
+             "terminationGracePeriodSeconds (default 6)"),
+    OPT_CHOICE("log-format", &A->log_format, log_format_names, "FORMAT", "text or json"),
+    OPT_CHOICE("log-level", &A->log_level, log_level_names, "LEVEL",
+               "debug, info, warn or error"),
+    OPT_END,
+};
+#undef A
 
 static bool
 env_set(const char *name)
@@ -234,22 +244,12 @@ check_kube_args(const struct program *p)
 static int
 parse_args(struct program *p, int argc, char **argv)
 {
-    struct option_spec specs[N_SPECS];
     const struct options_program program = {
         .name = PROGRAM, .synopsis = synopsis, .specs = specs,
     };
     const char *why;
     int first, status;
 
-    p->args = (struct args) {
-        .ovsdb = OVSDB_DEFAULT_ADDRESS, .bridge = "br-int",
-        .health_listen = "127.0.0.1:8082", .log_format = LOG_FORMAT_TEXT,
-        .log_level = LOG_INFO, .timeout_s = 10, .namespace = "exportflows",
-        .node_namespace = "exportflows-nodes",
-        .configmap = "exportflows-config", .status = true, .clear_mode = UNINSTALL_AUTO,
-        .clear_timeout_s = 6,
-    };
-    make_specs(&p->args, specs);
     status = options_run(&program, argc, argv, &first);
     if (status != OPTIONS_GO_ON) {
         return status;
@@ -267,16 +267,14 @@ parse_args(struct program *p, int argc, char **argv)
 
 /* ---- reports -> log lines ---- */
 
-/* The config's hash, computed when the file did not carry one. */
+/* The config's generation in decimal, "" without one. */
 static const char *
-config_hash(const struct flowconfig *c, char buf[FLOWCONFIG_HASH_SIZE])
+generation_text(const struct flowconfig *c, char buf[24])
 {
-    if (!c) {
-        return "";
-    } else if (c->hash[0]) {
-        return c->hash;
+    buf[0] = '\0';
+    if (c && c->has_generation) {
+        snprintf(buf, 24, "%" PRId64, c->generation);
     }
-    flowconfig_hash(c, buf);
     return buf;
 }
 
@@ -301,22 +299,20 @@ protocols_text(unsigned mask, char *buf, size_t size)
 static void
 log_apply(const struct program *p, const struct applier_report *r)
 {
-    char generation[24] = "", duration[24], changed[64], hash[FLOWCONFIG_HASH_SIZE];
+    char generation[24], duration[24], changed[64], hash[FLOWCONFIG_HASH_SIZE];
     const struct flowconfig *c = r->config;
 
-    if (c && c->has_generation) {
-        snprintf(generation, sizeof generation, "%" PRId64, c->generation);
-    }
+    generation_text(c, generation);
     snprintf(duration, sizeof duration, "%" PRIu64, r->duration_us);
     protocols_text(r->changed, changed, sizeof changed);
     if (r->type == APPLIER_APPLIED) {
         log_event(LOG_INFO, "applied flow export", "bridge", p->args.bridge,
-                  "generation", generation, "hash", config_hash(c, hash),
+                  "generation", generation, "hash", flowconfig_hash_of(c, hash),
                   "result", "ok", "changed", changed,
                   "drift", r->drift ? "true" : "false", "duration_us", duration, NULL);
     } else {
         log_event(LOG_WARN, "cannot apply flow export", "bridge", p->args.bridge,
-                  "generation", generation, "hash", config_hash(c, hash),
+                  "generation", generation, "hash", flowconfig_hash_of(c, hash),
                   "result", "error", "error", r->message, "duration_us", duration,
                   NULL);
     }
@@ -325,13 +321,10 @@ log_apply(const struct program *p, const struct applier_report *r)
 static void
 log_config(const struct applier_report *r, const char *msg)
 {
-    char generation[24] = "", hash[FLOWCONFIG_HASH_SIZE];
-    const struct flowconfig *c = r->config;
+    char generation[24], hash[FLOWCONFIG_HASH_SIZE];
 
-    if (c && c->has_generation) {
-        snprintf(generation, sizeof generation, "%" PRId64, c->generation);
-    }
-    log_event(LOG_INFO, msg, "generation", generation, "hash", config_hash(c, hash), NULL);
+    log_event(LOG_INFO, msg, "generation", generation_text(r->config, generation),
+              "hash", flowconfig_hash_of(r->config, hash), NULL);
 }
 
 static void
@@ -409,16 +402,11 @@ on_report(void *aux, const struct applier_report *r)
 
 /* ---- Kubernetes threads -> log lines ---- */
 
+/* report.h's levels are log.h's, in the same order. */
 static enum log_level
 log_level_of(const struct report *r)
 {
-    static const enum log_level levels[] = {
-        [REPORT_DEBUG] = LOG_DEBUG, [REPORT_INFO] = LOG_INFO,
-        [REPORT_WARN] = LOG_WARN, [REPORT_ERROR] = LOG_ERROR,
-    };
-
-    return (size_t) r->level < sizeof levels / sizeof *levels ? levels[r->level]
-                                                               : LOG_ERROR;
+    return r->level <= REPORT_ERROR ? (enum log_level) r->level : LOG_ERROR;
 }
 
 /* The watch retries by itself with backoff: the source says the first failure
@@ -473,46 +461,44 @@ is_ready(void *aux)
     return atomic_load(&p->ready);
 }
 
-static int
-start_http(struct program *p, struct errmsg *err)
+/* What both listeners share: one thread, few connections, the metrics. */
+static struct httpserver_config
+server_config(const struct program *p, const char *listen)
 {
-    struct httpserver_config config = {
-        .listen = p->args.health_listen,
-        .health = true,
-        .health_without_metrics = p->args.metrics_listen != NULL,
-        .ready = is_ready,
-        .ready_aux = p,
-        .metrics = p->metrics,
-        .metrics_prefix = "exportflows_applier",
-        .max_connections = 64,
-        .max_connections_per_ip = 16,
-        .threads = 1,
+    return (struct httpserver_config) {
+        .listen = listen, .metrics = p->metrics, .metrics_prefix = METRICS_PREFIX,
+        .max_connections = 64, .max_connections_per_ip = 16, .threads = 1,
     };
+}
 
+/* Creates the server 'name' and logs the address it is listening on. */
+static int
+start_server(const struct httpserver_config *config, const char *name,
+             struct httpserver **ret, struct errmsg *err)
+{
     char address[128];
-    int rc;
+    int rc = httpserver_create(config, ret, err);
 
-    if (!p->args.health_listen) {
-        return 0;
-    }
-    rc = httpserver_create(&config, &p->http, err);
     if (rc == 0) {
-        httpserver_format_address(p->http, p->args.health_listen, address, sizeof address);
-        log_event(LOG_INFO, "listening", "address", address, "server", "health", NULL);
+        httpserver_format_address(*ret, config->listen, address, sizeof address);
+        log_event(LOG_INFO, "listening", "address", address, "server", name, NULL);
     }
     return rc;
 }
 
-/* ---- /metrics behind TLS, TokenReview and SubjectAccessReview ---- */
-
-static void
-text_response(struct http_response *resp, unsigned status, const char *text)
+static int
+start_http(struct program *p, struct errmsg *err)
 {
-    resp->status = status;
-    resp->content_type = "text/plain; charset=utf-8";
-    resp->body = strdup(text);
-    resp->body_len = resp->body ? strlen(text) : 0;
+    struct httpserver_config config = server_config(p, p->args.health_listen);
+
+    config.health = true;
+    config.health_without_metrics = p->args.metrics_listen != NULL;
+    config.ready = is_ready;
+    config.ready_aux = p;
+    return p->args.health_listen ? start_server(&config, "health", &p->http, err) : 0;
 }
+
+/* ---- /metrics behind TLS, TokenReview and SubjectAccessReview ---- */
 
 /* GET /metrics on the metrics listener: 401 without credentials the API server
  * knows, 403 without get on /metrics, 503 when it cannot be asked. */
@@ -526,20 +512,20 @@ serve_metrics(void *aux, const struct http_request *req, struct http_response *r
     if (kubeauth_check(p->auth, http_request_header(req, "Authorization"), &result,
                        &err) < 0) {
         log_event(LOG_WARN, "cannot check a metrics request", "error", err.text, NULL);
-        text_response(resp, 503, "cannot check the credentials now\n");
+        http_response_text(resp, 503, "cannot check the credentials now");
         return;
     }
     if (result == KUBEAUTH_UNAUTHENTICATED) {
-        text_response(resp, 401, "Unauthorized\n");
+        http_response_text(resp, 401, "Unauthorized");
     } else if (result == KUBEAUTH_FORBIDDEN) {
-        text_response(resp, 403, "Forbidden: get on /metrics is needed\n");
+        http_response_text(resp, 403, "Forbidden: get on /metrics is needed");
     } else {
         resp->status = 200;
         resp->content_type = "text/plain; version=0.0.4";
         resp->body = metrics_render(p->metrics);
         resp->body_len = resp->body ? strlen(resp->body) : 0;
         if (!resp->body) {
-            text_response(resp, 500, "out of memory\n");
+            http_response_text(resp, 500, "out of memory");
         }
     }
 }
@@ -606,26 +592,19 @@ start_metrics(struct program *p, struct errmsg *err)
     };
     struct kubeauth_config ac = {
         .verb = "get", .path = "/metrics", .metrics = p->metrics,
-        .metrics_prefix = "exportflows_applier",
+        .metrics_prefix = METRICS_PREFIX,
     };
-    struct httpserver_config config = {
-        .listen = p->args.metrics_listen,
-        .tls_cert_file = p->args.metrics_cert_file,
-        .tls_key_file = p->args.metrics_key_file,
-        .routes = &route,
-        .n_routes = 1,
-        .metrics = p->metrics,
-        .metrics_prefix = "exportflows_applier",
-        .max_connections = 64,
-        .max_connections_per_ip = 16,
-        .threads = 1,
-    };
-    char address[128], cert[sizeof p->cert_dir + 16], key[sizeof p->cert_dir + 16];
+    struct httpserver_config config = server_config(p, p->args.metrics_listen);
+    char cert[sizeof p->cert_dir + 16], key[sizeof p->cert_dir + 16];
     int rc;
 
     if (!p->args.metrics_listen) {
         return 0;
     }
+    config.tls_cert_file = p->args.metrics_cert_file;
+    config.tls_key_file = p->args.metrics_key_file;
+    config.routes = &route;
+    config.n_routes = 1;
     if (!config.tls_cert_file || !*config.tls_cert_file) {
         rc = make_metrics_cert(p, err);
         if (rc < 0) {
@@ -635,22 +614,14 @@ start_metrics(struct program *p, struct errmsg *err)
         snprintf(key, sizeof key, "%s/tls.key", p->cert_dir);
         config.tls_cert_file = cert;
         config.tls_key_file = key;
-    }
-    rc = kubeauth_create(p->kube, &ac, &p->auth, err);
-    if (rc == 0) {
-        rc = httpserver_create(&config, &p->metrics_http, err);
-    }
-    if (rc < 0) {
-        return errmsg_prefix(err, rc, "--metrics-listen");
-    }
-    httpserver_format_address(p->metrics_http, p->args.metrics_listen, address,
-                              sizeof address);
-    if (p->cert_dir[0]) {
         log_event(LOG_INFO, "made a serving certificate for the metrics", "directory",
                   p->cert_dir, NULL);
     }
-    log_event(LOG_INFO, "listening", "address", address, "server", "metrics", NULL);
-    return 0;
+    rc = kubeauth_create(p->kube, &ac, &p->auth, err);
+    if (rc == 0) {
+        rc = start_server(&config, "metrics", &p->metrics_http, err);
+    }
+    return rc < 0 ? errmsg_prefix(err, rc, "--metrics-listen") : 0;
 }
 
 static int
@@ -940,29 +911,29 @@ clear_on_exit(struct program *p)
 int
 main(int argc, char **argv)
 {
-    struct program p = { .signal_fd = -1 };
+    struct program *p = &prog;
     char host[256];
-    int status = parse_args(&p, argc, argv);
+    int status = parse_args(p, argc, argv);
 
     if (status != OPTIONS_GO_ON) {
         return status;
     }
-    if (!p.args.node_name && gethostname(host, sizeof host) == 0) {
+    if (!p->args.node_name && gethostname(host, sizeof host) == 0) {
         host[sizeof host - 1] = '\0';
         for (char *c = host; *c; c++) {
             *c = (char) tolower((unsigned char) *c);
         }
-        p.args.node_name = host;
+        p->args.node_name = host;
     }
-    status = start(&p);
+    status = start(p);
     if (status == OPTIONS_GO_ON) {
-        log_event(LOG_INFO, "starting", "node", p.args.node_name ? p.args.node_name : "",
-                  "bridge", p.args.bridge, "ovsdb", p.args.ovsdb,
-                  "config", p.use_kube ? "kubernetes" : p.args.config_file,
-                  "status", p.status ? "lease" : "off", NULL);
-        loop(&p);
-        status = clear_on_exit(&p);
+        log_event(LOG_INFO, "starting", "node", p->args.node_name ? p->args.node_name : "",
+                  "bridge", p->args.bridge, "ovsdb", p->args.ovsdb,
+                  "config", p->use_kube ? "kubernetes" : p->args.config_file,
+                  "status", p->status ? "lease" : "off", NULL);
+        loop(p);
+        status = clear_on_exit(p);
     }
-    stop(&p);
+    stop(p);
     return status;
 }

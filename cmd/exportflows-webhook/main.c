@@ -315,14 +315,23 @@ is_ready(void *aux)
            && httpserver_cert_not_after(https) > time(NULL);
 }
 
-/* Logs "listening" with the address actually bound (port 0 picks one). */
-static void
-log_listening(const char *listen, const struct httpserver *server, const char *name)
+/* Creates the server 'name' and logs "listening" with the address actually
+ * bound (port 0 picks one), or 'failed' with the error. */
+static int
+start_server(const struct httpserver_config *config, const char *name, const char *failed,
+             struct httpserver **ret)
 {
+    struct errmsg err = { "" };
     char address[128];
+    int error = httpserver_create(config, ret, &err);
 
-    httpserver_format_address(server, listen, address, sizeof address);
+    if (error) {
+        log_event(LOG_ERROR, failed, "address", config->listen, "error", err.text, NULL);
+        return error;
+    }
+    httpserver_format_address(*ret, config->listen, address, sizeof address);
     log_event(LOG_INFO, "listening", "address", address, "server", name, NULL);
+    return 0;
 }
 
 /* Logs the outcome of a certificate reload, whatever started it (called from
@@ -371,17 +380,12 @@ start_https(const struct httpserver_route *route, struct metrics *metrics,
         .idle_timeout_s = (unsigned) opts.idle_timeout,
         .threads = (unsigned) opts.threads,
     };
-    struct errmsg err = { "" };
-    int error = httpserver_create(&config, ret, &err);
+    int error = start_server(&config, "https", "cannot start https server", ret);
 
-    if (error) {
-        log_event(LOG_ERROR, "cannot start https server", "address", opts.listen,
-                  "error", err.text, NULL);
-        return error;
+    if (!error) {
+        atomic_store(&state->https, *ret);
     }
-    atomic_store(&state->https, *ret);
-    log_listening(opts.listen, *ret, "https");
-    return 0;
+    return error;
 }
 
 /* Starts the plain HTTP health server, or writes NULL when it is off. */
@@ -398,21 +402,10 @@ start_health(struct metrics *metrics, struct webhook_state *state, struct httpse
         .max_connections = 64,
         .threads = 1,
     };
-    struct errmsg err = { "" };
-    int error;
 
-    if (!opts.health_listen) {
-        *ret = NULL;
-        return 0;
-    }
-    error = httpserver_create(&config, ret, &err);
-    if (error) {
-        log_event(LOG_ERROR, "cannot start health server", "address", opts.health_listen,
-                  "error", err.text, NULL);
-        return error;
-    }
-    log_listening(opts.health_listen, *ret, "health");
-    return 0;
+    *ret = NULL;
+    return opts.health_listen ? start_server(&config, "health", "cannot start health server",
+                                             ret) : 0;
 }
 
 /* exportflows_webhook_build_info{version="..."} 1 */

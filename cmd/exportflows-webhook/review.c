@@ -63,24 +63,6 @@ review_handler_init(struct review_handler *h, struct metrics *metrics)
     h->duration = metrics_series(duration, "");
 }
 
-/* A one-line text answer; the body is a copy of 'text' plus a newline. */
-static void
-respond_text(struct http_response *resp, unsigned status, const char *text)
-{
-    size_t len = strlen(text);
-
-    resp->status = status;
-    resp->content_type = "text/plain; charset=utf-8";
-    resp->body = malloc(len + 1);
-    if (!resp->body) {
-        resp->body_len = 0;
-        return;
-    }
-    memcpy(resp->body, text, len);
-    resp->body[len] = '\n';
-    resp->body_len = len + 1;
-}
-
 /* The deadline from ?timeout=, if any.  0 or -EINVAL with 'err' set. */
 static int
 request_deadline(const struct http_request *req, struct timespec *deadline,
@@ -199,7 +181,7 @@ review_handle(void *aux, const struct http_request *req, struct http_response *r
     if (error) {
         metrics_add(h->error, 1);
         log_failure(&summary, error, err.text, us);
-        respond_text(resp, failure_status(error), err.text);
+        http_response_text(resp, failure_status(error), err.text);
         return;
     }
     metrics_add(summary.allowed ? h->allowed : h->denied, 1);

@@ -26,6 +26,7 @@
 #include "exportflows/admission/flowconfig.h"
 #include "exportflows/admission/flowspec.h"
 #include "exportflows/admission/manifest.h"
+#include "exportflows/base/jsontext.h"
 #include "exportflows/ovs/ovsplan.h"
 #include "exportflows/kube/publisher.h"
 
@@ -82,10 +83,8 @@ config_from_network(const char *file, const json_t *network, struct flowconfig *
 static bool
 is_configmap(const json_t *object)
 {
-    const char *api = json_string_value(json_object_get(object, "apiVersion"));
-    const char *kind = json_string_value(json_object_get(object, "kind"));
-
-    return api && kind && !strcmp(api, "v1") && !strcmp(kind, "ConfigMap");
+    return jsontext_is(json_object_get(object, "apiVersion"), "v1")
+           && jsontext_is(json_object_get(object, "kind"), "ConfigMap");
 }
 
 /* The config a ConfigMap object (borrowed) holds, parsed as the applier parses

@@ -120,27 +120,16 @@ error_json(const struct fielderr *e)
     return json;
 }
 
+/* The errors of 'report' as objects, or its warnings as strings. */
 static json_t *
-errors_json(const struct fielderr_list *report)
+findings_json(const struct fielderr_list *report, bool errors)
 {
+    size_t n = errors ? report->n_errors : report->n_warnings;
     json_t *array = json_array();
 
-    for (size_t i = 0; array && i < report->n_errors; i++) {
-        if (json_array_append_new(array, error_json(&report->errors[i]))) {
-            json_decref(array);
-            array = NULL;
-        }
-    }
-    return array;
-}
-
-static json_t *
-warnings_json(const struct fielderr_list *report)
-{
-    json_t *array = json_array();
-
-    for (size_t i = 0; array && i < report->n_warnings; i++) {
-        if (json_array_append_new(array, json_string(report->warnings[i]))) {
+    for (size_t i = 0; array && i < n; i++) {
+        if (json_array_append_new(array, errors ? error_json(&report->errors[i])
+                                                : json_string(report->warnings[i]))) {
             json_decref(array);
             array = NULL;
         }
@@ -212,9 +201,9 @@ add_json_result(struct validate_run *run, json_t *entry, const struct fielderr_l
 
     if (ok && report) {
         ok = set(entry, "valid", json_boolean(fielderr_list_count(report) == 0))
-             && set(entry, "errors", errors_json(report))
+             && set(entry, "errors", findings_json(report, true))
              && set(entry, "droppedErrors", json_integer((json_int_t) report->n_dropped_errors))
-             && set(entry, "warnings", warnings_json(report))
+             && set(entry, "warnings", findings_json(report, false))
              && set(entry, "droppedWarnings",
                     json_integer((json_int_t) report->n_dropped_warnings));
     }

@@ -639,6 +639,18 @@ same_tuning(const struct flowconfig *a, const struct flowconfig *b,
     return true;
 }
 
+const char *
+flowconfig_hash_of(const struct flowconfig *config, char buf[FLOWCONFIG_HASH_SIZE])
+{
+    if (!config) {
+        return "";
+    } else if (config->hash[0]) {
+        return config->hash;
+    }
+    flowconfig_hash(config, buf);
+    return buf;
+}
+
 bool
 flowconfig_same(const struct flowconfig *a, const struct flowconfig *b)
 {

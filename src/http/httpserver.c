@@ -862,6 +862,21 @@ http_request_header(const struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, name);
 }
 
+void
+http_response_text(struct http_response *resp, unsigned status, const char *text)
+{
+    size_t len = strlen(text);
+
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = malloc(len + 1);
+    resp->body_len = resp->body ? len + 1 : 0;
+    if (resp->body) {
+        memcpy(resp->body, text, len);
+        resp->body[len] = '\n';
+    }
+}
+
 /* ---- the background threads --------------------------------------------- */
 
 static void

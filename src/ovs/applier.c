@@ -675,12 +675,10 @@ copy_message(char dst[ERRMSG_MAX], const char *msg)
 static void
 set_applied(struct nodestatus_state *s, const struct flowconfig *c, int64_t now)
 {
+    char hash[FLOWCONFIG_HASH_SIZE];
+
     s->has_applied = true;
-    if (c->hash[0]) {
-        snprintf(s->hash, sizeof s->hash, "%s", c->hash);
-    } else {
-        flowconfig_hash(c, s->hash);
-    }
+    snprintf(s->hash, sizeof s->hash, "%s", flowconfig_hash_of(c, hash));
     s->has_generation = c->has_generation;
     s->generation = c->has_generation ? c->generation : 0;
     s->last_apply_time = now;

@@ -174,6 +174,11 @@ char *flowconfig_dump(const struct flowconfig *config);
 void flowconfig_hash(const struct flowconfig *config,
                      char ret[FLOWCONFIG_HASH_SIZE]);
 
+/* The hash 'config' carries, or else the one computed into 'buf'; "" for a
+ * NULL 'config'.  Returns 'config->hash', 'buf' or a static "". */
+const char *flowconfig_hash_of(const struct flowconfig *config,
+                               char buf[FLOWCONFIG_HASH_SIZE]);
+
 /* True when both configs ask OVS for the same thing (generation and hash ignored;
  * tuning of a protocol that is off ignored). */
 bool flowconfig_same(const struct flowconfig *a, const struct flowconfig *b);

@@ -51,6 +51,10 @@ struct http_response {
     size_t body_len;
 };
 
+/* Sets 'resp' to 'status' with a copy of 'text' and a newline as text/plain
+ * (no body on ENOMEM). */
+void http_response_text(struct http_response *resp, unsigned status, const char *text);
+
 /* Runs in a worker thread; 'req' is borrowed for the duration of the call. */
 typedef void http_handler_fn(void *aux, const struct http_request *req,
                              struct http_response *resp);

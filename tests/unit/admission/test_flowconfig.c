@@ -141,6 +141,24 @@ static const char design_text[] =
 static const char design_hash[] =
     "sha256:3f20dccc29d61c5d6eedcc1589e4f191b0f80e84ec56a3270216769918da4be4";
 
+/* The carried hash is returned as is; a config without one gets it computed. */
+static void
+test_flowconfig_hash_of_carried_or_computed(void **state)
+{
+    struct flowconfig c;
+    char buf[FLOWCONFIG_HASH_SIZE] = "";
+
+    (void) state;
+    assert_string_equal(flowconfig_hash_of(NULL, buf), "");
+    design_config(&c, 7);
+    snprintf(c.hash, sizeof c.hash, "sha256:carried");
+    assert_ptr_equal(flowconfig_hash_of(&c, buf), c.hash);
+    assert_string_equal(buf, "");
+    c.hash[0] = '\0';
+    assert_ptr_equal(flowconfig_hash_of(&c, buf), buf);
+    assert_string_equal(buf, design_hash);
+}
+
 static void
 test_flowconfig_build_dump_hash(void **state)
 {
@@ -496,6 +514,7 @@ main(void)
         cmocka_unit_test(test_flowconfig_unknown_keys_ignored),
         cmocka_unit_test(test_flowconfig_data_set_text_parse),
         cmocka_unit_test(test_flowconfig_data_parse_refusals),
+        cmocka_unit_test(test_flowconfig_hash_of_carried_or_computed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

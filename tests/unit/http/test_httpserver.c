@@ -170,6 +170,21 @@ test_httpserver_route_may_take_over_metrics(void **unused)
     rig_stop(&r);
 }
 
+/* A handler's one-line text answer: the status, text/plain, the text and a
+ * newline, in a body the server frees. */
+static void
+test_httpserver_response_text_adds_a_newline(void **unused)
+{
+    struct http_response resp = { 0 };
+
+    http_response_text(&resp, 403, "Forbidden");
+    assert_int_equal(resp.status, 403);
+    assert_string_equal(resp.content_type, "text/plain; charset=utf-8");
+    assert_int_equal(resp.body_len, 10);
+    assert_memory_equal(resp.body, "Forbidden\n", 10);
+    free(resp.body);
+}
+
 static void
 test_httpserver_format_address_shows_the_bound_port(void **unused)
 {
@@ -193,6 +208,7 @@ main(void)
         cmocka_unit_test(test_httpserver_health_routes_follow_the_config),
         cmocka_unit_test(test_httpserver_route_may_take_over_metrics),
         cmocka_unit_test(test_httpserver_format_address_shows_the_bound_port),
+        cmocka_unit_test(test_httpserver_response_text_adds_a_newline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
