@@ -756,18 +756,14 @@ start(struct program *p)
         log_event(LOG_ERROR, "cannot start", "error", "out of resources", NULL);
         return EXIT_INVALID;
     }
-    if (p->use_kube) {
-        rc = kubeconfig_load_default(p->args.kubeconfig, &p->kube, &err);
-        if (rc < 0) {
-            return start_failed(rc, &err);
-        }
+    rc = p->use_kube ? kubeconfig_load_default(p->args.kubeconfig, &p->kube, &err) : 0;
+    if (rc == 0) {
+        rc = start_status(p, &err);
     }
-    rc = start_status(p, &err);
-    if (rc < 0) {
-        return start_failed(rc, &err);
+    if (rc == 0) {
+        check_daemonset_at_start(p);
+        rc = make_source(p, &source, &err);
     }
-    check_daemonset_at_start(p);
-    rc = make_source(p, &source, &err);
     if (rc == 0) {
         rc = applier_create(&config, source, &p->applier, &err);
         if (rc < 0) {
