@@ -25,7 +25,7 @@
  * client never grows a buffer past it.
  *
  * A 401 with a token file re-reads the token and retries the call once: service
- * account tokens rotate. */
+ * account tokens rotate.  kube_meta() is the one reader of an object's metadata. */
 #ifndef EXPORTFLOWS_KUBE_H
 #define EXPORTFLOWS_KUBE_H
 
