@@ -30,8 +30,8 @@ trampoline(void *arg)
 }
 
 int
-worker_start(struct worker *w, worker_fn *run, worker_fn *interrupt, void *arg,
-             struct errmsg *err)
+worker_start(struct worker *w, worker_fn *run, void *arg, worker_fn *interrupt,
+             void *interrupt_arg, struct errmsg *err)
 {
     int r;
 
@@ -41,6 +41,7 @@ worker_start(struct worker *w, worker_fn *run, worker_fn *interrupt, void *arg,
     w->run = run;
     w->interrupt = interrupt;
     w->arg = arg;
+    w->interrupt_arg = interrupt_arg;
     r = pthread_create(&w->thread, NULL, trampoline, w);
     if (r) {
         return errmsg_set(err, -r, "cannot start a thread: %s", strerror(r));
@@ -60,7 +61,7 @@ worker_stop(struct worker *w)
     pthread_cond_broadcast(&w->wake);
     pthread_mutex_unlock(&w->lock);
     if (w->interrupt) {
-        w->interrupt(w->arg);
+        w->interrupt(w->interrupt_arg);
     }
     pthread_join(w->thread, NULL);
     w->joined = true;

@@ -103,8 +103,7 @@ observe(struct kube_source *ks, const json_t *cm)
 static bool
 is_ours(const struct kube_source *ks, const json_t *obj)
 {
-    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-                                                         "name"));
+    const char *name = kube_meta_string(obj, "name");
 
     return name && !strcmp(name, ks->name);
 }

@@ -88,6 +88,18 @@ kube_client_destroy(struct kube_client *client)
     curl_global_cleanup();      /* balances kube_client_create()'s init */
 }
 
+json_t *
+kube_meta(const json_t *object, const char *key)
+{
+    return json_object_get(json_object_get(object, "metadata"), key);
+}
+
+const char *
+kube_meta_string(const json_t *object, const char *key)
+{
+    return json_string_value(kube_meta(object, key));
+}
+
 void
 kube_client_set_max_body(struct kube_client *client, size_t max)
 {
@@ -95,8 +107,10 @@ kube_client_set_max_body(struct kube_client *client, size_t max)
 }
 
 void
-kube_client_interrupt(struct kube_client *client)
+kube_client_interrupt(void *arg)
 {
+    struct kube_client *client = arg;
+
     atomic_store(&client->interrupted, true);
     curl_multi_wakeup(client->multi);
 }
@@ -649,7 +663,7 @@ modify_round(struct kube_client *client, const struct kube_modify_op *op,
     if (r) {
         return r;
     }
-    rv = json_incref(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    rv = json_incref(kube_meta(obj, "resourceVersion"));
     r = op->fn(op->ctx, obj, exists, err);
     if (r == KUBE_MODIFY_UNCHANGED) {
         *ret = exists ? json_incref(obj) : NULL;

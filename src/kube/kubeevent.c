@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "exportflows/base/clock.h"
+#include "exportflows/kube/kube.h"
 
 /* Leaves the longest prefix of 's' that fits 'max' bytes and does not end inside a
  * UTF-8 sequence: the API refuses invalid UTF-8. */
@@ -31,12 +32,6 @@ string_prefix(const char *s, size_t max)
     return json_stringn(s ? s : "", utf8_prefix(s ? s : "", max));
 }
 
-static const char *
-meta_string(const json_t *object, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(object, "metadata"), key));
-}
-
 /* involvedObject: who the Event is about.  Empty members are left out, as
  * client-go's reference does for a cluster-scoped object's namespace. */
 static json_t *
@@ -46,7 +41,7 @@ involved_object(const struct kubeevent *ev)
     json_t *ref = json_pack("{s:s, s:s}", "apiVersion", ev->api_version, "kind", ev->kind);
 
     for (size_t i = 0; ref && i < sizeof keys / sizeof keys[0]; i++) {
-        const char *v = meta_string(ev->object, keys[i]);
+        const char *v = kube_meta_string(ev->object, keys[i]);
 
         if (v && *v && json_object_set_new(ref, keys[i], json_string(v))) {
             json_decref(ref);
@@ -59,7 +54,7 @@ involved_object(const struct kubeevent *ev)
 json_t *
 kubeevent_build(const struct kubeevent *ev, time_t now)
 {
-    const char *name = meta_string(ev->object, "name");
+    const char *name = kube_meta_string(ev->object, "name");
     char stamp[CLOCK_RFC3339_MAX], prefix[300];
     json_t *obj, *ref;
 

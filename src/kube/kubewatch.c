@@ -410,19 +410,10 @@ run(void *arg)
     }
 }
 
-/* worker_fn: ends a transfer in progress at once with -ECANCELED. */
-static void
-interrupt(void *arg)
-{
-    struct kubewatch *w = arg;
-
-    kube_client_interrupt(w->client);
-}
-
 int
 kubewatch_start(struct kubewatch *w, struct errmsg *err)
 {
-    int r = worker_start(&w->worker, run, interrupt, w, err);
+    int r = worker_start(&w->worker, run, w, kube_client_interrupt, w->client, err);
 
     return r ? errmsg_prefix(err, r, "watch %s", w->path) : 0;
 }

@@ -350,19 +350,10 @@ run(void *arg)
     }
 }
 
-/* worker_fn: ends a request in progress at once with -ECANCELED. */
-static void
-interrupt(void *arg)
-{
-    struct lease *l = arg;
-
-    kube_client_interrupt(l->client);
-}
-
 int
 lease_start(struct lease *l, struct errmsg *err)
 {
-    int r = worker_start(&l->worker, run, interrupt, l, err);
+    int r = worker_start(&l->worker, run, l, kube_client_interrupt, l->client, err);
 
     return r ? errmsg_prefix(err, r, "lease %s", l->cfg.name) : 0;
 }

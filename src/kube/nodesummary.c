@@ -8,6 +8,7 @@
 
 #include "exportflows/base/capbuf.h"
 #include "exportflows/base/clock.h"
+#include "exportflows/kube/kube.h"
 
 #define PREFIX_LEN (sizeof NODESTATUS_LEASE_PREFIX - 1)
 /* One annotation's list: NODESUMMARY_SHOWN names with their errors, the
@@ -32,7 +33,7 @@ nodesummary_release(struct nodesummary *s)
 static const char *
 annotation(const json_t *lease, const char *key)
 {
-    const json_t *a = json_object_get(json_object_get(lease, "metadata"), "annotations");
+    const json_t *a = kube_meta(lease, "annotations");
     const char *v = json_string_value(json_object_get(a, key));
 
     return v ? v : "";
@@ -42,8 +43,7 @@ annotation(const json_t *lease, const char *key)
 static const char *
 node_of(const json_t *lease)
 {
-    const char *name = json_string_value(json_object_get(json_object_get(lease, "metadata"),
-                                                         "name"));
+    const char *name = kube_meta_string(lease, "name");
 
     if (!name || strncmp(name, NODESTATUS_LEASE_PREFIX, PREFIX_LEN) || !name[PREFIX_LEN]
         || strlen(name) >= NODESTATUS_NAME_MAX) {

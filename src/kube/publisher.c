@@ -42,8 +42,7 @@ publisher_desired(const json_t *network, const json_t *flows,
                   const struct flowtuning *tuning, struct flowconfig *ret,
                   struct fielderr_list *report, struct fielderr_list *flows_report)
 {
-    const json_t *generation = json_object_get(json_object_get(network, "metadata"),
-                                               "generation");
+    const json_t *generation = kube_meta(network, "generation");
     struct ovsflowsconfig merge = { .has_target = false };
     struct flowtuning merged_tuning = *tuning;
     struct flowspec spec;
@@ -75,7 +74,7 @@ published_config(const json_t *configmap, struct flowconfig *ret)
 static bool
 has_label(const json_t *object, const char *key, const char *value)
 {
-    const json_t *labels = json_object_get(json_object_get(object, "metadata"), "labels");
+    const json_t *labels = kube_meta(object, "labels");
     const char *v = json_string_value(json_object_get(labels, key));
 
     return v && !strcmp(v, value);
@@ -227,12 +226,6 @@ poke(struct publisher *p, bool force)
     worker_wake_locked(&p->worker);
 }
 
-static const char *
-object_name(const json_t *object)
-{
-    return json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
-}
-
 /* Replaces the copy of a watched object ('object' NULL: it is gone). */
 static void
 watched_set(struct watched *w, const json_t *object)
@@ -256,7 +249,7 @@ on_synced(void *ctx, const json_t *items)
 
     /* The field selector already narrows the list; the name check is cheap. */
     json_array_foreach(items, i, item) {
-        const char *name = object_name(item);
+        const char *name = kube_meta_string(item, "name");
 
         if (name && !strcmp(name, w->name)) {
             found = item;
@@ -273,7 +266,7 @@ static void
 on_event(void *ctx, enum watchstream_type type, const json_t *object)
 {
     struct watched *w = ctx;
-    const char *name = object_name(object);
+    const char *name = kube_meta_string(object, "name");
 
     if (!name || strcmp(name, w->name)) {
         return;
@@ -363,7 +356,7 @@ note_published(struct publisher *p, const struct flowconfig *config)
 static int64_t
 network_generation(const json_t *network)
 {
-    const json_t *g = json_object_get(json_object_get(network, "metadata"), "generation");
+    const json_t *g = kube_meta(network, "generation");
 
     return json_is_integer(g) ? json_integer_value(g) : -1;
 }
@@ -696,15 +689,6 @@ worker_main(void *arg)
     pthread_mutex_unlock(&p->worker.lock);
 }
 
-/* worker_fn: a request in progress ends at once with -ECANCELED. */
-static void
-interrupt(void *arg)
-{
-    struct publisher *p = arg;
-
-    kube_client_interrupt(p->client);
-}
-
 /* ---- life cycle ---- */
 
 static void
@@ -985,7 +969,7 @@ publisher_start(struct publisher *p, struct errmsg *err)
         r = summarizer_start(p->summary, err);
     }
     if (!r) {
-        r = worker_start(&p->worker, worker_main, interrupt, p, err);
+        r = worker_start(&p->worker, worker_main, p, kube_client_interrupt, p->client, err);
         if (r) {
             errmsg_prefix(err, r, "publisher");
         }

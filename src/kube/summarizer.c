@@ -56,12 +56,6 @@ fail(struct summarizer *s, int code, const char *message)
 
 /* ---- inputs ---- */
 
-static const char *
-name_of(const json_t *object)
-{
-    return json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
-}
-
 /* Wakes the worker for a new fold; with the lock held. */
 static void
 poke(struct summarizer *s)
@@ -78,7 +72,7 @@ on_synced(void *ctx, const json_t *items)
     size_t i;
 
     json_array_foreach(items, i, item) {
-        const char *name = name_of(item);
+        const char *name = kube_meta_string(item, "name");
 
         if (leases && name && json_object_set_new(leases, name, json_deep_copy(item))) {
             json_decref(leases);
@@ -101,7 +95,7 @@ static void
 on_event(void *ctx, enum watchstream_type type, const json_t *object)
 {
     struct summarizer *s = ctx;
-    const char *name = name_of(object);
+    const char *name = kube_meta_string(object, "name");
     json_t *copy;
 
     if (!name) {
@@ -348,8 +342,7 @@ write_summary(struct summarizer *s, uint64_t now)
     if (r == 0) {
         /* The watch brings the same soon; meanwhile do not write it again. */
         json_decref(s->cm_annotations);
-        s->cm_annotations = json_deep_copy(json_object_get(json_object_get(stored, "metadata"),
-                                                           "annotations"));
+        s->cm_annotations = json_deep_copy(kube_meta(stored, "annotations"));
     }
     json_decref(stored);
     json_decref(wanted);
@@ -379,15 +372,6 @@ worker_main(void *arg)
         }
     }
     pthread_mutex_unlock(&s->worker.lock);
-}
-
-/* worker_fn: a request in progress ends at once with -ECANCELED. */
-static void
-interrupt(void *arg)
-{
-    struct summarizer *s = arg;
-
-    kube_client_interrupt(s->client);
 }
 
 /* ---- life cycle ---- */
@@ -500,7 +484,7 @@ summarizer_start(struct summarizer *s, struct errmsg *err)
 {
     /* The worker first: it refuses a second start, and does nothing before the
      * watch's first list. */
-    int r = worker_start(&s->worker, worker_main, interrupt, s, err);
+    int r = worker_start(&s->worker, worker_main, s, kube_client_interrupt, s->client, err);
 
     if (r) {
         return errmsg_prefix(err, r, "summarizer");

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "exportflows/kube/kube.h"
+
 const char *const uninstall_mode_names[] = {
     [UNINSTALL_AUTO] = "auto",
     [UNINSTALL_ALWAYS] = "always",
@@ -38,8 +40,7 @@ uninstall_state_of(int get_rc, const json_t *daemonset)
     } else if (get_rc < 0 || !json_is_object(daemonset)) {
         return UNINSTALL_UNKNOWN;
     }
-    deleted = json_object_get(json_object_get(daemonset, "metadata"),
-                              "deletionTimestamp");
+    deleted = kube_meta(daemonset, "deletionTimestamp");
     return json_is_string(deleted) && json_string_length(deleted) > 0
            ? UNINSTALL_DELETING : UNINSTALL_PRESENT;
 }

@@ -461,7 +461,7 @@ int
 nodestatus_start(struct nodestatus *ns, struct errmsg *err)
 {
     /* No interrupt: stopping lets the last write finish (see nodestatus.h). */
-    int r = worker_start(&ns->worker, writer_thread, NULL, ns, err);
+    int r = worker_start(&ns->worker, writer_thread, ns, NULL, NULL, err);
 
     return r ? errmsg_prefix(err, r, "status writer") : 0;
 }

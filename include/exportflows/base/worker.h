@@ -33,7 +33,8 @@
 
 #include "exportflows/base/errmsg.h"
 
-/* The thread's body, and the optional interrupt; both get the owner's 'arg'. */
+/* The thread's body (gets the owner's 'arg') and the optional interrupt (gets
+ * its own 'interrupt_arg', e.g. kube_client_interrupt() and the client). */
 typedef void worker_fn(void *arg);
 
 struct worker {
@@ -45,7 +46,7 @@ struct worker {
     bool started, joined;
     pthread_t thread;
     worker_fn *run, *interrupt;
-    void *arg;
+    void *arg, *interrupt_arg;
 };
 
 /* Makes the lock and the condition variable.  0 or -errno; on failure nothing
@@ -56,13 +57,13 @@ int worker_init(struct worker *w);
  * started. */
 void worker_release(struct worker *w);
 
-/* Runs 'run(arg)' in a new thread; worker_stop() will call 'interrupt(arg)'
- * (may be NULL) after setting the stop flag.  -EALREADY ("already started")
+/* Runs 'run(arg)' in a new thread; worker_stop() will call
+ * 'interrupt(interrupt_arg)' ('interrupt' may be NULL) after setting the stop flag.  -EALREADY ("already started")
  * when started before, or -errno from pthread_create() ("cannot start a
  * thread: ...", and then it may be started again); the owner puts its name in
  * front with errmsg_prefix(). */
-int worker_start(struct worker *w, worker_fn *run, worker_fn *interrupt, void *arg,
-                 struct errmsg *err);
+int worker_start(struct worker *w, worker_fn *run, void *arg, worker_fn *interrupt,
+                 void *interrupt_arg, struct errmsg *err);
 
 /* Tells the thread to stop, wakes it, interrupts it and joins it.  True when
  * it joined the thread now; false when there was none (never started, or

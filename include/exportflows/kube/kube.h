@@ -25,7 +25,7 @@
  * client never grows a buffer past it.
  *
  * A 401 with a token file re-reads the token and retries the call once: service
- * account tokens rotate. */
+ * account tokens rotate.  kube_meta() is the one reader of an object's metadata. */
 #ifndef EXPORTFLOWS_KUBE_H
 #define EXPORTFLOWS_KUBE_H
 
@@ -52,13 +52,19 @@ int kube_client_create(struct kubeconfig *cfg, struct kube_client **ret,
 /* Closes the connection and frees the client; accepts NULL. */
 void kube_client_destroy(struct kube_client *client);
 
+/* The member 'key' of 'object's metadata (NULL when either is absent); the
+ * second gives its string value (NULL when not a string). */
+json_t *kube_meta(const json_t *object, const char *key);
+const char *kube_meta_string(const json_t *object, const char *key);
+
 /* Changes the reply body cap (0: KUBE_MAX_BODY_DEFAULT). */
 void kube_client_set_max_body(struct kube_client *client, size_t max);
 
 /* Thread-safe and sticky: aborts the transfer in progress (its call returns
  * -ECANCELED promptly) and makes every later call on 'client' fail the same way.
- * Used to stop a thread that owns the client. */
-void kube_client_interrupt(struct kube_client *client);
+ * Used to stop a thread that owns the client: 'client' is a struct kube_client,
+ * untyped so that this is a worker_fn (worker.h). */
+void kube_client_interrupt(void *client);
 
 /* How many new connections the client has opened so far (a call that reuses the
  * connection adds none); for tests and metrics. */

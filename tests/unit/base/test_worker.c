@@ -35,12 +35,11 @@ owner_init(struct owner *o)
     assert_int_equal(worker_init(&o->w), 0);
 }
 
+/* Gets its own argument, the counter, not the owner. */
 static void
 interrupt(void *arg)
 {
-    struct owner *o = arg;
-
-    atomic_fetch_add(&o->interrupts, 1);
+    atomic_fetch_add((atomic_int *) arg, 1);
 }
 
 /* Serves each request as it comes, waiting without a deadline in between. */
@@ -141,7 +140,7 @@ test_worker_start_stop_idempotent(void **unused)
     owner_init(&o);
     assert_false(worker_stop(&o.w));            /* never started: nothing to do */
     assert_false(worker_stopping(&o.w));
-    assert_int_equal(worker_start(&o.w, serve, interrupt, &o, NULL), 0);
+    assert_int_equal(worker_start(&o.w, serve, &o, interrupt, &o.interrupts, NULL), 0);
     assert_true(worker_stop(&o.w));
     assert_true(worker_stopping(&o.w));
     assert_true(atomic_load(&o.done));          /* joined: the body has returned */
@@ -159,12 +158,12 @@ test_worker_double_start_refused(void **unused)
 
     (void) unused;
     owner_init(&o);
-    assert_int_equal(worker_start(&o.w, serve, NULL, &o, &err), 0);
-    assert_int_equal(worker_start(&o.w, serve, NULL, &o, &err), -EALREADY);
+    assert_int_equal(worker_start(&o.w, serve, &o, NULL, NULL, &err), 0);
+    assert_int_equal(worker_start(&o.w, serve, &o, NULL, NULL, &err), -EALREADY);
     assert_string_equal(err.text, "already started");
     assert_true(worker_stop(&o.w));
     /* A worker runs at most once. */
-    assert_int_equal(worker_start(&o.w, serve, NULL, &o, NULL), -EALREADY);
+    assert_int_equal(worker_start(&o.w, serve, &o, NULL, NULL, NULL), -EALREADY);
     assert_false(worker_stop(&o.w));
     worker_release(&o.w);
 }
@@ -178,7 +177,7 @@ test_worker_wake_reaches_waiting_thread(void **unused)
 
     (void) unused;
     owner_init(&o);
-    assert_int_equal(worker_start(&o.w, serve, NULL, &o, NULL), 0);
+    assert_int_equal(worker_start(&o.w, serve, &o, NULL, NULL, NULL), 0);
     for (unsigned i = 1; i <= 20; i++) {
         struct testutil_deadline d = testutil_deadline_ms(POLL_MS);
         unsigned served;
@@ -212,7 +211,7 @@ test_worker_wait_until_deadline(void **unused)
 
     (void) unused;
     owner_init(&o);
-    assert_int_equal(worker_start(&o.w, wait_deadline, NULL, &o, NULL), 0);
+    assert_int_equal(worker_start(&o.w, wait_deadline, &o, NULL, NULL, NULL), 0);
     while (!atomic_load(&o.done)) {
         assert_false(testutil_deadline_passed(&d));
         worker_wake(&o.w);      /* early wakes do not end the wait for good */
@@ -237,7 +236,7 @@ test_worker_stop_while_waiting(void **unused)
         uint64_t start;
 
         owner_init(&o);
-        assert_int_equal(worker_start(&o.w, bodies[i], interrupt, &o, NULL), 0);
+        assert_int_equal(worker_start(&o.w, bodies[i], &o, interrupt, &o.interrupts, NULL), 0);
         poll_until_waiting(&o);
         start = clock_monotonic_ms();
         assert_true(worker_stop(&o.w));
@@ -256,7 +255,7 @@ test_worker_sleep_ignores_wakes(void **unused)
 
     (void) unused;
     owner_init(&o);
-    assert_int_equal(worker_start(&o.w, sleep_short, NULL, &o, NULL), 0);
+    assert_int_equal(worker_start(&o.w, sleep_short, &o, NULL, NULL, NULL), 0);
     while (!atomic_load(&o.done)) {
         assert_false(testutil_deadline_passed(&d));
         worker_wake(&o.w);

@@ -122,6 +122,23 @@ test_kube_path_and_names(void **state)
 }
 
 static void
+test_kube_meta_reads_metadata_members(void **state)
+{
+    json_t *obj = json_pack("{s:{s:s, s:i}, s:s}", "metadata", "name", "a", "generation", 3,
+                            "name", "outside");
+
+    (void) state;
+    assert_non_null(obj);
+    assert_string_equal(kube_meta_string(obj, "name"), "a");
+    assert_int_equal(json_integer_value(kube_meta(obj, "generation")), 3);
+    assert_null(kube_meta_string(obj, "generation"));
+    assert_null(kube_meta(obj, "namespace"));
+    assert_null(kube_meta_string(json_object_get(obj, "name"), "name"));
+    assert_null(kube_meta(NULL, "name"));
+    json_decref(obj);
+}
+
+static void
 test_kube_statuses_map_to_errno(void **state)
 {
     static const struct { int code; const char *reason; int want; } cases[] = {
@@ -290,6 +307,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kube_path_and_names),
+        cmocka_unit_test(test_kube_meta_reads_metadata_members),
         cmocka_unit_test_setup_teardown(test_kube_statuses_map_to_errno, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kube_request_sends_json_and_parses_the_reply,
                                         setup, teardown),
