@@ -381,22 +381,17 @@ static enum MHD_Result
 respond_text(struct http_request *req, unsigned status, const char *allow,
              const char *fmt, ...)
 {
-    char line[256];
+    char line[255];             /* with the newline, at most 255 bytes as before */
+    struct http_response text;
     va_list ap;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        n = 0;
-    } else if ((size_t) n > sizeof line - 2) {
-        n = sizeof line - 2;
+    if (vsnprintf(line, sizeof line, fmt, ap) < 0) {
+        line[0] = '\0';
     }
-    line[n++] = '\n';
-    line[n] = '\0';
-    return respond(req, status, "text/plain; charset=utf-8", strdup(line),
-                   (size_t) n, allow);
+    va_end(ap);
+    http_response_text(&text, status, line);
+    return respond(req, text.status, text.content_type, text.body, text.body_len, allow);
 }
 
 /* ---- routes --------------------------------------------------------------- */

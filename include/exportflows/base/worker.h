@@ -58,10 +58,10 @@ int worker_init(struct worker *w);
 void worker_release(struct worker *w);
 
 /* Runs 'run(arg)' in a new thread; worker_stop() will call
- * 'interrupt(interrupt_arg)' ('interrupt' may be NULL) after setting the stop flag.  -EALREADY ("already started")
- * when started before, or -errno from pthread_create() ("cannot start a
- * thread: ...", and then it may be started again); the owner puts its name in
- * front with errmsg_prefix(). */
+ * 'interrupt(interrupt_arg)' ('interrupt' may be NULL) after setting the stop
+ * flag.  -EALREADY ("already started") when started before, or -errno from
+ * pthread_create() ("cannot start a thread: ...", and then it may be started
+ * again); the owner puts its name in front with errmsg_prefix(). */
 int worker_start(struct worker *w, worker_fn *run, void *arg, worker_fn *interrupt,
                  void *interrupt_arg, struct errmsg *err);
 
